@@ -1,0 +1,41 @@
+/**
+ * The outbox: every message the gateway owes a user, persisted until WeCom has it.
+ *
+ * The job runner adds items in the same atomic commit that marks its job done
+ * (`addOutboxItems()` in `./outbox.ts`); the delivery loop sends them per
+ * conversation in `seq` order, paced and retried, and moves items that cannot be
+ * delivered to the dead letters.
+ *
+ * @module
+ */
+
+import type { OutboundMessage } from "../wecom/types.ts";
+
+/** Where an outbox item stands. */
+export type OutboxState = "pending" | "sent" | "dead";
+
+/** One message to one member, as stored at `keys.outbox(id)`. */
+export interface OutboxItem {
+  /** Time-ordered unique id; within a conversation, sending order is id order. */
+  id: string;
+  /** `corp_id:user_id`. */
+  conversation: string;
+  /** App name (from the job record): the reply goes out through this app. */
+  app: string;
+  userId: string;
+  /** The job this item answers (empty for notices not tied to a job). */
+  jobId: string;
+  /** What the item is, for logs and status: a reply chunk, a notice, a recall. */
+  purpose: "reply" | "notice" | "working" | "recall" | "error";
+  message: OutboundMessage | { msgtype: "recall"; ofItem: string };
+  state: OutboxState;
+  /** Send attempts made; > 0 means a later send must use the duplicate check. */
+  attempts: number;
+  /** Epoch ms before which the item must not be sent (backoff, pacing). */
+  notBefore: number;
+  createdAt: number;
+  /** WeCom msgid once sent (for recall). */
+  msgId?: string;
+  /** Last error, e.g. "errcode 60020: …"; never message content. */
+  lastError?: string;
+}

@@ -1,0 +1,91 @@
+/**
+ * Every Deno KV key the gateway uses, built in one place.
+ *
+ * Modules never spell a key themselves: they call these builders, so the
+ * schema can be read (and changed) here. Values that must expire carry their
+ * own `expiresAt` (epoch ms), because `expireIn` is lazy.
+ *
+ * @example Usage
+ * ```ts
+ * import { keys } from "./keys.ts";
+ * const key = keys.job("01J…"); // ["job", "01J…"]
+ * ```
+ *
+ * @module
+ */
+
+/** Key builders, grouped by the module that owns the data. */
+export const keys = {
+  // intake
+  /** Dedupe marker of one message: MsgId (or event body hash) scoped by corp and agent. */
+  dedupe: (corpId: string, agentId: string, messageKey: string): Deno.KvKey => [
+    "dedupe",
+    corpId,
+    agentId,
+    messageKey,
+  ],
+  /** Last refusal notice sent to a member not on the allowlist: `{ at }`. */
+  refusalNotice: (corpId: string, userId: string): Deno.KvKey => ["refusal", corpId, userId],
+
+  // jobs
+  /** The job record (`JobRecord`). */
+  job: (id: string): Deno.KvKey => ["job", id],
+  /** Prefix of all job records. */
+  jobPrefix: (): Deno.KvKey => ["job"],
+  /** Queued jobs of a conversation, in id order: value is the job id. */
+  conversationQueue: (conversation: string, id: string): Deno.KvKey => ["conv_q", conversation, id],
+  conversationQueuePrefix: (conversation: string): Deno.KvKey => ["conv_q", conversation],
+  /** Conversations with queued jobs: `["ready", firstJobId]` → conversation. */
+  ready: (id: string): Deno.KvKey => ["ready", id],
+  readyPrefix: (): Deno.KvKey => ["ready"],
+  /** Running jobs, for the sweeper: value `{ until }` mirrors the lease. */
+  running: (id: string): Deno.KvKey => ["running", id],
+  runningPrefix: (): Deno.KvKey => ["running"],
+  /** Lock of a conversation while one of its jobs runs: value `{ jobId, until }`. */
+  conversationLock: (conversation: string): Deno.KvKey => ["conv_lock", conversation],
+  /** Bumped by every new job; runners watch it as a wake-up. */
+  wake: (): Deno.KvKey => ["wake"],
+  /** Finished jobs by state, for `jobs` listings: value is the job id. */
+  jobsByState: (state: string, id: string): Deno.KvKey => ["job_state", state, id],
+  jobsByStatePrefix: (state: string): Deno.KvKey => ["job_state", state],
+
+  // agent
+  /** Conversation history of the openai backend (`HistoryTurn[]`). */
+  history: (conversation: string): Deno.KvKey => ["history", conversation],
+
+  // wecom API
+  /** Cached access token of an app: `{ token, expiresAt }`. */
+  accessToken: (corpId: string, agentId: string): Deno.KvKey => ["token", corpId, agentId],
+  /** Single-flight lock of a token refresh across processes: `{ owner, until }`. */
+  accessTokenLock: (corpId: string, agentId: string): Deno.KvKey => ["token_lock", corpId, agentId],
+  /** Sticky credential failure (40001, 40013, …): `{ errcode, message, at }`; stops gettoken. */
+  credentialFailure: (
+    corpId: string,
+    agentId: string,
+  ): Deno.KvKey => ["token_fail", corpId, agentId],
+  /** Health of an app as delivery sees it (last errcode, 60020 seen, …). */
+  appStatus: (app: string): Deno.KvKey => ["app_status", app],
+
+  // delivery
+  /** An outbox item (`OutboxItem`). */
+  outbox: (id: string): Deno.KvKey => ["outbox", id],
+  outboxPrefix: (): Deno.KvKey => ["outbox"],
+  /** Pending items of a conversation in id order: value is the item id. */
+  outboxQueue: (conversation: string, id: string): Deno.KvKey => ["out_q", conversation, id],
+  outboxQueuePrefix: (conversation: string): Deno.KvKey => ["out_q", conversation],
+  /** Conversations with pending items: `["out_ready", conversation]` → `{ notBefore }`. */
+  outboxReady: (conversation: string): Deno.KvKey => ["out_ready", conversation],
+  outboxReadyPrefix: (): Deno.KvKey => ["out_ready"],
+  /** Sends to one member through one app in the last hour, for pacing. */
+  pacing: (corpId: string, agentId: string, userId: string): Deno.KvKey => [
+    "pace",
+    corpId,
+    agentId,
+    userId,
+  ],
+  /** Dead letters: value is the outbox item id. */
+  deadLetter: (id: string): Deno.KvKey => ["dead", id],
+  deadLetterPrefix: (): Deno.KvKey => ["dead"],
+  /** Bumped by every new outbox item; the delivery loop watches it. */
+  outboxWake: (): Deno.KvKey => ["out_wake"],
+} as const;
