@@ -38,4 +38,10 @@ export interface OutboxItem {
   msgId?: string;
   /** Last error, e.g. "errcode 60020: …"; never message content. */
   lastError?: string;
+  /**
+   * Epoch ms until which one sender holds the item (a send is in flight). A
+   * sender that crashed leaves it behind; once it is past, the item is due
+   * again and is resent with the duplicate check.
+   */
+  inFlightUntil?: number;
 }

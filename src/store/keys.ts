@@ -35,7 +35,10 @@ export const keys = {
   /** Queued jobs of a conversation, in id order: value is the job id. */
   conversationQueue: (conversation: string, id: string): Deno.KvKey => ["conv_q", conversation, id],
   conversationQueuePrefix: (conversation: string): Deno.KvKey => ["conv_q", conversation],
-  /** Conversations with queued jobs: `["ready", firstJobId]` → conversation. */
+  /**
+   * Conversations that may have a runnable job: `["ready", jobId]` → conversation. Written for
+   * each new job and whenever a job ends; the claimer consumes these hints (see src/jobs/store.ts).
+   */
   ready: (id: string): Deno.KvKey => ["ready", id],
   readyPrefix: (): Deno.KvKey => ["ready"],
   /** Running jobs, for the sweeper: value `{ until }` mirrors the lease. */
@@ -48,6 +51,11 @@ export const keys = {
   /** Finished jobs by state, for `jobs` listings: value is the job id. */
   jobsByState: (state: string, id: string): Deno.KvKey => ["job_state", state, id],
   jobsByStatePrefix: (state: string): Deno.KvKey => ["job_state", state],
+  /** Queued command jobs (`/stop`, `/status`, …), which skip the conversation lock: value is the conversation. */
+  commandReady: (id: string): Deno.KvKey => ["ready_cmd", id],
+  commandReadyPrefix: (): Deno.KvKey => ["ready_cmd"],
+  /** `/stop` asked for this running job to be cancelled: `{ at, expiresAt }`; its runner's heartbeat sees it. */
+  jobCancel: (id: string): Deno.KvKey => ["job_cancel", id],
 
   // agent
   /** Conversation history of the openai backend (`HistoryTurn[]`). */

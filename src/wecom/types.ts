@@ -2,7 +2,7 @@
  * The WeCom API as the delivery layer sees it.
  *
  * `./client.ts` implements {@linkcode WeComClient} over HTTP with a KV token
- * cache; tests may pass the real client pointed at `tests/fakes/wecom_api.ts`.
+ * cache; tests may pass the real client pointed at `src/simulator/wecom_api.ts`.
  *
  * @module
  */

@@ -1,0 +1,236 @@
+/**
+ * The command backend: runs a program once per message.
+ *
+ * The program (`agent.command.argv`, e.g. `["hermes", "chat", "--stdin"]`)
+ * gets the message text on stdin and the context in its environment:
+ *
+ * | variable | value |
+ * |---|---|
+ * | `WECOM_CONVERSATION` | `corp_id:user_id` |
+ * | `WECOM_USER_ID`, `WECOM_CORP_ID`, `WECOM_AGENT_ID` | who wrote, through which app |
+ * | `WECOM_APP` | the app's name in config.yaml |
+ * | `WECOM_JOB_ID` | the job id |
+ * | `WECOM_MSG_TYPE` | `text`, `image`, `voice`, `video`, `location`, `link`, `event`, or WeCom's own type |
+ *
+ * It inherits the gateway's environment except the WeCom callback secrets
+ * (`WECOM_CALLBACK_CORP_SECRET`, `…_TOKEN`, `…_ENCODING_AES_KEY`). Its stdout,
+ * trimmed, is the reply (`MEDIA:` lines become attachments). A non-zero exit is
+ * an error with the exit code and the last lines of stderr.
+ *
+ * The program runs in its own process group. When the run is aborted (timeout,
+ * cancel, shutdown) the whole group gets SIGTERM, then SIGKILL after a grace
+ * period, so children it started die with it and cannot keep the pipes open.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { commandBackend } from "./command.ts";
+ * const reply = await commandBackend(request, config, AbortSignal.timeout(60_000));
+ * ```
+ *
+ * @module
+ */
+
+import type { AgentConfig } from "../../config/types.ts";
+import type { AgentReply, AgentRequest } from "../types.ts";
+import { parseReply } from "../reply.ts";
+import { shorten } from "../errors.ts";
+
+/** Time between SIGTERM and SIGKILL when a run is stopped, by default. */
+export const DEFAULT_KILL_GRACE_MS = 2000;
+
+/** Most stdout kept (the reply); the rest is read and dropped. */
+const MAX_STDOUT_BYTES = 1024 * 1024;
+/** Most stderr kept (its end), for the error message. */
+const MAX_STDERR_BYTES = 8 * 1024;
+/** Lines of stderr quoted in the error of a failed run. */
+const STDERR_LINES = 5;
+
+/** Environment variables of the gateway that the agent program never sees. */
+const HIDDEN_ENV = /^WECOM_CALLBACK_(?:CORP_SECRET|TOKEN|ENCODING_AES_KEY)$/;
+
+/** Options of {@linkcode commandBackend} beyond the backend contract. */
+export interface CommandBackendOptions {
+  /** Time between SIGTERM and SIGKILL when the run is stopped (default 2000 ms). */
+  killGraceMs?: number;
+}
+
+/**
+ * Returns the context variables the agent program receives.
+ *
+ * @example Usage
+ * ```ts
+ * import { commandEnv } from "./command.ts";
+ * const env = commandEnv({
+ *   jobId: "j1", conversation: "ww1:zhang", app: "default", corpId: "ww1", agentId: "1000002",
+ *   userId: "zhang", text: "hi", history: [],
+ *   message: { type: "text", content: "hi", corpId: "ww1", userId: "zhang", createTime: 1,
+ *     agentId: "1000002", msgId: "1" },
+ * });
+ * console.assert(env.WECOM_MSG_TYPE === "text" && env.WECOM_CONVERSATION === "ww1:zhang");
+ * ```
+ */
+export function commandEnv(request: AgentRequest): Record<string, string> {
+  const message = request.message;
+  const type = message?.type === "unknown" ? message.msgType : message?.type ?? "text";
+  return {
+    WECOM_CONVERSATION: request.conversation,
+    WECOM_USER_ID: request.userId,
+    WECOM_CORP_ID: request.corpId,
+    WECOM_AGENT_ID: request.agentId,
+    WECOM_APP: request.app,
+    WECOM_JOB_ID: request.jobId,
+    WECOM_MSG_TYPE: type,
+  };
+}
+
+/**
+ * Runs the configured program for one message and returns its stdout as the reply.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { commandBackend } from "./command.ts";
+ * const config = { command: { argv: ["sh", "-c", "tr a-z A-Z"] } } as AgentConfig;
+ * const reply = await commandBackend(request, config, AbortSignal.timeout(10_000));
+ * ```
+ */
+export async function commandBackend(
+  request: AgentRequest,
+  config: AgentConfig,
+  signal: AbortSignal,
+  options: CommandBackendOptions = {},
+): Promise<AgentReply> {
+  const [program, ...args] = config.command?.argv ?? [];
+  if (!program) {
+    throw new Error("no agent command is configured: set agent.command.argv in config.yaml");
+  }
+  signal.throwIfAborted();
+  const name = program.split("/").pop() ?? program;
+
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(program, {
+      args,
+      cwd: config.command.cwd || undefined,
+      clearEnv: true,
+      env: { ...inheritedEnv(), ...commandEnv(request) },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "not found"
+      : error instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new Error(
+      `cannot start the agent command '${name}': ${reason}. Check agent.command.argv and cwd`,
+    );
+  }
+
+  let stopped = false;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const stop = () => {
+    stopped = true;
+    signalGroup(child.pid, "SIGTERM");
+    killTimer = setTimeout(
+      () => signalGroup(child.pid, "SIGKILL"),
+      options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+    );
+  };
+  signal.addEventListener("abort", stop, { once: true });
+
+  const stdout = collect(child.stdout, MAX_STDOUT_BYTES, "head");
+  const stderr = collect(child.stderr, MAX_STDERR_BYTES, "tail");
+  const stdin = writeAll(child.stdin, new TextEncoder().encode(request.text ?? ""));
+
+  let status: Deno.CommandStatus;
+  try {
+    status = await child.status;
+    // Children left behind in the group would hold stdout open: end them.
+    if (stopped) signalGroup(child.pid, "SIGKILL");
+  } finally {
+    signal.removeEventListener("abort", stop);
+    clearTimeout(killTimer);
+  }
+  const [out, err] = await Promise.all([stdout, stderr, stdin]);
+
+  if (stopped) {
+    throw signal.reason ?? new Error(`the agent command '${name}' was stopped`);
+  }
+  if (!status.success) {
+    const how = status.signal
+      ? `was killed by ${status.signal}`
+      : `exited with code ${status.code}`;
+    const tail = lastLines(err, STDERR_LINES);
+    throw new Error(`the agent command '${name}' ${how}${tail ? `: ${tail}` : ""}`);
+  }
+  return parseReply(out);
+}
+
+/** The gateway's environment minus its WeCom secrets; empty without env permission. */
+function inheritedEnv(): Record<string, string> {
+  let env: Record<string, string>;
+  try {
+    env = Deno.env.toObject();
+  } catch {
+    return {};
+  }
+  for (const name of Object.keys(env)) if (HIDDEN_ENV.test(name)) delete env[name];
+  return env;
+}
+
+function signalGroup(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pid, signal);
+  } catch {
+    // the group is gone already
+  }
+}
+
+async function writeAll(stream: WritableStream<Uint8Array>, bytes: Uint8Array): Promise<void> {
+  const writer = stream.getWriter();
+  try {
+    await writer.write(bytes);
+    await writer.close();
+  } catch {
+    // the program exited or closed stdin without reading it all: not an error in itself
+  }
+}
+
+/** Reads `stream` to its end, keeping at most `limit` bytes of its head or tail. */
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+  keep: "head" | "tail",
+): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    if (keep === "head") {
+      if (size >= limit) continue;
+      const part = chunk.subarray(0, limit - size);
+      chunks.push(part);
+      size += part.length;
+    } else {
+      chunks.push(chunk);
+      size += chunk.length;
+      while (size - chunks[0].length >= limit) size -= chunks.shift()!.length;
+    }
+  }
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+function lastLines(text: string, count: number): string {
+  const lines = text.split("\n").map((line) => line.trim()).filter(Boolean);
+  return shorten(lines.slice(-count).join(" | "), 400);
+}

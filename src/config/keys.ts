@@ -1,0 +1,222 @@
+/**
+ * The catalogue of configuration keys: where each lives in `config.yaml`, which
+ * environment variable sets it, and (for an app's credentials) where to find
+ * the value in the WeCom admin console.
+ *
+ * Reading, validation, typo detection and error messages all take their names
+ * from here, so a key is spelt in exactly one place.
+ *
+ * @example Usage
+ * ```ts
+ * import { APP_FIELDS, SETTINGS } from "./keys.ts";
+ * console.assert(SETTINGS.port.env === "WECOM_CALLBACK_PORT");
+ * console.assert(APP_FIELDS.length === 5);
+ * ```
+ *
+ * @module
+ */
+
+/** Path of Hermes's WeCom callback section in config.yaml. */
+export const EXTRA_PATH = ["platforms", "wecom_callback", "extra"] as const;
+
+/** One setting: its place in config.yaml and its environment variable. */
+export interface SettingSpec {
+  /** Path from the root of config.yaml. */
+  yamlPath: readonly string[];
+  /** Name shown in messages: the bare key under `extra`, else the dotted path. */
+  key: string;
+  /** Environment variable that overrides the file, if any. */
+  env?: string;
+}
+
+function extra(key: string, env?: string): SettingSpec {
+  return { yamlPath: [...EXTRA_PATH, key], key, env };
+}
+
+function section(path: string, env?: string): SettingSpec {
+  return { yamlPath: path.split("."), key: path, env };
+}
+
+/** Every setting outside the app credentials. */
+export const SETTINGS = {
+  host: extra("host", "WECOM_CALLBACK_HOST"),
+  port: extra("port", "WECOM_CALLBACK_PORT"),
+  path: extra("path", "WECOM_CALLBACK_PATH"),
+  apiBase: extra("api_base", "WECOM_CALLBACK_API_BASE"),
+  allowedUsers: extra("allowed_users", "WECOM_CALLBACK_ALLOWED_USERS"),
+  allowAllUsers: extra("allow_all_users", "WECOM_CALLBACK_ALLOW_ALL_USERS"),
+  replayWindowSeconds: extra("replay_window_seconds", "WECOM_CALLBACK_REPLAY_WINDOW_SECONDS"),
+  refusalNoticeSeconds: extra("refusal_notice_seconds"),
+  refusalNoticeText: extra("refusal_notice_text"),
+  markdown: extra("markdown", "WECOM_GATEWAY_MARKDOWN"),
+  kv: section("gateway.kv", "WECOM_GATEWAY_KV"),
+  logFormat: section("gateway.log_format", "LOG_FORMAT"),
+  jobsConcurrency: section("gateway.jobs.concurrency", "WECOM_GATEWAY_CONCURRENCY"),
+  jobsLeaseSeconds: section("gateway.jobs.lease_seconds"),
+  jobsMaxAttempts: section("gateway.jobs.max_attempts"),
+  jobsWorkingNoticeSeconds: section("gateway.jobs.working_notice_seconds"),
+  jobsWorkingNoticeText: section("gateway.jobs.working_notice_text"),
+  jobsRecallWorkingNotice: section("gateway.jobs.recall_working_notice"),
+  jobsPollMs: section("gateway.jobs.poll_ms"),
+  deliveryMaxAttempts: section("gateway.delivery.max_attempts"),
+  deliveryPerMinute: section("gateway.delivery.per_minute"),
+  deliveryPerHour: section("gateway.delivery.per_hour"),
+  deliveryRequestTimeoutSeconds: section("gateway.delivery.request_timeout_seconds"),
+  agentKind: section("agent.kind", "WECOM_GATEWAY_AGENT"),
+  agentTimeoutSeconds: section("agent.timeout_seconds", "WECOM_GATEWAY_AGENT_TIMEOUT_SECONDS"),
+  agentWorkers: section("agent.workers"),
+  openaiBaseUrl: section("agent.openai.base_url", "WECOM_GATEWAY_OPENAI_BASE_URL"),
+  openaiApiKeyEnv: section("agent.openai.api_key_env"),
+  openaiModel: section("agent.openai.model", "WECOM_GATEWAY_OPENAI_MODEL"),
+  openaiSystemPrompt: section("agent.openai.system_prompt"),
+  openaiHistoryMaxBytes: section("agent.openai.history_max_bytes"),
+  commandArgv: section("agent.command.argv", "WECOM_GATEWAY_COMMAND"),
+  commandCwd: section("agent.command.cwd"),
+  httpUrl: section("agent.http.url", "WECOM_GATEWAY_HTTP_URL"),
+  httpHeaders: section("agent.http.headers"),
+} as const satisfies Record<string, SettingSpec>;
+
+/** The five credentials of one WeCom app. */
+export type AppFieldKey = "corp_id" | "corp_secret" | "agent_id" | "token" | "encoding_aes_key";
+
+/** One app credential and where an administrator finds it. */
+export interface AppField {
+  key: AppFieldKey;
+  /** Variable for the single app configured through the environment. */
+  env: string;
+  /** Name in the WeCom admin console. */
+  label: string;
+  /** Where to find (or generate) it in the admin console (https://work.weixin.qq.com/wework_admin). */
+  where: string;
+  /** True when the value must never be shown. */
+  secret: boolean;
+}
+
+/** The app credentials in the order WeCom's admin console shows them. */
+export const APP_FIELDS: readonly AppField[] = [
+  {
+    key: "corp_id",
+    env: "WECOM_CALLBACK_CORP_ID",
+    label: "CorpID (企业ID)",
+    where: "My Company (我的企业) → Company Information (企业信息), at the bottom; starts with ww",
+    secret: false,
+  },
+  {
+    key: "corp_secret",
+    env: "WECOM_CALLBACK_CORP_SECRET",
+    label: "Secret",
+    where:
+      "App Management (应用管理) → your self-built app → Secret → View (查看); it is sent to your WeCom client",
+    secret: true,
+  },
+  {
+    key: "agent_id",
+    env: "WECOM_CALLBACK_AGENT_ID",
+    label: "AgentId",
+    where:
+      "App Management (应用管理) → your self-built app, next to the Secret; digits like 1000002",
+    secret: false,
+  },
+  {
+    key: "token",
+    env: "WECOM_CALLBACK_TOKEN",
+    label: "Token",
+    where:
+      "your app → Receive Messages (接收消息) → Set API Receive (设置API接收) → Token (Random/随机获取 makes one)",
+    secret: true,
+  },
+  {
+    key: "encoding_aes_key",
+    env: "WECOM_CALLBACK_ENCODING_AES_KEY",
+    label: "EncodingAESKey",
+    where:
+      "your app → Receive Messages (接收消息) → Set API Receive (设置API接收) → EncodingAESKey (43 characters)",
+    secret: true,
+  },
+];
+
+/** Keys allowed in one entry of `extra.apps`. */
+export const APP_ENTRY_KEYS: readonly string[] = [
+  "name",
+  ...APP_FIELDS.map((field) => field.key),
+  "api_base",
+];
+
+/** Keys allowed directly under `platforms.wecom_callback.extra`. */
+export const EXTRA_KEYS: readonly string[] = [
+  "name",
+  ...APP_FIELDS.map((field) => field.key),
+  "apps",
+  "host",
+  "port",
+  "path",
+  "api_base",
+  "allowed_users",
+  "allow_all_users",
+  "replay_window_seconds",
+  "refusal_notice_seconds",
+  "refusal_notice_text",
+  "markdown",
+];
+
+/** Our keys directly under `agent:` (Hermes keeps its own keys there too). */
+export const AGENT_KEYS: readonly string[] = [
+  "kind",
+  "timeout_seconds",
+  "workers",
+  "openai",
+  "command",
+  "http",
+];
+
+/** Our keys directly under `gateway:` (Hermes keeps its own keys there too). */
+export const GATEWAY_KEYS: readonly string[] = ["kv", "log_format", "jobs", "delivery"];
+
+/** Keys of our own sub-sections, by dotted section path. */
+export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
+  "agent.openai": ["base_url", "api_key_env", "model", "system_prompt", "history_max_bytes"],
+  "agent.command": ["argv", "cwd"],
+  "agent.http": ["url", "headers"],
+  "gateway.jobs": [
+    "concurrency",
+    "lease_seconds",
+    "max_attempts",
+    "working_notice_seconds",
+    "working_notice_text",
+    "recall_working_notice",
+    "poll_ms",
+  ],
+  "gateway.delivery": ["max_attempts", "per_minute", "per_hour", "request_timeout_seconds"],
+};
+
+/** Every environment variable we read, besides the one named by `agent.openai.api_key_env`. */
+export const ENV_VARS: readonly string[] = [
+  ...APP_FIELDS.map((field) => field.env),
+  ...Object.values(SETTINGS).flatMap((spec: SettingSpec) => spec.env ? [spec.env] : []),
+  "WECOM_GATEWAY_CONFIG",
+];
+
+/** Prefixes of variables that are ours: an unknown one that looks like a typo is reported. */
+export const ENV_PREFIXES: readonly string[] = ["WECOM_CALLBACK_", "WECOM_GATEWAY_"];
+
+/** Common other spellings (normalised: lower case, no `_`/`-`) and what they mean. */
+export const KEY_ALIASES: Readonly<Record<string, string>> = {
+  aeskey: "encoding_aes_key",
+  encodingaeskey: "encoding_aes_key",
+  encodingkey: "encoding_aes_key",
+  secret: "corp_secret",
+  appsecret: "corp_secret",
+  agentsecret: "corp_secret",
+  corpsecret: "corp_secret",
+  agentid: "agent_id",
+  appid: "agent_id",
+  corpid: "corp_id",
+  callbacktoken: "token",
+  allowfrom: "allowed_users",
+  allowedusers: "allowed_users",
+  allowlist: "allowed_users",
+  whitelist: "allowed_users",
+  allowall: "allow_all_users",
+  baseurl: "api_base",
+  apibaseurl: "api_base",
+};

@@ -1,0 +1,111 @@
+/**
+ * Reading and parsing `config.yaml`.
+ *
+ * @example Usage
+ * ```ts
+ * import { readYamlFile } from "./yaml_file.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/config.yaml`, "gateway:\n  kv: ':memory:'\n");
+ * const read = await readYamlFile(`${dir}/config.yaml`, true);
+ * console.assert(read.found && read.problem === undefined);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+
+import { parse, YAMLParseError } from "yaml";
+import type { ConfigProblem, ConfigSource } from "./errors.ts";
+
+/** The parsed root mapping (empty when there is no file) and any problem. */
+export interface YamlFileResult {
+  root: Record<string, unknown>;
+  /** True when the file exists and was read. */
+  found: boolean;
+  problem?: ConfigProblem;
+}
+
+/** True for a plain YAML mapping (not a list, not a scalar). */
+export function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** First line of a YAML error without the source excerpt (which may hold a secret). */
+function describeYamlError(error: unknown): string {
+  if (error instanceof YAMLParseError) {
+    const head = error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+    const at = error.linePos?.[0];
+    return at ? `${head} (line ${at.line}, column ${at.col})` : head;
+  }
+  return (error as Error).message.split("\n")[0];
+}
+
+/**
+ * Reads the YAML file at `path`. A missing file is fine unless `explicit`
+ * (named by `--config` or `WECOM_GATEWAY_CONFIG`).
+ *
+ * @example Usage
+ * ```ts
+ * import { readYamlFile } from "./yaml_file.ts";
+ * const read = await readYamlFile("/nonexistent/config.yaml", false);
+ * console.assert(!read.found && read.problem === undefined);
+ * ```
+ */
+export async function readYamlFile(
+  path: string,
+  explicit: boolean,
+  from: ConfigSource = "arguments",
+): Promise<YamlFileResult> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound && !explicit) return { root: {}, found: false };
+    const missing = error instanceof Deno.errors.NotFound;
+    return {
+      root: {},
+      found: false,
+      problem: {
+        key: "--config",
+        env: "WECOM_GATEWAY_CONFIG",
+        from,
+        message: missing
+          ? `names ${path}, which does not exist.`
+          : `names ${path}, which cannot be read: ${(error as Error).name}.`,
+        fix: missing
+          ? "Correct the path, or copy config.example.yaml to that place and edit it."
+          : "Make the file readable (check that it is a file and its permissions).",
+      },
+    };
+  }
+  let parsed: unknown;
+  try {
+    parsed = parse(text);
+  } catch (error) {
+    return {
+      root: {},
+      found: true,
+      problem: {
+        key: "config.yaml",
+        from: "config.yaml",
+        message: `${path} is not valid YAML: ${describeYamlError(error)}.`,
+        fix: "Correct the YAML at that line (indent with spaces; quote values that contain ': ').",
+      },
+    };
+  }
+  if (parsed === null || parsed === undefined) return { root: {}, found: true };
+  if (!isMapping(parsed)) {
+    return {
+      root: {},
+      found: true,
+      problem: {
+        key: "config.yaml",
+        from: "config.yaml",
+        message: `${path} does not hold a mapping of keys at its top level.`,
+        fix:
+          "Start from config.example.yaml: the file must have keys such as platforms:, agent:, gateway:.",
+      },
+    };
+  }
+  return { root: parsed, found: true };
+}

@@ -1,0 +1,624 @@
+/**
+ * The delivery loop: sends outbox items to WeCom, per conversation in id
+ * order, paced, retried, and never lost nor doubled.
+ *
+ * - Order: only the head of a conversation's queue (`keys.outboxQueue`) is
+ *   processed; conversations run in parallel up to `concurrency`.
+ * - Exactly one sender per item, across processes: before a send the loop
+ *   commits `attempts + 1`, a short in-flight lease (`inFlightUntil`) and the
+ *   pacing reservation, with a check on the item's versionstamp. After the send
+ *   it commits `state: "sent"` and the msgid and removes the queue entry.
+ * - Crashes: an item whose lease ran out is due again. A send whose item
+ *   already had attempts (a retry, or a resend after a crash between send and
+ *   commit) uses WeCom's duplicate check, so an identical copy is dropped.
+ * - Pacing (`./pacing.ts`): a message over 30/min or 1000/h per member is held
+ *   (`notBefore`), never sent, because WeCom would drop it silently.
+ * - Failures (`./retry_policy.ts`): busy, rate limit, token and network errors
+ *   back off with jitter; 60020 (untrusted IP) is reported to the operator once
+ *   per app, recorded at `keys.appStatus(app)` and retried slowly; credential
+ *   and permanent errors, exhausted attempts and unknown apps become dead
+ *   letters, and the conversation's next item goes on.
+ * - Recalls: a recall item recalls its target if it was sent and cancels it if
+ *   not; a pending notice with a recall behind it in the queue is cancelled at
+ *   once instead of being sent late.
+ * - Wake-ups: a watch on `keys.outboxWake()`, a poll, {@linkcode Delivery.wake}
+ *   and the earliest due time. Message content never reaches the log.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { startDelivery } from "./deliverer.ts";
+ * const delivery = startDelivery({ kv, apps: config.apps, client, config: config.delivery });
+ * // … on shutdown:
+ * await delivery.stop();
+ * ```
+ *
+ * @module
+ */
+
+import type { AppConfig, DeliveryConfig } from "../config/types.ts";
+import { type LogFields, type LogLevel, write as writeLog } from "../log.ts";
+import { commit } from "../store/kv.ts";
+import { keys } from "../store/keys.ts";
+import type { WeComClient } from "../wecom/types.ts";
+import { addCancel, FINISHED_RETENTION_MS, type OutboxReady, withoutLease } from "./outbox.ts";
+import { type PacingLimits, reserveSlot, validatePacingLimits } from "./pacing.ts";
+import {
+  decideRetry,
+  DEFAULT_RETRY_POLICY,
+  describeError,
+  type RetryPolicy,
+} from "./retry_policy.ts";
+import type { OutboxItem } from "./types.ts";
+
+/** A log function: level, message, plain fields (never message content). */
+export type DeliveryLog = (level: LogLevel, message: string, fields?: LogFields) => void;
+
+/** Dependencies and settings of {@linkcode startDelivery}. */
+export interface DeliveryDeps {
+  kv: Deno.Kv;
+  /** Configured apps; items naming another app become dead letters. */
+  apps: AppConfig[];
+  client: WeComClient;
+  config: DeliveryConfig;
+  /** Clock, epoch ms (default `Date.now`); every due time is judged by it. */
+  now?: () => number;
+  log?: DeliveryLog;
+  /** Conversations delivered at once (default 8). */
+  concurrency?: number;
+  /** Interval of the fallback poll, ms (default 500). */
+  pollMs?: number;
+  /** First retry back-off, ms (default 1000; doubles up to `backoffMaxMs`). */
+  backoffBaseMs?: number;
+  /** Largest retry back-off, ms (default 5 min). */
+  backoffMaxMs?: number;
+  /** First back-off after 60020 (untrusted IP), ms (default 60 s). */
+  ipBackoffBaseMs?: number;
+  /** In-flight lease of one send, ms (default `2 × requestTimeoutMs + 5 s`). */
+  leaseMs?: number;
+  /** Extra wait after a pacing window frees up, ms (default 1000). */
+  pacingMarginMs?: number;
+  /** Random source of the back-off jitter (default `Math.random`). */
+  random?: () => number;
+}
+
+/** A running delivery loop. */
+export interface Delivery {
+  /** Looks for due items now (e.g. right after adding items in this process). */
+  wake(): void;
+  /** Stops the loop and waits for sends in flight. */
+  stop(): Promise<void>;
+  /** Resolves once nothing due is pending: no conversation has an item due by `now()`. */
+  idle(): Promise<void>;
+}
+
+/** The value at `keys.appStatus(app)` as delivery writes it. */
+export interface AppDeliveryStatus {
+  app: string;
+  /** False while the app has a problem the operator must fix. */
+  ok: boolean;
+  /** `ip_not_trusted` or `credentials` when not ok. */
+  problem?: string;
+  errcode?: number;
+  /** What happened and what to do (no secrets, no content). */
+  message: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+/** Attempts of a recall before it is given up (recalls never block a queue for long). */
+const RECALL_MAX_ATTEMPTS = 3;
+
+/** Purposes of items a later recall may target. */
+const RECALLABLE = new Set<OutboxItem["purpose"]>(["notice", "working"]);
+
+/** Steps one conversation may take in one go before yielding to a new scan. */
+const MAX_STEPS = 1000;
+
+type Step = "next" | "done";
+
+/**
+ * Starts the delivery loop.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { startDelivery } from "./deliverer.ts";
+ * const delivery = startDelivery({ kv, apps, client, config: config.delivery });
+ * delivery.wake();
+ * await delivery.stop();
+ * ```
+ *
+ * @throws {RangeError} When `config` has values delivery cannot work with.
+ */
+export function startDelivery(deps: DeliveryDeps): Delivery {
+  const { kv, client, config } = deps;
+  const now = deps.now ?? Date.now;
+  const log: DeliveryLog = deps.log ?? writeLog;
+  const random = deps.random ?? Math.random;
+  const concurrency = positiveInteger("concurrency", deps.concurrency ?? 8);
+  const pollMs = positiveInteger("pollMs", deps.pollMs ?? 500);
+  const leaseMs = positiveInteger("leaseMs", deps.leaseMs ?? 2 * config.requestTimeoutMs + 5000);
+  const policy: RetryPolicy = {
+    maxAttempts: positiveInteger("delivery.maxAttempts", config.maxAttempts),
+    baseMs: deps.backoffBaseMs ?? DEFAULT_RETRY_POLICY.baseMs,
+    maxMs: deps.backoffMaxMs ?? DEFAULT_RETRY_POLICY.maxMs,
+    ipBaseMs: deps.ipBackoffBaseMs ?? DEFAULT_RETRY_POLICY.ipBaseMs,
+  };
+  const limits: PacingLimits = {
+    perMinute: config.perMinute,
+    perHour: config.perHour,
+    marginMs: deps.pacingMarginMs,
+  };
+  validatePacingLimits(limits);
+  const apps = new Map(deps.apps.map((app) => [app.name, app]));
+
+  let stopped = false;
+  /** Conversations being processed, with their promise. */
+  const active = new Map<string, Promise<void>>();
+  /** Conversations whose processing threw: skipped until the time given. */
+  const troubled = new Map<string, number>();
+  /** Apps whose trusted-IP or credential problem was reported (reported once; cleared on success). */
+  const reported = new Set<string>();
+  let dueWaiting = 0;
+  let scanning: Promise<void> | null = null;
+  let queuedScan: Promise<void> | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  // ---- scheduling -------------------------------------------------------------------------
+
+  function requestScan(): Promise<void> {
+    if (stopped) return Promise.resolve();
+    if (scanning === null) {
+      scanning = scan()
+        .catch((error) => log("error", "delivery scan failed", { error: describeError(error) }))
+        .finally(() => {
+          scanning = null;
+        });
+      return scanning;
+    }
+    queuedScan ??= scanning.then(() => {
+      queuedScan = null;
+      return requestScan();
+    });
+    return queuedScan;
+  }
+
+  async function scan(): Promise<void> {
+    const at = now();
+    let earliest = Infinity;
+    let waiting = 0;
+    for await (const entry of kv.list<OutboxReady>({ prefix: keys.outboxReadyPrefix() })) {
+      if (stopped) return;
+      const conversation = entry.key[entry.key.length - 1] as string;
+      if (active.has(conversation)) continue;
+      const troubledUntil = troubled.get(conversation);
+      if (troubledUntil !== undefined) {
+        if (troubledUntil > at) continue;
+        troubled.delete(conversation);
+      }
+      const notBefore = entry.value?.notBefore ?? 0;
+      if (notBefore > at) {
+        earliest = Math.min(earliest, notBefore);
+      } else if (active.size < concurrency) {
+        startConversation(conversation);
+      } else {
+        waiting++;
+      }
+    }
+    dueWaiting = waiting;
+    schedule(waiting > 0 ? pollMs : Math.min(pollMs, earliest - at));
+  }
+
+  function schedule(delayMs: number): void {
+    if (stopped) return;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      requestScan();
+    }, Math.max(5, Math.min(pollMs, delayMs)));
+  }
+
+  function startConversation(conversation: string): void {
+    const run = processConversation(conversation)
+      .catch((error) => {
+        troubled.set(conversation, now() + pollMs);
+        log("error", "delivery of a conversation failed; retrying soon", {
+          conversation,
+          error: describeError(error),
+        });
+      })
+      .finally(() => {
+        active.delete(conversation);
+        requestScan();
+      });
+    active.set(conversation, run);
+  }
+
+  async function processConversation(conversation: string): Promise<void> {
+    for (let step = 0; step < MAX_STEPS && !stopped; step++) {
+      if (await processHead(conversation) === "done") return;
+    }
+  }
+
+  // ---- one step -----------------------------------------------------------------------------
+
+  /** Handles the head item of a conversation: "next" to look at the (new) head again. */
+  async function processHead(conversation: string): Promise<Step> {
+    const at = now();
+    const ready = await kv.get<OutboxReady>(keys.outboxReady(conversation));
+    const head = await first(
+      kv.list<string>({ prefix: keys.outboxQueuePrefix(conversation) }, { limit: 1 }),
+    );
+    if (head === undefined) {
+      // Queue empty: drop the marker unless an item was added since it was read.
+      if (ready.versionstamp !== null) {
+        await commit(() => kv.atomic().check(ready).delete(ready.key));
+      }
+      return "done";
+    }
+    const entry = await kv.get<OutboxItem>(keys.outbox(head.value));
+    const item = entry.value;
+    if (item === null || item.state !== "pending") {
+      await commit(() => kv.atomic().check(head).delete(head.key)); // stale queue entry
+      return "next";
+    }
+    if ((item.inFlightUntil ?? 0) > at) return await hold(ready, item.inFlightUntil!);
+    if (item.message.msgtype === "recall") {
+      return await processRecall(entry as Deno.KvEntry<OutboxItem>, item.message.ofItem, ready, at);
+    }
+    if (RECALLABLE.has(item.purpose) && await recalledLater(conversation, item.id)) {
+      const result = await commit(() => addCancel(kv.atomic().check(entry), item));
+      if (result.ok) log("info", "notice cancelled before sending", itemFields(item));
+      return "next";
+    }
+    const app = apps.get(item.app);
+    if (app === undefined) {
+      await deadLetter(
+        entry as Deno.KvEntry<OutboxItem>,
+        `Cannot deliver through app '${item.app}': no app of that name is configured ` +
+          "(the configuration changed). Add the app back and retry the dead letter, or purge it.",
+      );
+      return "next";
+    }
+    if (item.notBefore > at) return await hold(ready, item.notBefore);
+    if (item.attempts >= policy.maxAttempts) {
+      await deadLetter(
+        entry as Deno.KvEntry<OutboxItem>,
+        `gave up after ${item.attempts} attempts (the last one's outcome is unknown); ` +
+          `last error: ${item.lastError ?? "none recorded"}`,
+      );
+      return "next";
+    }
+    const slot = await reserveSlot(kv, app, item.userId, at, limits);
+    if (!slot.ok) {
+      const held: OutboxItem = { ...item, notBefore: slot.retryAt };
+      const result = await commit(() => kv.atomic().check(entry).set(entry.key, held));
+      if (result.ok) {
+        log("info", "message held by pacing (WeCom drops sends over its per-member limits)", {
+          ...itemFields(item),
+          until: new Date(slot.retryAt).toISOString(),
+        });
+      }
+      return "next";
+    }
+    const claimed: OutboxItem = {
+      ...item,
+      attempts: item.attempts + 1,
+      inFlightUntil: at + leaseMs,
+    };
+    const claim = await commit(() =>
+      slot.commitMutation(kv.atomic().check(entry)).set(entry.key, claimed)
+    );
+    if (!claim.ok) return "next"; // another sender was faster: look again
+    const message = item.message;
+    let msgId: string;
+    try {
+      const result = await client.send(app, item.userId, message, {
+        duplicateCheck: item.attempts > 0,
+      });
+      msgId = result.msgId;
+    } catch (error) {
+      await sendFailed(claimed, claim.versionstamp, app, error);
+      return "next";
+    }
+    await finish(claimed, claim.versionstamp, { state: "sent", msgId });
+    if (reported.has(app.name)) await appRecovered(app);
+    return "next";
+  }
+
+  /** Keeps the conversation's marker at `until` (the head is not due); "done" unless it moved. */
+  async function hold(ready: Deno.KvEntryMaybe<OutboxReady>, until: number): Promise<Step> {
+    const value: OutboxReady = { notBefore: until };
+    const result = await commit(() => kv.atomic().check(ready).set(ready.key, value));
+    return result.ok ? "done" : "next";
+  }
+
+  /** True when a recall of `itemId` waits further down the queue. */
+  async function recalledLater(conversation: string, itemId: string): Promise<boolean> {
+    const ids: string[] = [];
+    for await (
+      const entry of kv.list<string>({ prefix: keys.outboxQueuePrefix(conversation) }, {
+        limit: 100,
+      })
+    ) {
+      if (entry.value !== itemId) ids.push(entry.value);
+    }
+    for (let i = 0; i < ids.length; i += 10) {
+      const entries = await kv.getMany<OutboxItem[]>(ids.slice(i, i + 10).map(keys.outbox));
+      for (const { value } of entries) {
+        if (value?.message.msgtype === "recall" && value.message.ofItem === itemId) return true;
+      }
+    }
+    return false;
+  }
+
+  async function processRecall(
+    entry: Deno.KvEntry<OutboxItem>,
+    ofItem: string,
+    ready: Deno.KvEntryMaybe<OutboxReady>,
+    at: number,
+  ): Promise<Step> {
+    const item = entry.value;
+    if (item.notBefore > at) return await hold(ready, item.notBefore);
+    const target = await kv.get<OutboxItem>(keys.outbox(ofItem));
+    const original = target.value;
+    if (original === null || original.state === "dead" || original.state === "pending") {
+      if (original?.state === "pending") {
+        if ((original.inFlightUntil ?? 0) > at) {
+          // Being sent right now by someone: recall it once that send is recorded.
+          const held: OutboxItem = { ...item, notBefore: original.inFlightUntil! };
+          await commit(() => kv.atomic().check(entry).set(entry.key, held));
+          return "next";
+        }
+        const done = doneItem(item, "sent");
+        const result = await commit(() =>
+          addCancel(kv.atomic().check(entry).check(target), original)
+            .set(entry.key, done, { expireIn: FINISHED_RETENTION_MS })
+            .delete(keys.outboxQueue(item.conversation, item.id))
+        );
+        if (result.ok) log("info", "notice cancelled before sending", itemFields(original));
+        return "next";
+      }
+      await commit(() => finishMutation(kv.atomic().check(entry), doneItem(item, "sent")));
+      return "next";
+    }
+    // Sent: recall it at WeCom, through the app that sent it.
+    const app = apps.get(original.app);
+    if (original.msgId === undefined || app === undefined) {
+      const why = app === undefined
+        ? `nothing recalled: app '${original.app}' is no longer configured`
+        : "nothing recalled: WeCom gave no msgid";
+      log("warn", "recall skipped", { ...itemFields(item), reason: why });
+      await commit(() => finishMutation(kv.atomic().check(entry), doneItem(item, "dead", why)));
+      return "next";
+    }
+    const claimed: OutboxItem = {
+      ...item,
+      attempts: item.attempts + 1,
+      inFlightUntil: at + leaseMs,
+    };
+    const claim = await commit(() => kv.atomic().check(entry).set(entry.key, claimed));
+    if (!claim.ok) return "next";
+    try {
+      await client.recall(app, original.msgId);
+    } catch (error) {
+      const reason = describeError(error);
+      log("warn", "recall failed", {
+        ...itemFields(item),
+        attempt: claimed.attempts,
+        error: reason,
+      });
+      const retry = claimed.attempts < RECALL_MAX_ATTEMPTS &&
+        decideRetry(error, claimed.attempts, policy, random).action === "retry";
+      if (retry) {
+        // Try again right away: a recall must not hold up the conversation.
+        const again: OutboxItem = { ...withoutLease(claimed), lastError: reason };
+        await commit(() =>
+          kv.atomic().check({ key: entry.key, versionstamp: claim.versionstamp }).set(
+            entry.key,
+            again,
+          )
+        );
+      } else {
+        await finish(claimed, claim.versionstamp, { state: "dead", lastError: reason });
+      }
+      return "next";
+    }
+    await finish(claimed, claim.versionstamp, { state: "sent" });
+    return "next";
+  }
+
+  // ---- outcomes -----------------------------------------------------------------------------
+
+  /**
+   * Records the end of a claimed item: sent (with msgid) or given up (a recall).
+   * Retries on a lost check unless another sender already recorded a send.
+   */
+  async function finish(
+    claimed: OutboxItem,
+    versionstamp: string,
+    outcome: { state: "sent"; msgId?: string } | { state: "dead"; lastError: string },
+  ): Promise<void> {
+    const key = keys.outbox(claimed.id);
+    let current: { value: OutboxItem; versionstamp: string } = { value: claimed, versionstamp };
+    for (;;) {
+      const done: OutboxItem = { ...withoutLease(current.value), ...outcome };
+      if (outcome.state === "sent" && outcome.msgId !== undefined) delete done.lastError;
+      const result = await commit(() =>
+        finishMutation(kv.atomic().check({ key, versionstamp: current.versionstamp }), done)
+      );
+      if (result.ok) return;
+      const fresh = await kv.get<OutboxItem>(key);
+      if (fresh.value === null || fresh.value.state === "sent") return;
+      if (fresh.value.state === "dead" && outcome.state === "sent") {
+        log("warn", "an item cancelled or dead-lettered meanwhile was sent; recording the send", {
+          ...itemFields(claimed),
+        });
+      }
+      current = { value: fresh.value, versionstamp: fresh.versionstamp! };
+    }
+  }
+
+  function finishMutation(op: Deno.AtomicOperation, done: OutboxItem): Deno.AtomicOperation {
+    return op
+      .set(keys.outbox(done.id), done, { expireIn: FINISHED_RETENTION_MS })
+      .delete(keys.outboxQueue(done.conversation, done.id))
+      .delete(keys.deadLetter(done.id));
+  }
+
+  async function sendFailed(
+    claimed: OutboxItem,
+    versionstamp: string,
+    app: AppConfig,
+    error: unknown,
+  ): Promise<void> {
+    const decision = decideRetry(error, claimed.attempts, policy, random);
+    if (decision.kind === "ip_not_trusted" || decision.kind === "credentials") {
+      await appProblem(app, decision.kind, error);
+    }
+    const key = keys.outbox(claimed.id);
+    if (decision.action === "dead") {
+      await deadLetter({ key, value: claimed, versionstamp }, decision.reason);
+      return;
+    }
+    const reason = describeError(error);
+    const retryAt = now() + decision.delayMs;
+    const retried: OutboxItem = { ...withoutLease(claimed), notBefore: retryAt, lastError: reason };
+    const result = await commit(() => kv.atomic().check({ key, versionstamp }).set(key, retried));
+    log("warn", "send failed; retrying later", {
+      ...itemFields(claimed),
+      attempt: claimed.attempts,
+      kind: decision.kind,
+      retryInMs: decision.delayMs,
+      error: reason,
+      recorded: result.ok,
+    });
+  }
+
+  /** Moves an item to the dead letters; the conversation's next item goes on. */
+  async function deadLetter(entry: Deno.KvEntry<OutboxItem>, reason: string): Promise<void> {
+    const item = entry.value;
+    const dead: OutboxItem = { ...withoutLease(item), state: "dead", lastError: reason };
+    const result = await commit(() =>
+      kv.atomic()
+        .check(entry)
+        .set(entry.key, dead)
+        .set(keys.deadLetter(item.id), item.id)
+        .delete(keys.outboxQueue(item.conversation, item.id))
+    );
+    if (result.ok) {
+      log("error", "message could not be delivered: moved to the dead letters", {
+        ...itemFields(item),
+        attempts: item.attempts,
+        reason,
+      });
+    }
+  }
+
+  async function appProblem(app: AppConfig, problem: string, error: unknown): Promise<void> {
+    const message = problem === "ip_not_trusted"
+      ? `WeCom refused app '${app.name}' because this server's IP is not trusted (errcode 60020): ` +
+        "add this server's egress IP to the app's trusted IPs (应用管理 → the app → 企业可信IP); " +
+        "it applies after about a minute, and delivery keeps retrying until then."
+      : `WeCom refused the credentials of app '${app.name}': ${describeError(error)}`;
+    const status: AppDeliveryStatus = {
+      app: app.name,
+      ok: false,
+      problem,
+      errcode: (error as { errcode?: number }).errcode,
+      message,
+      at: now(),
+    };
+    await kv.set(keys.appStatus(app.name), status);
+    if (!reported.has(app.name)) {
+      reported.add(app.name);
+      log("error", message, { app: app.name, errcode: status.errcode });
+    }
+  }
+
+  async function appRecovered(app: AppConfig): Promise<void> {
+    reported.delete(app.name);
+    const status: AppDeliveryStatus = {
+      app: app.name,
+      ok: true,
+      message: "WeCom accepts sends again",
+      at: now(),
+    };
+    await kv.set(keys.appStatus(app.name), status);
+    log("info", `app '${app.name}' delivers again`, { app: app.name });
+  }
+
+  // ---- wake-ups ----------------------------------------------------------------------------
+
+  const reader = kv.watch([keys.outboxWake()]).getReader();
+  const watching = (async () => {
+    try {
+      for (;;) {
+        const { done } = await reader.read();
+        if (done || stopped) return;
+        requestScan();
+      }
+    } catch (error) {
+      if (!stopped) {
+        log("warn", "watching the outbox wake-up key failed; polling only", {
+          error: describeError(error),
+        });
+      }
+    }
+  })();
+
+  requestScan();
+
+  return {
+    wake() {
+      requestScan();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      await reader.cancel().catch(() => {});
+      await watching;
+      await Promise.allSettled([scanning, queuedScan, ...active.values()]);
+    },
+    async idle() {
+      for (;;) {
+        if (stopped) return;
+        await requestScan();
+        if (active.size === 0 && dueWaiting === 0) return;
+        await Promise.allSettled([...active.values()]);
+      }
+    },
+  };
+}
+
+/** Log fields of an item: ids and routing, never content. */
+function itemFields(item: OutboxItem): LogFields {
+  return {
+    item: item.id,
+    job: item.jobId,
+    app: item.app,
+    conversation: item.conversation,
+    purpose: item.purpose,
+  };
+}
+
+function doneItem(item: OutboxItem, state: "sent" | "dead", lastError?: string): OutboxItem {
+  const done: OutboxItem = { ...withoutLease(item), state };
+  if (lastError !== undefined) done.lastError = lastError;
+  return done;
+}
+
+async function first<T>(iterator: Deno.KvListIterator<T>): Promise<Deno.KvEntry<T> | undefined> {
+  for await (const entry of iterator) return entry;
+  return undefined;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot start delivery as '${name}' must be a positive integer: current value is ${value}`,
+    );
+  }
+  return value;
+}

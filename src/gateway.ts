@@ -1,0 +1,196 @@
+/**
+ * One gateway process: the pieces of the message flow, started in order.
+ *
+ * config → KV → http (callback, health, metrics) → crypto → intake → jobs
+ * runner → agent pool → WeCom API client → delivery.
+ *
+ * Roles let one KV be shared by several processes: `edge` answers callbacks
+ * only (it fits Deno Deploy), `worker` runs jobs and delivery only, `all`
+ * (the default) does both.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { loadConfig } from "./config/load.ts";
+ * import { startGateway } from "./gateway.ts";
+ * const gateway = await startGateway(await loadConfig());
+ * await gateway.finished;
+ * ```
+ *
+ * @module
+ */
+
+import type { GatewayConfig } from "./config/types.ts";
+import { createAgentPool } from "./agent/pool.ts";
+import { resetHistory, runAgentForJob } from "./agent/run.ts";
+import { type Delivery, startDelivery } from "./delivery/deliverer.ts";
+import { addOutboxItems, planNotice, planRecall, planReply } from "./delivery/outbox.ts";
+import { createCallbackHandler, prepareApps } from "./http/callback.ts";
+import { createMetrics, type Metrics } from "./http/metrics.ts";
+import { createRouter } from "./http/router.ts";
+import { createIntake } from "./intake/record.ts";
+import { type Runner, startRunner } from "./jobs/runner.ts";
+import { countJobs } from "./jobs/store.ts";
+import { keys } from "./store/keys.ts";
+import { log } from "./log.ts";
+import { openStore } from "./store/kv.ts";
+import { createWeComClient, type GatewayWeComClient } from "./wecom/client.ts";
+
+/** What a process does. */
+export type GatewayRole = "all" | "edge" | "worker";
+
+/** Options of {@linkcode startGateway}. */
+export interface GatewayOptions {
+  role?: GatewayRole;
+  /** An open KV store to use instead of opening `config.kvPath` (not closed by `stop()`). */
+  kv?: Deno.Kv;
+  /** Called once the HTTP server listens. */
+  onListen?: (address: Deno.NetAddr) => void;
+  /** `fetch` for WeCom API calls (tests). */
+  fetch?: typeof fetch;
+  /** Delivery tuning for tests (poll and back-off intervals, ms). */
+  deliveryPollMs?: number;
+  backoffBaseMs?: number;
+}
+
+/** A started gateway. */
+export interface Gateway {
+  /** The callback server's address (absent for the worker role). */
+  address?: Deno.NetAddr;
+  kv: Deno.Kv;
+  metrics: Metrics;
+  runner?: Runner;
+  delivery?: Delivery;
+  client?: GatewayWeComClient;
+  /**
+   * Stops gracefully: stops accepting callbacks, finishes in-flight
+   * acknowledgements, stops the runner (releasing leases of running jobs so
+   * another process or the next start takes them at once) and delivery.
+   */
+  stop(options?: { graceMs?: number }): Promise<void>;
+  /** Resolves when the gateway has stopped. */
+  finished: Promise<void>;
+}
+
+/** Starts a gateway process for `config`. */
+export async function startGateway(
+  config: GatewayConfig,
+  options: GatewayOptions = {},
+): Promise<Gateway> {
+  const role = options.role ?? "all";
+  const kv = options.kv ?? await openStore(config.kvPath);
+  const metrics = createMetrics();
+  let runner: Runner | undefined;
+  let delivery: Delivery | undefined;
+  let client: GatewayWeComClient | undefined;
+  let pool: ReturnType<typeof createAgentPool> | undefined;
+
+  if (role !== "edge") {
+    client = createWeComClient({
+      kv,
+      fetch: options.fetch,
+      timeoutMs: config.delivery.requestTimeoutMs,
+      onTokenFetch: () => metrics.count("wecom_token_fetches_total"),
+    });
+    delivery = startDelivery({
+      kv,
+      apps: config.apps,
+      client: metrics.wrapClient(client),
+      config: config.delivery,
+      pollMs: options.deliveryPollMs,
+      backoffBaseMs: options.backoffBaseMs,
+    });
+    const agentPool = createAgentPool(config.agent);
+    pool = agentPool;
+    const started = delivery;
+    runner = startRunner({
+      kv,
+      runAgent: async (job, signal) => {
+        const begun = performance.now();
+        try {
+          return await runAgentForJob({ kv, pool: agentPool, config: config.agent }, job, signal);
+        } finally {
+          metrics.observeAgentRun((performance.now() - begun) / 1000);
+        }
+      },
+      resetHistory,
+      plan: {
+        reply: planReply,
+        notice: planNotice,
+        recall: planRecall,
+        add: (op, items) => {
+          queueMicrotask(() => started.wake());
+          return addOutboxItems(op, items);
+        },
+      },
+      config: config.jobs,
+      markdown: config.delivery.markdown,
+    });
+  }
+
+  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let address: Deno.NetAddr | undefined;
+  if (role !== "worker") {
+    const apps = await prepareApps(config.apps);
+    const wakeRunner = runner;
+    const intake = createIntake({
+      kv,
+      access: config.access,
+      onJob: () => wakeRunner?.wake(),
+    });
+    const callback = createCallbackHandler({
+      apps,
+      replayWindowSeconds: config.replayWindowSeconds,
+      intake: async (app, message, plaintext) => {
+        const result = await intake(app, message, plaintext);
+        if (result.outcome === "refused") delivery?.wake();
+        return result;
+      },
+      observe: metrics.observeCallback,
+    });
+    const handler = createRouter({
+      path: config.path,
+      apps,
+      callback,
+      metrics: () => metrics.render(),
+    });
+    const listening = Promise.withResolvers<Deno.NetAddr>();
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+      onError: (error) => {
+        log.error("HTTP handler failed", { error: (error as Error).message });
+        return new Response("Internal error.\n", { status: 500 });
+      },
+    }, handler);
+    address = await listening.promise;
+    options.onListen?.(address);
+  }
+
+  metrics.setGauges(async () => {
+    let deadLetters = 0;
+    for await (const _ of kv.list({ prefix: keys.deadLetterPrefix() }, { limit: 100_000 })) {
+      deadLetters++;
+    }
+    return { jobs: await countJobs(kv), deadLetters, pool: pool?.stats() };
+  });
+
+  const done = Promise.withResolvers<void>();
+  let stopping: Promise<void> | undefined;
+  const stop = (stopOptions: { graceMs?: number } = {}) => {
+    stopping ??= (async () => {
+      try {
+        await server?.shutdown();
+        await runner?.stop({ graceMs: stopOptions.graceMs ?? 10_000 });
+        await pool?.close();
+        await delivery?.stop();
+      } finally {
+        if (!options.kv) kv.close();
+        done.resolve();
+      }
+    })();
+    return stopping;
+  };
+
+  return { address, kv, metrics, runner, delivery, client, stop, finished: done.promise };
+}

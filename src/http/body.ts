@@ -1,0 +1,88 @@
+/**
+ * Reading a request body with a size cap enforced while reading and a deadline.
+ *
+ * @example Usage
+ * ```ts
+ * import { readBody } from "./body.ts";
+ * const text = await readBody(new Request("http://x/", { method: "POST", body: "hi" }), 1024, 1000);
+ * console.assert(text === "hi");
+ * ```
+ *
+ * @module
+ */
+
+/** Why a body could not be read; `status` is the HTTP status to answer. */
+export class BodyError extends Error {
+  /** 413 too large, 408 too slow, 400 not UTF-8 or broken. */
+  status: 400 | 408 | 413;
+  constructor(status: 400 | 408 | 413, message: string) {
+    super(message);
+    this.name = "BodyError";
+    this.status = status;
+  }
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/**
+ * Reads `request`'s body as UTF-8 text of at most `maxBytes`, failing fast with
+ * 413 as soon as more arrives (or Content-Length says so), and with 408 when
+ * the whole body has not arrived within `timeoutMs`.
+ */
+export async function readBody(
+  request: Request,
+  maxBytes: number,
+  timeoutMs: number,
+): Promise<string> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) {
+    await request.body?.cancel().catch(() => {});
+    throw new BodyError(413, `The body is ${declared} bytes; at most ${maxBytes} are accepted.`);
+  }
+  if (request.body === null) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new BodyError(408, `The body did not arrive within ${timeoutMs} ms.`)),
+      timeoutMs,
+    );
+  });
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), deadline]);
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        throw new BodyError(
+          413,
+          `The body is over ${maxBytes} bytes; at most ${maxBytes} are accepted.`,
+        );
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    if (error instanceof BodyError) throw error;
+    throw new BodyError(400, `The body could not be read: ${(error as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  let bytes: Uint8Array;
+  if (chunks.length === 1) bytes = chunks[0];
+  else {
+    bytes = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+  }
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new BodyError(400, "The body is not valid UTF-8.");
+  }
+}

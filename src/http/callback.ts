@@ -1,0 +1,295 @@
+/**
+ * The WeCom callback endpoint: URL verification (GET) and encrypted messages (POST).
+ *
+ * Status codes (a contract, see DESIGN.md): `200` with an empty body once a
+ * message is durably recorded, recognised as a duplicate or deliberately
+ * ignored; `400` malformed; `403` forged signature, stale timestamp, wrong corp
+ * or no such app; `408` body too slow; `413` over 64 KiB; `503` when KV could
+ * not record the message (WeCom retries); `405` other methods.
+ *
+ * App choice for a POST on the shared path: apps named by the envelope's
+ * `ToUserName`/`AgentID` are tried first, then the others; an app is taken when
+ * its token verifies the signature and its key decrypts to its own corp id.
+ * One misconfigured app never blocks the others.
+ *
+ * @module
+ */
+
+import type { AppConfig } from "../config/types.ts";
+import {
+  type AppCrypto,
+  Base64Error,
+  importAppCrypto,
+  SignatureError,
+  verifyAndDecrypt,
+  WeComCryptoError,
+} from "../crypto/mod.ts";
+import type { IntakeResult } from "../intake/record.ts";
+import type { InboundMessage } from "../intake/message.ts";
+import { CallbackFormatError, parseEnvelope, parseMessage, XmlError } from "../intake/parse.ts";
+import { log } from "../log.ts";
+import { BodyError, readBody } from "./body.ts";
+import { parseQuery } from "./query.ts";
+
+/** An app with its imported keys, ready to verify and decrypt. */
+export interface CallbackApp {
+  config: AppConfig;
+  crypto: AppCrypto;
+}
+
+/** Imports every app's keys once, at start. */
+export async function prepareApps(apps: AppConfig[]): Promise<CallbackApp[]> {
+  return await Promise.all(apps.map(async (config) => ({
+    config,
+    crypto: await importAppCrypto(config.encodingAesKey, config.token, config.corpId),
+  })));
+}
+
+/** What happened to one callback, for metrics and tests. */
+export interface CallbackObservation {
+  method: "GET" | "POST";
+  status: number;
+  /** recorded | duplicate | refused | ignored | verified | the failure reason. */
+  outcome: string;
+  /** Milliseconds from the request to the response. */
+  ms: number;
+  app?: string;
+}
+
+/** What {@linkcode createCallbackHandler} needs. */
+export interface CallbackDeps {
+  apps: CallbackApp[];
+  /** Replay window in seconds; 0 turns the check off. */
+  replayWindowSeconds: number;
+  /** Records a decrypted message durably; throws when it cannot (→ 503). */
+  intake: (app: AppConfig, message: InboundMessage, plaintext: string) => Promise<IntakeResult>;
+  now?: () => number;
+  /** Body size cap in bytes (default 64 KiB). */
+  maxBodyBytes?: number;
+  /** Deadline for the whole body to arrive (default 4 s: WeCom gives up at 5 s). */
+  bodyTimeoutMs?: number;
+  observe?: (observation: CallbackObservation) => void;
+}
+
+/** A failure with its HTTP status and a short reason (safe to show the caller). */
+class Refusal extends Error {
+  status: number;
+  outcome: string;
+  constructor(status: number, outcome: string, message: string) {
+    super(message);
+    this.status = status;
+    this.outcome = outcome;
+  }
+}
+
+const TEXT_HEADERS = { "content-type": "text/plain; charset=utf-8" };
+
+function signedQuery(url: URL, now: number, windowSeconds: number) {
+  const query = parseQuery(url.search);
+  const signature = query.get("msg_signature");
+  const timestamp = query.get("timestamp");
+  const nonce = query.get("nonce");
+  if (!signature || !timestamp || nonce === undefined) {
+    throw new Refusal(
+      400,
+      "missing_query",
+      "The query must carry msg_signature, timestamp and nonce, as WeCom sends them.",
+    );
+  }
+  if (!/^\d{1,12}$/.test(timestamp)) {
+    throw new Refusal(400, "bad_timestamp", "The timestamp must be whole seconds.");
+  }
+  if (windowSeconds > 0 && Math.abs(now / 1000 - Number(timestamp)) > windowSeconds) {
+    throw new Refusal(
+      403,
+      "stale_timestamp",
+      `The timestamp is more than ${windowSeconds} s away from this server's clock; ` +
+        "check the server's time (NTP) or raise replay_window_seconds.",
+    );
+  }
+  return { query, signature, timestamp, nonce };
+}
+
+/**
+ * Returns the handler for requests on the callback path (`candidates` are the
+ * apps that path serves: all of them on the shared path, one on `<path>/<name>`).
+ */
+export function createCallbackHandler(
+  deps: CallbackDeps,
+): (request: Request, url: URL, candidates: CallbackApp[]) => Promise<Response> {
+  const now = deps.now ?? Date.now;
+  const maxBodyBytes = deps.maxBodyBytes ?? 64 * 1024;
+  const bodyTimeoutMs = deps.bodyTimeoutMs ?? 4000;
+
+  /** Verifies and decrypts `payload` with the first app that accepts it. */
+  const open = async (
+    ordered: CallbackApp[],
+    signed: { signature: string; timestamp: string; nonce: string },
+    payload: string,
+  ): Promise<{ app: CallbackApp; message: string }> => {
+    let failure: WeComCryptoError | undefined;
+    let verified = false;
+    for (const app of ordered) {
+      try {
+        const opened = await verifyAndDecrypt(app.crypto, { ...signed, ciphertext: payload });
+        return { app, message: opened.message };
+      } catch (error) {
+        if (error instanceof SignatureError) continue;
+        if (!(error instanceof WeComCryptoError)) throw error;
+        verified = true;
+        failure = error;
+      }
+    }
+    if (!verified) {
+      throw new Refusal(
+        403,
+        "bad_signature",
+        "The signature does not match any configured app's token.",
+      );
+    }
+    if (failure instanceof Base64Error) throw new Refusal(400, "bad_base64", failure.message);
+    log.warn(
+      "callback signature verified but decryption failed: check encoding_aes_key and corp_id of the app",
+      { error: failure?.name, code: failure?.sdkCode },
+    );
+    throw new Refusal(
+      403,
+      "decrypt_failed",
+      "The message could not be decrypted for this corp: check EncodingAESKey and CorpID.",
+    );
+  };
+
+  const verifyUrl = async (url: URL, candidates: CallbackApp[]): Promise<Response> => {
+    const signed = signedQuery(url, now(), deps.replayWindowSeconds);
+    const echostr = signed.query.get("echostr");
+    if (!echostr) {
+      throw new Refusal(400, "missing_echostr", "URL verification needs an echostr parameter.");
+    }
+    const { app, message } = await open(candidates, signed, echostr);
+    log.info("URL verification answered", { app: app.config.name });
+    deps.observe?.({
+      method: "GET",
+      status: 200,
+      outcome: "verified",
+      ms: 0,
+      app: app.config.name,
+    });
+    return new Response(message, { status: 200, headers: TEXT_HEADERS });
+  };
+
+  const receive = async (
+    request: Request,
+    url: URL,
+    candidates: CallbackApp[],
+  ): Promise<{ response: Response; outcome: string; app: string }> => {
+    const signed = signedQuery(url, now(), deps.replayWindowSeconds);
+    let body: string;
+    try {
+      body = await readBody(request, maxBodyBytes, bodyTimeoutMs);
+    } catch (error) {
+      if (error instanceof BodyError) {
+        throw new Refusal(error.status, `body_${error.status}`, error.message);
+      }
+      throw error;
+    }
+    let envelope;
+    try {
+      envelope = parseEnvelope(body);
+    } catch (error) {
+      if (error instanceof XmlError || error instanceof CallbackFormatError) {
+        throw new Refusal(400, "bad_envelope", error.message);
+      }
+      throw error;
+    }
+    let ordered = candidates;
+    if (candidates.length > 1 && (envelope.toUserName || envelope.agentId)) {
+      const hinted = (app: CallbackApp) =>
+        (!envelope.toUserName || app.config.corpId === envelope.toUserName) &&
+        (!envelope.agentId || app.config.agentId === envelope.agentId);
+      ordered = [...candidates.filter(hinted), ...candidates.filter((app) => !hinted(app))];
+    }
+    const { app, message: plaintext } = await open(ordered, signed, envelope.encrypt);
+    let message: InboundMessage;
+    try {
+      message = parseMessage(plaintext);
+    } catch (error) {
+      if (error instanceof XmlError || error instanceof CallbackFormatError) {
+        throw new Refusal(
+          400,
+          "bad_message",
+          `The decrypted message is malformed: ${error.message}`,
+        );
+      }
+      throw error;
+    }
+    if (message.corpId !== app.config.corpId) {
+      throw new Refusal(403, "wrong_corp", "The message is addressed to another corp.");
+    }
+    let result: IntakeResult;
+    try {
+      result = await deps.intake(app.config, message, plaintext);
+    } catch (error) {
+      log.error("cannot record the message; answering 503 so that WeCom retries", {
+        app: app.config.name,
+        error: (error as Error).message,
+      });
+      throw new Refusal(503, "store_failed", "The message could not be stored; retry later.");
+    }
+    const fields = {
+      app: app.config.name,
+      conversation: result.conversation,
+      type: message.type === "event" ? `event:${message.event}` : message.type,
+      job: result.jobId,
+    };
+    if (result.outcome === "refused") {
+      log.warn(
+        `message refused: '${result.conversation}' is not allowed; add it to WECOM_CALLBACK_ALLOWED_USERS`,
+        fields,
+      );
+    } else log.info(`callback ${result.outcome}`, fields);
+    return {
+      response: new Response(null, { status: 200 }),
+      outcome: result.outcome,
+      app: fields.app,
+    };
+  };
+
+  return async (request, url, candidates) => {
+    const started = performance.now();
+    const method = request.method;
+    try {
+      if (method === "GET") return await verifyUrl(url, candidates);
+      if (method !== "POST") {
+        await request.body?.cancel().catch(() => {});
+        return new Response("Only GET (URL verification) and POST (messages) are accepted.\n", {
+          status: 405,
+          headers: { ...TEXT_HEADERS, allow: "GET, POST" },
+        });
+      }
+      const { response, outcome, app } = await receive(request, url, candidates);
+      deps.observe?.({ method, status: 200, outcome, ms: performance.now() - started, app });
+      return response;
+    } catch (error) {
+      let refusal: Refusal;
+      if (error instanceof Refusal) refusal = error;
+      else {
+        log.error("callback failed unexpectedly", { error: (error as Error).message });
+        refusal = new Refusal(500, "internal", "Internal error.");
+      }
+      if (refusal.status !== 503 && refusal.status !== 500) {
+        log.warn(`callback refused: ${refusal.message}`, { status: refusal.status, method });
+      }
+      if (!request.bodyUsed) await request.body?.cancel().catch(() => {});
+      deps.observe?.({
+        method: method === "GET" ? "GET" : "POST",
+        status: refusal.status,
+        outcome: refusal.outcome,
+        ms: performance.now() - started,
+      });
+      return new Response(refusal.message + "\n", {
+        status: refusal.status,
+        headers: TEXT_HEADERS,
+      });
+    }
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * Recognising the commands a user can send instead of a request for the agent.
+ *
+ * A text message whose whole content, trimmed, is one of `/reset`, `/new`,
+ * `/stop`, `/status` or `/help` (any letter case) is a command. Commands are
+ * answered by the job runner itself, without waiting for the conversation's
+ * running agent job (see `./commands.ts`).
+ *
+ * @module
+ */
+
+import type { InboundMessage } from "../intake/message.ts";
+
+/** What a command asks for; `/new` is an alias of `/reset`. */
+export type JobCommand = "reset" | "stop" | "status" | "help";
+
+const COMMANDS: Record<string, JobCommand> = {
+  "/reset": "reset",
+  "/new": "reset",
+  "/stop": "stop",
+  "/status": "status",
+  "/help": "help",
+};
+
+/**
+ * Returns the command a message carries, or `null` when it is a request for the agent.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseCommand } from "./parse_command.ts";
+ * const base = { corpId: "ww1", userId: "u1", createTime: 0, agentId: "1", msgId: "1" };
+ * console.assert(parseCommand({ ...base, type: "text", content: " /stop " }) === "stop");
+ * console.assert(parseCommand({ ...base, type: "text", content: "/stop now" }) === null);
+ * ```
+ */
+export function parseCommand(message: InboundMessage): JobCommand | null {
+  if (message.type !== "text") return null;
+  return COMMANDS[message.content.trim().toLowerCase()] ?? null;
+}

@@ -1,0 +1,614 @@
+/**
+ * The job runner: claims jobs from the store, runs the agent with a lease kept
+ * alive by heartbeats, and commits the reply into the outbox in the same atomic
+ * commit that marks the job done.
+ *
+ * - Bounded: at most `config.concurrency` agent jobs at once, plus a few
+ *   command jobs (`/stop`, `/status`, …), which are answered at once even when
+ *   every agent slot is busy.
+ * - Woken by `wake()` (intake, same process), by `kv.watch([keys.wake()])`
+ *   (other processes) and by a poll every `config.pollMs`. It never uses
+ *   `listenQueue`, so it works on a local file, over KV Connect and on Deploy.
+ * - Sweeps expired leases every `leaseMs / 2` (all processes may), and purges
+ *   finished jobs older than the retention now and then.
+ * - Per job: heartbeat every `leaseMs / 3` (a lost lease aborts the agent and
+ *   the job is left to its new owner); one "working on it" notice after
+ *   `config.workingNoticeMs`, recalled before the reply when
+ *   `config.recallWorkingNotice`; agent errors and timeouts end the job
+ *   `failed` with a short notice to the user.
+ * - `stop()` waits for running jobs up to `graceMs`, then aborts them and
+ *   releases their leases, so another process (or the next start) takes them
+ *   at once.
+ *
+ * @module
+ */
+
+import { AgentError, shorten } from "../agent/errors.ts";
+import type { AgentReply } from "../agent/types.ts";
+import type { JobsConfig } from "../config/types.ts";
+import type { OutboxItem } from "../delivery/types.ts";
+import { type LogFields, type LogLevel, write } from "../log.ts";
+import { newId } from "../store/id.ts";
+import { keys } from "../store/keys.ts";
+import { answerCommand } from "./commands.ts";
+import { type JobCommand, parseCommand } from "./parse_command.ts";
+import {
+  CANCELLED_ERROR,
+  cancelRequested,
+  claimNext,
+  commitWhileOwned,
+  completeJob,
+  heartbeat,
+  purgeJobs,
+  releaseJob,
+  sweepExpired,
+} from "./store.ts";
+import type { JobRecord } from "./types.ts";
+
+/** Who an outbox notice goes to. */
+export interface NoticeTarget {
+  conversation: string;
+  app: string;
+  userId: string;
+  jobId: string;
+}
+
+/** The outbox functions of src/delivery/outbox.ts the runner uses (injected, so tests may observe them). */
+export interface OutboxPlanner {
+  /** `planReply`: the reply split into outbox items. */
+  reply(
+    job: Pick<JobRecord, "id" | "conversation" | "app" | "userId">,
+    reply: AgentReply,
+    options: { markdown: boolean; now?: number },
+  ): OutboxItem[];
+  /** `planNotice`: one text item. */
+  notice(
+    target: NoticeTarget,
+    text: string,
+    purpose: OutboxItem["purpose"],
+    options?: { notBefore?: number },
+  ): OutboxItem;
+  /** `planRecall`: recalls an earlier item once it was sent. */
+  recall(target: NoticeTarget, ofItemId: string): OutboxItem;
+  /** `addOutboxItems`: the mutations that store items (no reads). */
+  add(op: Deno.AtomicOperation, items: OutboxItem[]): Deno.AtomicOperation;
+}
+
+/** A log function; defaults to `write` of src/log.ts. */
+export type RunnerLog = (level: LogLevel, message: string, fields?: LogFields) => void;
+
+/** What the runner needs. */
+export interface RunnerDeps {
+  kv: Deno.Kv;
+  /** Runs the agent for a job (`runAgentForJob` bound to its pool); must honour `signal`. */
+  runAgent: (job: JobRecord, signal: AbortSignal) => Promise<AgentReply>;
+  /** Clears a conversation's history (`resetHistory` of src/agent/run.ts), for `/reset`. */
+  resetHistory: (kv: Deno.Kv, conversation: string) => Promise<void>;
+  plan: OutboxPlanner;
+  config: JobsConfig;
+  /** Send replies as markdown (`delivery.markdown`). */
+  markdown: boolean;
+  /** Clock, epoch ms (default `Date.now`). */
+  now?: () => number;
+  log?: RunnerLog;
+  /** Unique id of this runner (default: a new id per start). */
+  runnerId?: string;
+  /** Command jobs handled at once besides the agent jobs (default 4). */
+  commandConcurrency?: number;
+  /** Sweep interval, ms (default `leaseMs / 2`). */
+  sweepMs?: number;
+  /** Finished jobs are purged this long after their last change (default 7 days). */
+  retentionMs?: number;
+  /** Least time between two purges, ms (default 1 hour). */
+  purgeEveryMs?: number;
+}
+
+/** Counters of one runner since it started. */
+export interface RunnerStats {
+  runnerId: string;
+  /** Agent jobs running now. */
+  running: number;
+  /** Command jobs running now. */
+  commands: number;
+  claimed: number;
+  done: number;
+  failed: number;
+  cancelled: number;
+  /** Runs whose lease another runner took over (not completed here). */
+  lost: number;
+  /** Runs given back to the queue by `stop()` or a closing agent pool. */
+  released: number;
+}
+
+/** A started runner. */
+export interface Runner {
+  readonly runnerId: string;
+  /**
+   * Stops claiming, waits up to `graceMs` (default 30 s) for running jobs, then
+   * aborts the rest and releases their leases. Does not close the KV store.
+   */
+  stop(options?: { graceMs?: number }): Promise<void>;
+  /** Looks for work now (intake calls it after recording a job). */
+  wake(): void;
+  /** Resolves once nothing runs here and no job is claimable by this runner. */
+  idle(): Promise<void>;
+  stats(): RunnerStats;
+}
+
+/** Text sent when a job is given up after losing its runner `maxAttempts` times. */
+export const DEAD_NOTICE =
+  "Sorry, your request could not be completed: it was interrupted several times. " +
+  "Please send it again.";
+
+/** Text sent when the agent fails; `reason` is short and user-facing. */
+export function failureNotice(reason: string): string {
+  return `Sorry, the agent failed: ${reason}. Please try again.`;
+}
+
+/** Text sent when the agent times out; `reason` is short and user-facing. */
+export function timeoutNotice(reason: string): string {
+  return `Sorry, your request timed out: ${reason}. Please try again, perhaps with a smaller request.`;
+}
+
+interface Run {
+  job: JobRecord;
+  command: JobCommand | null;
+  controller: AbortController;
+  /** KV operations of this run (heartbeat, notice), one after another. */
+  chain: Promise<void>;
+  /** The agent (or command) has returned. */
+  settled: boolean;
+  /** Decided outside the agent: the lease was lost, `/stop`, or `stop()` released it. */
+  outcome: "lost" | "cancelled" | "released" | null;
+  noticeItemId?: string;
+  done: Promise<void>;
+}
+
+type Result =
+  | { kind: "reply"; reply: AgentReply }
+  | { kind: "command"; text: string }
+  | { kind: "error"; error: unknown };
+
+function targetOf(job: JobRecord): NoticeTarget {
+  return { conversation: job.conversation, app: job.app, userId: job.userId, jobId: job.id };
+}
+
+function validate(config: JobsConfig, commandConcurrency: number): void {
+  const integers: [string, number][] = [
+    ["jobs.concurrency", config.concurrency],
+    ["jobs.maxAttempts", config.maxAttempts],
+    ["commandConcurrency", commandConcurrency],
+  ];
+  for (const [name, value] of integers) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(
+        `Cannot start the job runner as '${name}' must be a positive integer: current value is ${value}`,
+      );
+    }
+  }
+  const positives: [string, number][] = [
+    ["jobs.leaseMs", config.leaseMs],
+    ["jobs.pollMs", config.pollMs],
+  ];
+  for (const [name, value] of positives) {
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new RangeError(
+        `Cannot start the job runner as '${name}' must be a positive number of milliseconds: ` +
+          `current value is ${value}`,
+      );
+    }
+  }
+  if (!Number.isFinite(config.workingNoticeMs) || config.workingNoticeMs < 0) {
+    throw new RangeError(
+      "Cannot start the job runner as 'jobs.workingNoticeMs' must be 0 (off) or a positive " +
+        `number of milliseconds: current value is ${config.workingNoticeMs}`,
+    );
+  }
+}
+
+function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  const timer = delay(ms);
+  try {
+    await Promise.race([Promise.allSettled(promises), timer.promise]);
+  } finally {
+    timer.cancel();
+  }
+}
+
+/**
+ * Starts a runner. Call `stop()` before closing the KV store.
+ *
+ * @example Usage
+ * ```ts
+ * import { startRunner } from "./runner.ts";
+ * import { addOutboxItems, planNotice, planRecall, planReply } from "../delivery/outbox.ts";
+ * import { resetHistory } from "../agent/run.ts";
+ *
+ * const kv = await Deno.openKv(":memory:");
+ * const runner = startRunner({
+ *   kv,
+ *   runAgent: async (job) => ({ text: `echo ${job.id}`, attachments: [] }),
+ *   resetHistory,
+ *   plan: { reply: planReply, notice: planNotice, recall: planRecall, add: addOutboxItems },
+ *   config: {
+ *     concurrency: 4, leaseMs: 60_000, maxAttempts: 3, workingNoticeMs: 60_000,
+ *     workingNoticeText: "Working on it…", recallWorkingNotice: true, pollMs: 1000,
+ *   },
+ *   markdown: false,
+ * });
+ * await runner.stop();
+ * kv.close();
+ * ```
+ */
+export function startRunner(deps: RunnerDeps): Runner {
+  const { kv, config, plan } = deps;
+  const commandConcurrency = deps.commandConcurrency ?? 4;
+  validate(config, commandConcurrency);
+  const now = deps.now ?? Date.now;
+  const log: RunnerLog = deps.log ?? ((level, message, fields) => write(level, message, fields));
+  const runnerId = deps.runnerId ?? `runner-${newId()}`;
+  const heartbeatMs = Math.max(1, Math.floor(config.leaseMs / 3));
+  const sweepMs = deps.sweepMs ?? Math.max(1, Math.floor(config.leaseMs / 2));
+  const retentionMs = deps.retentionMs ?? 7 * 24 * 60 * 60 * 1000;
+  const purgeEveryMs = deps.purgeEveryMs ?? 60 * 60 * 1000;
+
+  const runs = new Map<string, Run>();
+  const background = new Set<Promise<unknown>>();
+  const counters = { claimed: 0, done: 0, failed: 0, cancelled: 0, lost: 0, released: 0 };
+  let stopping = false;
+  let stopPromise: Promise<void> | null = null;
+  let pumping: Promise<void> | null = null;
+  let pumpAgain = false;
+  let sweeping = false;
+  let lastPurge = Number.NEGATIVE_INFINITY;
+  /** The agent pool said it is closing: claim no more agent jobs (commands still run). */
+  let agentsClosed = false;
+
+  function track<T>(promise: Promise<T>): Promise<T> {
+    background.add(promise);
+    promise.finally(() => background.delete(promise)).catch(() => {});
+    return promise;
+  }
+
+  function fields(job: JobRecord, extra: LogFields = {}): LogFields {
+    return { runner: runnerId, jobId: job.id, app: job.app, attempt: job.attempts, ...extra };
+  }
+
+  function agentRuns(): number {
+    let count = 0;
+    for (const run of runs.values()) if (!run.command) count++;
+    return count;
+  }
+
+  function pump(): Promise<void> {
+    if (stopping) return Promise.resolve();
+    if (pumping) {
+      pumpAgain = true;
+      return pumping;
+    }
+    pumping = track((async () => {
+      try {
+        do {
+          pumpAgain = false;
+          while (!stopping) {
+            const jobs = !agentsClosed && agentRuns() < config.concurrency;
+            const commands = runs.size - agentRuns() < commandConcurrency;
+            if (!jobs && !commands) break;
+            const job = await claimNext(kv, runnerId, now(), config.leaseMs, { jobs, commands });
+            if (!job) break;
+            counters.claimed++;
+            if (stopping || (agentsClosed && parseCommand(job.message) === null)) {
+              // Claimed while this runner stopped taking such jobs: give it back untouched.
+              await releaseJob(kv, job, runnerId, now());
+              counters.claimed--;
+              continue;
+            }
+            startRun(job);
+          }
+        } while (pumpAgain && !stopping);
+      } catch (error) {
+        log("error", "job runner could not claim jobs; retrying at the next wake-up", {
+          runner: runnerId,
+          error,
+        });
+      } finally {
+        pumping = null;
+      }
+    })());
+    return pumping;
+  }
+
+  async function sweep(): Promise<void> {
+    if (stopping || sweeping) return;
+    sweeping = true;
+    try {
+      const result = await sweepExpired(kv, now(), config.maxAttempts, {
+        onDead: (op, job) => {
+          plan.add(op, [plan.notice(targetOf(job), DEAD_NOTICE, "error")]);
+        },
+      });
+      for (const id of result.requeued) log("warn", "job lost its runner; queued again", { id });
+      for (const id of result.dead) log("error", "job lost its runner too often; dead", { id });
+      for (const id of result.cancelled) log("info", "cancelled job ended by sweeper", { id });
+      if (now() - lastPurge >= purgeEveryMs) {
+        lastPurge = now();
+        const purged = await purgeJobs(kv, { olderThan: now() - retentionMs });
+        if (purged > 0) log("info", "purged finished jobs", { purged });
+      }
+      if (result.requeued.length > 0) void pump();
+    } catch (error) {
+      log("warn", "job sweep failed; it runs again shortly", { runner: runnerId, error });
+    } finally {
+      sweeping = false;
+    }
+  }
+
+  async function checkCancels(): Promise<void> {
+    const candidates = [...runs.values()].filter((run) => !run.command && !run.outcome);
+    if (candidates.length === 0) return;
+    try {
+      const wanted = await cancelRequested(kv, candidates.map((run) => run.job.id));
+      for (const run of candidates) if (wanted.has(run.job.id)) cancelRun(run);
+    } catch (error) {
+      log("warn", "could not read cancel requests", { runner: runnerId, error });
+    }
+  }
+
+  function cancelRun(run: Run): boolean {
+    if (run.command || run.settled || run.outcome) return false;
+    run.outcome = "cancelled";
+    run.controller.abort(new Error(CANCELLED_ERROR));
+    return true;
+  }
+
+  function serial(run: Run, step: () => Promise<void>): void {
+    run.chain = run.chain.then(step).catch((error) => {
+      log("warn", "job bookkeeping failed", fields(run.job, { error }));
+    });
+  }
+
+  async function renew(run: Run): Promise<void> {
+    if (run.settled || run.outcome) return;
+    const beat = await heartbeat(kv, run.job, runnerId, now(), config.leaseMs);
+    if (beat.ok) return;
+    if (beat.reason === "cancelled") {
+      cancelRun(run);
+    } else if (!run.outcome) {
+      run.outcome = "lost";
+      run.controller.abort(new Error("the job's lease was lost to another runner"));
+    }
+  }
+
+  async function sendWorkingNotice(run: Run): Promise<void> {
+    if (run.settled || run.outcome) return;
+    const item = plan.notice(targetOf(run.job), config.workingNoticeText, "working");
+    const sent = await commitWhileOwned(kv, run.job, runnerId, (op) => {
+      plan.add(op, [item]);
+    });
+    if (sent) run.noticeItemId = item.id;
+  }
+
+  async function perform(run: Run): Promise<Result> {
+    try {
+      if (run.command) {
+        const text = await answerCommand(
+          {
+            kv,
+            now: now(),
+            resetHistory: deps.resetHistory,
+            cancelLocal: (jobId) => {
+              const target = runs.get(jobId);
+              return target ? cancelRun(target) : false;
+            },
+          },
+          run.job,
+          run.command,
+        );
+        return { kind: "command", text };
+      }
+      return { kind: "reply", reply: await deps.runAgent(run.job, run.controller.signal) };
+    } catch (error) {
+      return { kind: "error", error };
+    }
+  }
+
+  async function finish(run: Run, result: Result): Promise<void> {
+    const { job } = run;
+    const target = targetOf(job);
+    if (run.outcome === "lost") {
+      counters.lost++;
+      log("warn", "job lease lost; leaving the job to its new owner", fields(job));
+      return;
+    }
+    if (run.outcome === "released") return; // stop() released it
+    if (run.outcome === "cancelled") {
+      if (
+        await completeJob(kv, job, runnerId, {
+          state: "failed",
+          error: CANCELLED_ERROR,
+          now: now(),
+        })
+      ) {
+        counters.cancelled++;
+        log("info", "job cancelled by /stop", fields(job));
+      }
+      return;
+    }
+    if (
+      result.kind === "error" && result.error instanceof AgentError &&
+      result.error.kind === "closed"
+    ) {
+      // The agent pool is shutting down: someone else (or the next start) runs it.
+      if (!agentsClosed) {
+        log("warn", "agent pool closed; no more agent jobs taken here", fields(job));
+      }
+      agentsClosed = true;
+      run.outcome = "released";
+      if (await releaseJob(kv, job, runnerId, now())) counters.released++;
+      return;
+    }
+    let state: "done" | "failed" = "done";
+    let error: string | undefined;
+    const items: OutboxItem[] = [];
+    if (result.kind === "error") {
+      state = "failed";
+      const timeout = result.error instanceof AgentError && result.error.kind === "timeout";
+      const reason = result.error instanceof AgentError
+        ? result.error.message
+        : run.command
+        ? "the command failed"
+        : "an internal error";
+      error = result.error instanceof AgentError
+        ? `${result.error.kind}: ${result.error.message}`
+        : `internal: ${
+          result.error instanceof Error ? result.error.message : String(result.error)
+        }`;
+      items.push(
+        plan.notice(target, timeout ? timeoutNotice(reason) : failureNotice(reason), "error"),
+      );
+      log("warn", "job failed", fields(job, { error }));
+    } else if (result.kind === "command") {
+      items.push(plan.notice(target, result.text, "reply"));
+    } else {
+      if (run.noticeItemId && config.recallWorkingNotice) {
+        items.push(plan.recall(target, run.noticeItemId));
+      }
+      items.push(...plan.reply(job, result.reply, { markdown: deps.markdown, now: now() }));
+    }
+    const completed = await completeJob(kv, job, runnerId, {
+      state,
+      error,
+      now: now(),
+      extra: (op) => {
+        if (items.length > 0) plan.add(op, items);
+      },
+    });
+    if (!completed) {
+      counters.lost++;
+      log("warn", "job lease lost before the reply was stored; its new owner answers", fields(job));
+      return;
+    }
+    counters[state]++;
+    if (state === "done") {
+      log("info", "job done", fields(job, { ms: now() - job.receivedAt, items: items.length }));
+    }
+  }
+
+  async function execute(run: Run): Promise<void> {
+    const beat = setInterval(() => serial(run, () => renew(run)), heartbeatMs);
+    let noticeTimer: ReturnType<typeof setTimeout> | undefined;
+    if (!run.command && config.workingNoticeMs > 0) {
+      noticeTimer = setTimeout(
+        () => serial(run, () => sendWorkingNotice(run)),
+        config.workingNoticeMs,
+      );
+    }
+    let result: Result;
+    try {
+      result = await perform(run);
+    } finally {
+      run.settled = true;
+      clearInterval(beat);
+      clearTimeout(noticeTimer);
+    }
+    await run.chain;
+    await finish(run, result);
+  }
+
+  function startRun(job: JobRecord): void {
+    const run: Run = {
+      job,
+      command: parseCommand(job.message),
+      controller: new AbortController(),
+      chain: Promise.resolve(),
+      settled: false,
+      outcome: null,
+      done: Promise.resolve(),
+    };
+    runs.set(job.id, run);
+    run.done = execute(run)
+      .catch((error) => log("error", "job run failed unexpectedly", fields(job, { error })))
+      .finally(() => {
+        runs.delete(job.id);
+        if (!stopping) void pump();
+      });
+  }
+
+  // Wake-ups from other processes (and this one): the watched key.
+  const reader = kv.watch([keys.wake()]).getReader();
+  const watching = (async () => {
+    try {
+      while (!stopping) {
+        const { done } = await reader.read();
+        if (done || stopping) break;
+        void pump();
+        void track(checkCancels());
+      }
+    } catch (error) {
+      if (!stopping) log("warn", "watching the wake-up key failed; polling only", { error });
+    }
+  })();
+
+  const pollTimer = setInterval(() => void pump(), config.pollMs);
+  const sweepTimer = setInterval(() => void track(sweep()), sweepMs);
+  void track(sweep().then(() => pump()));
+
+  return {
+    runnerId,
+    wake: () => void pump(),
+    stats: () => {
+      const agents = agentRuns();
+      return { runnerId, running: agents, commands: runs.size - agents, ...counters };
+    },
+    async idle() {
+      while (true) {
+        await pump();
+        const pending = [...runs.values()].map((run) => run.done);
+        if (pending.length === 0) {
+          if (!pumping) return;
+          await pumping;
+          continue;
+        }
+        await Promise.race(pending);
+      }
+    },
+    stop(options = {}) {
+      if (stopPromise) return stopPromise;
+      stopping = true;
+      clearInterval(pollTimer);
+      clearInterval(sweepTimer);
+      stopPromise = (async () => {
+        await reader.cancel().catch(() => {});
+        await watching;
+        await Promise.allSettled([...background]);
+        await settleWithin([...runs.values()].map((run) => run.done), options.graceMs ?? 30_000);
+        const releasing: Promise<void>[] = [];
+        for (const run of runs.values()) {
+          if (run.settled || run.outcome) continue;
+          run.outcome = "released";
+          run.controller.abort(new Error("the gateway is shutting down"));
+          releasing.push((async () => {
+            if (await releaseJob(kv, run.job, runnerId, now())) {
+              counters.released++;
+              log("info", "job released at shutdown", fields(run.job));
+            }
+          })());
+        }
+        await Promise.allSettled(releasing);
+        // Runs end once their agent honours the abort; do not wait forever for one that does not.
+        await settleWithin([...runs.values()].map((run) => run.done), 5_000);
+        await Promise.allSettled([...background]);
+      })();
+      return stopPromise;
+    },
+  };
+}

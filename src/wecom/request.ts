@@ -1,0 +1,151 @@
+/**
+ * One WeCom API call: send the request with a timeout, read the JSON answer,
+ * and turn every kind of failure into a {@linkcode WeComApiError}.
+ *
+ * Shared by `gettoken`, `message/send` and `message/recall` (and later the
+ * media APIs) so that request, parse and classify are written once.
+ *
+ * Proxies: Deno's `fetch` honours `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`
+ * natively, so an egress proxy with a trusted fixed IP (for 60020) needs only
+ * those environment variables; nothing here reimplements it.
+ *
+ * @module
+ */
+
+import { NO_ERRCODE, redactUrlSecrets, WeComApiError } from "./errors.ts";
+
+/** Options of {@linkcode wecomFetchJson}. */
+export interface WeComFetchInit {
+  /** API name for errors and logs, e.g. `message/send`. */
+  api: string;
+  /** Defaults to GET without a body, POST with one. */
+  method?: "GET" | "POST";
+  /** JSON body (serialised here). */
+  body?: unknown;
+  /** Per-call timeout in milliseconds, covering the answer's body too (default 10 000). */
+  timeoutMs?: number;
+  /** The fetch to use (tests); defaults to the global one. */
+  fetch?: typeof fetch;
+}
+
+/** A successful WeCom answer (`errcode` 0 or absent). */
+export type WeComAnswer = Record<string, unknown>;
+
+/**
+ * Calls a WeCom API and returns its JSON answer when `errcode` is 0.
+ *
+ * Throws {@linkcode WeComApiError}:
+ * - WeCom errcode ≠ 0 → kind from `classifyErrcode`;
+ * - HTTP 5xx, 408, 429 → kind `retry`; other non-2xx → `permanent`;
+ * - an answer that is not JSON → kind `retry`;
+ * - connection failure, dropped connection, timeout → kind `network`.
+ *
+ * Error messages never contain the access token or secret of the URL.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { wecomFetchJson } from "./request.ts";
+ * const answer = await wecomFetchJson(
+ *   "https://qyapi.weixin.qq.com/cgi-bin/message/recall?access_token=TOKEN",
+ *   { api: "message/recall", body: { msgid: "m1" }, timeoutMs: 5000 },
+ * );
+ * ```
+ */
+export async function wecomFetchJson(url: string, init: WeComFetchInit): Promise<WeComAnswer> {
+  const { api } = init;
+  const timeoutMs = init.timeoutMs ?? 10_000;
+  const doFetch = init.fetch ?? fetch;
+  const hasBody = init.body !== undefined;
+  let status = 0;
+  let text: string;
+  try {
+    const response = await doFetch(url, {
+      method: init.method ?? (hasBody ? "POST" : "GET"),
+      headers: hasBody ? { "content-type": "application/json; charset=utf-8" } : undefined,
+      body: hasBody ? JSON.stringify(init.body) : undefined,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    status = response.status;
+    text = await response.text();
+  } catch (error) {
+    throw transportError(api, url, error, timeoutMs, status);
+  }
+
+  if (status < 200 || status > 299) {
+    const retry = status >= 500 || status === 408 || status === 429;
+    throw new WeComApiError({
+      api,
+      errcode: NO_ERRCODE,
+      errmsg: `HTTP ${status}`,
+      httpStatus: status,
+      kind: retry ? "retry" : "permanent",
+      message: `WeCom ${api} answered HTTP ${status} instead of a JSON result. ` +
+        (retry
+          ? "WeCom (or a proxy on the way) is having trouble; the call is retried later."
+          : `Check api_base (${originOf(url)}) and any proxy in between.`),
+    });
+  }
+
+  let answer: unknown;
+  try {
+    answer = JSON.parse(text);
+  } catch {
+    answer = undefined;
+  }
+  if (typeof answer !== "object" || answer === null || Array.isArray(answer)) {
+    throw new WeComApiError({
+      api,
+      errcode: NO_ERRCODE,
+      errmsg: "answer is not a JSON object",
+      httpStatus: status,
+      kind: "retry",
+      message: `WeCom ${api} answered something that is not a JSON object ` +
+        `(${text.length} bytes, HTTP ${status}). A proxy or captive portal may be in the way of ` +
+        `${originOf(url)}; the call is retried later.`,
+    });
+  }
+  const record = answer as WeComAnswer;
+  const errcode = Number(record.errcode ?? 0);
+  if (errcode !== 0) {
+    throw new WeComApiError({
+      api,
+      errcode: Number.isFinite(errcode) ? errcode : NO_ERRCODE,
+      errmsg: String(record.errmsg ?? ""),
+      httpStatus: status,
+    });
+  }
+  return record;
+}
+
+function transportError(
+  api: string,
+  url: string,
+  error: unknown,
+  timeoutMs: number,
+  status: number,
+): WeComApiError {
+  const name = error instanceof Error ? error.name : "";
+  const detail = redactUrlSecrets(error instanceof Error ? error.message : String(error));
+  const during = status ? `while reading its answer (HTTP ${status})` : "before it answered";
+  const message = name === "TimeoutError"
+    ? `WeCom ${api} timed out after ${timeoutMs} ms ${during}. The call is retried later; ` +
+      `a send that timed out may still have been delivered.`
+    : `WeCom ${api} failed: no usable answer from ${originOf(url)} ${during} (${detail}). ` +
+      "Check the network, DNS and HTTPS_PROXY; the call is retried later.";
+  return new WeComApiError({
+    api,
+    errcode: NO_ERRCODE,
+    errmsg: name === "TimeoutError" ? "timeout" : detail,
+    httpStatus: status || undefined,
+    kind: "network",
+    message,
+  });
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "the configured api_base";
+  }
+}

@@ -1,0 +1,186 @@
+import assert from "node:assert/strict";
+import { openaiBackend } from "../../src/agent/backends/openai.ts";
+import { startFakeOpenAi } from "../fakes/openai_api.ts";
+import type { AgentConfig } from "../../src/config/types.ts";
+import type { AgentRequest, HistoryTurn } from "../../src/agent/types.ts";
+
+const API_KEY = "sk-test-0123456789abcdef";
+
+function config(baseUrl: string, overrides: Partial<AgentConfig["openai"]> = {}): AgentConfig {
+  return {
+    kind: "openai",
+    timeoutMs: 10_000,
+    workers: 1,
+    openai: {
+      baseUrl,
+      apiKey: API_KEY,
+      model: "qwen-plus",
+      systemPrompt: "You are a helpful assistant.",
+      historyMaxBytes: 4000,
+      ...overrides,
+    },
+    command: { argv: [] },
+    http: { url: "", headers: {} },
+  };
+}
+
+function request(text: string, history: HistoryTurn[] = []): AgentRequest {
+  return {
+    jobId: "job-1",
+    conversation: "ww1:zhang",
+    app: "default",
+    corpId: "ww1",
+    agentId: "1000002",
+    userId: "zhang",
+    text,
+    message: {
+      type: "text",
+      content: text,
+      corpId: "ww1",
+      userId: "zhang",
+      createTime: 1,
+      agentId: "1000002",
+      msgId: "1",
+    },
+    history,
+  };
+}
+
+const live = () => new AbortController().signal;
+
+Deno.test("openai: sends model, system prompt, history in order, then the user text", async () => {
+  const fake = startFakeOpenAi({ reply: "第三个回答", apiKey: API_KEY });
+  try {
+    const history: HistoryTurn[] = [
+      { role: "user", content: "first question" },
+      { role: "assistant", content: "first answer" },
+      { role: "user", content: "第二个问题" },
+      { role: "assistant", content: "second answer" },
+    ];
+    const reply = await openaiBackend(request("third 🙂", history), config(fake.url), live());
+    assert.equal(reply.text, "第三个回答");
+    assert.equal(fake.requests.length, 1);
+    const seen = fake.requests[0];
+    assert.equal(seen.path, "/v1/chat/completions");
+    assert.equal(seen.authorization, `Bearer ${API_KEY}`);
+    assert.equal(seen.body.model, "qwen-plus");
+    assert.deepEqual(seen.body.messages, [
+      { role: "system", content: "You are a helpful assistant." },
+      ...history,
+      { role: "user", content: "third 🙂" },
+    ]);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("openai: no system message when the prompt is empty; base URL may end in a slash", async () => {
+  const fake = startFakeOpenAi({ reply: "ok" });
+  try {
+    await openaiBackend(request("hi"), config(fake.url + "/", { systemPrompt: "" }), live());
+    assert.deepEqual(fake.requests[0].body.messages, [{ role: "user", content: "hi" }]);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("openai: think blocks are stripped from the answer", async () => {
+  const fake = startFakeOpenAi({
+    reply: { think: "The user greets me.\nI should greet back.", content: "\n你好！" },
+  });
+  try {
+    assert.equal((await openaiBackend(request("hi"), config(fake.url), live())).text, "你好！");
+    fake.setReply("Reasoning the template opened.</think>\n\nJust the answer.");
+    assert.equal(
+      (await openaiBackend(request("hi"), config(fake.url), live())).text,
+      "Just the answer.",
+    );
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("openai: an answer that is only reasoning is an error, not an empty reply", async () => {
+  const fake = startFakeOpenAi({ reply: "<think>I ran out of tokens while thinking" });
+  try {
+    await assert.rejects(
+      openaiBackend(request("hi"), config(fake.url), live()),
+      /only its reasoning and no answer/,
+    );
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("openai: HTTP 500 is a clear error with the status and the API's message, without the key", async () => {
+  const fake = startFakeOpenAi({
+    reply: { status: 500, error: `Internal error while serving key ${API_KEY}` },
+  });
+  try {
+    await assert.rejects(
+      openaiBackend(request("hi"), config(fake.url), live()),
+      (error: Error) => {
+        assert.match(error.message, /the model API answered HTTP 500: Internal error/);
+        assert.ok(!error.message.includes(API_KEY), error.message);
+        assert.ok(!error.message.includes("0123456789abcdef"), error.message);
+        return true;
+      },
+    );
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("openai: a wrong key is reported as HTTP 401 with the API's explanation", async () => {
+  const fake = startFakeOpenAi({ apiKey: "sk-the-right-one" });
+  try {
+    await assert.rejects(
+      openaiBackend(request("hi"), config(fake.url), live()),
+      /HTTP 401: Incorrect API key provided/,
+    );
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("openai: a malformed answer is a clear error", async () => {
+  const fake = startFakeOpenAi({ reply: { rawBody: "<html>gateway</html>" } });
+  try {
+    await assert.rejects(
+      openaiBackend(request("hi"), config(fake.url), live()),
+      /did not answer with JSON/,
+    );
+    fake.setReply({ rawBody: JSON.stringify({ choices: [] }) });
+    await assert.rejects(
+      openaiBackend(request("hi"), config(fake.url), live()),
+      /no choices\[0\]\.message\.content/,
+    );
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("openai: the signal stops a slow model call", async () => {
+  const fake = startFakeOpenAi({ reply: { content: "late", delayMs: 5000 } });
+  try {
+    const started = performance.now();
+    await assert.rejects(openaiBackend(request("hi"), config(fake.url), AbortSignal.timeout(150)));
+    assert.ok(performance.now() - started < 1000);
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("openai: an unreachable API names the host and never the key", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  await assert.rejects(
+    openaiBackend(request("hi"), config(`http://127.0.0.1:${port}/v1`), live()),
+    (error: Error) => {
+      assert.match(error.message, new RegExp(`could not reach the model API at 127.0.0.1:${port}`));
+      assert.ok(!error.message.includes(API_KEY));
+      return true;
+    },
+  );
+});

@@ -1,0 +1,541 @@
+import assert from "node:assert/strict";
+import type { DeliveryConfig } from "../../src/config/types.ts";
+import { type DeliveryDeps, startDelivery } from "../../src/delivery/deliverer.ts";
+import { listOutbox } from "../../src/delivery/dead_letters.ts";
+import {
+  addOutboxItems,
+  cancelPending,
+  planNotice,
+  planRecall,
+  planReply,
+} from "../../src/delivery/outbox.ts";
+import type { OutboxItem } from "../../src/delivery/types.ts";
+import type { LogFields, LogLevel } from "../../src/log.ts";
+import { keys } from "../../src/store/keys.ts";
+import {
+  APP,
+  type Clock,
+  createClock,
+  createFakeWeCom,
+  DELIVERY,
+  type FakeWeCom,
+  httpError,
+  timeoutError,
+  wecomError,
+} from "./fake_client.ts";
+
+interface LogLine {
+  level: LogLevel;
+  message: string;
+  fields?: LogFields;
+}
+
+interface Harness {
+  kv: Deno.Kv;
+  clock: Clock;
+  fake: FakeWeCom;
+  logs: LogLine[];
+  delivery: ReturnType<typeof startDelivery>;
+  close(): Promise<void>;
+}
+
+type Overrides = Partial<Omit<DeliveryDeps, "config">> & { config?: Partial<DeliveryConfig> };
+
+async function setup(overrides: Overrides = {}, shared?: Harness): Promise<Harness> {
+  const kv = shared?.kv ?? await Deno.openKv(":memory:");
+  const clock = shared?.clock ?? createClock();
+  const fake = shared?.fake ?? createFakeWeCom(clock.now);
+  const logs: LogLine[] = shared?.logs ?? [];
+  const { config, ...rest } = overrides;
+  const delivery = startDelivery({
+    kv,
+    apps: [APP],
+    client: fake.client,
+    config: { ...DELIVERY, ...config },
+    now: clock.now,
+    log: (level, message, fields) => logs.push({ level, message, fields }),
+    pollMs: 20,
+    random: () => 1,
+    ...rest,
+  });
+  return {
+    kv,
+    clock,
+    fake,
+    logs,
+    delivery,
+    async close() {
+      await delivery.stop();
+      if (!shared) kv.close();
+    },
+  };
+}
+
+function target(userId: string, app = APP.name) {
+  return { conversation: `${APP.corpId}:${userId}`, app, userId, jobId: "job1" };
+}
+
+function textItems(clock: Clock, userId: string, texts: string[], app = APP.name): OutboxItem[] {
+  return texts.map((text) => planNotice(target(userId, app), text, "reply", { now: clock.now() }));
+}
+
+async function enqueue(kv: Deno.Kv, items: OutboxItem[]): Promise<void> {
+  const result = await addOutboxItems(kv.atomic(), items).commit();
+  assert(result.ok);
+}
+
+async function item(kv: Deno.Kv, id: string): Promise<OutboxItem> {
+  const entry = await kv.get<OutboxItem>(keys.outbox(id));
+  assert(entry.value, `item ${id} exists`);
+  return entry.value;
+}
+
+/** Runs the loop to completion, advancing the clock by `stepMs` while items wait. */
+async function drain(h: Harness, stepMs: number, rounds = 50): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    await h.delivery.idle();
+    if ((await listOutbox(h.kv, { state: "pending" })).length === 0) return;
+    h.clock.advance(stepMs);
+    h.delivery.wake();
+  }
+  throw new Error(`items still pending after ${rounds} rounds`);
+}
+
+function assertNoContent(logs: LogLine[], texts: string[]): void {
+  const written = JSON.stringify(logs);
+  for (const text of texts) assert(!written.includes(text), `log contains message content`);
+}
+
+Deno.test("delivers each conversation's items once, in id order, and records the msgid", async () => {
+  const h = await setup();
+  try {
+    const a = textItems(h.clock, "alice", ["a1", "a2", "a3", "a4", "a5"]);
+    const b = textItems(h.clock, "bob", ["b1", "b2", "b3"]);
+    await enqueue(h.kv, [a[0], b[0], a[1]]);
+    await enqueue(h.kv, [...a.slice(2), ...b.slice(1)]);
+    await h.delivery.idle();
+
+    assert.deepEqual(h.fake.textsOf("alice"), ["a1", "a2", "a3", "a4", "a5"]);
+    assert.deepEqual(h.fake.textsOf("bob"), ["b1", "b2", "b3"]);
+    assert.deepEqual(h.fake.calls.length, 8);
+    assert(
+      h.fake.calls.every((call) => !call.duplicateCheck),
+      "first sends skip the duplicate check",
+    );
+    const stored = await item(h.kv, a[0].id);
+    assert.deepEqual(stored.state, "sent");
+    assert.deepEqual(stored.attempts, 1);
+    assert.deepEqual(stored.inFlightUntil, undefined);
+    assert.deepEqual(stored.msgId, h.fake.received.find((r) => r.userId === "alice")?.msgId);
+    // Queues and ready markers are gone.
+    assert.deepEqual((await Array.fromAsync(h.kv.list({ prefix: ["out_q"] }))).length, 0);
+    assert.deepEqual(
+      (await Array.fromAsync(h.kv.list({ prefix: keys.outboxReadyPrefix() }))).length,
+      0,
+    );
+    assertNoContent(h.logs, ["a1", "b1"]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a 10 KB reply arrives as ordered chunks of at most 2048 bytes", async () => {
+  const h = await setup({ config: { markdown: true } });
+  try {
+    const paragraphs = Array.from(
+      { length: 40 },
+      (_, i) => `Paragraph ${i}: ` + "lorem ipsum dolor sit amet ".repeat(9).trim(),
+    );
+    const text = paragraphs.join("\n\n");
+    const job = { id: "job1", conversation: "wwcorp:carol", app: APP.name, userId: "carol" };
+    await enqueue(
+      h.kv,
+      planReply(job, { text, attachments: [] }, { markdown: true, now: h.clock.now() }),
+    );
+    await h.delivery.idle();
+    const chunks = h.fake.textsOf("carol");
+    assert(chunks.length >= 5);
+    for (const chunk of chunks) assert(new TextEncoder().encode(chunk).length <= 2048);
+    assert.deepEqual(chunks.join("\n\n"), text);
+    assert(h.fake.received.every((r) => r.message.msgtype === "markdown"));
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("45 messages to one member: 30 in the first minute, the rest held, none dropped", async () => {
+  const h = await setup();
+  try {
+    const start = h.clock.now();
+    const texts = Array.from({ length: 45 }, (_, i) => `m${i}`);
+    await enqueue(h.kv, textItems(h.clock, "dave", texts));
+    await enqueue(h.kv, textItems(h.clock, "erin", ["other member"]));
+    await h.delivery.idle();
+
+    assert.deepEqual(h.fake.textsOf("dave"), texts.slice(0, 30));
+    assert.deepEqual(h.fake.textsOf("erin"), ["other member"], "other members are not held");
+    const pending = await listOutbox(h.kv, { state: "pending" });
+    assert.deepEqual(pending.length, 15);
+    assert(pending.every((p) => p.attempts === 0), "holding is not an attempt");
+    assert(pending[0].notBefore >= start + 60_000);
+
+    h.clock.advance(30_000);
+    h.delivery.wake();
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.textsOf("dave").length, 30, "still held half a minute later");
+
+    await drain(h, 31_000);
+    assert.deepEqual(h.fake.textsOf("dave"), texts);
+    assert.deepEqual(h.fake.dropped, [], "WeCom dropped nothing");
+    const late = h.fake.received.filter((r) => r.userId === "dave").slice(30);
+    assert(late.every((r) => r.at >= start + 60_000));
+    assert(h.logs.some((line) => line.message.includes("held by pacing")));
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("busy, rate-limited, 503 and timed-out sends are retried until each arrives once, in order", async () => {
+  const h = await setup();
+  try {
+    h.fake.sendBehaviours.push(
+      wecomError(-1),
+      wecomError(45009),
+      httpError(503),
+      timeoutError(),
+      wecomError(-1),
+    );
+    const texts = ["r1", "r2", "r3"];
+    const items = textItems(h.clock, "frank", texts);
+    await enqueue(h.kv, items);
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.received.length, 0);
+    const held = await item(h.kv, items[0].id);
+    assert.deepEqual(held.attempts, 1);
+    assert.match(held.lastError ?? "", /errcode -1/);
+    assert(held.notBefore > h.clock.now(), "backs off");
+
+    await drain(h, 60_000);
+    assert.deepEqual(h.fake.textsOf("frank"), texts);
+    assert.deepEqual(h.fake.duplicates.length, 0);
+    // Every retry of r1 used the duplicate check; the others went out at the first try.
+    const r1Calls = h.fake.calls.filter((c) =>
+      "content" in c.message && c.message.content === "r1"
+    );
+    assert.deepEqual(r1Calls.map((c) => c.duplicateCheck), [false, true, true, true, true, true]);
+    assert.deepEqual((await item(h.kv, items[0].id)).attempts, 6);
+    assert(h.logs.some((line) => line.level === "warn" && line.message.includes("retrying")));
+    assertNoContent(h.logs, ["r1", "r2", "r3"]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("back-off doubles up to the cap and is persisted in notBefore", async () => {
+  const h = await setup({ backoffBaseMs: 1000, backoffMaxMs: 4000 });
+  try {
+    for (let i = 0; i < 5; i++) h.fake.sendBehaviours.push(wecomError(-1));
+    const [only] = textItems(h.clock, "gina", ["x"]);
+    await enqueue(h.kv, [only]);
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await h.delivery.idle();
+      const stored = await item(h.kv, only.id);
+      delays.push(stored.notBefore - h.clock.now());
+      h.clock.set(stored.notBefore);
+      h.delivery.wake();
+    }
+    assert.deepEqual(delays, [1000, 2000, 4000, 4000, 4000]);
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.textsOf("gina"), ["x"]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a send whose answer was lost is resent with the duplicate check and arrives once", async () => {
+  const h = await setup();
+  try {
+    h.fake.sendBehaviours.push({ deliverThenThrow: timeoutError() });
+    const items = textItems(h.clock, "hank", ["once", "after"]);
+    await enqueue(h.kv, items);
+    await drain(h, 10_000);
+    assert.deepEqual(h.fake.textsOf("hank"), ["once", "after"]);
+    assert.deepEqual(h.fake.duplicates.length, 1, "WeCom dropped the identical resend");
+    assert.deepEqual(h.fake.calls.map((c) => c.duplicateCheck), [false, true, false]);
+    assert.deepEqual((await item(h.kv, items[0].id)).state, "sent");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("an item left in flight by a crashed sender is resent after its lease, once", async () => {
+  const h = await setup({ leaseMs: 30_000 });
+  try {
+    const [crashed, next] = textItems(h.clock, "ivan", ["in flight", "next one"]);
+    // The crashed process claimed the item and WeCom delivered it; "sent" was never recorded.
+    await h.fake.client.send(APP, "ivan", crashed.message as { msgtype: "text"; content: string });
+    await enqueue(h.kv, [
+      { ...crashed, attempts: 1, inFlightUntil: h.clock.now() + 30_000 },
+      next,
+    ]);
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.calls.length, 1, "nothing is sent while the lease holds");
+
+    h.clock.advance(30_001);
+    h.delivery.wake();
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.textsOf("ivan"), ["in flight", "next one"]);
+    assert.deepEqual(h.fake.calls.map((c) => c.duplicateCheck), [false, true, false]);
+    assert.deepEqual(h.fake.duplicates.length, 1);
+    const stored = await item(h.kv, crashed.id);
+    assert.deepEqual(stored.state, "sent");
+    assert.deepEqual(stored.attempts, 2);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a permanent error makes a dead letter and the conversation's next item still goes out", async () => {
+  const h = await setup();
+  try {
+    h.fake.sendBehaviours.push(wecomError(81013));
+    const items = textItems(h.clock, "judy", ["private words", "second"]);
+    await enqueue(h.kv, items);
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.textsOf("judy"), ["second"]);
+    const dead = await item(h.kv, items[0].id);
+    assert.deepEqual(dead.state, "dead");
+    assert.match(dead.lastError ?? "", /81013/);
+    assert.deepEqual((await h.kv.get(keys.deadLetter(items[0].id))).value, items[0].id);
+    assert.deepEqual(h.fake.calls.length, 2, "a permanent error is not retried");
+    const line = h.logs.find((l) => l.level === "error" && l.message.includes("dead letters"));
+    assert(line, "the dead letter is logged as an error");
+    assert.deepEqual(line.fields?.item, items[0].id);
+    assertNoContent(h.logs, ["private words"]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("exhausted attempts make a dead letter", async () => {
+  const h = await setup({ config: { maxAttempts: 3 } });
+  try {
+    for (let i = 0; i < 3; i++) h.fake.sendBehaviours.push(wecomError(45009));
+    const items = textItems(h.clock, "kate", ["doomed", "fine"]);
+    await enqueue(h.kv, items);
+    await drain(h, 60_000);
+    assert.deepEqual(h.fake.textsOf("kate"), ["fine"]);
+    const dead = await item(h.kv, items[0].id);
+    assert.deepEqual(dead.state, "dead");
+    assert.deepEqual(dead.attempts, 3);
+    assert.match(dead.lastError ?? "", /gave up after 3 attempts.*45009/);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("60020 tells the operator once, records the app status and keeps retrying slowly", async () => {
+  const h = await setup();
+  try {
+    h.fake.sendBehaviours.push(wecomError(60020), wecomError(60020));
+    const [only] = textItems(h.clock, "liam", ["hello"]);
+    await enqueue(h.kv, [only]);
+    await h.delivery.idle();
+    const status = await h.kv.get<{ ok: boolean; problem: string; errcode: number }>(
+      keys.appStatus(APP.name),
+    );
+    assert.deepEqual(status.value?.ok, false);
+    assert.deepEqual(status.value?.problem, "ip_not_trusted");
+    assert.deepEqual(status.value?.errcode, 60020);
+    const stored = await item(h.kv, only.id);
+    assert(stored.notBefore - h.clock.now() >= 30_000, "long back-off after 60020");
+
+    await drain(h, 60_000);
+    assert.deepEqual(h.fake.textsOf("liam"), ["hello"]);
+    const advice = h.logs.filter((l) => l.message.includes("trusted IPs"));
+    assert.deepEqual(advice.length, 1, "the fix is logged once per app");
+    assert.deepEqual(advice[0].level, "error");
+    assert.match(advice[0].message, /egress IP/);
+    const recovered = await h.kv.get<{ ok: boolean }>(keys.appStatus(APP.name));
+    assert.deepEqual(recovered.value?.ok, true);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("wrong credentials make a dead letter at once and mark the app", async () => {
+  const h = await setup();
+  try {
+    h.fake.sendBehaviours.push(wecomError(40001, "gettoken"));
+    const [only] = textItems(h.clock, "mona", ["x"]);
+    await enqueue(h.kv, [only]);
+    await h.delivery.idle();
+    assert.deepEqual((await item(h.kv, only.id)).state, "dead");
+    const status = await h.kv.get<{ ok: boolean; problem: string }>(keys.appStatus(APP.name));
+    assert.deepEqual(status.value?.problem, "credentials");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("an item for an app no longer configured becomes a dead letter with a clear error", async () => {
+  const h = await setup();
+  try {
+    const gone = textItems(h.clock, "nina", ["lost app"], "removed-app");
+    const fine = textItems(h.clock, "nina", ["known app"]);
+    await enqueue(h.kv, [...gone, ...fine]);
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.textsOf("nina"), ["known app"]);
+    const dead = await item(h.kv, gone[0].id);
+    assert.deepEqual(dead.state, "dead");
+    assert.match(dead.lastError ?? "", /app 'removed-app'.*configured/);
+    assert((await h.kv.get(keys.deadLetter(gone[0].id))).versionstamp);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("two delivery loops on one KV send every item exactly once, in order", async () => {
+  const first = await setup();
+  const second = await setup({}, first);
+  try {
+    const users = ["u1", "u2", "u3", "u4"];
+    const expected = new Map<string, string[]>();
+    for (const user of users) {
+      const texts = Array.from({ length: 8 }, (_, i) => `${user}-${i}`);
+      expected.set(user, texts);
+      await enqueue(first.kv, textItems(first.clock, user, texts));
+    }
+    for (let i = 0; i < 3; i++) {
+      await Promise.all([first.delivery.idle(), second.delivery.idle()]);
+    }
+    assert.deepEqual(first.fake.calls.length, 32, "no item was sent twice");
+    for (const user of users) assert.deepEqual(first.fake.textsOf(user), expected.get(user));
+    assert.deepEqual(first.fake.duplicates.length, 0);
+  } finally {
+    await second.close();
+    await first.close();
+  }
+});
+
+Deno.test("a recall of a sent notice recalls it at WeCom", async () => {
+  const h = await setup();
+  try {
+    const notice = planNotice(target("olga"), "Working on it…", "working", { now: h.clock.now() });
+    await enqueue(h.kv, [notice]);
+    await h.delivery.idle();
+    const msgId = (await item(h.kv, notice.id)).msgId;
+    assert(msgId);
+
+    const recall = planRecall(target("olga"), notice.id, h.clock.now());
+    const reply = textItems(h.clock, "olga", ["the answer"]);
+    await enqueue(h.kv, [recall, ...reply]);
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.recalls, [msgId]);
+    assert.deepEqual((await item(h.kv, recall.id)).state, "sent");
+    assert.deepEqual(h.fake.textsOf("olga"), ["Working on it…", "the answer"]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a failing recall is tried three times and never blocks the queue", async () => {
+  const h = await setup();
+  try {
+    const notice = planNotice(target("pete"), "Working on it…", "working", { now: h.clock.now() });
+    await enqueue(h.kv, [notice]);
+    await h.delivery.idle();
+    h.fake.recallBehaviours.push(
+      wecomError(-1, "message/recall"),
+      wecomError(-1, "message/recall"),
+      wecomError(-1, "message/recall"),
+      wecomError(-1, "message/recall"),
+    );
+    const recall = planRecall(target("pete"), notice.id, h.clock.now());
+    await enqueue(h.kv, [recall, ...textItems(h.clock, "pete", ["after the recall"])]);
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.recallCalls, 3);
+    assert.deepEqual(h.fake.textsOf("pete"), ["Working on it…", "after the recall"]);
+    const stored = await item(h.kv, recall.id);
+    assert.deepEqual(stored.state, "dead");
+    assert.deepEqual((await h.kv.get(keys.deadLetter(recall.id))).versionstamp, null);
+    assert(h.logs.some((l) => l.message === "recall failed"));
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a recall of a notice not sent yet cancels it: never sent, and the reply does not wait", async () => {
+  const h = await setup();
+  try {
+    const notice = planNotice(target("quin"), "Working on it…", "working", {
+      now: h.clock.now(),
+      notBefore: h.clock.now() + 60_000,
+    });
+    await enqueue(h.kv, [notice]);
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.calls.length, 0);
+
+    h.clock.advance(20_000);
+    const reply = textItems(h.clock, "quin", ["the answer"]);
+    await enqueue(h.kv, [...reply, planRecall(target("quin"), notice.id, h.clock.now())]);
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.textsOf("quin"), ["the answer"]);
+
+    h.clock.advance(120_000);
+    h.delivery.wake();
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.calls.length, 1, "the notice was never sent");
+    assert.deepEqual(h.fake.recallCalls, 0);
+    const cancelled = await item(h.kv, notice.id);
+    assert.deepEqual(cancelled.state, "dead");
+    assert.deepEqual(cancelled.lastError, "cancelled");
+    assert.deepEqual((await h.kv.get(keys.deadLetter(notice.id))).versionstamp, null);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("cancelPending cancels a held notice and reports a sent one", async () => {
+  const h = await setup();
+  try {
+    const held = planNotice(target("rita"), "Working on it…", "working", {
+      now: h.clock.now(),
+      notBefore: h.clock.now() + 60_000,
+    });
+    const sent = planNotice(target("sam"), "Working on it…", "working", { now: h.clock.now() });
+    await enqueue(h.kv, [held, sent]);
+    await h.delivery.idle();
+    assert.deepEqual(await cancelPending(h.kv, held.id, h.clock.now()), "cancelled");
+    assert.deepEqual(await cancelPending(h.kv, held.id, h.clock.now()), "cancelled");
+    assert.deepEqual(await cancelPending(h.kv, sent.id, h.clock.now()), "sent");
+    assert.deepEqual(await cancelPending(h.kv, "no-such-item", h.clock.now()), "not_found");
+
+    h.clock.advance(120_000);
+    h.delivery.wake();
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.textsOf("rita"), []);
+    assert.deepEqual(h.fake.textsOf("sam"), ["Working on it…"]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("startDelivery refuses settings it cannot honour", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const fake = createFakeWeCom(Date.now);
+    const base = { kv, apps: [APP], client: fake.client };
+    assert.throws(
+      () => startDelivery({ ...base, config: { ...DELIVERY, maxAttempts: 0 } }),
+      /'delivery.maxAttempts' must be a positive integer: current value is 0/,
+    );
+    assert.throws(
+      () => startDelivery({ ...base, config: { ...DELIVERY, perHour: 100_000 } }),
+      /'delivery.perHour' must be at most 5000/,
+    );
+  } finally {
+    kv.close();
+  }
+});

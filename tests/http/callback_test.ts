@@ -1,0 +1,508 @@
+import { deepEqual, equal, ok } from "node:assert/strict";
+import type { AppConfig, GatewayConfig } from "../../src/config/types.ts";
+import { importAppCrypto } from "../../src/crypto/mod.ts";
+import { startGateway } from "../../src/gateway.ts";
+import { listJobs } from "../../src/jobs/store.ts";
+import { setLogSink } from "../../src/log.ts";
+import { keys } from "../../src/store/keys.ts";
+import {
+  anyMessage,
+  eventMessage,
+  sealCallback,
+  sealVerification,
+  textMessage,
+} from "../../src/simulator/seal.ts";
+import { randomAlnum, randomApp, testConfig, VECTOR_APP_A, VECTOR_APP_B } from "../fakes/config.ts";
+
+const vectors = JSON.parse(
+  await Deno.readTextFile(new URL("../../../shared/wecom/crypto-vectors.json", import.meta.url)),
+).vectors as Record<string, string>[];
+const vector = (name: string) => vectors.find((v) => v.name === name)!;
+
+// Keep test output readable: capture warnings instead of printing them.
+const logged: string[] = [];
+setLogSink({ format: "json", level: "debug", write: (line) => logged.push(line) });
+
+interface Harness {
+  base: string;
+  kv: Deno.Kv;
+  config: GatewayConfig;
+  post(path: string, query: string, body: BodyInit, headers?: HeadersInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** An edge gateway (intake only) on 127.0.0.1:0 with KV in memory. */
+async function harness(
+  apps: AppConfig[],
+  overrides: Partial<GatewayConfig> = {},
+): Promise<Harness> {
+  const config = await testConfig(apps, overrides);
+  const kv = await Deno.openKv(":memory:");
+  const gateway = await startGateway(config, { role: "edge", kv });
+  const base = `http://127.0.0.1:${gateway.address!.port}`;
+  return {
+    base,
+    kv,
+    config,
+    post: (path, query, body, headers) =>
+      fetch(`${base}${path}?${query}`, { method: "POST", body, headers }),
+    close: async () => {
+      await gateway.stop();
+      kv.close();
+    },
+  };
+}
+
+async function queuedJobs(kv: Deno.Kv) {
+  return await listJobs(kv, { state: "queued" });
+}
+
+async function sealedText(app: AppConfig, content: string, msgId: string, userId = "lisi") {
+  const crypto = await importAppCrypto(app.encodingAesKey, app.token, app.corpId);
+  const xml = textMessage({ corpId: app.corpId, agentId: app.agentId, userId, content, msgId });
+  return await sealCallback(crypto, xml, { corpId: app.corpId, agentId: app.agentId });
+}
+
+Deno.test("GET URL verification answers the official vectors' echostr plaintext, bare", async () => {
+  const h = await harness([VECTOR_APP_A, VECTOR_APP_B], { replayWindowSeconds: 0 });
+  try {
+    for (const name of ["A1", "B1"]) {
+      const v = vector(name);
+      const query = `msg_signature=${v.msg_signature}&timestamp=${v.timestamp}&nonce=${v.nonce}` +
+        `&echostr=${encodeURIComponent(v.echostr)}`;
+      const response = await fetch(`${h.base}/wecom/callback?${query}`);
+      equal(response.status, 200);
+      equal(response.headers.get("content-type"), "text/plain; charset=utf-8");
+      equal(await response.text(), v.plaintext);
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("GET URL verification works when echostr carries a raw '+' (not percent-encoded)", async () => {
+  const h = await harness([VECTOR_APP_B], { replayWindowSeconds: 0 });
+  try {
+    const v = vector("B1");
+    ok(v.echostr.includes("+"));
+    const query = `msg_signature=${v.msg_signature}&timestamp=${v.timestamp}&nonce=${v.nonce}` +
+      `&echostr=${v.echostr.replaceAll("/", "%2F").replaceAll("=", "%3D")}`;
+    const response = await fetch(`${h.base}/wecom/callback?${query}`);
+    equal(response.status, 200);
+    equal(await response.text(), v.plaintext);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("GET URL verification with fresh keys, on the shared and the per-app path", async () => {
+  const app = randomApp({ name: "sales" });
+  const h = await harness([app, randomApp({ name: "other" })]);
+  try {
+    const crypto = await importAppCrypto(app.encodingAesKey, app.token, app.corpId);
+    for (const path of ["/wecom/callback", "/wecom/callback/sales"]) {
+      const query = await sealVerification(crypto, "8120911541203950123");
+      const response = await fetch(`${h.base}${path}?${query}`);
+      equal(response.status, 200, path);
+      equal(await response.text(), "8120911541203950123");
+    }
+    // The app's own path serves only that app.
+    const query = await sealVerification(crypto, "1");
+    const wrong = await fetch(`${h.base}/wecom/callback/other?${query}`);
+    equal(wrong.status, 403);
+    await wrong.body?.cancel();
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("GET URL verification fails with 403 on a forged signature and 400 without parameters", async () => {
+  const h = await harness([VECTOR_APP_A], { replayWindowSeconds: 0 });
+  try {
+    const v = vector("A1");
+    const forged = `msg_signature=${"0".repeat(40)}&timestamp=${v.timestamp}&nonce=${v.nonce}` +
+      `&echostr=${encodeURIComponent(v.echostr)}`;
+    const response = await fetch(`${h.base}/wecom/callback?${forged}`);
+    equal(response.status, 403);
+    ok(!(await response.text()).includes(v.plaintext));
+    const bare = await fetch(`${h.base}/wecom/callback`);
+    equal(bare.status, 400);
+    await bare.body?.cancel();
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: the official vectors A2 (pad 30) and B2 (pad 22) each become exactly one job", async () => {
+  const h = await harness([VECTOR_APP_A, VECTOR_APP_B], { replayWindowSeconds: 0 });
+  try {
+    const a2 = vector("A2");
+    const bodyA = `<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>` +
+      `<Encrypt><![CDATA[${a2.encrypt}]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>`;
+    const queryA = `msg_signature=${a2.msg_signature}&timestamp=${a2.timestamp}&nonce=${a2.nonce}`;
+    const response = await h.post("/wecom/callback", queryA, bodyA);
+    equal(response.status, 200);
+    equal(await response.text(), "");
+
+    const b2 = vector("B2");
+    const bodyB = `<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>\n` +
+      `<Encrypt><![CDATA[${b2.encrypt}]]></Encrypt>\n<AgentID><![CDATA[1000002]]></AgentID>\n</xml>`;
+    const queryB = `msg_signature=${b2.msg_signature}&timestamp=${b2.timestamp}&nonce=${b2.nonce}`;
+    const responseB = await h.post("/wecom/callback", queryB, bodyB);
+    equal(responseB.status, 200);
+    await responseB.body?.cancel();
+
+    const jobs = await queuedJobs(h.kv);
+    equal(jobs.length, 2);
+    const byApp = Object.fromEntries(jobs.map((job) => [job.app, job]));
+    const a = byApp["vector-a"];
+    equal(a.conversation, "wx5823bf96d3bd56c7:mycreate");
+    deepEqual(a.message.type === "text" && [a.message.content, a.message.msgId], [
+      "hello",
+      "4561255354251345929",
+    ]);
+    const b = byApp["vector-b"];
+    equal(b.conversation, "ww1436e0e65a779aee:ChenJiaShun");
+    equal(b.message.type === "text" && b.message.content, "你好");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: the same message three times (WeCom's retries) gives one job", async () => {
+  const app = randomApp();
+  const h = await harness([app]);
+  try {
+    const sealed = await sealedText(app, "retry me", "7000000000000000001");
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await h.post("/wecom/callback", sealed.query, sealed.body);
+      statuses.push(response.status);
+      await response.body?.cancel();
+    }
+    // WeCom's retry may also be sealed again with a new nonce and random: still one job.
+    const again = await sealedText(app, "retry me", "7000000000000000001");
+    const response = await h.post("/wecom/callback", again.query, again.body);
+    statuses.push(response.status);
+    await response.body?.cancel();
+    deepEqual(statuses, [200, 200, 200, 200]);
+    equal((await queuedJobs(h.kv)).length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: concurrent duplicates still give one job", async () => {
+  const app = randomApp();
+  const h = await harness([app]);
+  try {
+    const sealed = await sealedText(app, "race", "7000000000000000002");
+    const responses = await Promise.all(
+      Array.from({ length: 8 }, () => h.post("/wecom/callback", sealed.query, sealed.body)),
+    );
+    for (const response of responses) {
+      equal(response.status, 200);
+      await response.body?.cancel();
+    }
+    equal((await queuedJobs(h.kv)).length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: the same MsgId in two different apps is two jobs (dedupe is scoped by corp and agent)", async () => {
+  const one = randomApp({ name: "one" });
+  const two = randomApp({ name: "two" });
+  const h = await harness([one, two]);
+  try {
+    for (const app of [one, two]) {
+      const sealed = await sealedText(app, "hi", "42");
+      const response = await h.post("/wecom/callback", sealed.query, sealed.body);
+      equal(response.status, 200);
+      await response.body?.cancel();
+    }
+    equal((await queuedJobs(h.kv)).length, 2);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: a member not on the allowlist gets no job and one notice a day", async () => {
+  const app = randomApp();
+  const h = await harness([app], {
+    access: {
+      allowAll: false,
+      allowedUsers: ["zhangsan"],
+      refusalNoticeSeconds: 86400,
+      refusalNoticeText: "not allowed",
+    },
+  });
+  try {
+    for (const msgId of ["1", "2"]) {
+      const sealed = await sealedText(app, "let me in", msgId, "stranger");
+      const response = await h.post("/wecom/callback", sealed.query, sealed.body);
+      equal(response.status, 200);
+      await response.body?.cancel();
+    }
+    equal((await queuedJobs(h.kv)).length, 0);
+    const outbox = [];
+    for await (const entry of h.kv.list({ prefix: keys.outboxPrefix() })) outbox.push(entry.value);
+    equal(outbox.length, 1);
+    ok(
+      logged.some((line) =>
+        line.includes(`${app.corpId}:stranger`) && line.includes("ALLOWED_USERS")
+      ),
+    );
+    // An allowed member in the same corp gets a job.
+    const sealed = await sealedText(app, "hello", "3", "zhangsan");
+    const response = await h.post("/wecom/callback", sealed.query, sealed.body);
+    equal(response.status, 200);
+    await response.body?.cancel();
+    equal((await queuedJobs(h.kv)).length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: events are acknowledged; a menu click becomes a job, enter_agent does not", async () => {
+  const app = randomApp();
+  const h = await harness([app]);
+  try {
+    const crypto = await importAppCrypto(app.encodingAesKey, app.token, app.corpId);
+    const party = { corpId: app.corpId, agentId: app.agentId, userId: "lisi" };
+    for (
+      const xml of [
+        eventMessage({ ...party, event: "enter_agent" }),
+        eventMessage({ ...party, event: "click", eventKey: "#help" }),
+        anyMessage({ ...party, msgType: "file", fields: { MediaId: "x", MsgId: "99" } }),
+      ]
+    ) {
+      const sealed = await sealCallback(crypto, xml, party);
+      const response = await h.post("/wecom/callback", sealed.query, sealed.body);
+      equal(response.status, 200);
+      await response.body?.cancel();
+    }
+    const jobs = await queuedJobs(h.kv);
+    deepEqual(jobs.map((job) => job.message.type).sort(), ["event", "unknown"]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: malformed bodies get 400 and create nothing", async () => {
+  const app = randomApp();
+  const h = await harness([app]);
+  try {
+    const sealed = await sealedText(app, "x", "1");
+    const bodies = [
+      "",
+      "not xml",
+      "<xml><ToUserName>x</ToUserName></xml>",
+      `<!DOCTYPE x [<!ENTITY a "b">]><xml><Encrypt>&a;</Encrypt></xml>`,
+      "<xml><Encrypt>abc</xml>",
+      new Uint8Array([0x3c, 0x78, 0xff, 0xfe]),
+    ];
+    for (const body of bodies) {
+      const response = await h.post("/wecom/callback", sealed.query, body);
+      equal(response.status, 400, String(body));
+      await response.body?.cancel();
+    }
+    const noQuery = await h.post("/wecom/callback", "", sealed.body);
+    equal(noQuery.status, 400);
+    await noQuery.body?.cancel();
+    equal((await queuedJobs(h.kv)).length, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: forged signature, tampered ciphertext and another corp get 403", async () => {
+  const app = randomApp();
+  const h = await harness([app]);
+  try {
+    const sealed = await sealedText(app, "x", "1");
+    const forged = sealed.query.replace(/msg_signature=[0-9a-f]{2}/, "msg_signature=zz");
+    const r1 = await h.post("/wecom/callback", forged, sealed.body);
+    equal(r1.status, 403);
+    await r1.body?.cancel();
+
+    const tampered = sealed.body.replace(
+      /<Encrypt><!\[CDATA\[(.)/,
+      (_m, c) => `<Encrypt><![CDATA[${c === "A" ? "B" : "A"}`,
+    );
+    const r2 = await h.post("/wecom/callback", sealed.query, tampered);
+    equal(r2.status, 403);
+    await r2.body?.cancel();
+
+    // Same token and key, but sealed for another corp id: the receive id does not match.
+    const otherCorp = await importAppCrypto(app.encodingAesKey, app.token, "wwothercorp");
+    const xml = textMessage({
+      corpId: app.corpId,
+      agentId: app.agentId,
+      userId: "u",
+      content: "x",
+      msgId: "2",
+    });
+    const sealedOther = await sealCallback(otherCorp, xml, {
+      corpId: app.corpId,
+      agentId: app.agentId,
+    });
+    const r3 = await h.post("/wecom/callback", sealedOther.query, sealedOther.body);
+    equal(r3.status, 403);
+    await r3.body?.cancel();
+    equal((await queuedJobs(h.kv)).length, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: a misconfigured app never blocks another app on the shared path", async () => {
+  const good = randomApp({ name: "good" });
+  const broken = {
+    ...randomApp({ name: "broken" }),
+    corpId: good.corpId,
+    agentId: good.agentId + "1",
+  };
+  // The broken app shares the good app's token, so its signature check passes but decryption fails.
+  broken.token = good.token;
+  const h = await harness([broken, good]);
+  try {
+    const sealed = await sealedText(good, "hi", "1");
+    const response = await h.post("/wecom/callback", sealed.query, sealed.body);
+    equal(response.status, 200);
+    await response.body?.cancel();
+    const jobs = await queuedJobs(h.kv);
+    equal(jobs.length, 1);
+    equal(jobs[0].app, "good");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: bodies over 64 KiB get 413, declared or streamed", async () => {
+  const app = randomApp();
+  const h = await harness([app]);
+  try {
+    const sealed = await sealedText(app, "x", "1");
+    const big = "<xml><Encrypt>" + "A".repeat(70 * 1024) + "</Encrypt></xml>";
+    const r1 = await h.post("/wecom/callback", sealed.query, big);
+    equal(r1.status, 413);
+    await r1.body?.cancel();
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 20) controller.enqueue(new TextEncoder().encode("A".repeat(8192)));
+        else controller.close();
+      },
+    });
+    const r2 = await h.post("/wecom/callback", sealed.query, stream);
+    equal(r2.status, 413);
+    await r2.body?.cancel();
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("other methods get 405; unknown paths 404; /health answers ok", async () => {
+  const h = await harness([randomApp()]);
+  try {
+    const put = await fetch(`${h.base}/wecom/callback`, { method: "PUT", body: "x" });
+    equal(put.status, 405);
+    equal(put.headers.get("allow"), "GET, POST");
+    await put.body?.cancel();
+    const missing = await fetch(`${h.base}/nope`);
+    equal(missing.status, 404);
+    await missing.body?.cancel();
+    const health = await fetch(`${h.base}/health`);
+    equal(health.status, 200);
+    deepEqual(await health.json(), { status: "ok" });
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("replay window: stale timestamps get 403, within the window 200, 0 turns it off", async () => {
+  const app = randomApp();
+  const crypto = await importAppCrypto(app.encodingAesKey, app.token, app.corpId);
+  const party = { corpId: app.corpId, agentId: app.agentId, userId: "lisi" };
+  const old = String(Math.floor(Date.now() / 1000) - 1000);
+  const near = String(Math.floor(Date.now() / 1000) - 100);
+  const h = await harness([app], { replayWindowSeconds: 300 });
+  try {
+    const stale = await sealCallback(crypto, textMessage({ ...party, content: "a", msgId: "1" }), {
+      ...party,
+      timestamp: old,
+    });
+    const r1 = await h.post("/wecom/callback", stale.query, stale.body);
+    equal(r1.status, 403);
+    ok((await r1.text()).includes("clock"));
+    const fresh = await sealCallback(crypto, textMessage({ ...party, content: "b", msgId: "2" }), {
+      ...party,
+      timestamp: near,
+    });
+    const r2 = await h.post("/wecom/callback", fresh.query, fresh.body);
+    equal(r2.status, 200);
+    await r2.body?.cancel();
+  } finally {
+    await h.close();
+  }
+  const off = await harness([app], { replayWindowSeconds: 0 });
+  try {
+    const stale = await sealCallback(crypto, textMessage({ ...party, content: "a", msgId: "1" }), {
+      ...party,
+      timestamp: old,
+    });
+    const response = await off.post("/wecom/callback", stale.query, stale.body);
+    equal(response.status, 200);
+    await response.body?.cancel();
+  } finally {
+    await off.close();
+  }
+});
+
+Deno.test("POST: when KV cannot record the message the answer is 503 (WeCom retries), never 200", async () => {
+  const app = randomApp();
+  const config = await testConfig([app]);
+  const kv = await Deno.openKv(":memory:");
+  const gateway = await startGateway(config, { role: "edge", kv });
+  try {
+    kv.close();
+    const sealed = await sealedText(app, "x", "1");
+    const response = await fetch(
+      `http://127.0.0.1:${gateway.address!.port}/wecom/callback?${sealed.query}`,
+      { method: "POST", body: sealed.body },
+    );
+    equal(response.status, 503);
+    await response.body?.cancel();
+  } finally {
+    await gateway.stop();
+  }
+});
+
+Deno.test("POST: random messages of every size with fresh keys round-trip into the job", async () => {
+  const app = randomApp();
+  const h = await harness([app]);
+  try {
+    const contents = [
+      "",
+      "a",
+      "你好，世界",
+      "🙂".repeat(500),
+      randomAlnum(4000),
+      "x".repeat(20000),
+    ];
+    for (const [i, content] of contents.entries()) {
+      const sealed = await sealedText(app, content, String(100 + i));
+      const response = await h.post("/wecom/callback", sealed.query, sealed.body);
+      equal(response.status, 200);
+      await response.body?.cancel();
+    }
+    const jobs = await queuedJobs(h.kv);
+    deepEqual(
+      jobs.map((job) => job.message.type === "text" ? job.message.content : null).sort(),
+      [...contents].sort(),
+    );
+  } finally {
+    await h.close();
+  }
+});

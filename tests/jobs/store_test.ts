@@ -1,0 +1,363 @@
+import { deepEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
+import {
+  cancelConversation,
+  CANCELLED_ERROR,
+  claimNext,
+  commitWhileOwned,
+  completeJob,
+  conversationJobs,
+  countJobs,
+  enqueueJob,
+  getJob,
+  heartbeat,
+  listJobs,
+  purgeJobs,
+  releaseJob,
+  sweepExpired,
+} from "../../src/jobs/store.ts";
+import { keys } from "../../src/store/keys.ts";
+import { enqueue, outbox, plan, send, textJob, textOf } from "./job_fixtures.ts";
+
+const LEASE = 60_000;
+const T0 = Date.UTC(2030, 0, 1);
+
+async function keysUnder(kv: Deno.Kv, prefix: Deno.KvKey): Promise<number> {
+  return (await Array.fromAsync(kv.list({ prefix }))).length;
+}
+
+Deno.test("enqueue, claim and complete write the reply in the same commit as done", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const job = await send(kv, "ww1:alice", "hello", T0);
+  assertEquals((await getJob(kv, job.id))?.state, "queued");
+
+  const claimed = await claimNext(kv, "r1", T0, LEASE);
+  assert(claimed);
+  assertEquals(claimed.id, job.id);
+  assertEquals(claimed.state, "running");
+  assertEquals(claimed.attempts, 1);
+  assertEquals(claimed.lease, { owner: "r1", until: T0 + LEASE });
+  assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, {
+    jobId: job.id,
+    until: T0 + LEASE,
+  });
+
+  const items = plan.reply(claimed, { text: "hi there", attachments: [] }, { markdown: false });
+  const ok = await completeJob(kv, claimed, "r1", {
+    state: "done",
+    now: T0 + 5,
+    extra: (op) => void plan.add(op, items),
+  });
+  assert(ok);
+  const done = await getJob(kv, job.id);
+  assertEquals(done?.state, "done");
+  assertEquals(done?.lease, undefined);
+  assertEquals(done?.updatedAt, T0 + 5);
+  assertEquals((await outbox(kv)).map(textOf), ["hi there"]);
+  assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, null);
+  assertEquals(await keysUnder(kv, keys.runningPrefix()), 0);
+  assertEquals(await keysUnder(kv, keys.conversationQueuePrefix("ww1:alice")), 0);
+  assertEquals(await countJobs(kv), { queued: 0, running: 0, done: 1, failed: 0, dead: 0 });
+});
+
+Deno.test("a runner that lost its lease cannot complete the job nor write its reply", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await send(kv, "ww1:alice", "hello", T0);
+  const claimed = await claimNext(kv, "r1", T0, LEASE);
+  assert(claimed);
+  await sweepExpired(kv, T0 + LEASE + 1, 3);
+  const again = await claimNext(kv, "r2", T0 + LEASE + 2, LEASE);
+  assertEquals(again?.id, claimed.id);
+  assertEquals(again?.attempts, 2);
+
+  const items = plan.reply(claimed, { text: "stale reply", attachments: [] }, { markdown: false });
+  const ok = await completeJob(kv, claimed, "r1", {
+    state: "done",
+    extra: (op) => void plan.add(op, items),
+  });
+  assertEquals(ok, false);
+  assertEquals(await outbox(kv), []);
+  assertEquals((await getJob(kv, claimed.id))?.lease?.owner, "r2");
+  assertEquals(await heartbeat(kv, claimed, "r1", T0 + LEASE + 3, LEASE), {
+    ok: false,
+    reason: "lost",
+  });
+  assertEquals(await commitWhileOwned(kv, claimed, "r1", (op) => void op.set(["x"], 1)), false);
+  assertEquals((await kv.get(["x"])).value, null);
+});
+
+Deno.test("jobs of one conversation are claimed one at a time in arrival order", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const a1 = await send(kv, "ww1:alice", "a1", T0);
+  const a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
+  const a3 = await send(kv, "ww1:alice", "a3", T0 + 2);
+  const b1 = await send(kv, "ww1:bob", "b1", T0 + 3);
+
+  const first = await claimNext(kv, "r1", T0 + 10, LEASE);
+  const second = await claimNext(kv, "r1", T0 + 10, LEASE);
+  assertEquals([first?.id, second?.id], [a1.id, b1.id]);
+  assertEquals(await claimNext(kv, "r1", T0 + 10, LEASE), null, "alice is busy, bob has no more");
+
+  assert(await completeJob(kv, first!, "r1", { state: "done", now: T0 + 20 }));
+  const third = await claimNext(kv, "r1", T0 + 21, LEASE);
+  assertEquals(third?.id, a2.id);
+  assertEquals(await claimNext(kv, "r1", T0 + 21, LEASE), null);
+  assert(await completeJob(kv, third!, "r1", { state: "failed", error: "x", now: T0 + 30 }));
+  assertEquals((await claimNext(kv, "r1", T0 + 31, LEASE))?.id, a3.id);
+});
+
+Deno.test("concurrent claimers never claim the same job twice", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const jobs = [];
+  for (let i = 0; i < 8; i++) jobs.push(await send(kv, `ww1:user${i % 4}`, `m${i}`, T0 + i));
+  const claims = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => claimNext(kv, `r${i}`, T0 + 100, LEASE)),
+  );
+  const claimed = claims.filter((job) => job !== null);
+  assertEquals(claimed.length, 4, "one per conversation");
+  assertEquals(new Set(claimed.map((job) => job.id)).size, 4);
+  assertEquals(
+    claimed.map((job) => job.id).sort(),
+    jobs.slice(0, 4).map((job) => job.id).sort(),
+    "the head of each conversation",
+  );
+});
+
+Deno.test("a busy conversation with many waiting jobs does not starve another one", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await send(kv, "ww1:alice", "first", T0);
+  assert(await claimNext(kv, "r1", T0, LEASE));
+  for (let i = 0; i < 300; i++) await send(kv, "ww1:alice", `more ${i}`, T0 + 1 + i);
+  const bob = await send(kv, "ww1:bob", "bob", T0 + 400);
+
+  assertEquals((await claimNext(kv, "r1", T0 + 500, LEASE))?.id, bob.id);
+  assertEquals(await keysUnder(kv, keys.readyPrefix()), 0, "alice's hints were consumed");
+  assertEquals(await claimNext(kv, "r1", T0 + 500, LEASE), null);
+});
+
+Deno.test("the end of a job makes the next job of its conversation claimable", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await send(kv, "ww1:alice", "a1", T0);
+  const a1 = await claimNext(kv, "r1", T0, LEASE);
+  const a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
+  // Another runner looks while a1 runs: it drops a2's hint.
+  assertEquals(await claimNext(kv, "r2", T0 + 2, LEASE), null);
+  assertEquals(await keysUnder(kv, keys.readyPrefix()), 0);
+  assert(await completeJob(kv, a1!, "r1", { state: "done", now: T0 + 3 }));
+  assertEquals((await claimNext(kv, "r2", T0 + 4, LEASE))?.id, a2.id);
+});
+
+Deno.test("a command job is claimed while its conversation runs an agent job", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await send(kv, "ww1:alice", "long task", T0);
+  const running = await claimNext(kv, "r1", T0, LEASE);
+  assert(running);
+  const waiting = await send(kv, "ww1:alice", "next task", T0 + 1);
+  const status = await send(kv, "ww1:alice", " /status ", T0 + 2);
+
+  assertEquals(await claimNext(kv, "r1", T0 + 3, LEASE, { commands: false }), null);
+  const command = await claimNext(kv, "r1", T0 + 3, LEASE, { jobs: false });
+  assertEquals(command?.id, status.id);
+  assert(await completeJob(kv, command!, "r1", { state: "done", now: T0 + 4 }));
+  assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, {
+    jobId: running.id,
+    until: T0 + LEASE,
+  });
+  assert(await completeJob(kv, running, "r1", { state: "done", now: T0 + 5 }));
+  assertEquals((await claimNext(kv, "r1", T0 + 6, LEASE))?.id, waiting.id);
+});
+
+Deno.test("heartbeat extends the lease so the sweeper leaves the job alone", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await send(kv, "ww1:alice", "hello", T0);
+  const claimed = await claimNext(kv, "r1", T0, LEASE);
+  assert(claimed);
+  const beat = await heartbeat(kv, claimed, "r1", T0 + LEASE - 10, LEASE);
+  assertEquals(beat, { ok: true, until: T0 + 2 * LEASE - 10 });
+  const swept = await sweepExpired(kv, T0 + LEASE + 10, 3);
+  assertEquals(swept, { requeued: [], dead: [], cancelled: [] });
+  assertEquals((await getJob(kv, claimed.id))?.state, "running");
+  assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, {
+    jobId: claimed.id,
+    until: T0 + 2 * LEASE - 10,
+  });
+});
+
+Deno.test("an expired lease is swept back to the head of its conversation and rerun", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const a1 = await send(kv, "ww1:alice", "a1", T0);
+  const a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
+  const dead = await claimNext(kv, "dead-runner", T0, LEASE);
+  assertEquals(dead?.id, a1.id);
+
+  assertEquals((await sweepExpired(kv, T0 + LEASE - 1, 3)).requeued, [], "lease still valid");
+  assertEquals((await sweepExpired(kv, T0 + LEASE + 1, 3)).requeued, [a1.id]);
+  const requeued = await getJob(kv, a1.id);
+  assertEquals(requeued?.state, "queued");
+  assertEquals(requeued?.attempts, 1);
+  assertEquals(requeued?.lease, undefined);
+
+  const again = await claimNext(kv, "r2", T0 + LEASE + 2, LEASE);
+  assertEquals(again?.id, a1.id, "a1 keeps its place before a2");
+  assertEquals(again?.attempts, 2);
+  assert(await completeJob(kv, again!, "r2", { state: "done", now: T0 + LEASE + 3 }));
+  assertEquals((await claimNext(kv, "r2", T0 + LEASE + 4, LEASE))?.id, a2.id);
+});
+
+Deno.test("sweeping from several processes at once moves a job only once", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await send(kv, "ww1:alice", "a1", T0);
+  await claimNext(kv, "dead-runner", T0, LEASE);
+  const results = await Promise.all(
+    Array.from({ length: 5 }, () => sweepExpired(kv, T0 + LEASE + 1, 3)),
+  );
+  assertEquals(results.flatMap((result) => result.requeued).length, 1);
+  assertEquals(await countJobs(kv), { queued: 1, running: 0, done: 0, failed: 0, dead: 0 });
+});
+
+Deno.test("a job that keeps losing its runner becomes dead and the user is told", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const a1 = await send(kv, "ww1:alice", "a1", T0);
+  const a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
+  const onDead = (op: Deno.AtomicOperation, job: { id: string }) => {
+    const target = { conversation: "ww1:alice", app: "default", userId: "alice", jobId: job.id };
+    plan.add(op, [plan.notice(target, "could not complete", "error")]);
+  };
+  let t = T0;
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    assertEquals((await claimNext(kv, "dead-runner", t, LEASE))?.attempts, attempt);
+    t += LEASE + 1;
+    const swept = await sweepExpired(kv, t, 2, { onDead });
+    assertEquals(swept.requeued.length + swept.dead.length, 1);
+  }
+  const job = await getJob(kv, a1.id);
+  assertEquals(job?.state, "dead");
+  assert(job?.error?.includes("lost its runner 2 time(s)"));
+  const items = await outbox(kv, "ww1:alice");
+  assertEquals(items.map((item) => [item.purpose, textOf(item), item.userId]), [
+    ["error", "could not complete", "alice"],
+  ]);
+  assertEquals((await claimNext(kv, "r2", t + 1, LEASE))?.id, a2.id, "the next job runs");
+});
+
+Deno.test("releaseJob gives the job back at once without counting the attempt", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const a1 = await send(kv, "ww1:alice", "a1", T0);
+  const claimed = await claimNext(kv, "r1", T0, LEASE);
+  assert(await releaseJob(kv, claimed!, "r1", T0 + 1));
+  assertEquals((await getJob(kv, a1.id))?.attempts, 0);
+  const again = await claimNext(kv, "r2", T0 + 2, LEASE);
+  assertEquals(again?.id, a1.id);
+  assertEquals(again?.attempts, 1);
+  assertEquals(await releaseJob(kv, claimed!, "r1", T0 + 3), false, "no longer ours");
+});
+
+Deno.test("cancelConversation flags the running job and drops the waiting ones", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const a1 = await send(kv, "ww1:alice", "a1", T0);
+  const running = await claimNext(kv, "r1", T0, LEASE);
+  const a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
+  const a3 = await send(kv, "ww1:alice", "a3", T0 + 2);
+  const bob = await send(kv, "ww1:bob", "b", T0 + 3);
+
+  const result = await cancelConversation(kv, "ww1:alice", T0 + 10);
+  assertEquals(result.stopped.map((job) => job.id), [a1.id]);
+  assertEquals(result.dropped.map((job) => job.id), [a2.id, a3.id]);
+  assertEquals((await getJob(kv, a2.id))?.state, "failed");
+  assertEquals((await getJob(kv, a2.id))?.error, CANCELLED_ERROR);
+  assertEquals(await heartbeat(kv, running!, "r1", T0 + 11, LEASE), {
+    ok: false,
+    reason: "cancelled",
+  });
+  assert(await completeJob(kv, running!, "r1", { state: "failed", error: CANCELLED_ERROR }));
+  assertEquals(await kv.get(keys.jobCancel(a1.id)).then((entry) => entry.value), null);
+  // Bob is untouched; alice has nothing left.
+  const next = await claimNext(kv, "r1", T0 + 12, LEASE);
+  assertEquals(next?.id, bob.id);
+  assertEquals(await claimNext(kv, "r1", T0 + 12, LEASE), null);
+  assertEquals(await conversationJobs(kv, "ww1:alice"), []);
+});
+
+Deno.test("cancelConversation ends a running job whose runner is gone", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const a1 = await send(kv, "ww1:alice", "a1", T0);
+  await claimNext(kv, "dead-runner", T0, LEASE);
+  const result = await cancelConversation(kv, "ww1:alice", T0 + LEASE + 1);
+  assertEquals(result.stopped.map((job) => job.id), [a1.id]);
+  assertEquals((await getJob(kv, a1.id))?.state, "failed");
+  assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, null);
+  const nothing = await cancelConversation(kv, "ww1:alice", T0 + LEASE + 2);
+  assertEquals(nothing, { stopped: [], dropped: [] });
+});
+
+Deno.test("a job cancelled while its runner died is failed by the sweeper, not rerun", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const a1 = await send(kv, "ww1:alice", "a1", T0);
+  await claimNext(kv, "dead-runner", T0, LEASE);
+  await cancelConversation(kv, "ww1:alice", T0 + 1);
+  const swept = await sweepExpired(kv, T0 + LEASE + 1, 3);
+  assertEquals(swept.cancelled, [a1.id]);
+  assertEquals((await getJob(kv, a1.id))?.state, "failed");
+  assertEquals(await claimNext(kv, "r2", T0 + LEASE + 2, LEASE), null);
+});
+
+Deno.test("listJobs and countJobs report jobs by state, newest first", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const a = await send(kv, "ww1:alice", "a", T0);
+  const b = await send(kv, "ww1:bob", "b", T0 + 1);
+  const c = await send(kv, "ww1:carol", "c", T0 + 2);
+  const claimed = await claimNext(kv, "r1", T0 + 3, LEASE);
+  assertEquals(claimed?.id, a.id);
+  assertEquals(await countJobs(kv), { queued: 2, running: 1, done: 0, failed: 0, dead: 0 });
+  assertEquals((await listJobs(kv, { state: "queued" })).map((job) => job.id), [c.id, b.id]);
+  assertEquals((await listJobs(kv, { limit: 2 })).map((job) => job.id), [c.id, b.id]);
+  assertEquals((await listJobs(kv, { oldestFirst: true, limit: 1 })).map((job) => job.id), [
+    a.id,
+  ]);
+  assertEquals((await listJobs(kv, { state: "running" }))[0].lease?.owner, "r1");
+});
+
+Deno.test("purgeJobs deletes only finished jobs older than the retention", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const DAY = 24 * 3600_000;
+  const old = await send(kv, "ww1:alice", "old", T0);
+  const oldClaim = await claimNext(kv, "r1", T0, LEASE);
+  assert(await completeJob(kv, oldClaim!, "r1", { state: "done", now: T0 + 1000 }));
+  const recent = await send(kv, "ww1:bob", "recent", T0 + 6 * DAY);
+  const recentClaim = await claimNext(kv, "r1", T0 + 6 * DAY, LEASE);
+  assert(await completeJob(kv, recentClaim!, "r1", { state: "failed", now: T0 + 6 * DAY }));
+  const waiting = await send(kv, "ww1:carol", "waiting", T0);
+
+  const purged = await purgeJobs(kv, { olderThan: T0 + 8 * DAY - 7 * DAY });
+  assertEquals(purged, 1);
+  assertEquals(await getJob(kv, old.id), null);
+  assertEquals((await getJob(kv, recent.id))?.state, "failed");
+  assertEquals((await getJob(kv, waiting.id))?.state, "queued");
+  assertEquals(await countJobs(kv), { queued: 1, running: 0, done: 0, failed: 1, dead: 0 });
+  await rejects(() => purgeJobs(kv, { states: ["queued"], olderThan: T0 }), {
+    name: "RangeError",
+    message: /only finished jobs may be purged/,
+  });
+});
+
+Deno.test("enqueueJob is pure: intake can add it to a commit guarded by its dedupe check", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const dedupe = keys.dedupe("ww1", "1000002", "msg-1");
+  const record = async () => {
+    const job = textJob("ww1:alice", "hello", T0);
+    const op = kv.atomic().check({ key: dedupe, versionstamp: null }).set(dedupe, { at: T0 });
+    return await enqueueJob(op, job).commit();
+  };
+  assert((await record()).ok);
+  assertEquals((await record()).ok, false, "the duplicate is refused");
+  assertEquals((await countJobs(kv)).queued, 1);
+  assert(await claimNext(kv, "r1", T0, LEASE));
+});
+
+Deno.test("claimNext rejects a lease that is not positive", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await enqueue(kv, textJob("ww1:alice", "x", T0));
+  await rejects(() => claimNext(kv, "r1", T0, 0), {
+    name: "RangeError",
+    message: /'leaseMs' must be a positive/,
+  });
+});
