@@ -325,7 +325,7 @@ function collectBreaks(text: string, blocks: CodeBlock[]): Break[][] {
     // Not the opening line's newline, not the one before the closing fence.
     for (let at = text.indexOf("\n", block.contentStart); at !== -1 && at < block.closeStart - 1;) {
       // "\r\n" is one grapheme: the separator is the whole line ending.
-      levels[CODE_LINE].push({ start: at, end: at + 1 });
+      levels[CODE_LINE].push({ start: text[at - 1] === "\r" ? at - 1 : at, end: at + 1 });
       at = text.indexOf("\n", at + 1);
     }
   }

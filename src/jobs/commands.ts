@@ -113,13 +113,14 @@ async function status(ctx: CommandContext, job: JobRecord): Promise<string> {
  * ```ts
  * import { answerCommand } from "./commands.ts";
  * import type { JobRecord } from "./types.ts";
- * declare const job: JobRecord;
  * const kv = await Deno.openKv(":memory:");
+ * const job = { id: "j1", conversation: "ww1:u1" } as JobRecord;
  * const text = await answerCommand(
- *   { kv, now: Date.now(), resetHistory: async () => {} },
+ *   { kv, now: Date.now(), resetHistory: () => Promise.resolve() },
  *   job,
- *   "help",
+ *   "status",
  * );
+ * console.assert(text.startsWith("Nothing is running"));
  * kv.close();
  * ```
  */

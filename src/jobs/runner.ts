@@ -150,6 +150,25 @@ export function timeoutNotice(reason: string): string {
   return `Sorry, your request timed out: ${reason}. Please try again, perhaps with a smaller request.`;
 }
 
+/** The job's `error` and the user's notice for a failed run. */
+function describeFailure(error: unknown, command: boolean): { error: string; notice: string } {
+  if (error instanceof AgentError) {
+    return {
+      error: `${error.kind}: ${error.message}`,
+      notice: error.kind === "timeout"
+        ? timeoutNotice(error.message)
+        : failureNotice(error.message),
+    };
+  }
+  const message = shorten(error instanceof Error ? error.message : String(error), 300);
+  return {
+    error: `internal: ${message}`,
+    notice: command
+      ? "Sorry, that command failed. Please try again."
+      : failureNotice("an internal error"),
+  };
+}
+
 interface Run {
   job: JobRecord;
   command: JobCommand | null;
@@ -461,20 +480,9 @@ export function startRunner(deps: RunnerDeps): Runner {
     const items: OutboxItem[] = [];
     if (result.kind === "error") {
       state = "failed";
-      const timeout = result.error instanceof AgentError && result.error.kind === "timeout";
-      const reason = result.error instanceof AgentError
-        ? result.error.message
-        : run.command
-        ? "the command failed"
-        : "an internal error";
-      error = result.error instanceof AgentError
-        ? `${result.error.kind}: ${result.error.message}`
-        : `internal: ${
-          result.error instanceof Error ? result.error.message : String(result.error)
-        }`;
-      items.push(
-        plan.notice(target, timeout ? timeoutNotice(reason) : failureNotice(reason), "error"),
-      );
+      const failure = describeFailure(result.error, run.command !== null);
+      error = failure.error;
+      items.push(plan.notice(target, failure.notice, "error"));
       log("warn", "job failed", fields(job, { error }));
     } else if (result.kind === "command") {
       items.push(plan.notice(target, result.text, "reply"));

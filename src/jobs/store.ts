@@ -128,10 +128,18 @@ function positive(name: string, value: number): void {
  * ```ts
  * import { enqueueJob } from "./store.ts";
  * import type { JobRecord } from "./types.ts";
- * declare const kv: Deno.Kv;
- * declare const job: JobRecord;
- * const op = kv.atomic().check({ key: ["dedupe", "ww1", "1", "m1"], versionstamp: null });
- * await enqueueJob(op.set(["dedupe", "ww1", "1", "m1"], { at: Date.now() }), job).commit();
+ * const kv = await Deno.openKv(":memory:");
+ * const now = Date.now();
+ * const job: JobRecord = {
+ *   id: "j1", conversation: "ww1:u1", app: "default", corpId: "ww1", agentId: "1", userId: "u1",
+ *   message: { type: "text", content: "hi", msgId: "1", corpId: "ww1", userId: "u1",
+ *     createTime: 0, agentId: "1" },
+ *   receivedAt: now, state: "queued", attempts: 0, updatedAt: now,
+ * };
+ * const dedupe = ["dedupe", "ww1", "1", "m1"];
+ * const op = kv.atomic().check({ key: dedupe, versionstamp: null }).set(dedupe, { at: now });
+ * console.assert((await enqueueJob(op, job).commit()).ok);
+ * kv.close();
  * ```
  */
 export function enqueueJob(op: Deno.AtomicOperation, job: JobRecord): Deno.AtomicOperation {
@@ -309,12 +317,21 @@ export type HeartbeatResult =
  *
  * @example Usage
  * ```ts
- * import { heartbeat } from "./store.ts";
+ * import { claimNext, enqueueJob, heartbeat } from "./store.ts";
  * import type { JobRecord } from "./types.ts";
- * declare const kv: Deno.Kv;
- * declare const claimed: JobRecord;
- * const beat = await heartbeat(kv, claimed, "runner-1", Date.now(), 60_000);
- * if (!beat.ok) console.log("stop the agent:", beat.reason);
+ * const kv = await Deno.openKv(":memory:");
+ * const now = Date.now();
+ * const job: JobRecord = {
+ *   id: "j1", conversation: "ww1:u1", app: "default", corpId: "ww1", agentId: "1", userId: "u1",
+ *   message: { type: "text", content: "hi", msgId: "1", corpId: "ww1", userId: "u1",
+ *     createTime: 0, agentId: "1" },
+ *   receivedAt: now, state: "queued", attempts: 0, updatedAt: now,
+ * };
+ * await enqueueJob(kv.atomic(), job).commit();
+ * const claimed = (await claimNext(kv, "runner-1", now, 60_000))!;
+ * const beat = await heartbeat(kv, claimed, "runner-1", now + 20_000, 60_000);
+ * console.assert(beat.ok); // on `{ ok: false }`, abort the agent
+ * kv.close();
  * ```
  */
 export async function heartbeat(
@@ -360,11 +377,20 @@ export async function heartbeat(
  *
  * @example Usage
  * ```ts
- * import { commitWhileOwned } from "./store.ts";
+ * import { claimNext, enqueueJob, commitWhileOwned } from "./store.ts";
  * import type { JobRecord } from "./types.ts";
- * declare const kv: Deno.Kv;
- * declare const claimed: JobRecord;
- * await commitWhileOwned(kv, claimed, "runner-1", (op) => op.set(["note"], 1));
+ * const kv = await Deno.openKv(":memory:");
+ * const now = Date.now();
+ * const job: JobRecord = {
+ *   id: "j1", conversation: "ww1:u1", app: "default", corpId: "ww1", agentId: "1", userId: "u1",
+ *   message: { type: "text", content: "hi", msgId: "1", corpId: "ww1", userId: "u1",
+ *     createTime: 0, agentId: "1" },
+ *   receivedAt: now, state: "queued", attempts: 0, updatedAt: now,
+ * };
+ * await enqueueJob(kv.atomic(), job).commit();
+ * const claimed = (await claimNext(kv, "runner-1", now, 60_000))!;
+ * console.assert(await commitWhileOwned(kv, claimed, "runner-1", (op) => op.set(["note"], 1)));
+ * kv.close();
  * ```
  */
 export async function commitWhileOwned(
@@ -466,14 +492,24 @@ export interface CompleteOptions {
  *
  * @example Usage
  * ```ts
- * import { completeJob } from "./store.ts";
+ * import { claimNext, enqueueJob, completeJob } from "./store.ts";
  * import type { JobRecord } from "./types.ts";
- * declare const kv: Deno.Kv;
- * declare const claimed: JobRecord;
+ * const kv = await Deno.openKv(":memory:");
+ * const now = Date.now();
+ * const job: JobRecord = {
+ *   id: "j1", conversation: "ww1:u1", app: "default", corpId: "ww1", agentId: "1", userId: "u1",
+ *   message: { type: "text", content: "hi", msgId: "1", corpId: "ww1", userId: "u1",
+ *     createTime: 0, agentId: "1" },
+ *   receivedAt: now, state: "queued", attempts: 0, updatedAt: now,
+ * };
+ * await enqueueJob(kv.atomic(), job).commit();
+ * const claimed = (await claimNext(kv, "runner-1", now, 60_000))!;
  * const ok = await completeJob(kv, claimed, "runner-1", {
  *   state: "done",
- *   extra: (op) => op.set(["outbox", "x"], { text: "reply" }),
+ *   extra: (op) => op.set(["example"], "outbox items go here"),
  * });
+ * console.assert(ok);
+ * kv.close();
  * ```
  */
 export async function completeJob(
@@ -508,11 +544,20 @@ export async function completeJob(
  *
  * @example Usage
  * ```ts
- * import { releaseJob } from "./store.ts";
+ * import { claimNext, enqueueJob, releaseJob } from "./store.ts";
  * import type { JobRecord } from "./types.ts";
- * declare const kv: Deno.Kv;
- * declare const claimed: JobRecord;
- * await releaseJob(kv, claimed, "runner-1", Date.now());
+ * const kv = await Deno.openKv(":memory:");
+ * const now = Date.now();
+ * const job: JobRecord = {
+ *   id: "j1", conversation: "ww1:u1", app: "default", corpId: "ww1", agentId: "1", userId: "u1",
+ *   message: { type: "text", content: "hi", msgId: "1", corpId: "ww1", userId: "u1",
+ *     createTime: 0, agentId: "1" },
+ *   receivedAt: now, state: "queued", attempts: 0, updatedAt: now,
+ * };
+ * await enqueueJob(kv.atomic(), job).commit();
+ * const claimed = (await claimNext(kv, "runner-1", now, 60_000))!;
+ * console.assert(await releaseJob(kv, claimed, "runner-1", now));
+ * kv.close();
  * ```
  */
 export async function releaseJob(

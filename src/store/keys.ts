@@ -51,10 +51,10 @@ export const keys = {
   /** Finished jobs by state, for `jobs` listings: value is the job id. */
   jobsByState: (state: string, id: string): Deno.KvKey => ["job_state", state, id],
   jobsByStatePrefix: (state: string): Deno.KvKey => ["job_state", state],
-  /** Queued command jobs (`/stop`, `/status`, …), which skip the conversation lock: value is the conversation. */
+  /** Queued command jobs (`/stop`, `/status`, …); they skip the conversation lock. → conversation. */
   commandReady: (id: string): Deno.KvKey => ["ready_cmd", id],
   commandReadyPrefix: (): Deno.KvKey => ["ready_cmd"],
-  /** `/stop` asked for this running job to be cancelled: `{ at, expiresAt }`; its runner's heartbeat sees it. */
+  /** `/stop` asked the runner of this job to cancel it: `{ at, expiresAt }`. */
   jobCancel: (id: string): Deno.KvKey => ["job_cancel", id],
 
   // agent

@@ -539,3 +539,39 @@ Deno.test("startDelivery refuses settings it cannot honour", async () => {
     kv.close();
   }
 });
+
+Deno.test("stop waits for a send in flight; a restarted loop goes on without resending", async () => {
+  const h = await setup();
+  let restarted: Harness | undefined;
+  try {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => release = resolve);
+    let reachedGate!: () => void;
+    const atGate = new Promise<void>((resolve) => reachedGate = resolve);
+    const send = h.fake.client.send;
+    h.fake.client.send = async (app, userId, message, options) => {
+      if ("content" in message && message.content === "b") {
+        reachedGate();
+        await gate;
+      }
+      return await send(app, userId, message, options);
+    };
+    const items = textItems(h.clock, "tina", ["a", "b", "c"]);
+    await enqueue(h.kv, items);
+    await atGate;
+    const stopping = h.delivery.stop();
+    release();
+    await stopping;
+    assert.deepEqual(h.fake.textsOf("tina"), ["a", "b"]);
+    assert.equal((await item(h.kv, items[1].id)).state, "sent", "the send in flight was recorded");
+    assert.equal((await item(h.kv, items[2].id)).state, "pending");
+
+    restarted = await setup({}, h);
+    await restarted.delivery.idle();
+    assert.deepEqual(h.fake.textsOf("tina"), ["a", "b", "c"]);
+    assert.equal(h.fake.calls.length, 3);
+  } finally {
+    await restarted?.close();
+    await h.close();
+  }
+});
