@@ -50,6 +50,8 @@ export interface GatewayOptions {
   /** Delivery tuning for tests (poll and back-off intervals, ms). */
   deliveryPollMs?: number;
   backoffBaseMs?: number;
+  /** First back-off after 60020 (untrusted IP), ms (tests). */
+  ipBackoffBaseMs?: number;
 }
 
 /** A started gateway. */
@@ -98,6 +100,7 @@ export async function startGateway(
       config: config.delivery,
       pollMs: options.deliveryPollMs,
       backoffBaseMs: options.backoffBaseMs,
+      ipBackoffBaseMs: options.ipBackoffBaseMs,
     });
     const agentPool = createAgentPool(config.agent);
     pool = agentPool;

@@ -82,6 +82,14 @@ class Refusal extends Error {
   }
 }
 
+let requestCounter = 0;
+const requestPrefix = crypto.randomUUID().slice(0, 8);
+
+/** A short id naming one callback in the logs: unique per process start. */
+function nextRequestId(): string {
+  return `${requestPrefix}-${(++requestCounter).toString(36)}`;
+}
+
 const TEXT_HEADERS = { "content-type": "text/plain; charset=utf-8" };
 
 function signedQuery(url: URL, now: number, windowSeconds: number) {
@@ -123,6 +131,7 @@ export function createCallbackHandler(
 
   /** Verifies and decrypts `payload` with the first app that accepts it. */
   const open = async (
+    requestId: string,
     ordered: CallbackApp[],
     signed: { signature: string; timestamp: string; nonce: string },
     payload: string,
@@ -150,7 +159,7 @@ export function createCallbackHandler(
     if (failure instanceof Base64Error) throw new Refusal(400, "bad_base64", failure.message);
     log.warn(
       "callback signature verified but decryption failed: check encoding_aes_key and corp_id of the app",
-      { error: failure?.name, code: failure?.sdkCode },
+      { requestId, error: failure?.name, code: failure?.sdkCode },
     );
     throw new Refusal(
       403,
@@ -159,14 +168,18 @@ export function createCallbackHandler(
     );
   };
 
-  const verifyUrl = async (url: URL, candidates: CallbackApp[]): Promise<Response> => {
+  const verifyUrl = async (
+    requestId: string,
+    url: URL,
+    candidates: CallbackApp[],
+  ): Promise<Response> => {
     const signed = signedQuery(url, now(), deps.replayWindowSeconds);
     const echostr = signed.query.get("echostr");
     if (!echostr) {
       throw new Refusal(400, "missing_echostr", "URL verification needs an echostr parameter.");
     }
-    const { app, message } = await open(candidates, signed, echostr);
-    log.info("URL verification answered", { app: app.config.name });
+    const { app, message } = await open(requestId, candidates, signed, echostr);
+    log.info("URL verification answered", { requestId, app: app.config.name });
     deps.observe?.({
       method: "GET",
       status: 200,
@@ -178,6 +191,7 @@ export function createCallbackHandler(
   };
 
   const receive = async (
+    requestId: string,
     request: Request,
     url: URL,
     candidates: CallbackApp[],
@@ -208,7 +222,7 @@ export function createCallbackHandler(
         (!envelope.agentId || app.config.agentId === envelope.agentId);
       ordered = [...candidates.filter(hinted), ...candidates.filter((app) => !hinted(app))];
     }
-    const { app, message: plaintext } = await open(ordered, signed, envelope.encrypt);
+    const { app, message: plaintext } = await open(requestId, ordered, signed, envelope.encrypt);
     let message: InboundMessage;
     try {
       message = parseMessage(plaintext);
@@ -230,12 +244,14 @@ export function createCallbackHandler(
       result = await deps.intake(app.config, message, plaintext);
     } catch (error) {
       log.error("cannot record the message; answering 503 so that WeCom retries", {
+        requestId,
         app: app.config.name,
         error: (error as Error).message,
       });
       throw new Refusal(503, "store_failed", "The message could not be stored; retry later.");
     }
     const fields = {
+      requestId,
       app: app.config.name,
       conversation: result.conversation,
       type: message.type === "event" ? `event:${message.event}` : message.type,
@@ -257,8 +273,9 @@ export function createCallbackHandler(
   return async (request, url, candidates) => {
     const started = performance.now();
     const method = request.method;
+    const requestId = nextRequestId();
     try {
-      if (method === "GET") return await verifyUrl(url, candidates);
+      if (method === "GET") return await verifyUrl(requestId, url, candidates);
       if (method !== "POST") {
         await request.body?.cancel().catch(() => {});
         return new Response("Only GET (URL verification) and POST (messages) are accepted.\n", {
@@ -266,18 +283,25 @@ export function createCallbackHandler(
           headers: { ...TEXT_HEADERS, allow: "GET, POST" },
         });
       }
-      const { response, outcome, app } = await receive(request, url, candidates);
+      const { response, outcome, app } = await receive(requestId, request, url, candidates);
       deps.observe?.({ method, status: 200, outcome, ms: performance.now() - started, app });
       return response;
     } catch (error) {
       let refusal: Refusal;
       if (error instanceof Refusal) refusal = error;
       else {
-        log.error("callback failed unexpectedly", { error: (error as Error).message });
+        log.error("callback failed unexpectedly", {
+          requestId,
+          error: (error as Error).message,
+        });
         refusal = new Refusal(500, "internal", "Internal error.");
       }
       if (refusal.status !== 503 && refusal.status !== 500) {
-        log.warn(`callback refused: ${refusal.message}`, { status: refusal.status, method });
+        log.warn(`callback refused: ${refusal.message}`, {
+          requestId,
+          status: refusal.status,
+          method,
+        });
       }
       if (!request.bodyUsed) await request.body?.cancel().catch(() => {});
       deps.observe?.({

@@ -73,6 +73,8 @@ export const keys = {
   ): Deno.KvKey => ["token_fail", corpId, agentId],
   /** Health of an app as delivery sees it (last errcode, 60020 seen, …). */
   appStatus: (app: string): Deno.KvKey => ["app_status", app],
+  /** Prefix of every app's status (the `jobs stats` command lists them all). */
+  appStatusPrefix: (): Deno.KvKey => ["app_status"],
 
   // delivery
   /** An outbox item (`OutboxItem`). */
@@ -96,4 +98,8 @@ export const keys = {
   deadLetterPrefix: (): Deno.KvKey => ["dead"],
   /** Bumped by every new outbox item; the delivery loop watches it. */
   outboxWake: (): Deno.KvKey => ["out_wake"],
+
+  // cli
+  /** Written and deleted at once by `check` to prove the KV location is writable. */
+  checkProbe: (id: string): Deno.KvKey => ["check_probe", id],
 } as const;
