@@ -13,9 +13,21 @@
 
 import type { Command } from "./command.ts";
 import { serveCommand } from "./serve.ts";
+import { demoCommand } from "./demo.ts";
+import { checkCommand } from "./check.ts";
+import { simulateCommand } from "./simulate.ts";
+import { jobsCommand } from "./jobs.ts";
+import { installCommand } from "./install.ts";
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: Command[] = [serveCommand];
+export const COMMANDS: Command[] = [
+  serveCommand,
+  checkCommand,
+  simulateCommand,
+  jobsCommand,
+  demoCommand,
+  installCommand,
+];
 
 /** The top-level `--help` text. */
 export function usage(): string {

@@ -9,6 +9,7 @@ import type { GatewayConfig } from "../config/types.ts";
 import { type GatewayRole, startGateway } from "../gateway.ts";
 import { log } from "../log.ts";
 import { type Command, wantsHelp } from "./command.ts";
+import { onlyNoApps, serveDemoMode } from "./demo.ts";
 
 const HELP = `wecom-gateway serve: receive WeCom callbacks, run the agent, deliver replies.
 
@@ -24,6 +25,9 @@ Options:
 Environment: WECOM_CALLBACK_CORP_ID, _CORP_SECRET, _AGENT_ID, _TOKEN, _ENCODING_AES_KEY (one app),
 WECOM_CALLBACK_HOST/_PORT/_PATH, WECOM_CALLBACK_ALLOWED_USERS, WECOM_CALLBACK_ALLOW_ALL_USERS,
 WECOM_GATEWAY_KV, WECOM_GATEWAY_AGENT, LOG_FORMAT=json. See config.example.yaml for every key.
+
+With no app configured at all, serve prints what to set and starts in demo mode: the gateway with
+a simulated WeCom and throwaway keys (see 'wecom-gateway demo --help').
 
 SIGINT/SIGTERM stop gracefully: no new callbacks, in-flight acknowledgements finish, running jobs
 are released to the queue for the next start or another worker.`;
@@ -89,8 +93,16 @@ export const serveCommand: Command = {
       console.error(`Cannot serve as role '${role}': use --role all, edge or worker.`);
       return 2;
     }
-    const config = await loadConfigOrExplain(args);
-    if (!config) return 2;
+    let config: GatewayConfig;
+    try {
+      config = await loadConfig({ args });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      console.error(formatConfigError(error));
+      // No app at all (and nothing else wrong): show the gateway with a simulated WeCom.
+      if (role === "all" && onlyNoApps(error)) return await serveDemoMode(args);
+      return 2;
+    }
     const gateway = await startGateway(config, { role });
     console.log(describe(config, role, gateway.address));
 

@@ -6,11 +6,11 @@
 
 /** Opens the KV store at `path` (a file path, `:memory:` or a KV Connect URL), creating the file's folder. */
 export async function openStore(path: string): Promise<Deno.Kv> {
-  if (path !== ":memory:" && !/^https?:\/\//.test(path)) {
-    const slash = path.lastIndexOf("/");
-    if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-  }
   try {
+    if (path !== ":memory:" && !/^https?:\/\//.test(path)) {
+      const slash = path.lastIndexOf("/");
+      if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+    }
     return await Deno.openKv(path);
   } catch (error) {
     throw new Error(

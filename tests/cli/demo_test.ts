@@ -1,0 +1,268 @@
+/**
+ * The `demo` command and `serve`'s demo mode, run as the user runs them: a
+ * `deno run main.ts …` subprocess.
+ *
+ * @module
+ */
+
+import { deepStrictEqual as deepEqual, match, ok as assert } from "node:assert/strict";
+import { importAppCrypto } from "../../src/crypto/mod.ts";
+import { sealCallback, textMessage } from "../../src/simulator/seal.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const MAIN = `${ROOT}main.ts`;
+const CONFIG = `${ROOT}deno.json`;
+const decoder = new TextDecoder();
+
+/** What a `deno run` subprocess needs from the environment, and nothing else. */
+function bareEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function denoRun(args: string[], options: Deno.CommandOptions = {}): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--config", CONFIG, "--unstable-kv", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    ...options,
+  });
+}
+
+async function run(
+  args: string[],
+  options: Deno.CommandOptions & { input?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { input, ...commandOptions } = options;
+  const child = denoRun(args, { ...commandOptions, stdin: input === undefined ? "null" : "piped" })
+    .spawn();
+  if (input !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(input));
+    await writer.close();
+  }
+  const result = await child.output();
+  return {
+    code: result.code,
+    stdout: decoder.decode(result.stdout),
+    stderr: decoder.decode(result.stderr),
+  };
+}
+
+Deno.test("`demo` runs the scripted conversation and exits 0", async () => {
+  const { code, stdout, stderr } = await run(["demo"], { env: bareEnv() });
+  deepEqual({ code, stderr }, { code: 0, stderr: "" });
+  match(stdout, /simulated WeCom API\s+http:\/\/127\.0\.0\.1:\d+/);
+  match(stdout, /gateway\s+http:\/\/127\.0\.0\.1:\d+\/wecom\/callback/);
+  match(stdout, /user → gateway {3}text "你好, WeCom!"\s+→ HTTP 200/);
+  match(stdout, /gateway → user {3}text "你好, WeCom!"/);
+  // WeCom's retries: three POSTs, one reply.
+  assert((stdout.match(/WeCom's retry \d/g) ?? []).length === 2);
+  match(stdout, /exactly 1 reply/);
+  // The long message: parts of at most 2048 bytes, in order.
+  const parts = [...stdout.matchAll(/part (\d)\/(\d): (\d+) bytes/g)];
+  assert(parts.length >= 3, stdout);
+  parts.forEach((part, i) => {
+    deepEqual(Number(part[1]), i + 1);
+    assert(Number(part[3]) <= 2048);
+  });
+  match(stdout, /gateway → user {3}text "\[image\] media_id=demo-media-/);
+  match(stdout, /Done: 4 exchanges/);
+  // Quiet by default: no info lines of the gateway's log.
+  assert(!/ INFO /.test(stdout), stdout);
+});
+
+Deno.test("`demo` exits 1 and says which reply did not arrive in time", async () => {
+  const { code, stdout, stderr } = await run(["demo", "--timeout", "0.001"], { env: bareEnv() });
+  deepEqual(code, 1, stdout);
+  match(stderr, /✗ No complete reply reached 'demo-user' within 1 ms/);
+  match(stderr, /The demo failed at step 1 \(A text message\)/);
+  assert(!stdout.includes("Done:"), stdout);
+});
+
+Deno.test("`demo --verbose` shows the gateway's log", async () => {
+  const { code, stdout } = await run(["demo", "--verbose"], { env: bareEnv() });
+  deepEqual(code, 0);
+  match(stdout, / INFO {2}callback recorded /);
+});
+
+Deno.test("`demo --interactive` sends each line of stdin and ends at EOF", async () => {
+  const { code, stdout, stderr } = await run(["demo", "--interactive"], {
+    env: bareEnv(),
+    input: "hello from a pipe\n/help\n",
+  });
+  deepEqual({ code, stderr }, { code: 0, stderr: "" });
+  match(stdout, /user → gateway {3}text "hello from a pipe"\s+→ HTTP 200/);
+  match(stdout, /gateway → user {3}text "hello from a pipe"/);
+  match(stdout, /│ Commands:/);
+  match(stdout, /│ \/status/);
+  match(stdout, /Bye\.\n$/);
+});
+
+Deno.test("`demo -i` stops at /quit and sends nothing after it", async () => {
+  const { code, stdout } = await run(["demo", "-i"], {
+    env: bareEnv(),
+    input: "first\n/quit\nafter quit\n",
+  });
+  deepEqual(code, 0);
+  match(stdout, /gateway → user {3}text "first"/);
+  assert(!stdout.includes("after quit"), stdout);
+});
+
+Deno.test("`demo --help` explains the command; a wrong option exits 2 and says where to look", async () => {
+  const help = await run(["demo", "--help"], { env: bareEnv() });
+  deepEqual(help.code, 0);
+  match(help.stdout, /Usage: wecom-gateway demo/);
+  match(help.stdout, /--interactive/);
+  const listed = await run(["--help"], { env: bareEnv() });
+  match(listed.stdout, /\n {2}demo {2}/);
+  const wrong = await run(["demo", "--nope"], { env: bareEnv() });
+  deepEqual(wrong.code, 2);
+  match(wrong.stderr, /--nope/);
+  match(wrong.stderr, /demo --help/);
+});
+
+/** A port that was free a moment ago. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Reads a stream into a growing string; `until` waits for a pattern. */
+function collect(stream: ReadableStream<Uint8Array>) {
+  let text = "";
+  const done = (async () => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
+  })();
+  return {
+    text: () => text,
+    done,
+    async until(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const found = text.match(pattern);
+        if (found) return found;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error(`timed out waiting for ${pattern}; output so far:\n${text}`);
+    },
+  };
+}
+
+Deno.test("`serve` with no configuration says what to set, then serves in demo mode until SIGTERM", async () => {
+  const cwd = await Deno.makeTempDir();
+  const port = freePort();
+  const child = denoRun(["serve"], {
+    cwd,
+    clearEnv: true,
+    env: bareEnv({ WECOM_CALLBACK_PORT: String(port) }),
+  }).spawn();
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  let signalled = false;
+  try {
+    await stdout.until(/To talk to this instance[^\n]*\n.*--aes-key \S+/);
+    for (
+      const name of [
+        "WECOM_CALLBACK_CORP_ID",
+        "WECOM_CALLBACK_CORP_SECRET",
+        "WECOM_CALLBACK_AGENT_ID",
+        "WECOM_CALLBACK_TOKEN",
+        "WECOM_CALLBACK_ENCODING_AES_KEY",
+      ]
+    ) {
+      assert(stderr.text().includes(name), `missing ${name} in:\n${stderr.text()}`);
+    }
+    const out = stdout.text();
+    assert(
+      out.indexOf("Starting in demo mode with a simulated WeCom") < out.indexOf("DEMO MODE"),
+      out,
+    );
+    match(out, /listening on: +0\.0\.0\.0:\d+/);
+    match(out, /DEMO-ONLY keys/);
+    match(out, new RegExp(`KV ${cwd}/data/`));
+
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    deepEqual(await health.json(), { status: "ok" });
+
+    // The printed command's keys reach this instance: a message sealed with them is answered.
+    const [, url, corpId, agentId, token, aesKey] = out.match(
+      /--url (\S+) --corp-id (\S+) --agent-id (\S+) --token (\S+) --aes-key (\S+)/,
+    )!;
+    deepEqual(url, `http://127.0.0.1:${port}/wecom/callback`);
+    const app = await importAppCrypto(aesKey, token, corpId);
+    const xml = textMessage({
+      corpId,
+      agentId,
+      userId: "tester",
+      content: "ping through serve's demo mode",
+      msgId: "4242",
+    });
+    const sealed = await sealCallback(app, xml, { corpId, agentId });
+    const response = await fetch(`${url}?${sealed.query}`, { method: "POST", body: sealed.body });
+    deepEqual([response.status, await response.text()], [200, ""]);
+    await stdout.until(/gateway → tester {3}text "ping through serve's demo mode"/);
+
+    // The printed one-line command works as printed.
+    const line = out.match(/deno task cli (simulate send [^\n]+)/)![1];
+    const words = line.match(/"(?:[^"\\]|\\.)*"|\S+/g)!.map((word) =>
+      word.startsWith('"') ? JSON.parse(word) as string : word
+    );
+    const simulated = await run(words, { env: bareEnv() });
+    deepEqual(simulated.code, 0, simulated.stdout + simulated.stderr);
+    await stdout.until(/gateway → demo-user {3}text "你好"/);
+
+    child.kill("SIGTERM");
+    signalled = true;
+    const status = await child.status;
+    await Promise.all([stdout.done, stderr.done]);
+    deepEqual(status.code, 0, `stderr:\n${stderr.text()}`);
+    match(stdout.text(), /Stopping the demo/);
+  } finally {
+    if (!signalled) {
+      child.kill("SIGKILL");
+      await child.status;
+      await Promise.all([stdout.done, stderr.done]);
+    }
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+Deno.test("`serve --role edge` with no configuration does not start a demo", async () => {
+  const cwd = await Deno.makeTempDir();
+  try {
+    const { code, stdout, stderr } = await run(["serve", "--role", "edge"], {
+      cwd,
+      clearEnv: true,
+      env: bareEnv(),
+    });
+    deepEqual(code, 2);
+    match(stderr, /WECOM_CALLBACK_CORP_ID/);
+    assert(!stdout.includes("demo mode"), stdout);
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+Deno.test("`serve` with a wrong setting besides no app explains and exits 2 (no demo)", async () => {
+  const cwd = await Deno.makeTempDir();
+  try {
+    const { code, stdout, stderr } = await run(["serve"], {
+      cwd,
+      clearEnv: true,
+      env: bareEnv({ WECOM_CALLBACK_PORT: "eighty" }),
+    });
+    deepEqual(code, 2);
+    match(stderr, /WECOM_CALLBACK_PORT/);
+    assert(!stdout.includes("demo mode"), stdout);
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});

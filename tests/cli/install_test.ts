@@ -1,0 +1,271 @@
+import { equal, match, ok, rejects } from "node:assert/strict";
+import { captureContext } from "../../src/cli/context.ts";
+import { createInstallCommand } from "../../src/cli/install.ts";
+import { dotenv, runCli, workdir } from "./run_cli.ts";
+
+const APP_ENV = {
+  WECOM_CALLBACK_CORP_ID: "wwinstall00000001",
+  WECOM_CALLBACK_CORP_SECRET: "install-secret-0123456789abcdefghijklmnopq",
+  WECOM_CALLBACK_AGENT_ID: "1000002",
+  WECOM_CALLBACK_TOKEN: "InstallToken123",
+  WECOM_CALLBACK_ENCODING_AES_KEY: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+};
+const CONFIG_YAML = "platforms:\n  wecom_callback:\n    extra:\n      port: 8645\n";
+
+/** A service directory with .env, config.yaml and a fake binary, and a separate HOME. */
+async function setup(
+  files: Record<string, string> = { ".env": dotenv(APP_ENV), "config.yaml": CONFIG_YAML },
+) {
+  const dir = await workdir(files);
+  const home = await Deno.makeTempDir({ prefix: "wecom-home-" });
+  const binary = `${dir}/wecom-gateway`;
+  await Deno.writeTextFile(binary, "#!/bin/sh\n");
+  return {
+    dir,
+    home,
+    binary,
+    cleanup: async () => {
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(home, { recursive: true });
+    },
+  };
+}
+
+async function install(
+  args: string[],
+  options: {
+    cwd: string;
+    env: Record<string, string>;
+    os?: typeof Deno.build.os;
+    execPath?: string;
+  },
+) {
+  const { context, stdout, stderr } = captureContext({
+    cwd: options.cwd,
+    env: options.env,
+    os: options.os ?? "linux",
+  });
+  const code = await createInstallCommand({
+    context,
+    execPath: options.execPath ?? "/opt/gw/wecom-gateway",
+  }).run(args);
+  return { code, stdout: stdout(), stderr: stderr() };
+}
+
+function exists(path: string): Promise<boolean> {
+  return Deno.stat(path).then(() => true, () => false);
+}
+
+Deno.test("install --help (subprocess) describes both service managers", async () => {
+  const result = await runCli(["install", "--help"]);
+  equal(result.code, 0);
+  match(result.stdout, /systemd/);
+  match(result.stdout, /launchd/);
+  match(result.stdout, /--dry-run/);
+});
+
+Deno.test({
+  name:
+    "install --user --dry-run (subprocess) prints a user unit for the binary and writes nothing",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const s = await setup();
+    try {
+      const result = await runCli(
+        ["install", "--binary", "wecom-gateway", "--user", "--dry-run"],
+        { cwd: s.dir, env: { HOME: s.home, USER: "gw" } },
+      );
+      equal(result.code, 0, result.stderr);
+      const unit = result.stdout;
+      match(unit, /^\[Unit\]$/m);
+      match(unit, /^After=network-online\.target$/m);
+      match(
+        unit,
+        new RegExp(`^ExecStart=${s.dir}/wecom-gateway serve --config ${s.dir}/config\\.yaml$`, "m"),
+      );
+      match(unit, new RegExp(`^WorkingDirectory=${s.dir}$`, "m"));
+      match(unit, new RegExp(`^EnvironmentFile=${s.dir}/\\.env$`, "m"));
+      match(unit, /^Restart=on-failure$/m);
+      match(unit, /^KillSignal=SIGTERM$/m);
+      match(unit, /^KillMode=mixed$/m);
+      match(unit, /^TimeoutStopSec=45$/m);
+      match(unit, /^WantedBy=default\.target$/m);
+      ok(!/^User=/m.test(unit), "a user unit has no User=");
+      const target = `${s.home}/.config/systemd/user/wecom-gateway.service`;
+      match(unit, new RegExp(`\\(dry run: this would be written to ${target}\\)`));
+      match(unit, /systemctl --user daemon-reload/);
+      match(unit, /systemctl --user enable --now wecom-gateway/);
+      match(unit, /loginctl enable-linger gw/);
+      equal(await exists(target), false);
+      ok(!unit.includes(APP_ENV.WECOM_CALLBACK_CORP_SECRET));
+      equal(result.stderr, "", "a valid configuration gives no warning");
+    } finally {
+      await s.cleanup();
+    }
+  },
+});
+
+Deno.test("install --user writes the unit under HOME and replaces it on a second run", async () => {
+  const s = await setup();
+  try {
+    const env = { HOME: s.home, USER: "gw" };
+    const first = await install(["--binary", s.binary, "--user"], { cwd: s.dir, env });
+    equal(first.code, 0, first.stderr);
+    const path = `${s.home}/.config/systemd/user/wecom-gateway.service`;
+    match(first.stdout, new RegExp(`^Wrote ${path}$`, "m"));
+    const unit = await Deno.readTextFile(path);
+    match(unit, new RegExp(`^ExecStart=${s.binary} serve --config ${s.dir}/config\\.yaml$`, "m"));
+    const second = await install(["--binary", s.binary, "--user"], {
+      cwd: s.dir,
+      env: { ...env, XDG_CONFIG_HOME: `${s.home}/xdg` },
+    });
+    match(
+      second.stdout,
+      new RegExp(`^Wrote ${s.home}/xdg/systemd/user/wecom-gateway.service$`, "m"),
+    );
+    const third = await install(["--binary", s.binary, "--user"], { cwd: s.dir, env });
+    match(third.stdout, new RegExp(`^Replaced ${path}$`, "m"));
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("install --dry-run (system unit) runs as the invoking user and says to use sudo", async () => {
+  const s = await setup();
+  try {
+    const result = await install(["--dry-run"], {
+      cwd: s.dir,
+      env: { HOME: s.home, USER: "root", SUDO_USER: "alice" },
+    });
+    equal(result.code, 0, result.stderr);
+    match(result.stdout, /^User=alice$/m);
+    match(result.stdout, /^WantedBy=multi-user\.target$/m);
+    match(result.stdout, /^ExecStart=\/opt\/gw\/wecom-gateway serve --config /m);
+    match(result.stdout, /written to \/etc\/systemd\/system\/wecom-gateway\.service\)/);
+    match(result.stdout, /sudo systemctl enable --now wecom-gateway/);
+    match(result.stdout, /journalctl -u wecom-gateway -f/);
+
+    const asRoot = await install(["--dry-run"], {
+      cwd: s.dir,
+      env: { HOME: s.home, USER: "root" },
+    });
+    ok(!/^User=/m.test(asRoot.stdout));
+    match(asRoot.stderr, /would run the gateway as root/);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("install on macOS writes a launchd agent with a graceful stop and restart on failure", async () => {
+  const s = await setup();
+  try {
+    const result = await install(["--binary", s.binary], {
+      cwd: s.dir,
+      env: { HOME: s.home },
+      os: "darwin",
+    });
+    equal(result.code, 0, result.stderr);
+    const path = `${s.home}/Library/LaunchAgents/local.wecom-gateway.plist`;
+    const plist = await Deno.readTextFile(path);
+    match(plist, /<key>Label<\/key>\n\s*<string>local\.wecom-gateway<\/string>/);
+    match(
+      plist,
+      new RegExp(
+        `<array>\\n\\s*<string>${s.binary}</string>\\n\\s*<string>serve</string>\\n\\s*` +
+          `<string>--config</string>\\n\\s*<string>${s.dir}/config\\.yaml</string>\\n\\s*</array>`,
+      ),
+    );
+    match(plist, new RegExp(`<key>WorkingDirectory</key>\\n\\s*<string>${s.dir}</string>`));
+    match(plist, /<key>SuccessfulExit<\/key>\n\s*<false\/>/);
+    match(plist, /<key>ExitTimeOut<\/key>\n\s*<integer>45<\/integer>/);
+    match(plist, new RegExp(`<string>${s.home}/Library/Logs/wecom-gateway\\.log</string>`));
+    match(result.stdout, new RegExp(`launchctl load -w ${path}`));
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("install from source (deno) runs main.ts with the service's permissions and says to compile", async () => {
+  const s = await setup();
+  try {
+    const result = await install(["--user", "--dry-run"], {
+      cwd: s.dir,
+      env: { HOME: s.home },
+      execPath: "/usr/local/bin/deno",
+    });
+    equal(result.code, 0);
+    match(
+      result.stdout,
+      /^ExecStart=\/usr\/local\/bin\/deno run --unstable-kv --allow-net --allow-read --allow-write --allow-env --allow-run --allow-sys \S+\/main\.ts serve --config /m,
+    );
+    match(result.stderr, /deno task compile/);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("install quotes paths with spaces and escapes % in the unit", async () => {
+  const s = await setup();
+  try {
+    const spaced = `${s.dir}/my gateway 100%`;
+    await Deno.writeTextFile(spaced, "");
+    const result = await install(["--binary", spaced, "--user", "--dry-run"], {
+      cwd: s.dir,
+      env: { HOME: s.home },
+    });
+    equal(result.code, 0);
+    match(result.stdout, new RegExp(`^ExecStart="${s.dir}/my gateway 100%%" serve`, "m"));
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("install warns when the service would not see variables set only in this shell", async () => {
+  const s = await setup({});
+  try {
+    const result = await install(["--binary", s.binary, "--user", "--dry-run"], {
+      cwd: s.dir,
+      env: { HOME: s.home, ...APP_ENV },
+    });
+    equal(result.code, 0);
+    ok(!/^EnvironmentFile=/m.test(result.stdout), "no .env, no EnvironmentFile");
+    match(result.stdout, /^ExecStart=\S+ serve$/m);
+    match(result.stderr, /the service would not start yet/);
+    match(result.stderr, /WECOM_CALLBACK_CORP_SECRET, WECOM_CALLBACK_ENCODING_AES_KEY/);
+    match(result.stderr, new RegExp(`Put them in ${s.dir}/\\.env`));
+    ok(!result.stderr.includes(APP_ENV.WECOM_CALLBACK_CORP_SECRET));
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("install refuses what it cannot do with exit 2 and says what to do", async () => {
+  const s = await setup();
+  try {
+    const env = { HOME: s.home };
+    const noBinary = await install(["--binary", "dist/wecom-gateway", "--user"], {
+      cwd: s.dir,
+      env,
+    });
+    equal(noBinary.code, 2);
+    match(
+      noBinary.stderr,
+      /no file at .*dist\/wecom-gateway for --binary: build the binary first \('deno task compile'/,
+    );
+    const noConfig = await install(["--config", "other.yaml", "--user"], { cwd: s.dir, env });
+    equal(noConfig.code, 2);
+    match(noConfig.stderr, /There is no config file at .*other\.yaml/);
+    const windows = await install(["--dry-run"], { cwd: s.dir, env, os: "windows" });
+    equal(windows.code, 2);
+    match(windows.stderr, /not a windows service/);
+    const noHome = await install(["--user", "--dry-run"], { cwd: s.dir, env: {} });
+    equal(noHome.code, 2);
+    match(noHome.stderr, /HOME is not set/);
+    const unknown = await install(["--system"], { cwd: s.dir, env });
+    equal(unknown.code, 2);
+    match(unknown.stderr, /'install' has no option '?--system/);
+    await rejects(Deno.stat(`${s.home}/.config`));
+  } finally {
+    await s.cleanup();
+  }
+});

@@ -1,0 +1,466 @@
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { captureContext } from "../../src/cli/context.ts";
+import { createSimulateCommand } from "../../src/cli/simulate.ts";
+import type { AppConfig } from "../../src/config/types.ts";
+import { decrypt, importAppCrypto } from "../../src/crypto/mod.ts";
+import { type Gateway, startGateway } from "../../src/gateway.ts";
+import { listJobs } from "../../src/jobs/store.ts";
+import { type LogSink, setLogSink } from "../../src/log.ts";
+import { randomApp, testConfig } from "../fakes/config.ts";
+import { dotenv, runCli, workdir } from "./run_cli.ts";
+
+const APP: AppConfig = randomApp({ name: "default" });
+const CREDENTIALS = [
+  "--token",
+  APP.token,
+  "--aes-key",
+  APP.encodingAesKey,
+  "--corp-id",
+  APP.corpId,
+];
+const SECRETS = [APP.token, APP.encodingAesKey, APP.corpSecret];
+
+/** Runs `simulate` in-process; `deadlineMs` stands in for WeCom's 1 s. */
+async function simulate(
+  args: string[],
+  options: { env?: Record<string, string>; deadlineMs?: number } = {},
+) {
+  const { context, stdout, stderr } = captureContext({ env: options.env ?? {} });
+  const code = await createSimulateCommand({ context, verifyDeadlineMs: options.deadlineMs })
+    .run(args);
+  const all = stdout() + stderr();
+  for (const secret of SECRETS) ok(!all.includes(secret), "a secret reached the output");
+  return { code, stdout: stdout(), stderr: stderr(), all };
+}
+
+/** A real gateway (callback endpoint only: role edge) on 127.0.0.1, port 0, KV in memory. */
+async function gateway(): Promise<
+  { gw: Gateway; url: string; kv: Deno.Kv; stop(): Promise<void> }
+> {
+  const kv = await Deno.openKv(":memory:");
+  const quiet: LogSink = { format: "human", level: "error", write: () => {} };
+  const previous = setLogSink(quiet);
+  const config = await testConfig([APP]);
+  const gw = await startGateway(config, { role: "edge", kv });
+  return {
+    gw,
+    kv,
+    url: `http://127.0.0.1:${gw.address!.port}${config.path}`,
+    async stop() {
+      await gw.stop();
+      kv.close();
+      setLogSink(previous);
+    },
+  };
+}
+
+/**
+ * A server that decrypts the echostr like a gateway would and answers with
+ * `answer(plaintext, echostr)`: each misbehaves in its own way.
+ */
+async function misbehaving(
+  answer: (plain: string, echostr: string) => Response | Promise<Response>,
+) {
+  const crypto = await importAppCrypto(APP.encodingAesKey, APP.token, APP.corpId);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const echostr = new URL(request.url).searchParams.get("echostr") ?? "";
+    const { message } = await decrypt(crypto, echostr);
+    return await answer(message, echostr);
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/wecom/callback`,
+    port: server.addr.port,
+    close: () => server.shutdown(),
+  };
+}
+
+async function verifyAgainst(
+  answer: (plain: string, echostr: string) => Response | Promise<Response>,
+  deadlineMs?: number,
+) {
+  const server = await misbehaving(answer);
+  try {
+    return await simulate(["verify", "--url", server.url, ...CREDENTIALS], { deadlineMs });
+  } finally {
+    await server.close();
+  }
+}
+
+/** A port on 127.0.0.1 where nothing listens. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+Deno.test("simulate --help and send --help (subprocess) list the subcommands and options", async () => {
+  const top = await runCli(["simulate", "--help"]);
+  equal(top.code, 0);
+  match(top.stdout, /simulate send/);
+  match(top.stdout, /simulate verify/);
+  const send = await runCli(["simulate", "send", "--help"]);
+  equal(send.code, 0);
+  match(send.stdout, /--msg-id N/);
+  match(send.stdout, /--event NAME/);
+  const verify = await runCli(["simulate", "verify", "--help"]);
+  equal(verify.code, 0);
+  match(verify.stdout, /will not save/);
+});
+
+Deno.test("simulate verify (subprocess) passes against a real gateway, credentials from .env", async () => {
+  const gw = await gateway();
+  const dir = await workdir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/.env`,
+      dotenv({
+        WECOM_CALLBACK_CORP_ID: APP.corpId,
+        WECOM_CALLBACK_CORP_SECRET: APP.corpSecret,
+        WECOM_CALLBACK_AGENT_ID: APP.agentId,
+        WECOM_CALLBACK_TOKEN: APP.token,
+        WECOM_CALLBACK_ENCODING_AES_KEY: APP.encodingAesKey,
+        WECOM_GATEWAY_KV: ":memory:",
+      }),
+    );
+    const result = await runCli(["simulate", "verify", "--url", gw.url], { cwd: dir });
+    equal(result.code, 0, result.stdout + result.stderr);
+    match(result.stdout, /HTTP 200 in \d+ ms, body "\d{19}"/);
+    match(result.stdout, /OK: The URL answers WeCom's verification correctly/);
+    match(result.stdout, /note: 127\.0\.0\.1 is a local or private address/);
+    for (const secret of SECRETS) ok(!(result.stdout + result.stderr).includes(secret));
+  } finally {
+    await gw.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("simulate verify: a gateway with another token answers 403, diagnosed as a mismatch", async () => {
+  const gw = await gateway();
+  try {
+    const other = randomApp();
+    const result = await simulate([
+      "verify",
+      "--url",
+      gw.url,
+      "--token",
+      other.token,
+      "--aes-key",
+      other.encodingAesKey,
+      "--corp-id",
+      APP.corpId,
+    ]);
+    equal(result.code, 1);
+    match(result.stdout, /HTTP 403/);
+    match(result.stdout, /FAIL \(forbidden\)/);
+    match(result.stdout, /Token and EncodingAESKey/);
+    match(result.stdout, /The server said: "The signature does not match/);
+  } finally {
+    await gw.stop();
+  }
+});
+
+Deno.test("simulate verify: a wrong path on the gateway is a 404 naming the configured path", async () => {
+  const gw = await gateway();
+  try {
+    const wrong = gw.url.replace("/wecom/callback", "/callback");
+    const env = {
+      WECOM_CALLBACK_CORP_ID: APP.corpId,
+      WECOM_CALLBACK_CORP_SECRET: APP.corpSecret,
+      WECOM_CALLBACK_AGENT_ID: APP.agentId,
+      WECOM_CALLBACK_TOKEN: APP.token,
+      WECOM_CALLBACK_ENCODING_AES_KEY: APP.encodingAesKey,
+      WECOM_GATEWAY_KV: ":memory:",
+    };
+    const result = await simulate(["verify", "--url", wrong], { env });
+    equal(result.code, 1);
+    match(result.stdout, /FAIL \(not_found\): Nothing answers at the path \/callback/);
+    match(result.stdout, /callback path is \/wecom\/callback/);
+    match(result.stdout, /The gateway itself answered, so host and port are right/);
+  } finally {
+    await gw.stop();
+  }
+});
+
+Deno.test("simulate verify diagnoses a body in quotes (a JSON framework answered)", async () => {
+  const result = await verifyAgainst((plain) => Response.json(plain));
+  equal(result.code, 1);
+  match(result.stdout, /FAIL \(quotes\)/);
+  match(result.stdout, /without quotes/);
+});
+
+Deno.test("simulate verify diagnoses a trailing newline", async () => {
+  const result = await verifyAgainst((plain) => new Response(plain + "\n"));
+  equal(result.code, 1);
+  match(result.stdout, /FAIL \(newline\)/);
+  match(result.stdout, /body "\d{19}\\n"/);
+});
+
+Deno.test("simulate verify diagnoses a UTF-8 BOM before the plaintext", async () => {
+  const result = await verifyAgainst((plain) => new Response("\uFEFF" + plain));
+  equal(result.code, 1);
+  match(result.stdout, /FAIL \(bom\)/);
+  match(result.stdout, /byte-order mark/);
+});
+
+Deno.test("simulate verify diagnoses JSON around the plaintext", async () => {
+  const result = await verifyAgainst((plain) => Response.json({ echostr: plain }));
+  equal(result.code, 1);
+  match(result.stdout, /FAIL \(json\): The body is JSON that contains the plaintext/);
+});
+
+Deno.test("simulate verify diagnoses an HTML page: another program answered", async () => {
+  const result = await verifyAgainst(() =>
+    new Response("<!DOCTYPE html><html><body>Welcome to nginx!</body></html>", {
+      headers: { "content-type": "text/html" },
+    })
+  );
+  equal(result.code, 1);
+  match(result.stdout, /FAIL \(html\)/);
+  match(result.stdout, /Another program answered instead of the gateway/);
+});
+
+Deno.test("simulate verify diagnoses an echostr returned without decrypting it", async () => {
+  const result = await verifyAgainst((_plain, echostr) => new Response(echostr));
+  equal(result.code, 1);
+  match(result.stdout, /FAIL \(still_encrypted\)/);
+});
+
+Deno.test("simulate verify fails a right answer slower than the deadline", async () => {
+  const result = await verifyAgainst(async (plain) => {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    return new Response(plain);
+  }, 50);
+  equal(result.code, 1);
+  match(
+    result.stdout,
+    /FAIL \(slow\): The answer is right but took \d+ ms; WeCom gives up after 50 ms/,
+  );
+});
+
+Deno.test("simulate verify reports a redirect, which WeCom does not follow", async () => {
+  const result = await verifyAgainst(() =>
+    new Response(null, {
+      status: 301,
+      headers: { location: "https://gw.example.com/wecom/callback" },
+    })
+  );
+  equal(result.code, 1);
+  match(
+    result.stdout,
+    /FAIL \(redirect\): The URL redirects \(HTTP 301\) to https:\/\/gw\.example\.com/,
+  );
+});
+
+Deno.test("simulate verify reports a reverse proxy whose gateway is down (502)", async () => {
+  const result = await verifyAgainst(() => new Response("Bad Gateway", { status: 502 }));
+  equal(result.code, 1);
+  match(result.stdout, /FAIL \(server_error\)/);
+  match(result.stdout, /gateway behind it is not running/);
+});
+
+Deno.test("simulate verify: nothing listening is a refused connection, not reachable", async () => {
+  const url = `http://127.0.0.1:${closedPort()}/wecom/callback`;
+  const result = await simulate(["verify", "--url", url, ...CREDENTIALS]);
+  equal(result.code, 1);
+  match(result.stdout, /FAIL \(refused\): Connection refused/);
+  match(result.stdout, /WeCom must reach this URL from the internet/);
+});
+
+Deno.test("simulate verify: a server that never answers times out", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) conns.push(conn);
+  })();
+  try {
+    const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/wecom/callback`;
+    const result = await simulate(["verify", "--url", url, "--timeout", "200", ...CREDENTIALS]);
+    equal(result.code, 1);
+    match(
+      result.stdout,
+      /FAIL \(timeout\): No answer from 127\.0\.0\.1:\d+ in time \(waited 200 ms/,
+    );
+    match(result.stdout, /firewall/);
+  } finally {
+    listener.close();
+    await accepting;
+    for (const conn of conns) conn.close();
+  }
+});
+
+Deno.test("simulate verify: https:// to a plain-HTTP port is a TLS failure", async () => {
+  const server = await misbehaving((plain) => new Response(plain));
+  try {
+    const url = server.url.replace("http://", "https://");
+    const result = await simulate(["verify", "--url", url, ...CREDENTIALS]);
+    equal(result.code, 1);
+    match(result.stdout, /FAIL \(tls\): The TLS \(HTTPS\) connection/);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("simulate verify: an unknown host is a DNS failure", async () => {
+  const result = await simulate([
+    "verify",
+    "--url",
+    "http://wecom-gateway-test.invalid/wecom/callback",
+    "--timeout",
+    "3000",
+    ...CREDENTIALS,
+  ]);
+  equal(result.code, 1);
+  match(result.stdout, /FAIL \((dns|timeout)\)/);
+});
+
+Deno.test("simulate send posts a sealed text message the gateway records; a repeated MsgId is deduplicated", async () => {
+  const gw = await gateway();
+  try {
+    const args = ["send", "--url", gw.url, "--text", "你好 from simulate", "--user", "lisi"];
+    const first = await simulate([...args, "--msg-id", "7000000000000000001", ...CREDENTIALS]);
+    equal(first.code, 0, first.all);
+    match(
+      first.stdout,
+      /POST http:\/\/127\.0\.0\.1:\d+\/wecom\/callback: text message of 20 bytes/,
+    );
+    match(first.stdout, /HTTP 200 in \d+ ms/);
+    match(first.stdout, /OK: Accepted/);
+    const again = await simulate([...args, "--msg-id", "7000000000000000001", ...CREDENTIALS]);
+    equal(again.code, 0);
+    const jobs = await listJobs(gw.kv);
+    equal(jobs.length, 1);
+    equal(jobs[0].conversation, `${APP.corpId}:lisi`);
+    deepEqual(
+      jobs[0].message.type === "text" ? jobs[0].message.content : null,
+      "你好 from simulate",
+    );
+  } finally {
+    await gw.stop();
+  }
+});
+
+Deno.test("simulate send --type location and --event click reach the gateway as WeCom's types", async () => {
+  const gw = await gateway();
+  try {
+    const location = await simulate([
+      "send",
+      "--url",
+      gw.url,
+      "--type",
+      "location",
+      ...CREDENTIALS,
+    ]);
+    equal(location.code, 0, location.all);
+    match(location.stdout, /location message \(MsgId \d+\) from 'simulated-user'/);
+    const click = await simulate([
+      "send",
+      "--url",
+      gw.url,
+      "--event",
+      "click",
+      "--key",
+      "MENU_HELP",
+      ...CREDENTIALS,
+    ]);
+    equal(click.code, 0, click.all);
+    match(click.stdout, /event 'click' \(EventKey 'MENU_HELP'\)/);
+    const types = (await listJobs(gw.kv)).map((job) =>
+      job.message.type === "event"
+        ? `event:${job.message.event}:${job.message.eventKey}`
+        : job.message.type
+    ).sort();
+    deepEqual(types, ["event:click:MENU_HELP", "location"]);
+  } finally {
+    await gw.stop();
+  }
+});
+
+Deno.test("simulate send takes the URL, app and allowed user from the configuration", async () => {
+  const gw = await gateway();
+  try {
+    const env = {
+      WECOM_CALLBACK_CORP_ID: APP.corpId,
+      WECOM_CALLBACK_CORP_SECRET: APP.corpSecret,
+      WECOM_CALLBACK_AGENT_ID: APP.agentId,
+      WECOM_CALLBACK_TOKEN: APP.token,
+      WECOM_CALLBACK_ENCODING_AES_KEY: APP.encodingAesKey,
+      WECOM_CALLBACK_HOST: "0.0.0.0",
+      WECOM_CALLBACK_PORT: String(gw.gw.address!.port),
+      WECOM_CALLBACK_ALLOWED_USERS: "wangwu,zhaoliu",
+      WECOM_GATEWAY_KV: ":memory:",
+    };
+    const result = await simulate(["send", "--text", "hi"], { env });
+    equal(result.code, 0, result.all);
+    match(
+      result.stdout,
+      new RegExp(`POST http://127\\.0\\.0\\.1:${gw.gw.address!.port}/wecom/callback`),
+    );
+    match(result.stdout, /from 'wangwu', as app 'default'/);
+    equal((await listJobs(gw.kv))[0].userId, "wangwu");
+  } finally {
+    await gw.stop();
+  }
+});
+
+Deno.test("simulate send with another token is refused with 403 and explained", async () => {
+  const gw = await gateway();
+  try {
+    const other = randomApp({ corpId: APP.corpId });
+    const result = await simulate([
+      "send",
+      "--url",
+      gw.url,
+      "--token",
+      other.token,
+      "--aes-key",
+      other.encodingAesKey,
+      "--corp-id",
+      APP.corpId,
+    ]);
+    equal(result.code, 1);
+    match(result.stdout, /HTTP 403/);
+    match(result.stdout, /FAIL: Refused: the signature, CorpID or AgentID does not match/);
+    equal((await listJobs(gw.kv)).length, 0);
+  } finally {
+    await gw.stop();
+  }
+});
+
+Deno.test("simulate send to a port where nothing listens says so", async () => {
+  const url = `http://127.0.0.1:${closedPort()}/wecom/callback`;
+  const result = await simulate(["send", "--url", url, ...CREDENTIALS]);
+  equal(result.code, 1);
+  match(result.stderr, /FAIL: Connection refused by 127\.0\.0\.1:\d+/);
+});
+
+Deno.test("simulate refuses bad usage with exit 2 and says what to do", async () => {
+  const partial = await simulate(["send", "--url", "http://127.0.0.1:1/x", "--token", APP.token]);
+  equal(partial.code, 2);
+  match(partial.stderr, /also give --aes-key, --corp-id/);
+  const type = await simulate(["send", "--type", "sticker", "--url", "http://x/", ...CREDENTIALS]);
+  equal(type.code, 2);
+  match(type.stderr, /Cannot send --type 'sticker': use text, image, voice, video, location, link/);
+  const key = await simulate(["send", "--key", "K", "--url", "http://x/", ...CREDENTIALS]);
+  equal(key.code, 2);
+  match(key.stderr, /add --event NAME/);
+  const badKey = await simulate([
+    "verify",
+    "--url",
+    "http://x/",
+    "--token",
+    "t",
+    "--aes-key",
+    "short",
+    "--corp-id",
+    "ww1",
+  ]);
+  equal(badKey.code, 2);
+  match(badKey.stderr, /Cannot use the EncodingAESKey of --aes-key/);
+  const sub = await simulate(["replay"]);
+  equal(sub.code, 2);
+  match(sub.stderr, /'simulate' has no subcommand 'replay'/);
+  const noConfig = await simulate(["send", "--text", "hi"]);
+  equal(noConfig.code, 2);
+  match(noConfig.stderr, /give the credentials with --token/);
+});

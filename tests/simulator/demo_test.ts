@@ -1,0 +1,268 @@
+import { deepStrictEqual as deepEqual, match, ok as assert } from "node:assert/strict";
+import { ConfigError } from "../../src/config/load.ts";
+import { DEMO_APP_NAME, DEMO_USER, startDemo } from "../../src/simulator/demo.ts";
+import {
+  CallbackRejectedError,
+  createSimulatedUser,
+  ReplyTimeoutError,
+} from "../../src/simulator/user.ts";
+import { setLogSink } from "../../src/log.ts";
+import { longDemoMessage } from "../../src/cli/demo.ts";
+import { randomAlnum } from "../fakes/config.ts";
+
+const encoder = new TextEncoder();
+
+/** Awaits `fn`, which must reject with an instance of `type`; returns that error. */
+async function rejection<T extends Error>(
+  fn: () => Promise<unknown>,
+  type: new (...args: never[]) => T,
+): Promise<T> {
+  try {
+    await fn();
+  } catch (error) {
+    assert(error instanceof type, `expected ${type.name}, got ${error}`);
+    return error;
+  }
+  throw new Error(`expected ${type.name}, but it resolved`);
+}
+
+/** Keeps the gateway's info lines out of the test output; warnings still show. */
+function quiet(): () => void {
+  const previous = setLogSink({ format: "human", level: "warn", write: () => {} });
+  setLogSink({ ...previous, level: "warn" });
+  return () => setLogSink(previous);
+}
+
+async function withDemo(
+  fn: (demo: Awaited<ReturnType<typeof startDemo>>) => Promise<void>,
+  options: Parameters<typeof startDemo>[0] = {},
+): Promise<void> {
+  const restore = quiet();
+  const demo = await startDemo(options);
+  try {
+    await fn(demo);
+  } finally {
+    await demo.close();
+    restore();
+  }
+}
+
+Deno.test("the demo runs the gateway on loopback against the simulated WeCom, KV in memory, echo agent", async () => {
+  await withDemo(async (demo) => {
+    deepEqual(demo.config.host, "127.0.0.1");
+    deepEqual(demo.config.kvPath, ":memory:");
+    deepEqual(demo.config.agent.kind, "echo");
+    deepEqual(demo.config.access.allowAll, true);
+    deepEqual(demo.app.name, DEMO_APP_NAME);
+    deepEqual(demo.app.apiBase, demo.api.url);
+    match(demo.callbackUrl, /^http:\/\/127\.0\.0\.1:\d+\/wecom\/callback$/);
+    const health = await fetch(demo.healthUrl);
+    deepEqual(await health.json(), { status: "ok" });
+  });
+});
+
+Deno.test("every demo gets fresh random keys", async () => {
+  const restore = quiet();
+  const [a, b] = await Promise.all([startDemo(), startDemo()]);
+  try {
+    assert(a.app.token !== b.app.token && a.app.encodingAesKey !== b.app.encodingAesKey);
+    assert(a.app.corpSecret !== b.app.corpSecret && a.app.corpId !== b.app.corpId);
+    match(a.app.encodingAesKey, /^[A-Za-z0-9]{43}$/);
+    match(a.app.token, /^[A-Za-z0-9]{32}$/);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    restore();
+  }
+});
+
+Deno.test("a text message comes back unchanged from the echo agent, through message/send", async () => {
+  await withDemo(async (demo) => {
+    const text = "你好, WeCom! 👋🏽 spaces  kept";
+    const exchange = await demo.user.send(text);
+    deepEqual(exchange.posts.map((post) => post.status), [200]);
+    deepEqual(exchange.replies.map((reply) => reply.content), [text]);
+    deepEqual(exchange.replies[0].msgtype, "text");
+    const [delivered] = demo.api.delivered(DEMO_USER);
+    deepEqual(delivered.touser, DEMO_USER);
+    deepEqual(delivered.agentId, demo.app.agentId);
+    deepEqual(delivered.corpId, demo.app.corpId);
+  });
+});
+
+Deno.test("a MsgId WeCom delivers 3 times gets exactly one reply; a new MsgId with the same text gets another", async () => {
+  await withDemo(async (demo) => {
+    const retried = await demo.user.send("same text", { times: 3 });
+    deepEqual(retried.posts.map((post) => post.status), [200, 200, 200]);
+    deepEqual(retried.replies.map((reply) => reply.content), ["same text"]);
+
+    const resent = await demo.user.send("same text", { msgId: retried.msgId });
+    deepEqual(resent.replies, [], "a later retry of the same MsgId must not be answered");
+
+    const fresh = await demo.user.send("same text");
+    deepEqual(fresh.replies.map((reply) => reply.content), ["same text"]);
+    deepEqual(demo.api.delivered(DEMO_USER).length, 2);
+  });
+});
+
+Deno.test("a long message arrives in ordered parts of at most 2048 bytes that join to the original", async () => {
+  await withDemo(async (demo) => {
+    const text = longDemoMessage(5000);
+    assert(encoder.encode(text).length >= 5000);
+    const exchange = await demo.user.send(text);
+    const parts = exchange.replies;
+    assert(parts.length >= 3, `expected at least 3 parts, got ${parts.length}`);
+    for (const part of parts) {
+      assert(part.bytes <= 2048, `a part has ${part.bytes} bytes`);
+      deepEqual(part.truncated, false);
+      deepEqual(part.bytes, encoder.encode(part.content).length);
+    }
+    deepEqual(parts.map((part) => part.content).join(""), text);
+    const arrival = parts.map((part) => part.afterMs);
+    deepEqual(arrival, [...arrival].sort((x, y) => x - y));
+  });
+});
+
+Deno.test("an image comes back as the echo agent's one-line description", async () => {
+  await withDemo(async (demo) => {
+    const exchange = await demo.user.sendImage({
+      mediaId: "media-42",
+      picUrl: "https://wework.qpic.cn/wwpic/42/0",
+    });
+    deepEqual(exchange.replies.map((reply) => reply.content), [
+      "[image] media_id=media-42 url=https://wework.qpic.cn/wwpic/42/0",
+    ]);
+  });
+});
+
+Deno.test("events do not break the conversation: enter_agent is acknowledged, a menu click is answered", async () => {
+  await withDemo(async (demo) => {
+    const entered = await demo.user.sendEvent("enter_agent");
+    deepEqual(entered.posts.map((post) => post.status), [200]);
+    deepEqual(entered.replies, []);
+    const clicked = await demo.user.sendEvent("click", { eventKey: "menu_help" });
+    deepEqual(clicked.replies.map((reply) => reply.content), ["[event click] key=menu_help"]);
+    const after = await demo.user.send("still here?");
+    deepEqual(after.replies.map((reply) => reply.content), ["still here?"]);
+  });
+});
+
+Deno.test("commands go through the gateway like any text", async () => {
+  await withDemo(async (demo) => {
+    const help = await demo.user.send("/help");
+    deepEqual(help.replies.length, 1);
+    match(help.replies[0].content, /\/reset/);
+    match(help.replies[0].content, /\/status/);
+  });
+});
+
+Deno.test("two members' replies do not mix", async () => {
+  await withDemo(async (demo) => {
+    const other = await demo.userNamed("lisi");
+    const [mine, theirs] = await Promise.all([
+      demo.user.send("from demo-user"),
+      other.send("from lisi"),
+    ]);
+    deepEqual(mine.replies.map((reply) => reply.content), ["from demo-user"]);
+    deepEqual(theirs.replies.map((reply) => reply.content), ["from lisi"]);
+    deepEqual(demo.api.delivered("lisi").map((m) => m.payload.content), ["from lisi"]);
+  });
+});
+
+Deno.test("simulated members created at the same moment never share a MsgId", async () => {
+  await withDemo(async (demo) => {
+    const users = await Promise.all(["a", "b", "c"].map((id) => demo.userNamed(id)));
+    const ids = users.flatMap((user) => [user.nextMsgId(), user.nextMsgId()]);
+    deepEqual(new Set(ids).size, ids.length);
+    for (const id of ids) match(id, /^\d+$/);
+  });
+});
+
+Deno.test("a callback sealed with the wrong token is refused with 403 and no reply", async () => {
+  await withDemo(async (demo) => {
+    const intruder = await createSimulatedUser({
+      callbackUrl: demo.callbackUrl,
+      app: { ...demo.app, token: randomAlnum(32) },
+      api: demo.api,
+      settled: demo.settled,
+    });
+    const error = await rejection(() => intruder.send("let me in"), CallbackRejectedError);
+    deepEqual(error.status, 403);
+    deepEqual(demo.api.delivered().length, 0);
+  });
+});
+
+Deno.test("a send whose replies never settle fails after the timeout with what arrived", async () => {
+  await withDemo(async (demo) => {
+    const impatient = await createSimulatedUser({
+      callbackUrl: demo.callbackUrl,
+      app: demo.app,
+      api: demo.api,
+      userId: "wangwu",
+      settled: () => Promise.resolve(false),
+      timeoutMs: 300,
+    });
+    const error = await rejection(() => impatient.send("anyone?"), ReplyTimeoutError);
+    deepEqual(error.userId, "wangwu");
+    match(error.message, /within 300 ms/);
+    // Let the gateway finish the reply before closing.
+    while (!(await demo.settled("wangwu"))) await new Promise((r) => setTimeout(r, 10));
+  });
+});
+
+Deno.test("without a settled check, a send ends after a quiet time following the reply", async () => {
+  await withDemo(async (demo) => {
+    const user = await createSimulatedUser({
+      callbackUrl: demo.callbackUrl,
+      app: demo.app,
+      api: demo.api,
+      userId: "zhaoliu",
+      quietMs: 100,
+    });
+    const exchange = await user.send("hi");
+    deepEqual(exchange.replies.map((reply) => reply.content), ["hi"]);
+  });
+});
+
+Deno.test("the demo takes host, port, path and KV from a given environment (serve's demo mode)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await withDemo(async (demo) => {
+      match(demo.callbackUrl, /\/hook$/);
+      deepEqual(demo.config.kvPath, `${dir}/data/demo.sqlite3`);
+      const exchange = await demo.user.send("over a file KV");
+      deepEqual(exchange.replies.map((reply) => reply.content), ["over a file KV"]);
+    }, {
+      env: {
+        WECOM_CALLBACK_HOST: "127.0.0.1",
+        WECOM_CALLBACK_PORT: "0",
+        WECOM_CALLBACK_PATH: "/hook",
+        WECOM_GATEWAY_KV: "./data/demo.sqlite3",
+        // The demo allows everyone whatever the environment says.
+        WECOM_CALLBACK_ALLOWED_USERS: "somebody-else",
+      },
+      cwd: dir,
+    });
+    assert((await Deno.stat(`${dir}/data/demo.sqlite3`)).isFile);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a wrong setting in the given environment fails with a ConfigError and leaves nothing open", async () => {
+  const error = await rejection(
+    () => startDemo({ env: { WECOM_CALLBACK_PORT: "eighty" }, cwd: "/nonexistent-demo-dir" }),
+    ConfigError,
+  );
+  match(error.message, /WECOM_CALLBACK_PORT/);
+});
+
+Deno.test("closing the demo twice is harmless", async () => {
+  const restore = quiet();
+  try {
+    const demo = await startDemo();
+    await Promise.all([demo.close(), demo.close()]);
+    await demo.close();
+  } finally {
+    restore();
+  }
+});
