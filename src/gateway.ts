@@ -21,6 +21,10 @@
 
 import type { GatewayConfig } from "./config/types.ts";
 import { createAgentPool } from "./agent/pool.ts";
+import { platformHint } from "./agent/platform_hint.ts";
+import { createMessagePreparer } from "./delivery/prepare.ts";
+import { createInboundMedia } from "./media/inbound.ts";
+import { storeReplyFiles } from "./media/store.ts";
 import { resetHistory, runAgentForJob } from "./agent/run.ts";
 import { type Delivery, startDelivery } from "./delivery/deliverer.ts";
 import { addOutboxItems, planNotice, planRecall, planReply } from "./delivery/outbox.ts";
@@ -101,7 +105,18 @@ export async function startGateway(
       pollMs: options.deliveryPollMs,
       backoffBaseMs: options.backoffBaseMs,
       ipBackoffBaseMs: options.ipBackoffBaseMs,
+      prepare: createMessagePreparer({
+        kv,
+        client,
+        media: config.media,
+        plainTextUsers: config.delivery.plainTextUsers,
+        detectWeChat: config.delivery.detectWeChat,
+      }),
     });
+    const fetchMedia = createInboundMedia({ client, apps: config.apps, config: config.media });
+    const hint = config.agent.platformHint === false
+      ? undefined
+      : platformHint({ markdown: config.delivery.markdown, uploadRoots: config.media.uploadRoots });
     const agentPool = createAgentPool(config.agent);
     pool = agentPool;
     const started = delivery;
@@ -110,7 +125,18 @@ export async function startGateway(
       runAgent: async (job, signal) => {
         const begun = performance.now();
         try {
-          return await runAgentForJob({ kv, pool: agentPool, config: config.agent }, job, signal);
+          return await runAgentForJob(
+            {
+              kv,
+              pool: agentPool,
+              config: config.agent,
+              fetchMedia,
+              platformHint: hint,
+              storeReplyData: (job, files) => storeReplyFiles(config.media.dir, job, files),
+            },
+            job,
+            signal,
+          );
         } finally {
           metrics.observeAgentRun((performance.now() - begun) / 1000);
         }
@@ -138,6 +164,7 @@ export async function startGateway(
     const intake = createIntake({
       kv,
       access: config.access,
+      welcome: config.welcome,
       onJob: () => wakeRunner?.wake(),
     });
     const callback = createCallbackHandler({
@@ -145,7 +172,7 @@ export async function startGateway(
       replayWindowSeconds: config.replayWindowSeconds,
       intake: async (app, message, plaintext) => {
         const result = await intake(app, message, plaintext);
-        if (result.outcome === "refused") delivery?.wake();
+        if (result.outcome === "refused" || result.notified) delivery?.wake();
         return result;
       },
       observe: metrics.observeCallback,

@@ -5,6 +5,10 @@
  * saying what arrived, with its metadata, so an agent (and the echo backend)
  * can tell the user what it got: `[image] media_id=… url=…`,
  * `[location] 31.2304,121.4737 label="…" scale=15`, `[event click] key=…`.
+ * When the message's file was downloaded, the line goes on with
+ * `file=… size=… type=…` (and `transcript="…"` for transcribed voice): the
+ * full path for agents, the file name only for users (the echo backend), so
+ * no server path reaches a chat.
  *
  * @example Usage
  * ```ts
@@ -21,6 +25,23 @@
  */
 
 import type { InboundMessage } from "../intake/message.ts";
+import type { InboundAttachment } from "./types.ts";
+
+/** What became of the message's file (see `src/media/inbound.ts`). */
+export interface MediaFacts {
+  /** The saved file(s). */
+  attachments?: readonly InboundAttachment[];
+  /** Why the file could not be fetched or transcribed; shown only when `errors` is on. */
+  errors?: readonly string[];
+}
+
+/** Options of {@linkcode describeMessage}. */
+export interface DescribeOptions {
+  /** Show each file's full path (for agents); default: its file name only (for users). */
+  paths?: boolean;
+  /** Add the reasons files are missing (for agents; default false). */
+  errors?: boolean;
+}
 
 /** Fields of an event listed at most, so a strange event cannot make a huge line. */
 const MAX_EVENT_FIELDS = 12;
@@ -39,16 +60,21 @@ const MAX_EVENT_FIELDS = 12;
  * console.assert(text === "[event click] key=menu_1");
  * ```
  */
-export function describeMessage(message: InboundMessage): string {
+export function describeMessage(
+  message: InboundMessage,
+  media: MediaFacts = {},
+  options: DescribeOptions = {},
+): string {
+  const files = () => describeFiles(media, options);
   switch (message.type) {
     case "text":
       return message.content;
     case "image":
-      return `[image] media_id=${message.mediaId} url=${message.picUrl}`;
+      return `[image] media_id=${message.mediaId} url=${message.picUrl}${files()}`;
     case "voice":
-      return `[voice] media_id=${message.mediaId} format=${message.format}`;
+      return `[voice] media_id=${message.mediaId} format=${message.format}${files()}`;
     case "video":
-      return `[video] media_id=${message.mediaId} thumb_media_id=${message.thumbMediaId}`;
+      return `[video] media_id=${message.mediaId} thumb_media_id=${message.thumbMediaId}${files()}`;
     case "location":
       return `[location] ${message.latitude},${message.longitude} label=${
         JSON.stringify(message.label)
@@ -69,6 +95,42 @@ export function describeMessage(message: InboundMessage): string {
     default:
       return `[unknown message type ${(message as { type?: unknown }).type}]`;
   }
+}
+
+/**
+ * The text an agent receives: a text message's content, a menu click's key
+ * (so a menu can send the agent a question), and for anything else the
+ * description with full file paths and the reasons files are missing.
+ *
+ * @example Usage
+ * ```ts
+ * import { agentText } from "./describe.ts";
+ * const click = agentText({
+ *   corpId: "ww1", userId: "zhang", createTime: 1, agentId: "1000002",
+ *   type: "event", event: "click", eventKey: "今天的天气", fields: {},
+ * });
+ * console.assert(click === "今天的天气");
+ * ```
+ */
+export function agentText(message: InboundMessage, media: MediaFacts = {}): string {
+  if (message.type === "event" && message.event === "click" && message.eventKey.trim() !== "") {
+    return message.eventKey;
+  }
+  return describeMessage(message, media, { paths: true, errors: true });
+}
+
+function describeFiles(media: MediaFacts, options: DescribeOptions): string {
+  const parts: string[] = [];
+  for (const file of media.attachments ?? []) {
+    parts.push(
+      `file=${quoteIfNeeded(options.paths ? file.path : file.filename)}`,
+      `size=${file.size}`,
+      `type=${quoteIfNeeded(file.contentType)}`,
+    );
+    if (file.transcript !== undefined) parts.push(`transcript=${JSON.stringify(file.transcript)}`);
+  }
+  if (options.errors) { for (const error of media.errors ?? []) parts.push(`(${error})`); }
+  return parts.length > 0 ? ` ${parts.join(" ")}` : "";
 }
 
 function quoteIfNeeded(value: string): string {

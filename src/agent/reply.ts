@@ -13,6 +13,9 @@
  *   path may be quoted or in backticks, and `~/` means the home folder) become
  *   `attachments` and leave the text. A `[[audio_as_voice]]` tag marks audio
  *   attachments as voice messages. Lines inside ``` fences are left alone.
+ * - Structured output ({@linkcode parseStructuredReply}): a JSON object
+ *   `{"reply": "…", "attachments": [...]}` from the command or http backend,
+ *   whose attachments are paths, `{path, kind}` or `{filename, data_base64}`.
  *
  * @example Usage
  * ```ts
@@ -88,6 +91,113 @@ export function parseReply(
   let rest = kept.join("\n");
   if (asVoice) rest = rest.split(VOICE_TAG).join("");
   return { text: tidy(rest), attachments };
+}
+
+/** Keys of a structured reply; an object with any other key is plain text. */
+const STRUCTURED_KEYS = new Set(["reply", "text", "attachments", "media"]);
+
+/** Largest attachment returned as base64 data (WeCom sends files up to 20 MB). */
+export const MAX_DATA_ATTACHMENT_BYTES = 20 * 1024 * 1024;
+
+/**
+ * Reads a structured reply: a JSON object with a `reply` (or `text`) string
+ * and/or an `attachments` (or `media`) list, and no other key. Returns null
+ * when `raw` is not one (it is then plain text). Attachment entries are a
+ * path string, `{path, kind?}`, or `{filename, data_base64, kind?}`.
+ *
+ * @throws {Error} When the object is structured but an attachment is malformed.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseStructuredReply } from "./reply.ts";
+ * const reply = parseStructuredReply('{"reply": "Done.", "attachments": [{"path": "/out/a.png", "kind": "image"}]}');
+ * console.assert(reply?.text === "Done." && reply.attachments[0].kind === "image");
+ * console.assert(parseStructuredReply('{"answer": 42}') === null);
+ * ```
+ */
+export function parseStructuredReply(raw: string): AgentReply | null {
+  const trimmed = raw.trim();
+  if (!trimmed.startsWith("{") || !trimmed.endsWith("}")) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(trimmed);
+  } catch {
+    return null;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  const fields = value as Record<string, unknown>;
+  if (!Object.keys(fields).every((key) => STRUCTURED_KEYS.has(key))) return null;
+  const text = typeof fields.reply === "string"
+    ? fields.reply
+    : typeof fields.text === "string"
+    ? fields.text
+    : undefined;
+  const list = fields.attachments ?? fields.media;
+  if (text === undefined && !Array.isArray(list)) return null;
+  const reply = parseReply(text ?? "");
+  if (list !== undefined) reply.attachments.push(...structuredAttachments(list));
+  return reply;
+}
+
+/**
+ * The attachments of a structured reply (see {@linkcode parseStructuredReply}).
+ *
+ * @throws {Error} When an entry is neither a path nor an object with a path or data.
+ *
+ * @example Usage
+ * ```ts
+ * import { structuredAttachments } from "./reply.ts";
+ * const [file] = structuredAttachments([{ filename: "hi.txt", data_base64: "aGVsbG8gd29ybGQ=" }]);
+ * console.assert(file.path === "hi.txt" && file.data?.length === 11);
+ * ```
+ */
+export function structuredAttachments(list: unknown): ReplyAttachment[] {
+  if (!Array.isArray(list)) {
+    throw new Error(
+      "the agent's attachments are not a list: send a JSON array of paths or objects",
+    );
+  }
+  return list.map((entry, index) => {
+    if (typeof entry === "string" && entry.trim() !== "") return { path: expandHome(entry.trim()) };
+    const item = entry as Record<string, unknown> | null;
+    const kind = item?.kind;
+    if (kind !== undefined && !["image", "voice", "video", "file"].includes(String(kind))) {
+      throw new Error(
+        `the agent's attachment ${index + 1} has kind ${
+          JSON.stringify(String(kind)).slice(0, 40)
+        }: use image, voice, video or file`,
+      );
+    }
+    const typed = kind as ReplyAttachment["kind"];
+    if (typeof item?.data_base64 === "string") {
+      const name = typeof item.filename === "string" ? item.filename : "";
+      const filename = name.split(/[\/]/).pop()?.trim() || `attachment-${index + 1}`;
+      const data = decodeBase64(item.data_base64, index);
+      return typed ? { path: filename, data, kind: typed } : { path: filename, data };
+    }
+    if (typeof item?.path === "string" && item.path.trim() !== "") {
+      const path = expandHome(item.path.trim());
+      return typed ? { path, kind: typed } : { path };
+    }
+    throw new Error(
+      `the agent's attachment ${index + 1} has neither a "path" nor "data_base64"`,
+    );
+  });
+}
+
+function decodeBase64(text: string, index: number): Uint8Array {
+  const clean = text.replace(/\s+/g, "");
+  if (clean.length * 3 / 4 > MAX_DATA_ATTACHMENT_BYTES + 3) {
+    throw new Error(
+      `the agent's attachment ${index + 1} is larger than 20 MB, more than WeCom sends`,
+    );
+  }
+  try {
+    const binary = atob(clean);
+    return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+  } catch {
+    throw new Error(`the agent's attachment ${index + 1} has data_base64 that is not base64`);
+  }
 }
 
 function unquote(value: string): string {

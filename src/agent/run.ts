@@ -1,8 +1,11 @@
 /**
  * One agent run for one job: request in, reply out, history kept.
  *
- * Builds the {@linkcode AgentRequest} from the job (text via
- * `describeMessage`), runs it on the pool, and for the openai backend keeps
+ * Builds the {@linkcode AgentRequest} from the job (text via `agentText`),
+ * after fetching the message's files (image, voice, video: downloaded into
+ * the attachment store and transcribed here, in the job, never before WeCom's
+ * 200), runs it on the pool, writes attachments the agent returned as data
+ * into the store, and for the openai backend keeps
  * the conversation history at `keys.history(conversation)`: loaded before the
  * run, and after it the user and assistant turns appended, oldest turns
  * dropped so the content stays within `historyMaxBytes` (and the KV value
@@ -21,18 +24,34 @@
 
 import type { AgentConfig } from "../config/types.ts";
 import type { JobRecord } from "../jobs/types.ts";
-import type { AgentReply, AgentRequest, HistoryTurn } from "./types.ts";
+import type { AgentReply, AgentRequest, HistoryTurn, ReplyAttachment } from "./types.ts";
 import type { AgentPool } from "./pool.ts";
 import { keys } from "../store/keys.ts";
 import { commit } from "../store/kv.ts";
 import { log } from "../log.ts";
-import { describeMessage } from "./describe.ts";
+import { agentText, type MediaFacts } from "./describe.ts";
 
 /** What {@linkcode runAgentForJob} needs. */
 export interface AgentRunDeps {
   kv: Deno.Kv;
   pool: AgentPool;
   config: AgentConfig;
+  /** Fetches the message's files before the run (`createInboundMedia` of src/media/inbound.ts). */
+  fetchMedia?: (job: JobRecord, signal: AbortSignal) => Promise<MediaFacts>;
+  /** Added to every request (`platformHint()` of `./platform_hint.ts`); empty or absent: none. */
+  platformHint?: string;
+  /**
+   * Writes attachments the agent returned as data into the attachment store and
+   * returns them as paths (`storeReplyFiles` of src/media/store.ts).
+   */
+  storeReplyData?: (job: JobRecord, attachments: ReplyAttachment[]) => Promise<ReplyAttachment[]>;
+}
+
+/** What besides the job and history goes into a request. */
+export interface AgentRequestExtras {
+  /** The message's downloaded files and why some are missing. */
+  media?: MediaFacts;
+  platformHint?: string;
 }
 
 /** Upper bound of the stored history value (estimated V8-serialized size); KV allows 64 KiB. */
@@ -57,18 +76,29 @@ const SAVE_ATTEMPTS = 10;
  * console.assert(buildAgentRequest(job, []).text === "hi");
  * ```
  */
-export function buildAgentRequest(job: JobRecord, history: HistoryTurn[]): AgentRequest {
-  return {
+export function buildAgentRequest(
+  job: JobRecord,
+  history: HistoryTurn[],
+  extras: AgentRequestExtras = {},
+): AgentRequest {
+  const media = extras.media ?? {};
+  const request: AgentRequest = {
     jobId: job.id,
     conversation: job.conversation,
     app: job.app,
     corpId: job.corpId,
     agentId: job.agentId,
     userId: job.userId,
-    text: describeMessage(job.message),
+    text: agentText(job.message, media),
     message: job.message,
     history,
   };
+  if (media.attachments && media.attachments.length > 0) {
+    request.attachments = [...media.attachments];
+  }
+  if (media.errors && media.errors.length > 0) request.mediaErrors = [...media.errors];
+  if (extras.platformHint) request.platformHint = extras.platformHint;
+  return request;
 }
 
 /**
@@ -91,8 +121,12 @@ export async function runAgentForJob(
   const { kv, pool, config } = deps;
   const keepHistory = config.kind === "openai" && (config.openai?.historyMaxBytes ?? 0) > 0;
   const history = keepHistory ? await loadHistory(kv, job.conversation) : [];
-  const request = buildAgentRequest(job, history);
+  const media = deps.fetchMedia ? await deps.fetchMedia(job, signal) : {};
+  const request = buildAgentRequest(job, history, { media, platformHint: deps.platformHint });
   const reply = await pool.run(request, { signal, timeoutMs: config.timeoutMs });
+  if (deps.storeReplyData && reply.attachments.some((file) => file.data !== undefined)) {
+    reply.attachments = await deps.storeReplyData(job, reply.attachments);
+  }
   if (keepHistory) {
     try {
       await appendHistory(kv, job.conversation, [

@@ -15,6 +15,21 @@ export interface HistoryTurn {
   content: string;
 }
 
+/** A file that came with the user's message (image, voice, video), saved in the attachment store. */
+export interface InboundAttachment {
+  kind: "image" | "voice" | "video";
+  /** Absolute path of the saved file on the gateway's machine. */
+  path: string;
+  /** Its file name (the last part of `path`). */
+  filename: string;
+  /** Bytes. */
+  size: number;
+  /** As WeCom sent it, e.g. `image/jpeg`, `audio/amr`. */
+  contentType: string;
+  /** Voice: the transcript, when transcription is configured and worked. */
+  transcript?: string;
+}
+
 /** The input of one agent run. */
 export interface AgentRequest {
   jobId: string;
@@ -29,13 +44,28 @@ export interface AgentRequest {
   message: InboundMessage;
   /** Earlier turns of this conversation, oldest first (empty for stateless backends). */
   history: HistoryTurn[];
+  /** Files of the message, downloaded before the run (absent or empty: none). */
+  attachments?: InboundAttachment[];
+  /** Why a file of the message could not be fetched or transcribed, for the agent. */
+  mediaErrors?: string[];
+  /**
+   * What WeCom renders and what the agent can send (markdown subset, media types
+   * and limits, 2048-byte split); the openai backend adds it to its system prompt.
+   */
+  platformHint?: string;
 }
 
-/** A file the agent wants to send (issue: media out). */
+/** A file the agent wants to send. */
 export interface ReplyAttachment {
+  /** Path of the file on the gateway's machine (or, with `data`, the name to give it). */
   path: string;
-  /** WeCom media type; guessed from the extension when absent. */
+  /** WeCom media type; judged from the file itself when absent. */
   kind?: "image" | "voice" | "video" | "file";
+  /**
+   * The file's bytes, when the agent returned them rather than a path (http
+   * backend, `data_base64`): written to the attachment store before delivery.
+   */
+  data?: Uint8Array;
 }
 
 /** The output of one agent run. */

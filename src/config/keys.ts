@@ -49,6 +49,11 @@ export const SETTINGS = {
   refusalNoticeSeconds: extra("refusal_notice_seconds"),
   refusalNoticeText: extra("refusal_notice_text"),
   markdown: extra("markdown", "WECOM_GATEWAY_MARKDOWN"),
+  markdownPlainUsers: extra("markdown_plain_users", "WECOM_GATEWAY_MARKDOWN_PLAIN_USERS"),
+  markdownDetectWeChat: extra("markdown_detect_wechat"),
+  welcomeText: extra("welcome_text", "WECOM_GATEWAY_WELCOME_TEXT"),
+  welcomeSeconds: extra("welcome_seconds"),
+  welcomeOnEnter: extra("welcome_on_enter"),
   kv: section("gateway.kv", "WECOM_GATEWAY_KV"),
   logFormat: section("gateway.log_format", "LOG_FORMAT"),
   jobsConcurrency: section("gateway.jobs.concurrency", "WECOM_GATEWAY_CONCURRENCY"),
@@ -74,6 +79,19 @@ export const SETTINGS = {
   commandCwd: section("agent.command.cwd"),
   httpUrl: section("agent.http.url", "WECOM_GATEWAY_HTTP_URL"),
   httpHeaders: section("agent.http.headers"),
+  agentPlatformHint: section("agent.platform_hint"),
+  mediaDir: section("gateway.media.dir", "WECOM_GATEWAY_MEDIA_DIR"),
+  mediaMaxBytes: section("gateway.media.max_bytes"),
+  mediaRetentionHours: section("gateway.media.retention_hours"),
+  mediaUploadRoots: section("gateway.media.upload_roots", "WECOM_GATEWAY_UPLOAD_ROOTS"),
+  transcriptionBaseUrl: section(
+    "gateway.media.transcription.base_url",
+    "WECOM_GATEWAY_TRANSCRIPTION_BASE_URL",
+  ),
+  transcriptionModel: section("gateway.media.transcription.model"),
+  transcriptionApiKeyEnv: section("gateway.media.transcription.api_key_env"),
+  transcriptionLanguage: section("gateway.media.transcription.language"),
+  transcriptionFfmpeg: section("gateway.media.transcription.ffmpeg"),
 } as const satisfies Record<string, SettingSpec>;
 
 /** The five credentials of one WeCom app. */
@@ -157,6 +175,11 @@ export const EXTRA_KEYS: readonly string[] = [
   "refusal_notice_seconds",
   "refusal_notice_text",
   "markdown",
+  "markdown_plain_users",
+  "markdown_detect_wechat",
+  "welcome_text",
+  "welcome_seconds",
+  "welcome_on_enter",
 ];
 
 /** Our keys directly under `agent:` (Hermes keeps its own keys there too). */
@@ -167,10 +190,11 @@ export const AGENT_KEYS: readonly string[] = [
   "openai",
   "command",
   "http",
+  "platform_hint",
 ];
 
 /** Our keys directly under `gateway:` (Hermes keeps its own keys there too). */
-export const GATEWAY_KEYS: readonly string[] = ["kv", "log_format", "jobs", "delivery"];
+export const GATEWAY_KEYS: readonly string[] = ["kv", "log_format", "jobs", "delivery", "media"];
 
 /** Keys of our own sub-sections, by dotted section path. */
 export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
@@ -187,6 +211,8 @@ export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
     "poll_ms",
   ],
   "gateway.delivery": ["max_attempts", "per_minute", "per_hour", "request_timeout_seconds"],
+  "gateway.media": ["dir", "max_bytes", "retention_hours", "upload_roots", "transcription"],
+  "gateway.media.transcription": ["base_url", "model", "api_key_env", "language", "ffmpeg"],
 };
 
 /** Every environment variable we read, besides the one named by `agent.openai.api_key_env`. */

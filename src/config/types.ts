@@ -56,6 +56,12 @@ export interface AgentConfig {
     /** Extra request headers (e.g. Authorization). Never logged. */
     headers: Record<string, string>;
   };
+  /**
+   * Tell the agent what WeCom renders and what it can send (markdown subset,
+   * media types and limits, the 2048-byte split), in the openai backend's
+   * system prompt (default true; absent means true).
+   */
+  platformHint?: boolean;
 }
 
 /** Settings of the job runner. */
@@ -88,6 +94,57 @@ export interface DeliveryConfig {
   perHour: number;
   /** HTTP timeout of one WeCom API call, ms (default 10 s). */
   requestTimeoutMs: number;
+  /**
+   * Members who get plain text instead of markdown (WeChat-plugin users, who
+   * cannot see WeCom markdown): entries `user` or `corp:user`. Absent: none.
+   */
+  plainTextUsers?: string[];
+  /**
+   * Treat members whose location messages arrive without `AppType` (sent from
+   * WeChat rather than the WeCom app) as plain-text users (default true).
+   */
+  detectWeChat?: boolean;
+}
+
+/** Speech-to-text of inbound voice messages through an OpenAI-compatible API. */
+export interface TranscriptionConfig {
+  /** Base URL of the API (…/v1); empty turns transcription off (default). */
+  baseUrl: string;
+  /** Model name (default `whisper-1`). */
+  model: string;
+  /** Read from the variable named by `api_key_env` (default OPENAI_API_KEY); may be empty. */
+  apiKey: string;
+  /** ISO-639-1 language hint, e.g. `zh`; empty lets the model detect it. */
+  language: string;
+  /** Path of ffmpeg to convert AMR to WAV first (OpenAI does not take AMR); empty: send AMR. */
+  ffmpeg: string;
+}
+
+/** Files in and out: the `gateway.media` section. */
+export interface MediaConfig {
+  /** The attachment store (absolute): inbound files, and files written for replies. */
+  dir: string;
+  /** Largest inbound file downloaded from WeCom, bytes (default 20 MB). */
+  maxBytes: number;
+  /** Files in the store older than this many hours are deleted; 0 keeps them (default 72). */
+  retentionHours: number;
+  /**
+   * Folders (absolute) an outbound attachment may come from, besides the
+   * conversation's own folders in the store; any other path is refused.
+   * Default: `agent.command.cwd` when set.
+   */
+  uploadRoots: string[];
+  transcription: TranscriptionConfig;
+}
+
+/** The welcome message sent on `subscribe` and `enter_agent` events. */
+export interface WelcomeConfig {
+  /** The text; empty sends none (default). */
+  text: string;
+  /** At most one welcome per member per this many seconds (default 86400). */
+  periodSeconds: number;
+  /** Also welcome on `enter_agent` (the member opens the app), not only `subscribe` (default true). */
+  onEnter: boolean;
 }
 
 /** Who may talk to the agent. */
@@ -117,6 +174,8 @@ export interface GatewayConfig {
   agent: AgentConfig;
   jobs: JobsConfig;
   delivery: DeliveryConfig;
+  media: MediaConfig;
+  welcome: WelcomeConfig;
   /** `human` (default) or `json` (LOG_FORMAT=json). */
   logFormat: "human" | "json";
 }

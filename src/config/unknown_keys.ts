@@ -159,9 +159,13 @@ function checkYaml(root: Readonly<Record<string, unknown>>, problems: ConfigProb
     GATEWAY_KEYS,
     false,
   );
-  for (const name of ["jobs", "delivery"]) {
+  for (const name of ["jobs", "delivery", "media"]) {
     const path = `gateway.${name}`;
-    checkSection(problems, gateway?.[name], path, SECTION_KEYS[path], true);
+    const node = checkSection(problems, gateway?.[name], path, SECTION_KEYS[path], true);
+    if (name === "media") {
+      const sub = "gateway.media.transcription";
+      checkSection(problems, node?.transcription, sub, SECTION_KEYS[sub], true);
+    }
   }
   const nested = isMapping(gateway?.platforms) ? gateway.platforms.wecom_callback : undefined;
   if (nested !== undefined && platforms?.wecom_callback === undefined) {

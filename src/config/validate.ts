@@ -33,6 +33,7 @@ import { createReader, where } from "./read.ts";
 import type { AgentKind, GatewayConfig } from "./types.ts";
 import { checkNames } from "./unknown_keys.ts";
 import { validateApps } from "./validate_apps.ts";
+import { readMedia, readPlainText, readWelcome } from "./validate_media.ts";
 
 /** Defaults of every setting that has one. */
 export const DEFAULTS = {
@@ -245,9 +246,12 @@ export function validateConfig(layers: Layers, cwd: string): ValidationResult {
         positive,
       ) * 1000,
     ),
+    ...readPlainText(read),
   };
 
   const agent = readAgent(read, cwd, concurrency);
+  const media = readMedia(read, cwd, agent.command.cwd);
+  const welcome = readWelcome(read);
 
   const collected = collectApps(layers);
   problems.push(...collected.problems);
@@ -268,6 +272,8 @@ export function validateConfig(layers: Layers, cwd: string): ValidationResult {
       agent,
       jobs,
       delivery,
+      media,
+      welcome,
       logFormat,
     },
     problems,
@@ -407,5 +413,7 @@ function readAgent(
     }
   }
 
-  return { kind, timeoutMs, workers, openai, command, http: { url, headers } };
+  const platformHint = read.boolean(SETTINGS.agentPlatformHint, true);
+
+  return { kind, timeoutMs, workers, openai, command, http: { url, headers }, platformHint };
 }

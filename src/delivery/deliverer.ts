@@ -18,6 +18,10 @@
  *   per app, recorded at `keys.appStatus(app)` and retried slowly; credential
  *   and permanent errors, exhausted attempts and unknown apps become dead
  *   letters, and the conversation's next item goes on.
+ * - Media and markdown (`./prepare.ts`): right before a send, a media item is
+ *   uploaded (its media id stored on the item first, so a resend sends the
+ *   same one) or explained in a short text; markdown goes as text to
+ *   WeChat-plugin users.
  * - Recalls: a recall item recalls its target if it was sent and cancels it if
  *   not; a pending notice with a recall behind it in the queue is cancelled at
  *   once instead of being sent late.
@@ -39,9 +43,11 @@ import type { AppConfig, DeliveryConfig } from "../config/types.ts";
 import { type LogFields, type LogLevel, write as writeLog } from "../log.ts";
 import { commit } from "../store/kv.ts";
 import { keys } from "../store/keys.ts";
+import { NO_ERRCODE, WeComApiError } from "../wecom/errors.ts";
 import type { WeComClient } from "../wecom/types.ts";
 import { addCancel, FINISHED_RETENTION_MS, type OutboxReady, withoutLease } from "./outbox.ts";
 import { type PacingLimits, reserveSlot, validatePacingLimits } from "./pacing.ts";
+import { passThrough, type PrepareMessage } from "./prepare.ts";
 import {
   decideRetry,
   DEFAULT_RETRY_POLICY,
@@ -75,6 +81,14 @@ export interface DeliveryDeps {
   ipBackoffBaseMs?: number;
   /** In-flight lease of one send, ms (default `2 × requestTimeoutMs + 5 s`). */
   leaseMs?: number;
+  /** In-flight lease of a media item (upload, then send), ms (default `leaseMs` + 4 min). */
+  mediaLeaseMs?: number;
+  /**
+   * Turns a due item into the message sent: uploads media items, sends markdown as
+   * text to WeChat-plugin users (`createMessagePreparer` of `./prepare.ts`).
+   * Default `passThrough`: media items are explained as not sent.
+   */
+  prepare?: PrepareMessage;
   /** Extra wait after a pacing window frees up, ms (default 1000). */
   pacingMarginMs?: number;
   /** Random source of the back-off jitter (default `Math.random`). */
@@ -137,6 +151,8 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   const concurrency = positiveInteger("concurrency", deps.concurrency ?? 8);
   const pollMs = positiveInteger("pollMs", deps.pollMs ?? 500);
   const leaseMs = positiveInteger("leaseMs", deps.leaseMs ?? 2 * config.requestTimeoutMs + 5000);
+  const mediaLeaseMs = positiveInteger("mediaLeaseMs", deps.mediaLeaseMs ?? leaseMs + 240_000);
+  const prepare = deps.prepare ?? passThrough;
   const policy: RetryPolicy = {
     maxAttempts: positiveInteger("delivery.maxAttempts", config.maxAttempts),
     baseMs: deps.backoffBaseMs ?? DEFAULT_RETRY_POLICY.baseMs,
@@ -302,25 +318,40 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     }
     const claimed: OutboxItem = {
       ...item,
+      // A lease left behind means a sender stopped mid-send: that send may have landed.
+      uncertain: item.uncertain === true || item.inFlightUntil !== undefined,
       attempts: item.attempts + 1,
-      inFlightUntil: at + leaseMs,
+      // An upload of up to 20 MB comes first for a media item: hold it longer.
+      inFlightUntil: at + (item.message.msgtype === "media" ? mediaLeaseMs : leaseMs),
     };
     const claim = await commit(() =>
       slot.commitMutation(kv.atomic().check(entry)).set(entry.key, claimed)
     );
     if (!claim.ok) return "next"; // another sender was faster: look again
-    const message = item.message;
+    let current = claimed;
+    let versionstamp = claim.versionstamp;
     let msgId: string;
     try {
-      const result = await client.send(app, item.userId, message, {
-        duplicateCheck: item.attempts > 0,
+      const prepared = await prepare(app, { ...claimed, message: item.message });
+      if (prepared.persist) {
+        // Keep the media id before sending, so a resend sends the same one.
+        const kept: OutboxItem = { ...prepared.persist, inFlightUntil: claimed.inFlightUntil };
+        const saved = await commit(() =>
+          kv.atomic().check({ key: entry.key, versionstamp }).set(entry.key, kept)
+        );
+        if (!saved.ok) return "next"; // the item changed meanwhile: look again
+        current = kept;
+        versionstamp = saved.versionstamp;
+      }
+      const result = await client.send(app, item.userId, prepared.message, {
+        duplicateCheck: claimed.uncertain,
       });
       msgId = result.msgId;
     } catch (error) {
-      await sendFailed(claimed, claim.versionstamp, app, error);
+      await sendFailed(current, versionstamp, app, error);
       return "next";
     }
-    await finish(claimed, claim.versionstamp, { state: "sent", msgId });
+    await finish(current, versionstamp, { state: "sent", msgId });
     if (reported.has(app.name)) await appRecovered(app);
     return "next";
   }
@@ -393,6 +424,8 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     }
     const claimed: OutboxItem = {
       ...item,
+      // A lease left behind means a sender stopped mid-send: that send may have landed.
+      uncertain: item.uncertain === true || item.inFlightUntil !== undefined,
       attempts: item.attempts + 1,
       inFlightUntil: at + leaseMs,
     };
@@ -465,6 +498,18 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       .delete(keys.deadLetter(done.id));
   }
 
+  /**
+   * True when a failed send may still have been delivered: WeCom gave no answer
+   * (timeout, dropped connection, network error) or an HTTP error from a hop that
+   * may have forwarded it. An errcode from WeCom, 503, 429 and 408 mean it was not.
+   */
+  function outcomeUnknown(error: unknown): boolean {
+    if (!(error instanceof WeComApiError)) return true;
+    if (error.errcode !== NO_ERRCODE) return false;
+    if (error.kind === "network") return true;
+    return error.httpStatus === undefined || ![408, 429, 503].includes(error.httpStatus);
+  }
+
   async function sendFailed(
     claimed: OutboxItem,
     versionstamp: string,
@@ -481,8 +526,19 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       return;
     }
     const reason = describeError(error);
-    const retryAt = now() + decision.delayMs;
-    const retried: OutboxItem = { ...withoutLease(claimed), notBefore: retryAt, lastError: reason };
+    const uncertain = claimed.uncertain === true || outcomeUnknown(error);
+    // A send that may still land at WeCom is not repeated for one more request timeout,
+    // so that a late first copy lands before the duplicate-checked one.
+    const retryAt = now() + Math.max(
+      decision.delayMs,
+      uncertain && !claimed.uncertain ? config.requestTimeoutMs : 0,
+    );
+    const retried: OutboxItem = {
+      ...withoutLease(claimed),
+      notBefore: retryAt,
+      lastError: reason,
+      uncertain,
+    };
     const result = await commit(() => kv.atomic().check({ key, versionstamp }).set(key, retried));
     log("warn", "send failed; retrying later", {
       ...itemFields(claimed),

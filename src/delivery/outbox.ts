@@ -25,7 +25,7 @@ import type { JobRecord } from "../jobs/types.ts";
 import { commit } from "../store/kv.ts";
 import { newId } from "../store/id.ts";
 import { keys } from "../store/keys.ts";
-import type { OutboxItem } from "./types.ts";
+import type { MediaMessage, OutboxItem } from "./types.ts";
 import { splitMessage, WECOM_MAX_MESSAGE_BYTES } from "./split.ts";
 
 /** `lastError` of an item that was cancelled before it was sent (not a dead letter). */
@@ -60,9 +60,11 @@ export interface PlanReplyOptions {
 
 /**
  * Plans the items of one agent reply: the text split into chunks of at most
- * 2048 UTF-8 bytes, in order. Attachments cannot be sent yet: each one becomes
- * a line saying so, after the text, so the user knows a file is missing. A
- * reply with neither text nor attachments gives no item.
+ * 2048 UTF-8 bytes, in order, then one media item per attachment (uploaded
+ * and sent by delivery when due, or explained there when it cannot be sent).
+ * An attachment still holding its bytes (nowhere to store them) becomes a line
+ * saying it could not be sent. A reply with neither text nor attachments
+ * gives no item.
  *
  * @example Usage
  * ```ts
@@ -78,10 +80,10 @@ export function planReply(
   options: PlanReplyOptions,
 ): OutboxItem[] {
   const now = options.now ?? Date.now();
-  const notes = reply.attachments.map((attachment) =>
-    `[Could not send the file "${baseName(attachment.path)}": ` +
-    "sending files is not supported yet.]"
-  );
+  const files = reply.attachments.filter((attachment) => attachment.data === undefined);
+  const notes = reply.attachments.filter((attachment) => attachment.data !== undefined).map((
+    attachment,
+  ) => `[Could not send the file "${baseName(attachment.path)}": it was not stored.]`);
   let text = reply.text;
   if (notes.length > 0) {
     text = /\S/.test(text) ? `${text}\n\n${notes.join("\n")}` : notes.join("\n");
@@ -93,9 +95,19 @@ export function planReply(
     userId: job.userId,
     jobId: job.id,
   };
-  return splitMessage(text, WECOM_MAX_MESSAGE_BYTES, { markdown: options.markdown }).map((
+  const items = splitMessage(text, WECOM_MAX_MESSAGE_BYTES, { markdown: options.markdown }).map((
     content,
   ) => newItem(target, "reply", { msgtype, content }, now, 0));
+  for (const file of files) {
+    const message: MediaMessage = {
+      msgtype: "media",
+      path: file.path,
+      filename: baseName(file.path),
+    };
+    if (file.kind) message.kind = file.kind;
+    items.push(newItem(target, "reply", message, now, 0));
+  }
+  return items;
 }
 
 /** Options of {@linkcode planNotice}. */

@@ -9,7 +9,25 @@
  * @module
  */
 
-import type { OutboundMessage } from "../wecom/types.ts";
+import type { MediaKind, OutboundMessage } from "../wecom/types.ts";
+
+/**
+ * A file to send: uploaded (`media/upload`) when the item is due, since media
+ * ids live only 3 days, then sent as `kind` (or as a file when WeCom would
+ * refuse it as that kind). A file that cannot be sent at all goes out as a
+ * short text saying so (`./prepare.ts`).
+ */
+export interface MediaMessage {
+  msgtype: "media";
+  /** Path of the file on the gateway's machine; never shown to users. */
+  path: string;
+  /** The name users see. */
+  filename: string;
+  /** The type asked for; absent: judged from the file. */
+  kind?: MediaKind;
+  /** Set once uploaded, so a resend uses the same media id (and WeCom's duplicate check). */
+  uploaded?: { mediaId: string; kind: MediaKind; at: number };
+}
 
 /** Where an outbox item stands. */
 export type OutboxState = "pending" | "sent" | "dead";
@@ -27,7 +45,7 @@ export interface OutboxItem {
   jobId: string;
   /** What the item is, for logs and status: a reply chunk, a notice, a recall. */
   purpose: "reply" | "notice" | "working" | "recall" | "error";
-  message: OutboundMessage | { msgtype: "recall"; ofItem: string };
+  message: OutboundMessage | { msgtype: "recall"; ofItem: string } | MediaMessage;
   state: OutboxState;
   /** Send attempts made; > 0 means a later send must use the duplicate check. */
   attempts: number;
@@ -44,4 +62,11 @@ export interface OutboxItem {
    * again and is resent with the duplicate check.
    */
   inFlightUntil?: number;
+  /**
+   * An earlier send may have reached WeCom without our knowing (a timeout, a
+   * lost connection, a crash mid-send): every later send of this item uses
+   * WeCom's duplicate check, and only then. A send WeCom answered with an
+   * error is known not to have been delivered and does not set it.
+   */
+  uncertain?: boolean;
 }

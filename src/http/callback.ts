@@ -4,8 +4,9 @@
  * Status codes (a contract, see DESIGN.md): `200` with an empty body once a
  * message is durably recorded, recognised as a duplicate or deliberately
  * ignored; `400` malformed; `403` forged signature, stale timestamp, wrong corp
- * or no such app; `408` body too slow; `413` over 64 KiB; `503` when KV could
- * not record the message (WeCom retries); `405` other methods.
+ * or no such app; `408` body too slow; `413` over 64 KiB, or a decrypted
+ * message too large to record in one KV value; `503` when KV could not record
+ * the message (WeCom retries); `405` other methods.
  *
  * App choice for a POST on the shared path: apps named by the envelope's
  * `ToUserName`/`AgentID` are tried first, then the others; an app is taken when
@@ -24,6 +25,7 @@ import {
   verifyAndDecrypt,
   WeComCryptoError,
 } from "../crypto/mod.ts";
+import { estimateValueBytes } from "../intake/group_commit.ts";
 import type { IntakeResult } from "../intake/record.ts";
 import type { InboundMessage } from "../intake/message.ts";
 import { CallbackFormatError, parseEnvelope, parseMessage, XmlError } from "../intake/parse.ts";
@@ -91,6 +93,15 @@ function nextRequestId(): string {
 }
 
 const TEXT_HEADERS = { "content-type": "text/plain; charset=utf-8" };
+
+/**
+ * Largest decrypted message (estimated stored bytes) that is recorded. A job
+ * record holds the message and must fit in one KV value (64 KiB); a message
+ * of mostly ASCII text with one CJK character is stored as UTF-16, twice its
+ * UTF-8 size, so a body under the 64 KiB cap can still decrypt to more.
+ * Refused with 413 (retrying cannot help) rather than a 503 from KV.
+ */
+const MAX_MESSAGE_RECORD_BYTES = 60 * 1024;
 
 function signedQuery(url: URL, now: number, windowSeconds: number) {
   const query = parseQuery(url.search);
@@ -238,6 +249,15 @@ export function createCallbackHandler(
     }
     if (message.corpId !== app.config.corpId) {
       throw new Refusal(403, "wrong_corp", "The message is addressed to another corp.");
+    }
+    if (estimateValueBytes(message) > MAX_MESSAGE_RECORD_BYTES) {
+      throw new Refusal(
+        413,
+        "message_too_large",
+        `The decrypted message is too large to record (over ${
+          MAX_MESSAGE_RECORD_BYTES / 1024
+        } KiB stored); WeCom's messages are far smaller.`,
+      );
     }
     let result: IntakeResult;
     try {

@@ -35,6 +35,8 @@ export type UserMessage =
       longitude: number;
       scale: number;
       label: string;
+      /** `AppType`: "wxwork" from the WeCom app; absent (undefined) when sent from WeChat. */
+      appType?: string;
     }
     | { type: "link"; title: string; description: string; url: string; picUrl: string }
   );

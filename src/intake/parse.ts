@@ -73,6 +73,23 @@ function required(fields: Map<string, string>, name: string): string {
   return value.trim();
 }
 
+/**
+ * Longest `FromUserName` or `MsgId` accepted. WeCom's user ids have at most 64
+ * bytes and its MsgIds are 64-bit numbers; both become parts of KV keys, which
+ * hold at most 2 KiB, so a longer value could never be recorded.
+ */
+const MAX_ID_LENGTH = 256;
+
+function identifier(name: string, value: string): string {
+  if (value.length > MAX_ID_LENGTH) {
+    throw new CallbackFormatError(
+      name,
+      `The decrypted message's <${name}> has ${value.length} characters; WeCom's have at most 64 bytes and more than ${MAX_ID_LENGTH} are refused.`,
+    );
+  }
+  return value;
+}
+
 function number(fields: Map<string, string>, name: string): number {
   const value = Number((fields.get(name) ?? "").trim());
   return Number.isFinite(value) ? value : 0;
@@ -93,13 +110,14 @@ const UNKNOWN_FIELDS = new Set([...BASE_FIELDS, "MsgId"]);
  * Unknown message types become `{ type: "unknown" }` rather than an error.
  *
  * @throws {XmlError} for input that is not accepted XML.
- * @throws {CallbackFormatError} when a common field is missing.
+ * @throws {CallbackFormatError} when a common field is missing, or `FromUserName` or
+ * `MsgId` is longer than 256 characters.
  */
 export function parseMessage(plaintext: string): InboundMessage {
   const fields = readXmlFields(plaintext);
   const base = {
     corpId: required(fields, "ToUserName"),
-    userId: required(fields, "FromUserName"),
+    userId: identifier("FromUserName", required(fields, "FromUserName")),
     createTime: number(fields, "CreateTime"),
     agentId: (fields.get("AgentID") ?? "").trim(),
   };
@@ -119,11 +137,11 @@ export function parseMessage(plaintext: string): InboundMessage {
       ...base,
       type: "unknown",
       msgType,
-      msgId: text("MsgId").trim(),
+      msgId: identifier("MsgId", text("MsgId").trim()),
       fields: rest(fields, UNKNOWN_FIELDS),
     };
   }
-  const msgId = required(fields, "MsgId");
+  const msgId = identifier("MsgId", required(fields, "MsgId"));
   switch (msgType) {
     case "text":
       return { ...base, msgId, type: "text", content: text("Content") };
@@ -148,6 +166,7 @@ export function parseMessage(plaintext: string): InboundMessage {
         longitude: number(fields, "Location_Y"),
         scale: number(fields, "Scale"),
         label: text("Label"),
+        ...(fields.has("AppType") ? { appType: text("AppType").trim() } : {}),
       };
     default:
       return {

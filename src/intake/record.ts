@@ -2,10 +2,16 @@
  * Recording an inbound message durably: the step between "decrypted" and "200".
  *
  * One atomic KV commit writes the dedupe marker, the job record and the
- * wake-up. Only when it has committed may the callback be acknowledged; if KV
+ * wake-up (concurrent callbacks share one commit: `./group_commit.ts`). Only
+ * when it has committed may the callback be acknowledged; if KV
  * fails the error propagates and the HTTP layer answers 503 so that WeCom
  * retries. A message from a member who is not allowed never becomes a job; the
  * member may get a short notice (at most one per `refusalNoticeSeconds`).
+ *
+ * Events: menu clicks go to the agent; `subscribe` and `enter_agent` may queue
+ * the welcome text in the same commit (`./events.ts`), without the agent;
+ * every other event is acknowledged and logged. Location messages and events
+ * also record which client the member uses (markdown fallback).
  *
  * @module
  */
@@ -19,7 +25,11 @@ import { commit } from "../store/kv.ts";
 import { newId } from "../store/id.ts";
 import { createAccessCheck } from "./access.ts";
 import { DEDUPE_TTL_MS, messageKey } from "./dedupe.ts";
+import { createGroupCommit, groupCommitEnabled, type GroupCommitOptions } from "./group_commit.ts";
 import type { InboundMessage } from "./message.ts";
+import type { WelcomeConfig } from "../config/types.ts";
+import { log } from "../log.ts";
+import { addClientKind, planWelcome } from "./events.ts";
 
 /** What became of a callback. */
 export type IntakeOutcome = "recorded" | "duplicate" | "refused" | "ignored";
@@ -31,6 +41,8 @@ export interface IntakeResult {
   jobId?: string;
   /** `corp_id:user_id` of the sender. */
   conversation: string;
+  /** True when a notice (the welcome) was queued for the sender without a job. */
+  notified?: boolean;
 }
 
 /** What {@linkcode createIntake} needs. */
@@ -40,6 +52,14 @@ export interface IntakeDeps {
   now?: () => number;
   /** Called after a job was committed (in-process wake-up of the runner). */
   onJob?: (jobId: string) => void;
+  /** The welcome sent on `subscribe` / `enter_agent` (default: none). */
+  welcome?: WelcomeConfig;
+  /**
+   * Combine the commits of concurrent callbacks (see `./group_commit.ts`):
+   * `true`, `false` or its options. Default: on unless the environment has
+   * `WECOM_GATEWAY_GROUP_COMMIT=0`.
+   */
+  groupCommit?: boolean | GroupCommitOptions;
 }
 
 /** Value of a dedupe marker. */
@@ -59,6 +79,22 @@ export function isForAgent(message: InboundMessage): boolean {
   return message.type !== "event" || AGENT_EVENTS.has(message.event);
 }
 
+/** Logs an acknowledged event that does not reach the agent (ids only, no content). */
+function logEvent(app: AppConfig, message: InboundMessage, welcomed: boolean): void {
+  const fields = {
+    app: app.name,
+    conversation: `${message.corpId}:${message.userId}`,
+    event: message.type === "event" ? message.event : message.type,
+  };
+  if (message.type === "event" && message.event === "unsubscribe") {
+    log.info("member left the app's visible range (unsubscribe); nothing to answer", fields);
+  } else if (welcomed) {
+    log.info("event acknowledged; welcome queued", fields);
+  } else {
+    log.info("event acknowledged", fields);
+  }
+}
+
 /**
  * Returns the intake function for one process: `(app, message, plaintext)` →
  * the outcome, once it is durable.
@@ -75,6 +111,11 @@ export function createIntake(
   const { kv, access } = deps;
   const now = deps.now ?? Date.now;
   const isAllowed = createAccessCheck(access);
+  const grouping = deps.groupCommit ?? groupCommitEnabled();
+  const group = grouping
+    ? createGroupCommit(kv, grouping === true ? {} : grouping)
+    : (build: (op: Deno.AtomicOperation) => Deno.AtomicOperation) =>
+      commit(() => build(kv.atomic()));
 
   const refuse = async (app: AppConfig, message: InboundMessage, conversation: string) => {
     if (access.refusalNoticeSeconds <= 0 || !isForAgent(message)) return;
@@ -123,14 +164,23 @@ export function createIntake(
     let versionstamp: string | null = null;
     for (let round = 0; round < 4; round++) {
       const expected = versionstamp;
-      const result = await commit(() => {
-        const op = kv.atomic()
+      // Read afresh each round: a lost check may have been the welcome key's.
+      const welcome = deps.welcome ? await planWelcome(kv, app, message, deps.welcome, at) : null;
+      const result = await group((atomic) => {
+        const op = atomic
           .check({ key: dedupeKey, versionstamp: expected })
           .set(dedupeKey, marker, { expireIn: DEDUPE_TTL_MS });
+        welcome?.add(op);
+        addClientKind(op, message, at);
         return forAgent ? enqueueJob(op, job) : op;
       });
       if (result.ok) {
-        if (!forAgent) return { outcome: "ignored", conversation };
+        if (!forAgent) {
+          logEvent(app, message, welcome !== null);
+          return welcome
+            ? { outcome: "ignored", conversation, notified: true }
+            : { outcome: "ignored", conversation };
+        }
         deps.onJob?.(job.id);
         return { outcome: "recorded", jobId: job.id, conversation };
       }

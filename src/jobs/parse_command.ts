@@ -2,7 +2,8 @@
  * Recognising the commands a user can send instead of a request for the agent.
  *
  * A text message whose whole content, trimmed, is one of `/reset`, `/new`,
- * `/stop`, `/status` or `/help` (any letter case) is a command. Commands are
+ * `/stop`, `/status` or `/help` (any letter case) is a command, and so is a
+ * menu click whose key is one (a menu item with key `/reset`). Commands are
  * answered by the job runner itself, without waiting for the conversation's
  * running agent job (see `./commands.ts`).
  *
@@ -34,6 +35,13 @@ const COMMANDS: Record<string, JobCommand> = {
  * ```
  */
 export function parseCommand(message: InboundMessage): JobCommand | null {
-  if (message.type !== "text") return null;
-  return COMMANDS[message.content.trim().toLowerCase()] ?? null;
+  const text = message.type === "text"
+    ? message.content
+    : message.type === "event" && message.event === "click"
+    ? message.eventKey
+    : null;
+  if (text === null) return null;
+  return Object.hasOwn(COMMANDS, text.trim().toLowerCase())
+    ? COMMANDS[text.trim().toLowerCase()]
+    : null;
 }

@@ -30,6 +30,7 @@ import type { OutboxItem } from "../delivery/types.ts";
 import { type LogFields, type LogLevel, write } from "../log.ts";
 import { newId } from "../store/id.ts";
 import { keys } from "../store/keys.ts";
+import { isTransientKvError } from "../store/kv.ts";
 import { answerCommand } from "./commands.ts";
 import { type JobCommand, parseCommand } from "./parse_command.ts";
 import {
@@ -440,6 +441,26 @@ export function startRunner(deps: RunnerDeps): Runner {
     }
   }
 
+  /**
+   * Runs a store step that ends a run (the commit of the reply), retrying
+   * transient KV errors ("database is locked": another process holds the
+   * SQLite file for a moment) for up to `leaseMs`, so that a passing lock does
+   * not throw away a finished agent run and make the job run again once its
+   * lease expires. The step's own checks keep it exactly-once: if the job was
+   * swept and taken meanwhile, it returns false.
+   */
+  async function persist<T>(step: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + config.leaseMs;
+    for (let pause = 50;; pause = Math.min(pause * 2, 1000)) {
+      try {
+        return await step();
+      } catch (error) {
+        if (!isTransientKvError(error) || stopping || Date.now() + pause > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+
   async function finish(run: Run, result: Result): Promise<void> {
     const { job } = run;
     const target = targetOf(job);
@@ -451,11 +472,13 @@ export function startRunner(deps: RunnerDeps): Runner {
     if (run.outcome === "released") return; // stop() released it
     if (run.outcome === "cancelled") {
       if (
-        await completeJob(kv, job, runnerId, {
-          state: "failed",
-          error: CANCELLED_ERROR,
-          now: now(),
-        })
+        await persist(() =>
+          completeJob(kv, job, runnerId, {
+            state: "failed",
+            error: CANCELLED_ERROR,
+            now: now(),
+          })
+        )
       ) {
         counters.cancelled++;
         log("info", "job cancelled by /stop", fields(job));
@@ -492,14 +515,16 @@ export function startRunner(deps: RunnerDeps): Runner {
       }
       items.push(...plan.reply(job, result.reply, { markdown: deps.markdown, now: now() }));
     }
-    const completed = await completeJob(kv, job, runnerId, {
-      state,
-      error,
-      now: now(),
-      extra: (op) => {
-        if (items.length > 0) plan.add(op, items);
-      },
-    });
+    const completed = await persist(() =>
+      completeJob(kv, job, runnerId, {
+        state,
+        error,
+        now: now(),
+        extra: (op) => {
+          if (items.length > 0) plan.add(op, items);
+        },
+      })
+    );
     if (!completed) {
       counters.lost++;
       log("warn", "job lease lost before the reply was stored; its new owner answers", fields(job));

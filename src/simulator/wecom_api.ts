@@ -2,7 +2,7 @@
  * A simulated WeCom API server (used by tests, the demo and the simulator), following the documented behaviour
  * (WeCom API facts §5–§8). Started on 127.0.0.1, port 0.
  *
- * Routes (one entry each in `ROUTES`; media/upload and media/get fit in later):
+ * Routes (one entry each in `ROUTES`):
  * - `GET /cgi-bin/gettoken?corpid&corpsecret`: 41002 / 41004 missing, 40013
  *   unknown corp, 40001 wrong secret; else a new random token valid
  *   `tokenTtlSeconds` (older tokens stay valid until their own expiry).
@@ -28,6 +28,20 @@
  *   code for a recall by another app; its code for an unknown msgid is not
  *   documented, so the fake uses 40058 with a different errmsg). A recalled
  *   message stays in `delivered` with `recalled: true`.
+ * - `POST /cgi-bin/media/upload?access_token&type`: multipart/form-data with
+ *   the file in field `media` (file name and content type kept). 40004 for a
+ *   type other than image/voice/video/file, or an image that is not JPG/PNG,
+ *   voice that is not AMR, video that is not MP4 (judged by the bytes, as
+ *   WeCom does); 41005 no `media` field; 44001 for 5 bytes or fewer; over the
+ *   limits (image 10 MB → 40009, video 10 MB → 40011, voice 2 MB → 40006,
+ *   file 20 MB → 45001). Answers `{type, media_id, created_at}`; uploads are
+ *   kept in `state.media` (see `uploads()`).
+ * - `GET /cgi-bin/media/get?access_token&media_id`: the file (binary, its
+ *   content type, `Content-Disposition: attachment; filename="…"`) for uploaded
+ *   media and media registered with `addMedia()` (what users send); 40007
+ *   JSON for an unknown or expired (3 days) id. Honours `Range: bytes=a-b`
+ *   (206 with `Content-Range`); a file over `mediaGetMaxBytes` without a
+ *   `Range` header answers 830002, as WeCom does for large files.
  *
  * Injected behaviours (`inject`) are consumed in order, per API (then from the
  * `"any"` queue), after the request is recorded in `received` and before normal
@@ -95,7 +109,7 @@ export function fakeAppConfig(
 }
 
 /** API names used by `inject` and in `received`. */
-export type FakeApiName = "gettoken" | "send" | "recall";
+export type FakeApiName = "gettoken" | "send" | "recall" | "upload" | "media";
 
 /** One injected behaviour. */
 export type FakeBehaviour =
@@ -119,6 +133,22 @@ export interface FakeWeComOptions {
   perMinute?: number;
   /** Deliveries per app and member per hour before silent drops (default 1000). */
   perHour?: number;
+  /** media/get of a larger file without `Range` answers 830002 (default 20 MB). */
+  mediaGetMaxBytes?: number;
+}
+
+/** A media file the fake holds: uploaded through media/upload or registered by a test. */
+export interface FakeMedia {
+  mediaId: string;
+  type: "image" | "voice" | "video" | "file";
+  bytes: Uint8Array;
+  filename: string;
+  contentType: string;
+  /** Epoch ms (the fake's clock); the id expires 3 days later. */
+  at: number;
+  source: "upload" | "registered";
+  /** Agent id of the uploading app (uploads only). */
+  agentId?: string;
 }
 
 /** One request the fake received. */
@@ -171,6 +201,8 @@ export interface FakeState {
   /** Answered errcode 0 but suppressed by `enable_duplicate_check`. */
   duplicatesSuppressed: FakeMessage[];
   recalls: Array<{ msgid: string; agentId: string; at: number }>;
+  /** Media by id: uploads and registered files. */
+  media: Map<string, FakeMedia>;
 }
 
 /** A running fake. */
@@ -188,6 +220,16 @@ export interface FakeWeComApi {
   revokeTokens(): void;
   /** Expires every issued token: the next use answers 42001. */
   expireTokens(): void;
+  /**
+   * Registers a file as WeCom holds what a user sent (image, voice, video) and
+   * returns its media id for the callback's `MediaId`.
+   */
+  addMedia(
+    bytes: Uint8Array,
+    options?: { filename?: string; contentType?: string; type?: FakeMedia["type"] },
+  ): string;
+  /** Files uploaded through media/upload, oldest first. */
+  uploads(): FakeMedia[];
   close(): Promise<void>;
 }
 
@@ -215,7 +257,42 @@ const ERRMSG: Record<number, string> = {
   81013: "user & party & tag all invalid",
   82001: "All touser & toparty & totag invalid",
   301002: "not allow operate another agent with this accesstoken.",
+  40004: "invalid media type",
+  40006: "invalid file size",
+  40009: "invalid image size",
+  40011: "invalid video size",
+  41005: "media data missing",
+  44001: "empty media data",
+  45001: "media size out of limit",
+  830002: "file too large, please use range to download",
 };
+
+const MB = 1024 * 1024;
+
+/** WeCom's media/upload limits (api-facts §6b). */
+const UPLOAD_LIMITS: Record<FakeMedia["type"], { maxBytes: number; errcode: number }> = {
+  image: { maxBytes: 10 * MB, errcode: 40009 },
+  voice: { maxBytes: 2 * MB, errcode: 40006 },
+  video: { maxBytes: 10 * MB, errcode: 40011 },
+  file: { maxBytes: 20 * MB, errcode: 45001 },
+};
+
+const MEDIA_TTL_MS = 3 * 24 * 3_600_000;
+
+/** The format WeCom requires of a media type, judged by the file's first bytes. */
+function formatFits(type: FakeMedia["type"], bytes: Uint8Array): boolean {
+  const starts = (...values: number[]) => values.every((value, i) => bytes[i] === value);
+  switch (type) {
+    case "image":
+      return starts(0xff, 0xd8, 0xff) || starts(0x89, 0x50, 0x4e, 0x47);
+    case "voice":
+      return new TextDecoder().decode(bytes.subarray(0, 6)) === "#!AMR\n";
+    case "video":
+      return new TextDecoder().decode(bytes.subarray(4, 8)) === "ftyp";
+    default:
+      return true;
+  }
+}
 
 function wecomErrmsg(errcode: number, base = ERRMSG[errcode] ?? "error"): string {
   const hint = `${Math.floor(Date.now() / 1000)}-${crypto.randomUUID().slice(0, 8)}`;
@@ -225,12 +302,19 @@ function wecomErrmsg(errcode: number, base = ERRMSG[errcode] ?? "error"): string
 }
 
 /** A JSON answer or a raw Response from a route handler. */
-type RouteResult = Record<string, unknown> | Response;
+type RouteResult =
+  | Record<string, unknown>
+  | Response
+  | Promise<Record<string, unknown> | Response>;
 
 interface RouteContext {
   query: Record<string, string>;
   /** The parsed JSON body (routes with `body: "json"`). */
   json: Record<string, unknown>;
+  /** The form (routes with `body: "multipart"`). */
+  form?: FormData;
+  /** The `Range` header, if any. */
+  range: string | null;
   /** The app of the access token (routes with `auth: true`). */
   app: FakeApp;
   request: FakeRequest;
@@ -242,7 +326,7 @@ interface Route {
   method: "GET" | "POST";
   /** Needs a valid `access_token`. */
   auth: boolean;
-  body: "json" | "none";
+  body: "json" | "none" | "multipart";
   handle(ctx: RouteContext): RouteResult;
 }
 
@@ -311,7 +395,9 @@ export function startFakeWeComApi(options: FakeWeComOptions = {}): FakeWeComApi 
     dropped: [],
     duplicatesSuppressed: [],
     recalls: [],
+    media: new Map(),
   };
+  const mediaGetMaxBytes = options.mediaGetMaxBytes ?? 20 * MB;
   const received: FakeRequest[] = [];
   const queues = new Map<FakeApiName | "any", FakeBehaviour[]>();
   const sleepers = new Set<() => void>();
@@ -449,7 +535,69 @@ export function startFakeWeComApi(options: FakeWeComOptions = {}): FakeWeComApi 
     return { errcode: 0, errmsg: "ok" };
   }
 
-  /** One entry per API path; add media/upload and media/get here. */
+  function upload(ctx: RouteContext): RouteResult {
+    const type = ctx.query.type ?? "";
+    if (!(type in UPLOAD_LIMITS)) throw new WeComError(40004);
+    const file = ctx.form?.get("media");
+    if (!(file instanceof File)) throw new WeComError(41005);
+    return file.arrayBuffer().then((buffer) => {
+      const bytes = new Uint8Array(buffer);
+      const kind = type as FakeMedia["type"];
+      if (bytes.length <= 5) throw new WeComError(44001);
+      const limit = UPLOAD_LIMITS[kind];
+      if (bytes.length > limit.maxBytes) throw new WeComError(limit.errcode);
+      if (!formatFits(kind, bytes)) throw new WeComError(40004);
+      const mediaId = `3${randomToken(45)}`;
+      state.media.set(mediaId, {
+        mediaId,
+        type: kind,
+        bytes,
+        filename: file.name,
+        contentType: file.type,
+        at: ctx.now,
+        source: "upload",
+        agentId: ctx.app.agentId,
+      });
+      return {
+        errcode: 0,
+        errmsg: "",
+        type: kind,
+        media_id: mediaId,
+        created_at: String(Math.floor(ctx.now / 1000)),
+      };
+    });
+  }
+
+  function mediaGet(ctx: RouteContext): RouteResult {
+    const media = state.media.get(ctx.query.media_id ?? "");
+    if (!media || ctx.now - media.at > MEDIA_TTL_MS) throw new WeComError(40007);
+    const headers: Record<string, string> = {
+      "content-type": media.contentType || "application/octet-stream",
+      "content-disposition": /^[\x20-\x7e]*$/.test(media.filename) && !media.filename.includes('"')
+        ? `attachment; filename="${media.filename}"`
+        : `attachment; filename*=UTF-8''${encodeURIComponent(media.filename)}`,
+    };
+    const total = media.bytes.length;
+    const range = /^bytes=(\d+)-(\d*)$/.exec(ctx.range ?? "");
+    if (range) {
+      const start = Number(range[1]);
+      const end = Math.min(range[2] === "" ? total - 1 : Number(range[2]), total - 1);
+      if (start >= total || end < start) {
+        return new Response(null, {
+          status: 416,
+          headers: { "content-range": `bytes */${total}` },
+        });
+      }
+      return new Response(media.bytes.slice(start, end + 1), {
+        status: 206,
+        headers: { ...headers, "content-range": `bytes ${start}-${end}/${total}` },
+      });
+    }
+    if (total > mediaGetMaxBytes) throw new WeComError(830002);
+    return new Response(media.bytes.slice(), { headers });
+  }
+
+  /** One entry per API path. */
   const ROUTES: Record<string, Route> = {
     "/cgi-bin/gettoken": {
       api: "gettoken",
@@ -471,6 +619,20 @@ export function startFakeWeComApi(options: FakeWeComOptions = {}): FakeWeComApi 
       auth: true,
       body: "json",
       handle: recall,
+    },
+    "/cgi-bin/media/upload": {
+      api: "upload",
+      method: "POST",
+      auth: true,
+      body: "multipart",
+      handle: upload,
+    },
+    "/cgi-bin/media/get": {
+      api: "media",
+      method: "GET",
+      auth: true,
+      body: "none",
+      handle: mediaGet,
     },
   };
 
@@ -495,9 +657,24 @@ export function startFakeWeComApi(options: FakeWeComOptions = {}): FakeWeComApi 
     const url = new URL(req.url);
     const query = Object.fromEntries(url.searchParams);
     const route = ROUTES[url.pathname];
-    const text = req.body ? await req.text() : "";
+    let form: FormData | undefined;
+    let text = "";
+    if (route?.body === "multipart" && req.body) {
+      try {
+        form = await req.formData();
+      } catch {
+        form = undefined;
+      }
+    } else if (req.body) {
+      text = await req.text();
+    }
     let parsed: unknown = undefined;
-    if (text !== "") {
+    if (form) {
+      const file = form.get("media");
+      parsed = file instanceof File
+        ? { media: { filename: file.name, contentType: file.type, size: file.size } }
+        : {};
+    } else if (text !== "") {
       try {
         parsed = JSON.parse(text);
       } catch {
@@ -557,7 +734,15 @@ export function startFakeWeComApi(options: FakeWeComOptions = {}): FakeWeComApi 
         }
         json = parsed as Record<string, unknown>;
       }
-      const result = route.handle({ query, json, app, request, now: t });
+      const result = await route.handle({
+        query,
+        json,
+        form,
+        range: req.headers.get("range"),
+        app,
+        request,
+        now: t,
+      });
       return result instanceof Response ? result : jsonResponse(result);
     } catch (error) {
       if (error instanceof WeComError) return errorAnswer(error);
@@ -599,6 +784,22 @@ export function startFakeWeComApi(options: FakeWeComOptions = {}): FakeWeComApi 
     expireTokens() {
       const t = now();
       for (const issued of state.tokens.values()) issued.expiresAt = Math.min(issued.expiresAt, t);
+    },
+    addMedia(bytes, media = {}) {
+      const mediaId = `1${randomToken(45)}`;
+      state.media.set(mediaId, {
+        mediaId,
+        type: media.type ?? "file",
+        bytes,
+        filename: media.filename ?? `${mediaId.slice(0, 12)}.bin`,
+        contentType: media.contentType ?? "application/octet-stream",
+        at: now(),
+        source: "registered",
+      });
+      return mediaId;
+    },
+    uploads() {
+      return [...state.media.values()].filter((media) => media.source === "upload");
     },
     close() {
       for (const wake of [...sleepers]) wake();

@@ -102,4 +102,13 @@ export const keys = {
   // cli
   /** Written and deleted at once by `check` to prove the KV location is writable. */
   checkProbe: (id: string): Deno.KvKey => ["check_probe", id],
+
+  // media
+  /** Last welcome sent to a member (subscribe / enter_agent): `{ at, expiresAt }`. */
+  welcome: (corpId: string, userId: string): Deno.KvKey => ["welcome", corpId, userId],
+  /**
+   * Which client a member was last seen writing from (`wechat` for the WeChat plugin,
+   * `wxwork` for the WeCom app), for the markdown fallback: `{ client, at, expiresAt }`.
+   */
+  clientKind: (corpId: string, userId: string): Deno.KvKey => ["client_kind", corpId, userId],
 } as const;

@@ -1,7 +1,13 @@
 /**
- * The WeCom API client: `message/send` and `message/recall` with a cached
- * access token (`./token.ts`), one refetch-and-retry on a revoked or expired
- * token, and every failure as a classified {@linkcode WeComApiError}.
+ * The WeCom API client: `message/send`, `message/recall`, `media/upload` and
+ * `media/get` with a cached access token (`./token.ts`), one
+ * refetch-and-retry on a revoked or expired token, and every failure as a
+ * classified {@linkcode WeComApiError}.
+ *
+ * `media/get` answers the file itself on success and JSON on error; a file too
+ * large for one GET (errcode 830002) is fetched in `Range` parts of at most
+ * 20 MB. A file over the caller's `maxBytes` is refused with
+ * `MediaTooLargeError` (`./media.ts`) before it is read.
  *
  * The client does not loop on busy or network errors: it throws an error whose
  * `kind` (and `retryable`) tells delivery to retry later, with
@@ -28,9 +34,24 @@
 import type { AppConfig } from "../config/types.ts";
 import { write as writeLog } from "../log.ts";
 import { IP_NOT_TRUSTED_ERRCODE, NO_ERRCODE, WeComApiError } from "./errors.ts";
+import {
+  fetchMedia,
+  MEDIA_RANGE_CHUNK_BYTES,
+  MEDIA_TOO_LARGE_FOR_GET,
+  mediaForm,
+  MediaTooLargeError,
+} from "./media.ts";
 import { type WeComAnswer, wecomFetchJson } from "./request.ts";
 import { createTokenCache, type WeComLog } from "./token.ts";
-import type { OutboundMessage, SendOptions, SendResult, WeComClient } from "./types.ts";
+import type {
+  DownloadResult,
+  MediaKind,
+  OutboundMessage,
+  SendOptions,
+  SendResult,
+  WeComClient,
+  WeComMediaClient,
+} from "./types.ts";
 
 export type { WeComLog } from "./token.ts";
 
@@ -47,6 +68,8 @@ export interface WeComClientDeps {
   now?: () => number;
   /** Timeout of one API call, ms (default 10 000; `delivery.requestTimeoutMs`). */
   timeoutMs?: number;
+  /** Timeout of one media upload or download call, ms (default 120 000). */
+  mediaTimeoutMs?: number;
   log?: WeComLog;
   /** Called after every gettoken HTTP call (metrics, tests). */
   onTokenFetch?: (app: AppConfig, outcome: "ok" | "error") => void;
@@ -69,12 +92,16 @@ export interface WeComClientStats {
   sendFailures: number;
   recalls: number;
   recallFailures: number;
+  uploads: number;
+  uploadFailures: number;
+  downloads: number;
+  downloadFailures: number;
   /** Failures per errcode (`NO_ERRCODE`, -2, for network and HTTP failures). */
   errcodes: Record<string, number>;
 }
 
 /** The gateway's client: {@linkcode WeComClient} plus token access and counters. */
-export interface GatewayWeComClient extends WeComClient {
+export interface GatewayWeComClient extends WeComClient, WeComMediaClient {
   /** A usable access token for `app` (from the cache, or fetched). */
   getToken(app: AppConfig): Promise<string>;
   /**
@@ -101,6 +128,7 @@ export interface GatewayWeComClient extends WeComClient {
  */
 export function createWeComClient(deps: WeComClientDeps): GatewayWeComClient {
   const timeoutMs = deps.timeoutMs ?? 10_000;
+  const mediaTimeoutMs = deps.mediaTimeoutMs ?? 120_000;
   const log: WeComLog = deps.log ?? writeLog;
   const tokens = createTokenCache({
     kv: deps.kv,
@@ -119,24 +147,40 @@ export function createWeComClient(deps: WeComClientDeps): GatewayWeComClient {
     sendFailures: 0,
     recalls: 0,
     recallFailures: 0,
+    uploads: 0,
+    uploadFailures: 0,
+    downloads: 0,
+    downloadFailures: 0,
     errcodes: {} as Record<string, number>,
   };
   const ipWarned = new Set<string>();
 
   /** POSTs `body` to `path` with the app's token; refetches the token and retries once if WeCom rejects it. */
-  async function callWithToken(
+  function callWithToken(
     app: AppConfig,
     api: string,
     path: string,
     body: unknown,
   ): Promise<WeComAnswer> {
-    const call = (token: string) =>
-      wecomFetchJson(`${app.apiBase}${path}?access_token=${encodeURIComponent(token)}`, {
-        api,
-        body,
-        timeoutMs,
-        fetch: deps.fetch,
-      });
+    return withToken(
+      app,
+      api,
+      (token) =>
+        wecomFetchJson(`${app.apiBase}${path}?access_token=${encodeURIComponent(token)}`, {
+          api,
+          body,
+          timeoutMs,
+          fetch: deps.fetch,
+        }),
+    );
+  }
+
+  /** Runs `call` with the app's token; refetches the token and retries once if WeCom rejects it. */
+  async function withToken<T>(
+    app: AppConfig,
+    api: string,
+    call: (token: string) => Promise<T>,
+  ): Promise<T> {
     const token = await tokens.get(app);
     try {
       return await call(token);
@@ -162,6 +206,49 @@ export function createWeComClient(deps: WeComClientDeps): GatewayWeComClient {
       ipWarned.add(app.name);
       log(first ? "error" : "debug", error.message, { app: app.name, api, errcode: error.errcode });
     }
+  }
+
+  /** One `media/get`, or `Range` parts of it when WeCom answers 830002. */
+  async function download(
+    url: string,
+    maxBytes: number,
+    signal?: AbortSignal,
+  ): Promise<DownloadResult> {
+    const init = { api: "media/get", timeoutMs: mediaTimeoutMs, fetch: deps.fetch, signal };
+    try {
+      const whole = await fetchMedia(url, { ...init, maxBytes });
+      return { bytes: whole.bytes, contentType: whole.contentType, filename: whole.filename };
+    } catch (error) {
+      if (!(error instanceof WeComApiError) || error.errcode !== MEDIA_TOO_LARGE_FOR_GET) {
+        throw error;
+      }
+    }
+    const parts: Uint8Array[] = [];
+    let offset = 0;
+    let total = Infinity;
+    let first: { contentType: string; filename: string } | undefined;
+    while (offset < total) {
+      const end = offset + MEDIA_RANGE_CHUNK_BYTES - 1;
+      const part = await fetchMedia(url, {
+        ...init,
+        maxBytes: MEDIA_RANGE_CHUNK_BYTES,
+        range: [offset, end],
+      });
+      total = part.totalSize;
+      if (total > maxBytes) throw new MediaTooLargeError(total, maxBytes);
+      first ??= { contentType: part.contentType, filename: part.filename };
+      if (part.bytes.length === 0) break;
+      parts.push(part.bytes);
+      offset += part.bytes.length;
+      if (part.status === 200) break; // the server ignored Range and sent it all
+    }
+    const bytes = new Uint8Array(offset);
+    let at = 0;
+    for (const part of parts) {
+      bytes.set(part, at);
+      at += part.length;
+    }
+    return { bytes, contentType: first?.contentType ?? "", filename: first?.filename ?? "" };
   }
 
   return {
@@ -191,6 +278,69 @@ export function createWeComClient(deps: WeComClientDeps): GatewayWeComClient {
       } catch (error) {
         counters.recallFailures++;
         noteFailure(app, "message/recall", error);
+        throw error;
+      }
+    },
+
+    async uploadMedia(app, kind, bytes, filename, contentType) {
+      counters.uploads++;
+      try {
+        if (!MEDIA_KINDS.has(kind)) {
+          throw refused(
+            "media/upload",
+            `Cannot upload media of type ${JSON.stringify(kind)}: ` +
+              "expected image, voice, video or file",
+          );
+        }
+        const answer = await withToken(app, "media/upload", (token) =>
+          wecomFetchJson(
+            `${app.apiBase}/cgi-bin/media/upload?access_token=${
+              encodeURIComponent(token)
+            }&type=${kind}`,
+            {
+              api: "media/upload",
+              form: mediaForm(bytes, filename, contentType),
+              timeoutMs: mediaTimeoutMs,
+              fetch: deps.fetch,
+            },
+          ));
+        const mediaId = typeof answer.media_id === "string" ? answer.media_id : "";
+        if (mediaId === "") {
+          throw new WeComApiError({
+            api: "media/upload",
+            errcode: NO_ERRCODE,
+            errmsg: "no media_id",
+            kind: "retry",
+            message: "WeCom media/upload answered errcode 0 without a media_id; retried later.",
+          });
+        }
+        const createdAt = Number(answer.created_at) * 1000;
+        return {
+          mediaId,
+          type: kind,
+          createdAt: Number.isFinite(createdAt) && createdAt > 0 ? createdAt : Date.now(),
+        };
+      } catch (error) {
+        counters.uploadFailures++;
+        noteFailure(app, "media/upload", error);
+        throw error;
+      }
+    },
+
+    async downloadMedia(app, mediaId, options = {}) {
+      counters.downloads++;
+      const maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+      try {
+        if (!mediaId) throw refused("media/get", "Cannot download media: the media id is empty");
+        return await withToken(app, "media/get", (token) => {
+          const url = `${app.apiBase}/cgi-bin/media/get?access_token=${
+            encodeURIComponent(token)
+          }&media_id=${encodeURIComponent(mediaId)}`;
+          return download(url, maxBytes, options.signal);
+        });
+      } catch (error) {
+        counters.downloadFailures++;
+        noteFailure(app, "media/get", error);
         throw error;
       }
     },
@@ -267,6 +417,8 @@ export function sendBody(
   }
   return body;
 }
+
+const MEDIA_KINDS: ReadonlySet<MediaKind> = new Set(["image", "voice", "video", "file"]);
 
 function refused(api: string, message: string): WeComApiError {
   return new WeComApiError({

@@ -133,6 +133,17 @@ const EXPLANATIONS: Record<number, string> = {
     "target). Check the app's permissions in the admin console.",
   40058: "WeCom rejected a parameter: malformed request, a value out of range, or a recall of a " +
     "message sent by another app or older than 24 hours.",
+  40004: "WeCom refused the media type: images must be JPG or PNG, voice AMR, video MP4; " +
+    "anything else must be uploaded as a file.",
+  40006: "WeCom refused the file's size (voice at most 2 MB, files at most 20 MB, all more than " +
+    "5 bytes).",
+  40007: "The media_id is unknown or expired (media ids live 3 days): upload the file again.",
+  40009: "WeCom refused the image's size: images must be at most 10 MB.",
+  40011: "WeCom refused the video's size: videos must be at most 10 MB.",
+  44001: "The uploaded media file was empty (WeCom needs more than 5 bytes).",
+  45001: "The media file is larger than WeCom allows (image 10 MB, voice 2 MB, video 10 MB, " +
+    "file 20 MB).",
+  830002: "The media file is too large for one media/get call: it is downloaded in Range parts.",
 };
 
 /**

@@ -2,8 +2,9 @@
  * One WeCom API call: send the request with a timeout, read the JSON answer,
  * and turn every kind of failure into a {@linkcode WeComApiError}.
  *
- * Shared by `gettoken`, `message/send` and `message/recall` (and later the
- * media APIs) so that request, parse and classify are written once.
+ * Shared by `gettoken`, `message/send`, `message/recall` and `media/upload`
+ * (a multipart `form`) so that request, parse and classify are written once.
+ * `media/get` answers binary and has its own reader in `./media.ts`.
  *
  * Proxies: Deno's `fetch` honours `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`
  * natively, so an egress proxy with a trusted fixed IP (for 60020) needs only
@@ -22,6 +23,8 @@ export interface WeComFetchInit {
   method?: "GET" | "POST";
   /** JSON body (serialised here). */
   body?: unknown;
+  /** A multipart body instead of JSON (`media/upload`). */
+  form?: FormData;
   /** Per-call timeout in milliseconds, covering the answer's body too (default 10 000). */
   timeoutMs?: number;
   /** The fetch to use (tests); defaults to the global one. */
@@ -60,9 +63,9 @@ export async function wecomFetchJson(url: string, init: WeComFetchInit): Promise
   let text: string;
   try {
     const response = await doFetch(url, {
-      method: init.method ?? (hasBody ? "POST" : "GET"),
+      method: init.method ?? (hasBody || init.form ? "POST" : "GET"),
       headers: hasBody ? { "content-type": "application/json; charset=utf-8" } : undefined,
-      body: hasBody ? JSON.stringify(init.body) : undefined,
+      body: init.form ?? (hasBody ? JSON.stringify(init.body) : undefined),
       signal: AbortSignal.timeout(timeoutMs),
     });
     status = response.status;

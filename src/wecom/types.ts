@@ -29,6 +29,53 @@ export interface SendResult {
   invalidUsers: string[];
 }
 
+/** A WeCom media type: the `type` of `media/upload` and the msgtype that sends it. */
+export type MediaKind = "image" | "voice" | "video" | "file";
+
+/** WeCom's answer to `media/upload`. */
+export interface UploadResult {
+  /** Valid 3 days, for every app of the corp. */
+  mediaId: string;
+  type: MediaKind;
+  /** When WeCom stored it, epoch ms. */
+  createdAt: number;
+}
+
+/** A file fetched with `media/get`. */
+export interface DownloadResult {
+  bytes: Uint8Array;
+  /** As WeCom sent it (`application/octet-stream` when it gave none). */
+  contentType: string;
+  /** From `Content-Disposition`; empty when WeCom gave none. */
+  filename: string;
+}
+
+/** Options of {@linkcode WeComMediaClient.downloadMedia}. */
+export interface DownloadOptions {
+  /** Refuse (with `MediaTooLargeError`) a file larger than this, before reading it all. */
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * The media calls: upload for outbound attachments (delivery), download for
+ * inbound images, voice and video (the job, before the agent runs).
+ */
+export interface WeComMediaClient {
+  uploadMedia(
+    app: AppConfig,
+    kind: MediaKind,
+    bytes: Uint8Array,
+    filename: string,
+    contentType: string,
+  ): Promise<UploadResult>;
+  downloadMedia(
+    app: AppConfig,
+    mediaId: string,
+    options?: DownloadOptions,
+  ): Promise<DownloadResult>;
+}
+
 /** The calls delivery needs. Every method throws `WeComApiError` (`./errors.ts`) on failure. */
 export interface WeComClient {
   send(

@@ -94,6 +94,8 @@ Deno.test("flat single-app yaml loads with its values and the documented default
       perMinute: 30,
       perHour: 1000,
       requestTimeoutMs: 10_000,
+      plainTextUsers: [],
+      detectWeChat: true,
     });
     assert.deepEqual(config.access.refusalNoticeSeconds, 86400);
     includes(config.access.refusalNoticeText, "administrator");

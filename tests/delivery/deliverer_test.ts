@@ -218,11 +218,20 @@ Deno.test("busy, rate-limited, 503 and timed-out sends are retried until each ar
     await drain(h, 60_000);
     assert.deepEqual(h.fake.textsOf("frank"), texts);
     assert.deepEqual(h.fake.duplicates.length, 0);
-    // Every retry of r1 used the duplicate check; the others went out at the first try.
+    // Retries of r1 use the duplicate check only after a send whose outcome was unknown (the
+    // timeout, the fourth call);
+    // errcodes and 503 mean WeCom did not deliver. The others went out at the first try.
     const r1Calls = h.fake.calls.filter((c) =>
       "content" in c.message && c.message.content === "r1"
     );
-    assert.deepEqual(r1Calls.map((c) => c.duplicateCheck), [false, true, true, true, true, true]);
+    assert.deepEqual(r1Calls.map((c) => c.duplicateCheck), [
+      false,
+      false,
+      false,
+      false,
+      true,
+      true,
+    ]);
     assert.deepEqual((await item(h.kv, items[0].id)).attempts, 6);
     assert(h.logs.some((line) => line.level === "warn" && line.message.includes("retrying")));
     assertNoContent(h.logs, ["r1", "r2", "r3"]);
@@ -572,6 +581,46 @@ Deno.test("stop waits for a send in flight; a restarted loop goes on without res
     assert.equal(h.fake.calls.length, 3);
   } finally {
     await restarted?.close();
+    await h.close();
+  }
+});
+
+Deno.test("a retry after WeCom answered an error does not use the duplicate check: an identical earlier reply does not swallow it", async () => {
+  const h = await setup();
+  try {
+    const [first] = textItems(h.clock, "ivan", ["好的"]);
+    await enqueue(h.kv, [first]);
+    await drain(h, 1000);
+    assert.deepEqual(h.fake.textsOf("ivan"), ["好的"]);
+    // The same text again, and WeCom is busy at the first try.
+    h.fake.sendBehaviours.push(wecomError(-1));
+    const [second] = textItems(h.clock, "ivan", ["好的"]);
+    await enqueue(h.kv, [second]);
+    await drain(h, 60_000);
+    assert.deepEqual(h.fake.textsOf("ivan"), ["好的", "好的"]);
+    assert.deepEqual(h.fake.duplicates.length, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("after a timed-out send the retry waits one more request timeout and uses the duplicate check", async () => {
+  const h = await setup();
+  try {
+    h.fake.sendBehaviours.push(timeoutError());
+    const [only] = textItems(h.clock, "judy", ["late"]);
+    await enqueue(h.kv, [only]);
+    await h.delivery.idle();
+    const held = await item(h.kv, only.id);
+    assert.equal(held.uncertain, true);
+    assert(held.notBefore >= h.clock.now() + 1000, "held for at least one request timeout");
+    await drain(h, 60_000);
+    const calls = h.fake.calls.filter((c) =>
+      "content" in c.message && c.message.content === "late"
+    );
+    assert.deepEqual(calls.map((c) => c.duplicateCheck), [false, true]);
+    assert.deepEqual(h.fake.textsOf("judy"), ["late"]);
+  } finally {
     await h.close();
   }
 });

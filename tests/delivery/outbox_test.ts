@@ -40,7 +40,7 @@ Deno.test("planReply uses markdown when configured", () => {
   assert.deepEqual(item.message, { msgtype: "markdown", content: "**bold**" });
 });
 
-Deno.test("planReply says which attachments could not be sent instead of dropping them", () => {
+Deno.test("planReply plans one media item per attachment, after the text", () => {
   const reply = {
     text: "Here is the report.",
     attachments: [{ path: "/tmp/out/report.pdf" }, {
@@ -49,16 +49,34 @@ Deno.test("planReply says which attachments could not be sent instead of droppin
     }],
   };
   const items = planReply(job, reply, { markdown: false });
-  assert.equal(items.length, 1);
-  const lines = contentOf(items[0]).split("\n");
-  assert.equal(lines[0], "Here is the report.");
-  assert.match(lines[2], /report\.pdf.*not supported yet/);
-  assert.match(lines[3], /chart\.png.*not supported yet/);
-  assert.ok(!contentOf(items[0]).includes("/tmp/out"), "no server path shown");
+  assert.equal(items.length, 3);
+  assert.equal(contentOf(items[0]), "Here is the report.");
+  assert.deepEqual(items[1].message, {
+    msgtype: "media",
+    path: "/tmp/out/report.pdf",
+    filename: "report.pdf",
+  });
+  assert.deepEqual(items[2].message, {
+    msgtype: "media",
+    path: "C:\\work\\chart.png",
+    filename: "chart.png",
+    kind: "image",
+  });
+  assert.ok(items[0].id < items[1].id && items[1].id < items[2].id, "text first, files in order");
+  assert.ok(items.every((item) => item.purpose === "reply" && item.jobId === "job42"));
 
   const only = planReply(job, { text: "", attachments: [{ path: "a.txt" }] }, { markdown: false });
   assert.equal(only.length, 1);
-  assert.match(contentOf(only[0]), /^\[Could not send the file "a\.txt"/);
+  assert.equal(only[0].message.msgtype, "media");
+});
+
+Deno.test("planReply explains an attachment whose bytes were never stored", () => {
+  const data = new Uint8Array([1, 2, 3, 4, 5, 6]);
+  const items = planReply(job, { text: "", attachments: [{ path: "x.bin", data }] }, {
+    markdown: false,
+  });
+  assert.equal(items.length, 1);
+  assert.match(contentOf(items[0]), /^\[Could not send the file "x\.bin"/);
 });
 
 Deno.test("planReply of an empty reply plans nothing", () => {

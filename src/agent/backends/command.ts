@@ -11,10 +11,13 @@
  * | `WECOM_APP` | the app's name in config.yaml |
  * | `WECOM_JOB_ID` | the job id |
  * | `WECOM_MSG_TYPE` | `text`, `image`, `voice`, `video`, `location`, `link`, `event`, or WeCom's own type |
+ * | `WECOM_ATTACHMENTS` | the message's downloaded files as JSON `[{kind, path, filename, size, content_type, transcript?}]` (only when there are any) |
  *
  * It inherits the gateway's environment except the WeCom callback secrets
  * (`WECOM_CALLBACK_CORP_SECRET`, `…_TOKEN`, `…_ENCODING_AES_KEY`). Its stdout,
- * trimmed, is the reply (`MEDIA:` lines become attachments). A non-zero exit is
+ * trimmed, is the reply (`MEDIA:` lines become attachments). A stdout that is
+ * one JSON object `{"reply": "…", "attachments": ["/path", {"path", "kind"}]}`
+ * (no other keys) is read as structured output instead. A non-zero exit is
  * an error with the exit code and the last lines of stderr.
  *
  * The program runs in its own process group. When the run is aborted (timeout,
@@ -32,7 +35,7 @@
 
 import type { AgentConfig } from "../../config/types.ts";
 import type { AgentReply, AgentRequest } from "../types.ts";
-import { parseReply } from "../reply.ts";
+import { parseReply, parseStructuredReply } from "../reply.ts";
 import { shorten } from "../errors.ts";
 
 /** Time between SIGTERM and SIGKILL when a run is stopped, by default. */
@@ -72,7 +75,7 @@ export interface CommandBackendOptions {
 export function commandEnv(request: AgentRequest): Record<string, string> {
   const message = request.message;
   const type = message?.type === "unknown" ? message.msgType : message?.type ?? "text";
-  return {
+  const env: Record<string, string> = {
     WECOM_CONVERSATION: request.conversation,
     WECOM_USER_ID: request.userId,
     WECOM_CORP_ID: request.corpId,
@@ -81,6 +84,17 @@ export function commandEnv(request: AgentRequest): Record<string, string> {
     WECOM_JOB_ID: request.jobId,
     WECOM_MSG_TYPE: type,
   };
+  if (request.attachments && request.attachments.length > 0) {
+    env.WECOM_ATTACHMENTS = JSON.stringify(request.attachments.map((file) => ({
+      kind: file.kind,
+      path: file.path,
+      filename: file.filename,
+      size: file.size,
+      content_type: file.contentType,
+      ...(file.transcript !== undefined ? { transcript: file.transcript } : {}),
+    })));
+  }
+  return env;
 }
 
 /**
@@ -168,7 +182,7 @@ export async function commandBackend(
     const tail = lastLines(err, STDERR_LINES);
     throw new Error(`the agent command '${name}' ${how}${tail ? `: ${tail}` : ""}`);
   }
-  return parseReply(out);
+  return parseStructuredReply(out) ?? parseReply(out);
 }
 
 /** The gateway's environment minus its WeCom secrets; empty without env permission. */

@@ -2,8 +2,12 @@
  * The echo backend: replies with what the user sent.
  *
  * Text comes back unchanged (byte for byte: CJK, emoji, spaces); any other
- * message comes back as its one-line description from `describeMessage`. No
- * `MEDIA:` parsing: the user's own text must never turn into a file upload.
+ * message or event comes back as its one-line description from
+ * `describeMessage`: its type and metadata, and for a downloaded image, voice
+ * or video the file's name, size and type (never its path on the server) and
+ * a voice message's transcript. So every inbound path can be tested end to
+ * end. No `MEDIA:` parsing: the user's own text must never turn into a file
+ * upload.
  *
  * @example Usage
  * ```ts
@@ -21,7 +25,7 @@ import type { AgentReply, AgentRequest } from "../types.ts";
 import { describeMessage } from "../describe.ts";
 
 /**
- * Answers with the request's text (the description for non-text messages).
+ * Answers with the request's text, or the description of a non-text message.
  *
  * @example Usage
  * ```ts
@@ -35,6 +39,9 @@ export function echoBackend(
   _config: AgentConfig,
   _signal: AbortSignal,
 ): Promise<AgentReply> {
-  const text = request.text ?? (request.message ? describeMessage(request.message) : "");
+  const message = request.message;
+  const text = message && message.type !== "text"
+    ? describeMessage(message, { attachments: request.attachments })
+    : request.text ?? "";
   return Promise.resolve({ text, attachments: [] });
 }

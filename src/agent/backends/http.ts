@@ -3,10 +3,14 @@
  *
  * POSTs JSON `{job_id, conversation, app, corp_id, agent_id, user_id, text,
  * message}` to `agent.http.url` with the configured headers (e.g.
- * Authorization). The reply is the `reply` (or else `text`) string of a JSON
- * answer, or the whole body of any other answer (text/plain). `MEDIA:` lines
- * and `<think>` blocks are handled as for every backend (`../reply.ts`).
- * A non-2xx answer is an error naming the status.
+ * Authorization), plus `attachments` (the message's downloaded files: `kind`,
+ * `path`, `filename`, `size`, `content_type`, `transcript`) when there are any
+ * and `platform_hint` when enabled. The reply is the `reply` (or else `text`)
+ * string of a JSON answer, with its `attachments` list (paths, `{path, kind}`,
+ * or `{filename, data_base64}` for a webhook on another machine), or the whole
+ * body of any other answer (text/plain). `MEDIA:` lines and `<think>` blocks
+ * are handled as for every backend (`../reply.ts`). A non-2xx answer is an
+ * error naming the status.
  *
  * The webhook may take as long as the job timeout allows; it is told to stop
  * by the connection closing (the pool aborts the request).
@@ -22,7 +26,7 @@
 
 import type { AgentConfig } from "../../config/types.ts";
 import type { AgentReply, AgentRequest } from "../types.ts";
-import { parseReply } from "../reply.ts";
+import { parseReply, structuredAttachments } from "../reply.ts";
 import { describeFetchError, redactSecrets, shorten } from "../errors.ts";
 
 /** The JSON body the webhook receives. */
@@ -37,6 +41,21 @@ export interface WebhookPayload {
   text: string;
   /** The whole typed message (see `src/intake/message.ts`). */
   message: AgentRequest["message"];
+  /** The message's downloaded files (only when there are any). */
+  attachments?: WebhookAttachment[];
+  /** What WeCom shows and what can be sent (only when `agent.platform_hint` is on). */
+  platform_hint?: string;
+}
+
+/** One downloaded file of the message, as the webhook receives it. */
+export interface WebhookAttachment {
+  kind: string;
+  /** Path on the gateway's machine. */
+  path: string;
+  filename: string;
+  size: number;
+  content_type: string;
+  transcript?: string;
 }
 
 /**
@@ -55,7 +74,7 @@ export interface WebhookPayload {
  * ```
  */
 export function webhookPayload(request: AgentRequest): WebhookPayload {
-  return {
+  const payload: WebhookPayload = {
     job_id: request.jobId,
     conversation: request.conversation,
     app: request.app,
@@ -65,6 +84,21 @@ export function webhookPayload(request: AgentRequest): WebhookPayload {
     text: request.text,
     message: request.message,
   };
+  if (request.attachments && request.attachments.length > 0) {
+    payload.attachments = request.attachments.map((file) => {
+      const entry: WebhookAttachment = {
+        kind: file.kind,
+        path: file.path,
+        filename: file.filename,
+        size: file.size,
+        content_type: file.contentType,
+      };
+      if (file.transcript !== undefined) entry.transcript = file.transcript;
+      return entry;
+    });
+  }
+  if (request.platformHint) payload.platform_hint = request.platformHint;
+  return payload;
 }
 
 /**
@@ -134,18 +168,23 @@ export async function httpBackend(
   } catch {
     throw new Error(`the agent webhook at ${host} sent invalid JSON (content-type ${type})`);
   }
-  const fields = value as { reply?: unknown; text?: unknown } | null;
+  const fields = value as
+    | { reply?: unknown; text?: unknown; attachments?: unknown; media?: unknown }
+    | null;
   const text = typeof fields?.reply === "string"
     ? fields.reply
     : typeof fields?.text === "string"
     ? fields.text
     : undefined;
-  if (text === undefined) {
+  const list = fields?.attachments ?? fields?.media;
+  if (text === undefined && list === undefined) {
     throw new Error(
       `the agent webhook at ${host} answered JSON without a "reply" or "text" string`,
     );
   }
-  return parseReply(text);
+  const reply = parseReply(text ?? "");
+  if (list !== undefined) reply.attachments.push(...structuredAttachments(list));
+  return reply;
 }
 
 function hostOf(url: string): string {

@@ -1,7 +1,8 @@
 /**
  * The openai backend: one call to an OpenAI-compatible chat completions API.
  *
- * POSTs `{model, messages: [system?, ...history, user]}` to
+ * POSTs `{model, messages: [system?, ...history, user]}` (the system prompt
+ * followed by the platform hint, `../platform_hint.ts`, when enabled) to
  * `${baseUrl}/chat/completions` (OpenAI, DeepSeek, Qwen/DashScope, Ollama,
  * vLLM, …) and answers with `choices[0].message.content`, reasoning
  * (`<think>` blocks) removed and `MEDIA:` lines parsed (see `../reply.ts`).
@@ -80,7 +81,12 @@ export async function openaiBackend(
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
   const body = JSON.stringify({
     model: settings.model,
-    messages: buildChatMessages(settings.systemPrompt ?? "", request.history ?? [], request.text),
+    messages: buildChatMessages(
+      [settings.systemPrompt ?? "", request.platformHint ?? ""]
+        .filter((part) => part.trim() !== "").join("\n\n"),
+      request.history ?? [],
+      request.text,
+    ),
   });
 
   let response: Response;

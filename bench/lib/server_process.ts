@@ -1,0 +1,207 @@
+/**
+ * Servers under test as subprocesses: started, waited for, observed through
+ * `/proc` (peak RSS, CPU time) and stopped, always.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { startServer } from "./server_process.ts";
+ * const server = await startServer({
+ *   name: "bare",
+ *   args: ["run", "--allow-net", "--allow-env", "bench/lib/bare_server.ts"],
+ *   ready: /listening (\d+)/,
+ * });
+ * console.log(server.port, await server.peakRssKiB());
+ * await server.stop();
+ * ```
+ *
+ * @module
+ */
+
+/** A running server subprocess. */
+export interface ServerProcess {
+  name: string;
+  pid: number;
+  port: number;
+  /** VmHWM of the process in KiB (peak resident set size), or NaN when unknown. */
+  peakRssKiB(): Promise<number>;
+  /** User + system CPU seconds used by the process so far, or NaN when unknown. */
+  cpuSeconds(): Promise<number>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. Idempotent. */
+  stop(graceMs?: number): Promise<number>;
+  /** The last lines the process wrote to stderr (for error messages). */
+  stderrTail(): string;
+}
+
+/** What {@linkcode startServer} needs. */
+export interface StartOptions {
+  name: string;
+  /** Arguments of `deno`. */
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Matched against each stdout line; group 1 is the port. */
+  ready: RegExp;
+  /** How long to wait for `ready` (default 30 s). */
+  timeoutMs?: number;
+}
+
+const live = new Set<ServerProcess>();
+
+/** Stops every server started here that is still running (for cleanup on errors). */
+export async function stopAll(): Promise<void> {
+  await Promise.allSettled([...live].map((server) => server.stop(2000)));
+}
+
+async function drain(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  const lines = stream.pipeThrough(new TextDecoderStream());
+  let pending = "";
+  try {
+    for await (const chunk of lines) {
+      pending += chunk;
+      let newline;
+      while ((newline = pending.indexOf("\n")) >= 0) {
+        onLine(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
+      }
+    }
+    if (pending) onLine(pending);
+  } catch {
+    // the process went away
+  }
+}
+
+/**
+ * Reads a file under `/proc` through `cat`: Deno lets only `--allow-all` read
+ * `/proc` itself, and the load task runs with `--allow-run` instead.
+ */
+export async function readProc(path: string): Promise<string> {
+  const { code, stdout } = await new Deno.Command("cat", {
+    args: [path],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  if (code !== 0) throw new Error(`Cannot read ${path}: cat exited with code ${code}`);
+  return new TextDecoder().decode(stdout);
+}
+
+/** Reads `/proc/<pid>/status` field `name` in KiB. */
+async function procStatusKiB(pid: number, name: string): Promise<number> {
+  try {
+    const text = await readProc(`/proc/${pid}/status`);
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text);
+    return match ? Number(match[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** utime + stime of `/proc/<pid>/stat` in seconds (Linux clock ticks are 100 Hz). */
+export async function procCpuSeconds(pid: number): Promise<number> {
+  try {
+    const text = await readProc(`/proc/${pid}/stat`);
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Starts `deno <args>` and resolves once a stdout line matches `ready`.
+ * Rejects (after killing the process) when it exits or times out first.
+ */
+export async function startServer(options: StartOptions): Promise<ServerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: options.args,
+    env: options.env,
+    cwd: options.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const tail: string[] = [];
+  const port = Promise.withResolvers<number>();
+  // Keep draining both pipes for the life of the process: a full pipe would block the server.
+  const stdoutDone = drain(child.stdout, (line) => {
+    const match = options.ready.exec(line);
+    if (match) port.resolve(Number(match[1]));
+  });
+  const stderrDone = drain(child.stderr, (line) => {
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+  });
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  let stopping: Promise<number> | undefined;
+  const server: ServerProcess = {
+    name: options.name,
+    pid: child.pid,
+    port: 0,
+    peakRssKiB: () => procStatusKiB(child.pid, "VmHWM"),
+    cpuSeconds: () => procCpuSeconds(child.pid),
+    stderrTail: () => tail.join("\n"),
+    stop(graceMs = 10_000) {
+      stopping ??= (async () => {
+        if (!exited) {
+          try {
+            child.kill("SIGTERM");
+          } catch {
+            // already gone
+          }
+          const timer = setTimeout(() => {
+            try {
+              child.kill("SIGKILL");
+            } catch {
+              // already gone
+            }
+          }, graceMs);
+          await status;
+          clearTimeout(timer);
+        }
+        await Promise.all([stdoutDone, stderrDone]);
+        live.delete(server);
+        return (await status).code;
+      })();
+      return stopping;
+    },
+  };
+  live.add(server);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    server.port = await Promise.race([
+      port.promise,
+      status.then((s) => {
+        throw new Error(
+          `Cannot benchmark '${options.name}' as it exited with code ${s.code} before listening:\n` +
+            server.stderrTail(),
+        );
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `Cannot benchmark '${options.name}' as it did not listen within ${timeoutMs} ms:\n` +
+                  server.stderrTail(),
+              ),
+            ),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } catch (error) {
+    await server.stop(1000);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  return server;
+}

@@ -1,0 +1,496 @@
+/**
+ * Load generator for the callback intake: durable callbacks per second and
+ * acknowledgement latency of the gateway, next to a bare `Deno.serve` that
+ * answers 200 (the ceiling of this machine and this client), in one run.
+ *
+ * Before any timing, `--warmup` + `--requests` distinct callbacks (distinct
+ * MsgId, so every one is a durable commit) are sealed exactly as WeCom sends
+ * them, for `--apps` apps, cycling short text / 1 KB / 4 KB CJK. Then, for each
+ * phase and each target, a fresh server subprocess is started (the gateway in
+ * `edge` role with KV in a new temp file, durable as in production), warmed up
+ * and sent the callbacks over keep-alive connections:
+ *
+ * - closed loop at each `--concurrency` (1,8,32,128): each caller sends its
+ *   next callback when the previous one is answered, which gives the capacity;
+ * - open loop at each `--rate` (2500/s) with at most `--rate-concurrency` (32)
+ *   in flight, which gives the latency at that load (a request waiting for a
+ *   free connection counts from its scheduled time).
+ *
+ * Each phase stops by itself (`--max-seconds`). After it, the server is stopped
+ * (SIGTERM) and, for the gateway, its KV file is opened and the job records
+ * counted: they must equal the callbacks it acknowledged. Reported per phase:
+ * throughput, p50/p90/p99/max latency, peak RSS (VmHWM) and CPU of the server,
+ * CPU of this client and of everything else on the machine (the machine is
+ * shared: read "other CPU" before trusting a row), and the ratio to bare.
+ * Exits 1 when the goal (≥ 2500/s at 32 callers; p99 < 10 ms at 2500/s) or
+ * the durability check fails.
+ *
+ * Targets: `bare` (bench/lib/bare_server.ts), `gateway` (group commit on,
+ * LOG_LEVEL from `--log-level`, default warn), `gateway-nogroup`
+ * (WECOM_GATEWAY_GROUP_COMMIT=0: one KV commit per callback) and
+ * `gateway-info` (group commit on, LOG_LEVEL=info: one log line per callback
+ * to a drained pipe).
+ *
+ * Run: `deno task bench:load [--concurrency 1,8,32,128] [--rate 2500]
+ * [--rate-concurrency 32] [--requests 20000] [--warmup 1000] [--max-seconds 15]
+ * [--targets bare,gateway,gateway-nogroup] [--apps 3] [--log-level warn]
+ * [--json results.json]`
+ *
+ * @module
+ */
+
+import { benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
+import { createPool, drive } from "./lib/drive.ts";
+import {
+  procCpuSeconds,
+  readProc,
+  type ServerProcess,
+  startServer,
+  stopAll,
+} from "./lib/server_process.ts";
+import { summarize, type Summary } from "./lib/stats.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const TARGETS = ["bare", "gateway", "gateway-nogroup", "gateway-info"] as const;
+type Target = typeof TARGETS[number];
+
+interface Options {
+  concurrency: number[];
+  /** Open-loop phases: offered requests per second. */
+  rates: number[];
+  rateConcurrency: number;
+  requests: number;
+  warmup: number;
+  maxSeconds: number;
+  targets: Target[];
+  apps: number;
+  logLevel: string;
+  json?: string;
+}
+
+function flag(args: string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === `--${name}`) return args[i + 1];
+    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+  }
+  return undefined;
+}
+
+function positiveInt(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new RangeError(
+      `Cannot run the load test as '--${name}' must be a positive integer: current value is '${text}'`,
+    );
+  }
+  return value;
+}
+
+function parseOptions(args: string[]): Options {
+  const targets = (flag(args, "targets") ?? "bare,gateway,gateway-nogroup").split(",");
+  for (const target of targets) {
+    if (!(TARGETS as readonly string[]).includes(target)) {
+      throw new RangeError(
+        `Cannot run the load test as target '${target}' is unknown: use ${TARGETS.join(", ")}`,
+      );
+    }
+  }
+  return {
+    concurrency: (flag(args, "concurrency") ?? "1,8,32,128").split(",").map((c) =>
+      positiveInt("concurrency", c)
+    ),
+    rates: (flag(args, "rate") ?? "2500").split(",").filter((r) => r !== "0" && r !== "")
+      .map((r) => positiveInt("rate", r)),
+    rateConcurrency: positiveInt("rate-concurrency", flag(args, "rate-concurrency") ?? "32"),
+    requests: positiveInt("requests", flag(args, "requests") ?? "20000"),
+    warmup: positiveInt("warmup", flag(args, "warmup") ?? "1000"),
+    maxSeconds: positiveInt("max-seconds", flag(args, "max-seconds") ?? "15"),
+    targets: targets as Target[],
+    apps: positiveInt("apps", flag(args, "apps") ?? "3"),
+    logLevel: flag(args, "log-level") ?? "warn",
+    json: flag(args, "json"),
+  };
+}
+
+/** The environment of a server: ours, without any WECOM_* or LOG_* of the caller. */
+function serverEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(Deno.env.toObject())) {
+    if (!/^(WECOM_|LOG_)/.test(name)) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+interface Row {
+  target: Target;
+  concurrency: number;
+  /** "closed" loop, or the offered rate of an open-loop phase (req/s). */
+  load: "closed" | number;
+  requests: number;
+  ok: number;
+  errors: Record<number, number>;
+  seconds: number;
+  rps: number;
+  latency: Summary;
+  peakRssMiB: number;
+  serverCpuPct: number;
+  clientCpuPct: number;
+  /** CPU used by everything else on the machine meanwhile (other processes, kernel threads). */
+  otherCpuPct: number;
+  cut: boolean;
+  /** Gateway only: job records found in KV after the stop, and callbacks acknowledged. */
+  jobsInKv?: number;
+  acknowledged?: number;
+  exitCode: number;
+}
+
+/** Busy CPU seconds of the whole machine (all CPUs) from `/proc/stat`, or NaN. */
+async function machineCpuSeconds(): Promise<number> {
+  try {
+    const fields = (await readProc("/proc/stat")).split("\n")[0].trim().split(/\s+/).slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    return (user + nice + system + irq + softirq + steal) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function countJobs(path: string): Promise<number> {
+  const kv = await Deno.openKv(path);
+  try {
+    let count = 0;
+    for await (const _ of kv.list({ prefix: ["job"] })) count++;
+    return count;
+  } finally {
+    kv.close();
+  }
+}
+
+async function startTarget(
+  target: Target,
+  dir: string,
+  configPath: string,
+  kvPath: string,
+  logLevel: string,
+): Promise<ServerProcess> {
+  if (target === "bare") {
+    return await startServer({
+      name: target,
+      args: ["run", "--allow-net", "--allow-env", `${ROOT}bench/lib/bare_server.ts`],
+      env: serverEnv({}),
+      cwd: dir,
+      ready: /^listening (\d+)/,
+    });
+  }
+  return await startServer({
+    name: target,
+    args: [
+      "run",
+      "--config",
+      `${ROOT}deno.json`,
+      "--unstable-kv",
+      "-A",
+      `${ROOT}main.ts`,
+      "serve",
+      "--role",
+      "edge",
+      "--config",
+      configPath,
+    ],
+    env: serverEnv({
+      WECOM_CALLBACK_HOST: "127.0.0.1",
+      WECOM_CALLBACK_PORT: "0",
+      WECOM_CALLBACK_ALLOW_ALL_USERS: "true",
+      WECOM_GATEWAY_KV: kvPath,
+      WECOM_GATEWAY_GROUP_COMMIT: target === "gateway-nogroup" ? "0" : "1",
+      LOG_LEVEL: target === "gateway-info" ? "info" : logLevel,
+    }),
+    cwd: dir,
+    ready: /health:\s+http:\/\/[^/]+:(\d+)\/health/,
+  });
+}
+
+async function runPhase(
+  target: Target,
+  concurrency: number,
+  rate: number | undefined,
+  warmup: BenchCallback[],
+  measured: BenchCallback[],
+  options: Options,
+  dir: string,
+  configPath: string,
+): Promise<Row> {
+  const kvPath = `${dir}/kv-${target}-${concurrency}-${rate ?? "closed"}.sqlite3`;
+  const server = await startTarget(target, dir, configPath, kvPath, options.logLevel);
+  const url = `http://127.0.0.1:${server.port}/wecom/callback`;
+  const pool = createPool(concurrency);
+  let row: Row;
+  let exitCode = -1;
+  try {
+    const warm = await drive({
+      url,
+      callbacks: warmup,
+      concurrency,
+      maxMs: options.maxSeconds * 1000,
+      client: pool,
+    });
+    const cpuBefore = await server.cpuSeconds();
+    const selfBefore = await procCpuSeconds(Deno.pid);
+    const machineBefore = await machineCpuSeconds();
+    const result = await drive({
+      url,
+      callbacks: measured,
+      concurrency,
+      maxMs: options.maxSeconds * 1000,
+      client: pool,
+      rate,
+    });
+    const seconds = result.elapsedMs / 1000;
+    const serverCpu = (await server.cpuSeconds()) - cpuBefore;
+    const selfCpu = (await procCpuSeconds(Deno.pid)) - selfBefore;
+    const machineCpu = (await machineCpuSeconds()) - machineBefore;
+    row = {
+      target,
+      concurrency,
+      load: rate ?? "closed",
+      requests: result.requests,
+      ok: result.ok,
+      errors: result.errors,
+      seconds,
+      rps: result.ok / seconds,
+      latency: summarize(result.latencies),
+      peakRssMiB: (await server.peakRssKiB()) / 1024,
+      serverCpuPct: (serverCpu / seconds) * 100,
+      clientCpuPct: (selfCpu / seconds) * 100,
+      otherCpuPct: Math.max(0, ((machineCpu - serverCpu - selfCpu) / seconds) * 100),
+      cut: result.cut,
+      acknowledged: target === "bare" ? undefined : warm.ok + result.ok,
+      exitCode,
+    };
+  } finally {
+    pool.close();
+    exitCode = await server.stop();
+  }
+  row.exitCode = exitCode;
+  if (target !== "bare") {
+    row.jobsInKv = await countJobs(kvPath);
+    for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(kvPath + suffix).catch(() => {});
+  }
+  return row;
+}
+
+/**
+ * The floor any durable intake stands on: latency of one-key commits to a
+ * fresh KV file on the same disk, one at a time, with nothing else running.
+ */
+async function probeKvCommit(dir: string, commits = 300): Promise<Summary> {
+  const path = `${dir}/kv-floor.sqlite3`;
+  const kv = await Deno.openKv(path);
+  const times = new Float64Array(commits);
+  try {
+    for (let i = 0; i < commits; i++) {
+      const begun = performance.now();
+      await kv.atomic().check({ key: ["floor", i], versionstamp: null }).set(["floor", i], i)
+        .commit();
+      times[i] = performance.now() - begun;
+    }
+  } finally {
+    kv.close();
+  }
+  for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(path + suffix).catch(() => {});
+  return summarize(times);
+}
+
+function fmt(value: number, digits = 1): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : "–";
+}
+
+function errorsText(errors: Record<number, number>): string {
+  const parts = Object.entries(errors).map(([status, n]) =>
+    `${n}×${status === "0" ? "net" : status}`
+  );
+  return parts.length ? parts.join(" ") : "0";
+}
+
+/** The results as a markdown table. */
+function table(rows: Row[]): string {
+  const phase = (r: Row) => `${r.concurrency}/${r.load}`;
+  const bare = new Map(rows.filter((r) => r.target === "bare").map((r) => [phase(r), r]));
+  const lines = [
+    "| target | load | conc. | requests | errors | req/s | vs bare | p50 ms | p90 ms | p99 ms | max ms | peak RSS MiB | server CPU | CPU µs/req | client CPU | other CPU | jobs in KV / acked |",
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+  ];
+  for (const r of rows) {
+    const base = bare.get(phase(r));
+    const ratio = base && r.target !== "bare" ? `${fmt((r.rps / base.rps) * 100, 0)} %` : "";
+    const durable = r.jobsInKv === undefined
+      ? ""
+      : `${r.jobsInKv} / ${r.acknowledged}${r.jobsInKv === r.acknowledged ? " ✓" : " ✗"}`;
+    lines.push(
+      `| ${r.target} | ${
+        r.load === "closed" ? "closed" : `${r.load}/s`
+      } | ${r.concurrency} | ${r.requests}${r.cut ? " (time cap)" : ""} | ${
+        errorsText(r.errors)
+      } | ${fmt(r.rps, 0)} | ${ratio} | ${fmt(r.latency.p50, 2)} | ${fmt(r.latency.p90, 2)} | ${
+        fmt(r.latency.p99, 2)
+      } | ${fmt(r.latency.max, 1)} | ${fmt(r.peakRssMiB, 0)} | ${fmt(r.serverCpuPct, 0)} % | ${
+        fmt((r.serverCpuPct * 1e4) / r.rps, 0)
+      } | ${fmt(r.clientCpuPct, 0)} % | ${fmt(r.otherCpuPct, 0)} % | ${durable} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function machine(): Promise<string> {
+  const cpus = navigator.hardwareConcurrency;
+  let model = "";
+  try {
+    model = /model name\s*:\s*(.*)/.exec(await readProc("/proc/cpuinfo"))?.[1] ?? "";
+  } catch {
+    // not Linux
+  }
+  const memGiB = Deno.systemMemoryInfo().total / 2 ** 30;
+  return `${cpus} CPUs (${model}), ${memGiB.toFixed(0)} GiB RAM, deno ${Deno.version.deno}, ` +
+    `${Deno.build.os}/${Deno.build.arch}`;
+}
+
+async function main(args: string[]): Promise<number> {
+  const options = parseOptions(args);
+  const dir = await Deno.makeTempDir({ prefix: "wecom-load-" });
+  const onSignal = () => {
+    stopAll().finally(() => Deno.remove(dir, { recursive: true }).catch(() => {}))
+      .finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  try {
+    const apps = benchApps(options.apps);
+    const configPath = `${dir}/config.yaml`;
+    // JSON is YAML; the Hermes layout with an apps list. Host, port, allowlist and KV come from env.
+    await Deno.writeTextFile(
+      configPath,
+      JSON.stringify({
+        platforms: {
+          wecom_callback: {
+            extra: {
+              apps: apps.map((app) => ({
+                name: app.name,
+                corp_id: app.corpId,
+                corp_secret: app.corpSecret,
+                agent_id: app.agentId,
+                token: app.token,
+                encoding_aes_key: app.encodingAesKey,
+              })),
+              // The check still runs on every callback; the wider window only lets a long run
+              // reuse callbacks sealed at its start.
+              replay_window_seconds: 3600,
+            },
+          },
+        },
+      }),
+    );
+    const loadBefore = Deno.loadavg().map((l) => l.toFixed(2)).join(" ");
+    const sealStart = performance.now();
+    const callbacks = await sealCallbacks(apps, options.warmup + options.requests);
+    const warmup = callbacks.slice(0, options.warmup);
+    const measured = callbacks.slice(options.warmup);
+    const bytes = measured.reduce((sum, c) => sum + c.body.length + c.query.length, 0);
+    console.error(
+      `sealed ${callbacks.length} callbacks for ${apps.length} apps in ${
+        ((performance.now() - sealStart) / 1000).toFixed(1)
+      } s (mean request ${(bytes / measured.length).toFixed(0)} B); ${await machine()}`,
+    );
+    const floor = await probeKvCommit(dir);
+    console.error(
+      `KV floor (one-key durable commits, one at a time, idle): p50 ${fmt(floor.p50, 2)} ms, ` +
+        `p90 ${fmt(floor.p90, 2)} ms, p99 ${fmt(floor.p99, 2)} ms, max ${fmt(floor.max, 2)} ms`,
+    );
+    const phases: { concurrency: number; rate?: number }[] = [
+      ...options.concurrency.map((concurrency) => ({ concurrency })),
+      ...options.rates.map((rate) => ({ concurrency: options.rateConcurrency, rate })),
+    ];
+    const rows: Row[] = [];
+    for (const { concurrency, rate } of phases) {
+      for (const target of options.targets) {
+        const row = await runPhase(
+          target,
+          concurrency,
+          rate,
+          warmup,
+          measured,
+          options,
+          dir,
+          configPath,
+        );
+        rows.push(row);
+        console.error(
+          `${target} c=${concurrency} ${rate ? `${rate}/s offered` : "closed loop"}: ` +
+            `${row.ok}/${row.requests} ok, ${fmt(row.rps, 0)} req/s, ` +
+            `p99 ${fmt(row.latency.p99, 2)} ms, server CPU ${fmt(row.serverCpuPct, 0)} %` +
+            (row.jobsInKv === undefined ? "" : `, jobs ${row.jobsInKv}/${row.acknowledged}`),
+        );
+      }
+    }
+    console.log(`Machine: ${await machine()}; load average before the run ${loadBefore}\n`);
+    console.log(table(rows));
+    console.log(
+      `\nKV floor on this disk (one-key durable commits, one at a time): p50 ${
+        fmt(floor.p50, 2)
+      } ms, p99 ${fmt(floor.p99, 2)} ms, max ${fmt(floor.max, 2)} ms`,
+    );
+    let failed = false;
+    const clean = (r: Row) => Object.keys(r.errors).length === 0 && !r.cut;
+    const capacity = rows.find((r) =>
+      r.target === "gateway" && r.load === "closed" && r.concurrency === 32
+    );
+    if (capacity) {
+      const met = capacity.rps >= 2500 && clean(capacity);
+      failed ||= !met;
+      console.log(
+        `Goal, capacity (gateway, closed loop, 32 callers: ≥ 2500 durable callbacks/s): ${
+          met ? "met" : "NOT met"
+        } (${fmt(capacity.rps, 0)} req/s)`,
+      );
+    }
+    const latency = rows.find((r) =>
+      r.target === "gateway" && r.load === 2500 && r.concurrency === 32
+    );
+    if (latency) {
+      const met = latency.rps >= 2500 * 0.98 && latency.latency.p99 < 10 && clean(latency);
+      failed ||= !met;
+      console.log(
+        `Goal, latency (gateway, 2500/s offered over 32 connections: p99 < 10 ms): ${
+          met ? "met" : "NOT met"
+        } (${fmt(latency.rps, 0)} req/s, p99 ${fmt(latency.latency.p99, 2)} ms)`,
+      );
+    }
+    if (rows.some((r) => r.jobsInKv !== undefined && r.jobsInKv !== r.acknowledged)) {
+      failed = true;
+      console.log("Durability: FAILED: job records in KV differ from acknowledged callbacks.");
+    } else if (rows.some((r) => r.jobsInKv !== undefined)) {
+      console.log("Durability: every acknowledged callback has its job record in KV.");
+    }
+    if (rows.some((r) => r.exitCode !== 0)) {
+      failed = true;
+      console.log(
+        `Exit codes: ${
+          rows.filter((r) => r.exitCode !== 0).map((r) => `${r.target} ${r.exitCode}`).join(", ")
+        } (a server did not stop cleanly).`,
+      );
+    }
+    if (options.json) {
+      await Deno.writeTextFile(
+        options.json,
+        JSON.stringify({ machine: await machine(), options, floor, rows }, null, 2),
+      );
+    }
+    return failed ? 1 : 0;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    await stopAll();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
