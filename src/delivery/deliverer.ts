@@ -527,12 +527,12 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     }
     const reason = describeError(error);
     const uncertain = claimed.uncertain === true || outcomeUnknown(error);
-    // A send that may still land at WeCom is not repeated for one more request timeout,
-    // so that a late first copy lands before the duplicate-checked one.
-    const retryAt = now() + Math.max(
-      decision.delayMs,
-      uncertain && !claimed.uncertain ? config.requestTimeoutMs : 0,
-    );
+    // A send that may still land at WeCom is not repeated before its in-flight lease ends
+    // (two request timeouts and a margin after it started), so that a late first copy lands
+    // before the duplicate-checked one and WeCom can recognise the second.
+    const at = now();
+    const landBy = Math.min(claimed.inFlightUntil ?? at, at + leaseMs);
+    const retryAt = Math.max(at + decision.delayMs, uncertain && !claimed.uncertain ? landBy : 0);
     const retried: OutboxItem = {
       ...withoutLease(claimed),
       notBefore: retryAt,

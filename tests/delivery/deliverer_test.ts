@@ -604,7 +604,7 @@ Deno.test("a retry after WeCom answered an error does not use the duplicate chec
   }
 });
 
-Deno.test("after a timed-out send the retry waits one more request timeout and uses the duplicate check", async () => {
+Deno.test("after a timed-out send the retry waits for the send's lease to end and uses the duplicate check", async () => {
   const h = await setup();
   try {
     h.fake.sendBehaviours.push(timeoutError());
@@ -613,7 +613,8 @@ Deno.test("after a timed-out send the retry waits one more request timeout and u
     await h.delivery.idle();
     const held = await item(h.kv, only.id);
     assert.equal(held.uncertain, true);
-    assert(held.notBefore >= h.clock.now() + 1000, "held for at least one request timeout");
+    // The lease: two request timeouts (2 × 1000 ms) and 5 s after the send started.
+    assert(held.notBefore >= h.clock.now() + 6000, "held until a late copy has landed");
     await drain(h, 60_000);
     const calls = h.fake.calls.filter((c) =>
       "content" in c.message && c.message.content === "late"

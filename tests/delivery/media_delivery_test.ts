@@ -13,7 +13,7 @@ import { png } from "../fakes/media_samples.ts";
 const DELIVERY = { markdown: false, maxAttempts: 5, perMinute: 30, perHour: 1000 };
 
 async function waitFor(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 8000;
+  const deadline = Date.now() + 20_000;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
