@@ -331,6 +331,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     let current = claimed;
     let versionstamp = claim.versionstamp;
     let msgId: string;
+    let sending = false;
     try {
       const prepared = await prepare(app, { ...claimed, message: item.message });
       if (prepared.persist) {
@@ -343,12 +344,14 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
         current = kept;
         versionstamp = saved.versionstamp;
       }
+      sending = true;
       const result = await client.send(app, item.userId, prepared.message, {
         duplicateCheck: claimed.uncertain,
       });
       msgId = result.msgId;
     } catch (error) {
-      await sendFailed(current, versionstamp, app, error);
+      // Only a failed message/send may have been delivered; a failed upload was not.
+      await sendFailed(current, versionstamp, app, error, sending);
       return "next";
     }
     await finish(current, versionstamp, { state: "sent", msgId });
@@ -515,6 +518,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     versionstamp: string,
     app: AppConfig,
     error: unknown,
+    sending: boolean,
   ): Promise<void> {
     const decision = decideRetry(error, claimed.attempts, policy, random);
     if (decision.kind === "ip_not_trusted" || decision.kind === "credentials") {
@@ -526,7 +530,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       return;
     }
     const reason = describeError(error);
-    const uncertain = claimed.uncertain === true || outcomeUnknown(error);
+    const uncertain = claimed.uncertain === true || (sending && outcomeUnknown(error));
     // A send that may still land at WeCom is not repeated before its in-flight lease ends
     // (two request timeouts and a margin after it started), so that a late first copy lands
     // before the duplicate-checked one and WeCom can recognise the second.
