@@ -31,6 +31,8 @@
  * `gateway-info` (group commit on, LOG_LEVEL=info: one log line per callback
  * to a drained pipe).
  *
+ * A list value of `0` skips that kind of phase (`--concurrency 0 --rate 1000,2000`).
+ *
  * Run: `deno task bench:load [--concurrency 1,8,32,128] [--rate 2500]
  * [--rate-concurrency 32] [--requests 20000] [--warmup 1000] [--max-seconds 15]
  * [--targets bare,gateway,gateway-nogroup] [--apps 3] [--log-level warn]
@@ -96,9 +98,8 @@ function parseOptions(args: string[]): Options {
     }
   }
   return {
-    concurrency: (flag(args, "concurrency") ?? "1,8,32,128").split(",").map((c) =>
-      positiveInt("concurrency", c)
-    ),
+    concurrency: (flag(args, "concurrency") ?? "1,8,32,128").split(",")
+      .filter((c) => c !== "0" && c !== "").map((c) => positiveInt("concurrency", c)),
     rates: (flag(args, "rate") ?? "2500").split(",").filter((r) => r !== "0" && r !== "")
       .map((r) => positiveInt("rate", r)),
     rateConcurrency: positiveInt("rate-concurrency", flag(args, "rate-concurrency") ?? "32"),

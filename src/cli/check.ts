@@ -21,9 +21,9 @@ import { keys } from "../store/keys.ts";
 import { createWeComClient } from "../wecom/client.ts";
 import { explainErrcode, NO_ERRCODE, WeComApiError } from "../wecom/errors.ts";
 import { wecomFetchJson } from "../wecom/request.ts";
-import { describeUsageError, parseOptions, UsageError } from "./args.ts";
-import { type Command, wantsHelp } from "./command.ts";
-import { type CliContext, defaultContext, loadConfigIn } from "./context.ts";
+import { parseOptions } from "./args.ts";
+import { type Command, createCommand } from "./command.ts";
+import { type CliContext, loadConfigIn } from "./context.ts";
 import { describeFetchFailure } from "./network_error.ts";
 
 const HELP =
@@ -341,75 +341,65 @@ async function checkApp(
  * ```
  */
 export function createCheckCommand(deps: CheckDeps = {}): Command {
-  return {
-    name: "check",
-    summary: "validate the configuration (--online: prove it works with WeCom)",
-    help: HELP,
-    async run(args) {
-      const context = deps.context ?? defaultContext();
-      if (wantsHelp(args)) {
-        context.out(HELP);
-        return 0;
-      }
-      let online: boolean;
-      let configArgs: string[];
-      try {
-        const parsed = parseOptions(args, {
-          command: "check",
-          strings: ["config"],
-          booleans: ["online"],
-        });
-        online = parsed.values.online === true;
-        const config = parsed.values.config as string | undefined;
-        configArgs = config === undefined ? [] : ["--config", config];
-      } catch (error) {
-        if (!(error instanceof UsageError)) throw error;
-        context.err(describeUsageError(error));
-        return 2;
-      }
-
-      const config = await loadConfigIn(context, configArgs);
-      if (!config) {
-        context.err("\nFix the problems above, then run 'wecom-gateway check' again.");
-        return 2;
-      }
-      const configPath = await configFileOf(context, configArgs);
-      context.out(summary(config, configPath).join("\n"));
-
-      let failed = false;
-      let warnings = 0;
-      const report = (line: { verdict: Verdict; text: string }, indent = "  ") => {
-        if (line.verdict === "fail") failed = true;
-        if (line.verdict === "warn") warnings++;
-        context.out(`${indent}${MARK[line.verdict]}  ${line.text}`);
-      };
-      context.out("\nChecks:");
-      report(await checkKv(config));
-
-      if (online) {
-        const timeoutMs = deps.timeoutMs ?? Math.min(config.delivery.requestTimeoutMs, 10_000);
-        context.out("\nOnline (gettoken for each app, bypassing the token cache):");
-        const kv = await Deno.openKv(":memory:");
-        try {
-          for (const app of config.apps) {
-            context.out(`  app '${app.name}':`);
-            for (const line of await checkApp(app, kv, timeoutMs)) report(line, "    ");
-          }
-        } finally {
-          kv.close();
-        }
-      } else {
-        context.out("\nRun 'wecom-gateway check --online' to prove the credentials with WeCom.");
-      }
-
-      context.out(
-        failed
-          ? "\nSome checks failed: fix them (see FAIL above) and run the check again."
-          : `\nAll checks passed${warnings > 0 ? ` (${plural(warnings, "warning")} above)` : ""}.`,
-      );
-      return failed ? 1 : 0;
+  return createCommand(
+    {
+      name: "check",
+      summary: "validate the configuration (--online: prove it works with WeCom)",
+      help: HELP,
     },
+    deps.context,
+    (args, context) => check(args, context, deps),
+  );
+}
+
+async function check(args: string[], context: CliContext, deps: CheckDeps): Promise<number> {
+  const { values } = parseOptions(args, {
+    command: "check",
+    strings: ["config"],
+    booleans: ["online"],
+  });
+  const online = values.online === true;
+  const configArgs = values.config === undefined ? [] : ["--config", values.config as string];
+  const config = await loadConfigIn(context, configArgs);
+  if (!config) {
+    context.err("\nFix the problems above, then run 'wecom-gateway check' again.");
+    return 2;
+  }
+  const configPath = await configFileOf(context, configArgs);
+  context.out(summary(config, configPath).join("\n"));
+
+  let failed = false;
+  let warnings = 0;
+  const report = (line: { verdict: Verdict; text: string }, indent = "  ") => {
+    if (line.verdict === "fail") failed = true;
+    if (line.verdict === "warn") warnings++;
+    context.out(`${indent}${MARK[line.verdict]}  ${line.text}`);
   };
+  context.out("\nChecks:");
+  report(await checkKv(config));
+
+  if (online) {
+    const timeoutMs = deps.timeoutMs ?? Math.min(config.delivery.requestTimeoutMs, 10_000);
+    context.out("\nOnline (gettoken for each app, bypassing the token cache):");
+    const kv = await Deno.openKv(":memory:");
+    try {
+      for (const app of config.apps) {
+        context.out(`  app '${app.name}':`);
+        for (const line of await checkApp(app, kv, timeoutMs)) report(line, "    ");
+      }
+    } finally {
+      kv.close();
+    }
+  } else {
+    context.out("\nRun 'wecom-gateway check --online' to prove the credentials with WeCom.");
+  }
+
+  context.out(
+    failed
+      ? "\nSome checks failed: fix them (see FAIL above) and run the check again."
+      : `\nAll checks passed${warnings > 0 ? ` (${plural(warnings, "warning")} above)` : ""}.`,
+  );
+  return failed ? 1 : 0;
 }
 
 /** The config file that was read, for the summary (mirrors the loader's search). */

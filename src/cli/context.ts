@@ -36,6 +36,20 @@ export interface CliContext {
 }
 
 /**
+ * Standard output and error of this process (the console).
+ *
+ * @example Usage
+ * ```ts
+ * import { consoleOutput } from "./context.ts";
+ * consoleOutput.err("printed to standard error");
+ * ```
+ */
+export const consoleOutput: Pick<CliContext, "out" | "err"> = {
+  out: (text) => console.log(text),
+  err: (text) => console.error(text),
+};
+
+/**
  * The real process: `Deno.env`, `Deno.cwd()`, the console and `Date.now`.
  *
  * @example Usage
@@ -48,8 +62,7 @@ export function defaultContext(): CliContext {
   return {
     env: Deno.env.toObject(),
     cwd: Deno.cwd(),
-    out: (text) => console.log(text),
-    err: (text) => console.error(text),
+    ...consoleOutput,
     now: Date.now,
     os: Deno.build.os,
   };

@@ -32,7 +32,8 @@ import {
   type SimulatedUser,
 } from "../simulator/user.ts";
 import type { FakeMessage } from "../simulator/wecom_api.ts";
-import { type Command, wantsHelp } from "./command.ts";
+import { type Command, runCommand } from "./command.ts";
+import { consoleOutput } from "./context.ts";
 
 const HELP = `wecom-gateway demo: a round trip on this machine with a simulated WeCom
 (no WeCom account, no configuration).
@@ -61,10 +62,7 @@ export interface DemoOutput {
   err(text: string): void;
 }
 
-const CONSOLE: DemoOutput = {
-  out: (text) => console.log(text),
-  err: (text) => console.error(text),
-};
+const CONSOLE: DemoOutput = consoleOutput;
 
 const encoder = new TextEncoder();
 
@@ -438,41 +436,41 @@ export const demoCommand: Command = {
   summary: "a round trip on this machine with a simulated WeCom (no account needed)",
   help: HELP,
   async run(args) {
-    if (wantsHelp(args)) {
-      console.log(HELP);
-      return 0;
-    }
-    const flags = parseDemoArgs(args);
-    if (typeof flags === "string") {
-      console.error(flags);
-      return 2;
-    }
-    const restoreLogs = quietLogs(flags.verbose);
-    const output = CONSOLE;
-    output.out("wecom-gateway demo: the gateway and a simulated WeCom on this machine.");
-    output.out("");
-    const demo = await startDemo({ replyTimeoutMs: flags.timeoutMs });
-    try {
-      printEnvironment(output, demo, "in memory");
-      if (!flags.interactive) return await runScript(demo, output);
-      const stop = Promise.withResolvers<void>();
-      const removeSignals = onStopSignal(() => stop.resolve());
-      try {
-        await runInteractive(demo, readLines(Deno.stdin.readable), {
-          output,
-          prompt: Deno.stdin.isTerminal(),
-          stop: stop.promise,
-        });
-      } finally {
-        removeSignals();
-      }
-      return 0;
-    } finally {
-      await demo.close();
-      restoreLogs();
-    }
+    return await runCommand(args, HELP, CONSOLE, () => runDemo(args));
   },
 };
+
+async function runDemo(args: string[]): Promise<number> {
+  const flags = parseDemoArgs(args);
+  if (typeof flags === "string") {
+    console.error(flags);
+    return 2;
+  }
+  const restoreLogs = quietLogs(flags.verbose);
+  const output = CONSOLE;
+  output.out("wecom-gateway demo: the gateway and a simulated WeCom on this machine.");
+  output.out("");
+  const demo = await startDemo({ replyTimeoutMs: flags.timeoutMs });
+  try {
+    printEnvironment(output, demo, "in memory");
+    if (!flags.interactive) return await runScript(demo, output);
+    const stop = Promise.withResolvers<void>();
+    const removeSignals = onStopSignal(() => stop.resolve());
+    try {
+      await runInteractive(demo, readLines(Deno.stdin.readable), {
+        output,
+        prompt: Deno.stdin.isTerminal(),
+        stop: stop.promise,
+      });
+    } finally {
+      removeSignals();
+    }
+    return 0;
+  } finally {
+    await demo.close();
+    restoreLogs();
+  }
+}
 
 /**
  * True when the only problem of `error` is that no app is configured (then

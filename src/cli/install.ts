@@ -16,9 +16,9 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, loadConfig } from "../config/load.ts";
-import { describeUsageError, parseOptions, UsageError } from "./args.ts";
-import { type Command, wantsHelp } from "./command.ts";
-import { type CliContext, defaultContext } from "./context.ts";
+import { parseOptions, UsageError } from "./args.ts";
+import { type Command, createCommand } from "./command.ts";
+import type { CliContext } from "./context.ts";
 import {
   launchdPlist,
   type ServiceSpec,
@@ -124,25 +124,15 @@ function shellOnlyVariables(context: CliContext): string[] {
  * ```
  */
 export function createInstallCommand(deps: InstallDeps = {}): Command {
-  return {
-    name: "install",
-    summary: "write a systemd unit (Linux) or launchd agent (macOS) for the binary",
-    help: HELP,
-    async run(args) {
-      const context = deps.context ?? defaultContext();
-      if (wantsHelp(args)) {
-        context.out(HELP);
-        return 0;
-      }
-      try {
-        return await install(args, context, deps.execPath ?? Deno.execPath());
-      } catch (error) {
-        if (!(error instanceof UsageError)) throw error;
-        context.err(describeUsageError(error));
-        return 2;
-      }
+  return createCommand(
+    {
+      name: "install",
+      summary: "write a systemd unit (Linux) or launchd agent (macOS) for the binary",
+      help: HELP,
     },
-  };
+    deps.context,
+    (args, context) => install(args, context, deps.execPath ?? Deno.execPath()),
+  );
 }
 
 async function install(args: string[], context: CliContext, execPath: string): Promise<number> {

@@ -23,9 +23,9 @@ import type { JobRecord, JobState } from "../jobs/types.ts";
 import { openStore } from "../store/kv.ts";
 import { keys } from "../store/keys.ts";
 import type { CredentialFailure } from "../wecom/token.ts";
-import { describeUsageError, parseOptions, UsageError } from "./args.ts";
-import { type Command, wantsHelp } from "./command.ts";
-import { type CliContext, defaultContext } from "./context.ts";
+import { parseOptions, UsageError } from "./args.ts";
+import { type Command, createCommand } from "./command.ts";
+import type { CliContext } from "./context.ts";
 import { formatAge, parseDuration } from "./duration.ts";
 import { formatTable, truncate } from "./table.ts";
 
@@ -141,6 +141,21 @@ async function openKv(
   }
 }
 
+/** Opens the KV store for `use` and closes it afterwards; when it cannot be opened, the exit code. */
+async function withStore(
+  context: CliContext,
+  values: Record<string, string | boolean | undefined>,
+  use: (opened: Opened) => Promise<number>,
+): Promise<number> {
+  const opened = await openKv(context, values);
+  if (typeof opened === "number") return opened;
+  try {
+    return await use(opened);
+  } finally {
+    opened.kv.close();
+  }
+}
+
 function positiveInt(command: string, name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   const number = Number(value);
@@ -208,9 +223,7 @@ async function runList(args: string[], context: CliContext): Promise<number> {
     );
   }
   const limit = positiveInt(command, "limit", values.limit, 50);
-  const opened = await openKv(context, values);
-  if (typeof opened === "number") return opened;
-  try {
+  return await withStore(context, values, async (opened) => {
     const jobs = await listJobs(opened.kv, { state, limit });
     if (values.json) {
       context.out(JSON.stringify(jobs.map(jobSummary), null, 2));
@@ -238,9 +251,7 @@ async function runList(args: string[], context: CliContext): Promise<number> {
       context.out(`(the newest ${limit}; --limit N for more, --state STATE to filter)`);
     }
     return 0;
-  } finally {
-    opened.kv.close();
-  }
+  });
 }
 
 async function countOutbox(kv: Deno.Kv): Promise<Record<OutboxState, number>> {
@@ -253,10 +264,8 @@ async function countOutbox(kv: Deno.Kv): Promise<Record<OutboxState, number>> {
 
 async function runStats(args: string[], context: CliContext): Promise<number> {
   const { values } = parseOptions(args, { command: "jobs stats", ...COMMON });
-  const opened = await openKv(context, values);
-  if (typeof opened === "number") return opened;
-  const { kv, config } = opened;
-  try {
+  return await withStore(context, values, async (opened) => {
+    const { kv, config } = opened;
     const jobs = await countJobs(kv);
     const outbox = await countOutbox(kv);
     let deadLetters = 0;
@@ -332,9 +341,7 @@ async function runStats(args: string[], context: CliContext): Promise<number> {
     }
     context.out(lines.join("\n"));
     return 0;
-  } finally {
-    kv.close();
-  }
+  });
 }
 
 async function runDead(args: string[], context: CliContext): Promise<number> {
@@ -345,9 +352,7 @@ async function runDead(args: string[], context: CliContext): Promise<number> {
     booleans: COMMON.booleans,
   });
   const limit = positiveInt(command, "limit", values.limit, 100);
-  const opened = await openKv(context, values);
-  if (typeof opened === "number") return opened;
-  try {
+  return await withStore(context, values, async (opened) => {
     const items = await listDeadLetters(opened.kv, { limit });
     if (values.json) {
       context.out(JSON.stringify(items.map(itemSummary), null, 2));
@@ -375,9 +380,7 @@ async function runDead(args: string[], context: CliContext): Promise<number> {
         "'wecom-gateway jobs retry ID' or 'jobs retry --all'.",
     );
     return 0;
-  } finally {
-    opened.kv.close();
-  }
+  });
 }
 
 async function runRetry(args: string[], context: CliContext): Promise<number> {
@@ -397,9 +400,7 @@ async function runRetry(args: string[], context: CliContext): Promise<number> {
       "Name the dead letters to retry (ids from 'wecom-gateway jobs dead') or give --all.",
     );
   }
-  const opened = await openKv(context, values);
-  if (typeof opened === "number") return opened;
-  try {
+  return await withStore(context, values, async (opened) => {
     const ids = values.all
       ? (await listDeadLetters(opened.kv, { limit: 100_000 })).map((item) => item.id)
       : positionals;
@@ -423,9 +424,7 @@ async function runRetry(args: string[], context: CliContext): Promise<number> {
         "otherwise the next start does.",
     );
     return failed > 0 ? 1 : 0;
-  } finally {
-    opened.kv.close();
-  }
+  });
 }
 
 async function runPurge(args: string[], context: CliContext): Promise<number> {
@@ -454,9 +453,7 @@ async function runPurge(args: string[], context: CliContext): Promise<number> {
       );
     }
   }
-  const opened = await openKv(context, values);
-  if (typeof opened === "number") return opened;
-  try {
+  return await withStore(context, values, async (opened) => {
     const cutoff = context.now() - olderThanMs;
     const purged = await purgeJobs(opened.kv, {
       states: states as JobState[],
@@ -474,9 +471,7 @@ async function runPurge(args: string[], context: CliContext): Promise<number> {
       );
     }
     return 0;
-  } finally {
-    opened.kv.close();
-  }
+  });
 }
 
 const SUBCOMMANDS: Record<string, (args: string[], context: CliContext) => Promise<number>> = {
@@ -499,16 +494,14 @@ const SUBCOMMANDS: Record<string, (args: string[], context: CliContext) => Promi
  * ```
  */
 export function createJobsCommand(deps: JobsDeps = {}): Command {
-  return {
-    name: "jobs",
-    summary: "list jobs and dead letters, retry, purge (safe while the gateway runs)",
-    help: HELP,
-    async run(args) {
-      const context = deps.context ?? defaultContext();
-      if (wantsHelp(args)) {
-        context.out(HELP);
-        return 0;
-      }
+  return createCommand(
+    {
+      name: "jobs",
+      summary: "list jobs and dead letters, retry, purge (safe while the gateway runs)",
+      help: HELP,
+    },
+    deps.context,
+    async (args, context) => {
       const first = args[0];
       const sub = first === undefined || first.startsWith("-") ? "list" : first;
       const rest = first === undefined || first.startsWith("-") ? args : args.slice(1);
@@ -520,15 +513,9 @@ export function createJobsCommand(deps: JobsDeps = {}): Command {
         );
         return 2;
       }
-      try {
-        return await handler(rest, context);
-      } catch (error) {
-        if (!(error instanceof UsageError)) throw error;
-        context.err(describeUsageError(error));
-        return 2;
-      }
+      return await handler(rest, context);
     },
-  };
+  );
 }
 
 /** The `jobs` command. */

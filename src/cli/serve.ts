@@ -8,7 +8,8 @@ import { ConfigError, formatConfigError, loadConfig } from "../config/load.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { type GatewayRole, startGateway } from "../gateway.ts";
 import { log } from "../log.ts";
-import { type Command, wantsHelp } from "./command.ts";
+import { type Command, runCommand } from "./command.ts";
+import { consoleOutput } from "./context.ts";
 import { onlyNoApps, serveDemoMode } from "./demo.ts";
 
 const HELP = `wecom-gateway serve: receive WeCom callbacks, run the agent, deliver replies.
@@ -84,43 +85,43 @@ export const serveCommand: Command = {
   summary: "run the gateway (the default command)",
   help: HELP,
   async run(args) {
-    if (wantsHelp(args)) {
-      console.log(HELP);
-      return 0;
-    }
-    const role = (option(args, "role") ?? "all") as GatewayRole;
-    if (!["all", "edge", "worker"].includes(role)) {
-      console.error(`Cannot serve as role '${role}': use --role all, edge or worker.`);
-      return 2;
-    }
-    let config: GatewayConfig;
-    try {
-      config = await loadConfig({ args });
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      console.error(formatConfigError(error));
-      // No app at all (and nothing else wrong): show the gateway with a simulated WeCom.
-      if (role === "all" && onlyNoApps(error)) return await serveDemoMode(args);
-      return 2;
-    }
-    const gateway = await startGateway(config, { role });
-    console.log(describe(config, role, gateway.address));
-
-    let signals = 0;
-    const onSignal = () => {
-      if (++signals > 1) {
-        log.warn("second signal: exiting now");
-        Deno.exit(130);
-      }
-      log.info("stopping: finishing in-flight callbacks and releasing running jobs");
-      gateway.stop();
-    };
-    Deno.addSignalListener("SIGINT", onSignal);
-    if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal);
-    await gateway.finished;
-    Deno.removeSignalListener("SIGINT", onSignal);
-    if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onSignal);
-    log.info("stopped");
-    return 0;
+    return await runCommand(args, HELP, consoleOutput, () => serve(args));
   },
 };
+
+async function serve(args: string[]): Promise<number> {
+  const role = (option(args, "role") ?? "all") as GatewayRole;
+  if (!["all", "edge", "worker"].includes(role)) {
+    console.error(`Cannot serve as role '${role}': use --role all, edge or worker.`);
+    return 2;
+  }
+  let config: GatewayConfig;
+  try {
+    config = await loadConfig({ args });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(formatConfigError(error));
+    // No app at all (and nothing else wrong): show the gateway with a simulated WeCom.
+    if (role === "all" && onlyNoApps(error)) return await serveDemoMode(args);
+    return 2;
+  }
+  const gateway = await startGateway(config, { role });
+  console.log(describe(config, role, gateway.address));
+
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals > 1) {
+      log.warn("second signal: exiting now");
+      Deno.exit(130);
+    }
+    log.info("stopping: finishing in-flight callbacks and releasing running jobs");
+    gateway.stop();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal);
+  await gateway.finished;
+  Deno.removeSignalListener("SIGINT", onSignal);
+  if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onSignal);
+  log.info("stopped");
+  return 0;
+}

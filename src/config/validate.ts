@@ -123,25 +123,23 @@ export function validateConfig(layers: Layers, cwd: string): ValidationResult {
   // The HTTP side.
   const host = read.text(SETTINGS.host, DEFAULTS.host).trim();
   if (host === "" || /\s/.test(host)) {
-    read.report(
+    reportSetTo(
+      read,
       SETTINGS.host,
-      read.raw(SETTINGS.host),
       "is not a host name or address.",
-      `Set ${
-        where(SETTINGS.host, read.raw(SETTINGS.host))
-      } to an address such as 0.0.0.0 or 127.0.0.1.`,
+      "to an address such as 0.0.0.0 or 127.0.0.1.",
     );
   }
   const port = read.integer(SETTINGS.port, DEFAULTS.port, { min: 0, max: 65535 });
   let path = read.text(SETTINGS.path, DEFAULTS.path).trim();
   if (!path.startsWith("/") || /[\s?#]/.test(path)) {
-    read.report(
+    reportSetTo(
+      read,
       SETTINGS.path,
-      read.raw(SETTINGS.path),
       path.startsWith("/")
         ? "contains a space, ? or #; it must be a plain URL path."
         : 'does not start with "/".',
-      `Set ${where(SETTINGS.path, read.raw(SETTINGS.path))} to a path such as /wecom/callback.`,
+      "to a path such as /wecom/callback.",
     );
     path = DEFAULTS.path;
   }
@@ -281,6 +279,17 @@ export function validateConfig(layers: Layers, cwd: string): ValidationResult {
   };
 }
 
+/** Reports `spec`'s value as wrong; the fix reads "Set <where it is set> <to>". */
+function reportSetTo(
+  read: ReturnType<typeof createReader>,
+  spec: (typeof SETTINGS)[keyof typeof SETTINGS],
+  message: string,
+  to: string,
+): void {
+  const raw = read.raw(spec);
+  read.report(spec, raw, message, `Set ${where(spec, raw)} ${to}`);
+}
+
 function nonEmptyText(
   read: ReturnType<typeof createReader>,
   spec: (typeof SETTINGS)[keyof typeof SETTINGS],
@@ -372,13 +381,11 @@ function readAgent(
     kind === "command" && argv.length === 0 &&
     read.problems.every((p) => p.key !== SETTINGS.commandArgv.key)
   ) {
-    read.report(
+    reportSetTo(
+      read,
       SETTINGS.commandArgv,
-      read.raw(SETTINGS.commandArgv),
       'is missing; the "command" agent needs the program to run.',
-      `Set ${
-        where(SETTINGS.commandArgv, read.raw(SETTINGS.commandArgv))
-      } to the program and its arguments, e.g. argv: ["hermes", "chat", "--stdin"].`,
+      'to the program and its arguments, e.g. argv: ["hermes", "chat", "--stdin"].',
     );
   }
   const commandCwd = read.raw(SETTINGS.commandCwd) === undefined

@@ -40,6 +40,15 @@ function describeYamlError(error: unknown): string {
   return (error as Error).message.split("\n")[0];
 }
 
+/** A file that was read but whose content cannot be used: `message` and `fix` name the problem. */
+function contentProblem(message: string, fix: string): YamlFileResult {
+  return {
+    root: {},
+    found: true,
+    problem: { key: "config.yaml", from: "config.yaml", message, fix },
+  };
+}
+
 /**
  * Reads the YAML file at `path`. A missing file is fine unless `explicit`
  * (named by `--config` or `WECOM_GATEWAY_CONFIG`).
@@ -82,30 +91,17 @@ export async function readYamlFile(
   try {
     parsed = parse(text);
   } catch (error) {
-    return {
-      root: {},
-      found: true,
-      problem: {
-        key: "config.yaml",
-        from: "config.yaml",
-        message: `${path} is not valid YAML: ${describeYamlError(error)}.`,
-        fix: "Correct the YAML at that line (indent with spaces; quote values that contain ': ').",
-      },
-    };
+    return contentProblem(
+      `${path} is not valid YAML: ${describeYamlError(error)}.`,
+      "Correct the YAML at that line (indent with spaces; quote values that contain ': ').",
+    );
   }
   if (parsed === null || parsed === undefined) return { root: {}, found: true };
   if (!isMapping(parsed)) {
-    return {
-      root: {},
-      found: true,
-      problem: {
-        key: "config.yaml",
-        from: "config.yaml",
-        message: `${path} does not hold a mapping of keys at its top level.`,
-        fix:
-          "Start from config.example.yaml: the file must have keys such as platforms:, agent:, gateway:.",
-      },
-    };
+    return contentProblem(
+      `${path} does not hold a mapping of keys at its top level.`,
+      "Start from config.example.yaml: the file must have keys such as platforms:, agent:, gateway:.",
+    );
   }
   return { root: parsed, found: true };
 }

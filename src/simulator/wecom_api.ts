@@ -67,6 +67,7 @@
  */
 
 import type { AppConfig } from "../config/types.ts";
+import { createSleeps } from "./sleeps.ts";
 
 /** One app the fake knows. */
 export interface FakeApp {
@@ -400,21 +401,9 @@ export function startFakeWeComApi(options: FakeWeComOptions = {}): FakeWeComApi 
   const mediaGetMaxBytes = options.mediaGetMaxBytes ?? 20 * MB;
   const received: FakeRequest[] = [];
   const queues = new Map<FakeApiName | "any", FakeBehaviour[]>();
-  const sleepers = new Set<() => void>();
+  const { sleep, wakeAll } = createSleeps();
   const messages = new Map<string, FakeMessage[]>(); // msgid → its records
   const duplicateKeys = new WeakMap<FakeMessage, string>();
-
-  function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      sleepers.add(wake);
-    });
-  }
 
   function gettoken(ctx: RouteContext): RouteResult {
     const { corpid, corpsecret } = ctx.query;
@@ -802,7 +791,7 @@ export function startFakeWeComApi(options: FakeWeComOptions = {}): FakeWeComApi 
       return [...state.media.values()].filter((media) => media.source === "upload");
     },
     close() {
-      for (const wake of [...sleepers]) wake();
+      wakeAll();
       closing ??= server.shutdown();
       return closing;
     },

@@ -4,7 +4,8 @@
  * cap, and building the multipart body of `media/upload` (field `media`).
  *
  * Token handling and retries live in `./client.ts`; these helpers make one
- * HTTP call and classify its outcome like `./request.ts` does for JSON APIs.
+ * HTTP call and classify its HTTP and network failures with the same
+ * functions as `./request.ts` does for JSON APIs.
  *
  * @example Usage
  * ```ts ignore
@@ -16,7 +17,8 @@
  * @module
  */
 
-import { NO_ERRCODE, redactUrlSecrets, WeComApiError } from "./errors.ts";
+import { NO_ERRCODE, WeComApiError } from "./errors.ts";
+import { httpStatusError, transportError } from "./request.ts";
 
 /** WeCom answers `media/get` with this errcode for a file too large for one GET: use `Range`. */
 export const MEDIA_TOO_LARGE_FOR_GET = 830002;
@@ -101,30 +103,21 @@ export async function fetchMedia(url: string, init: FetchMediaInit): Promise<Med
     response = await (init.fetch ?? fetch)(url, { headers, signal: AbortSignal.any(signals) });
   } catch (error) {
     if (init.signal?.aborted) throw init.signal.reason ?? error;
-    throw transportError(api, error, timeoutMs, 0);
+    throw transportError(api, url, error, timeoutMs, 0);
   }
   const status = response.status;
   const contentType = response.headers.get("content-type") ?? "";
   const disposition = response.headers.get("content-disposition") ?? "";
   if (status < 200 || status > 299) {
     await response.body?.cancel();
-    const retry = status >= 500 || status === 408 || status === 429;
-    throw new WeComApiError({
-      api,
-      errcode: NO_ERRCODE,
-      errmsg: `HTTP ${status}`,
-      httpStatus: status,
-      kind: retry ? "retry" : "permanent",
-      message: `WeCom ${api} answered HTTP ${status}` +
-        (retry ? "; the download is retried later." : "; check api_base and any proxy."),
-    });
+    throw httpStatusError(api, url, status);
   }
   if (isJsonAnswer(contentType, disposition)) {
     let text: string;
     try {
       text = await response.text();
     } catch (error) {
-      throw transportError(api, error, timeoutMs, status);
+      throw transportError(api, url, error, timeoutMs, status);
     }
     throw jsonError(api, text, status);
   }
@@ -139,7 +132,7 @@ export async function fetchMedia(url: string, init: FetchMediaInit): Promise<Med
   } catch (error) {
     if (error instanceof MediaTooLargeError) throw error;
     if (init.signal?.aborted) throw init.signal.reason ?? error;
-    throw transportError(api, error, timeoutMs, status);
+    throw transportError(api, url, error, timeoutMs, status);
   }
   // Some servers answer a JSON error without a JSON content type.
   if (bytes.length > 0 && bytes.length < 2048 && bytes[0] === 0x7b && !disposition) {
@@ -288,27 +281,5 @@ function jsonError(api: string, text: string, status: number): WeComApiError {
     errcode,
     errmsg: String(record.errmsg ?? ""),
     httpStatus: status,
-  });
-}
-
-function transportError(
-  api: string,
-  error: unknown,
-  timeoutMs: number,
-  status: number,
-): WeComApiError {
-  const name = error instanceof Error ? error.name : "";
-  const detail = redactUrlSecrets(error instanceof Error ? error.message : String(error));
-  const timedOut = name === "TimeoutError";
-  return new WeComApiError({
-    api,
-    errcode: NO_ERRCODE,
-    errmsg: timedOut ? "timeout" : detail,
-    httpStatus: status || undefined,
-    kind: "network",
-    message: timedOut
-      ? `WeCom ${api} timed out after ${timeoutMs} ms; the call is retried later.`
-      : `WeCom ${api} failed: no usable answer (${detail}). Check the network, DNS and ` +
-        "HTTPS_PROXY; the call is retried later.",
   });
 }

@@ -4,7 +4,9 @@
  *
  * Shared by `gettoken`, `message/send`, `message/recall` and `media/upload`
  * (a multipart `form`) so that request, parse and classify are written once.
- * `media/get` answers binary and has its own reader in `./media.ts`.
+ * `media/get` answers binary and has its own reader in `./media.ts`, which
+ * classifies HTTP and network failures with {@linkcode httpStatusError} and
+ * {@linkcode transportError} from here.
  *
  * Proxies: Deno's `fetch` honours `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`
  * natively, so an egress proxy with a trusted fixed IP (for 60020) needs only
@@ -74,20 +76,7 @@ export async function wecomFetchJson(url: string, init: WeComFetchInit): Promise
     throw transportError(api, url, error, timeoutMs, status);
   }
 
-  if (status < 200 || status > 299) {
-    const retry = status >= 500 || status === 408 || status === 429;
-    throw new WeComApiError({
-      api,
-      errcode: NO_ERRCODE,
-      errmsg: `HTTP ${status}`,
-      httpStatus: status,
-      kind: retry ? "retry" : "permanent",
-      message: `WeCom ${api} answered HTTP ${status} instead of a JSON result. ` +
-        (retry
-          ? "WeCom (or a proxy on the way) is having trouble; the call is retried later."
-          : `Check api_base (${originOf(url)}) and any proxy in between.`),
-    });
-  }
+  if (status < 200 || status > 299) throw httpStatusError(api, url, status);
 
   let answer: unknown;
   try {
@@ -120,7 +109,47 @@ export async function wecomFetchJson(url: string, init: WeComFetchInit): Promise
   return record;
 }
 
-function transportError(
+/**
+ * The error for a WeCom answer with a non-2xx HTTP status: HTTP 5xx, 408 and
+ * 429 are of kind `retry`, any other `permanent`.
+ *
+ * @example Usage
+ * ```ts
+ * import { httpStatusError } from "./request.ts";
+ * const error = httpStatusError("media/get", "https://qyapi.weixin.qq.com/cgi-bin/media/get", 503);
+ * console.assert(error.kind === "retry" && error.httpStatus === 503);
+ * ```
+ */
+export function httpStatusError(api: string, url: string, status: number): WeComApiError {
+  const retry = status >= 500 || status === 408 || status === 429;
+  return new WeComApiError({
+    api,
+    errcode: NO_ERRCODE,
+    errmsg: `HTTP ${status}`,
+    httpStatus: status,
+    kind: retry ? "retry" : "permanent",
+    message: `WeCom ${api} answered HTTP ${status} instead of a result. ` +
+      (retry
+        ? "WeCom (or a proxy on the way) is having trouble; the call is retried later."
+        : `Check api_base (${originOf(url)}) and any proxy in between.`),
+  });
+}
+
+/**
+ * The error (kind `network`) for a WeCom call that got no usable answer: the
+ * connection failed or dropped, or `timeoutMs` passed. `status` is the HTTP
+ * status when the failure came while reading the answer, else 0. The message
+ * never contains the access token or secret of `url`.
+ *
+ * @example Usage
+ * ```ts
+ * import { transportError } from "./request.ts";
+ * const timeout = new DOMException("Signal timed out.", "TimeoutError");
+ * const error = transportError("media/get", "https://qyapi.weixin.qq.com/x", timeout, 5000, 0);
+ * console.assert(error.kind === "network" && error.errmsg === "timeout");
+ * ```
+ */
+export function transportError(
   api: string,
   url: string,
   error: unknown,

@@ -3,43 +3,15 @@ import { commandBackend } from "../../src/agent/backends/command.ts";
 import { createAgentPool } from "../../src/agent/pool.ts";
 import { AgentBackendError, AgentTimeoutError } from "../../src/agent/errors.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
-import type { AgentRequest } from "../../src/agent/types.ts";
+import { agentConfig, live, textRequest } from "./fixtures.ts";
 
 function config(argv: string[], cwd?: string): AgentConfig {
-  return {
-    kind: "command",
-    timeoutMs: 10_000,
-    workers: 1,
-    openai: { baseUrl: "", apiKey: "", model: "", systemPrompt: "", historyMaxBytes: 0 },
-    command: { argv, cwd },
-    http: { url: "", headers: {} },
-  };
+  return agentConfig({ kind: "command", command: { argv, cwd } });
 }
 
-function request(text: string): AgentRequest {
-  return {
-    jobId: "job-42",
-    conversation: "ww1:zhang",
-    app: "sales",
-    corpId: "ww1",
-    agentId: "1000002",
-    userId: "zhang",
-    text,
-    message: {
-      type: "text",
-      content: text,
-      corpId: "ww1",
-      userId: "zhang",
-      createTime: 1,
-      agentId: "1000002",
-      msgId: "1",
-    },
-    history: [],
-  };
-}
+const request = (text: string) => textRequest(text, { jobId: "job-42", app: "sales" });
 
 const sh = (script: string) => config(["sh", "-c", script]);
-const live = () => new AbortController().signal;
 
 Deno.test("command: stdin carries the message text and stdout, trimmed, is the reply", async () => {
   const text = "你好 👋\nsecond line";

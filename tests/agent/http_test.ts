@@ -2,16 +2,10 @@ import assert from "node:assert/strict";
 import { httpBackend } from "../../src/agent/backends/http.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
 import type { AgentRequest } from "../../src/agent/types.ts";
+import { agentConfig, live } from "./fixtures.ts";
 
 function config(url: string, headers: Record<string, string> = {}): AgentConfig {
-  return {
-    kind: "http",
-    timeoutMs: 10_000,
-    workers: 1,
-    openai: { baseUrl: "", apiKey: "", model: "", systemPrompt: "", historyMaxBytes: 0 },
-    command: { argv: [] },
-    http: { url, headers },
-  };
+  return agentConfig({ kind: "http", http: { url, headers } });
 }
 
 const request: AgentRequest = {
@@ -53,8 +47,6 @@ function webhook(answer: (seen: Seen) => Response | Promise<Response>) {
   const { port } = server.addr as Deno.NetAddr;
   return { url: `http://127.0.0.1:${port}/agent?token=abc`, seen, close: () => server.shutdown() };
 }
-
-const live = () => new AbortController().signal;
 
 Deno.test("http: posts the job as JSON with the configured headers; reply field is the answer", async () => {
   const hook = webhook(() => Response.json({ reply: "收到 👍", text: "ignored" }));

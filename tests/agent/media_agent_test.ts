@@ -8,11 +8,11 @@ import { platformHint } from "../../src/agent/platform_hint.ts";
 import { parseStructuredReply, structuredAttachments } from "../../src/agent/reply.ts";
 import { buildAgentRequest } from "../../src/agent/run.ts";
 import type { InboundAttachment } from "../../src/agent/types.ts";
-import type { AgentConfig } from "../../src/config/types.ts";
 import type { InboundMessage } from "../../src/intake/message.ts";
 import { parseCommand } from "../../src/jobs/parse_command.ts";
 import type { JobRecord } from "../../src/jobs/types.ts";
 import { startFakeOpenAi } from "../fakes/openai_api.ts";
+import { agentConfig } from "./fixtures.ts";
 
 const base = { corpId: "ww1", userId: "zhang", createTime: 1, agentId: "1000002" };
 const voice: InboundMessage = { ...base, msgId: "7", type: "voice", mediaId: "M1", format: "amr" };
@@ -38,18 +38,6 @@ function job(message: InboundMessage): JobRecord {
     state: "running",
     attempts: 1,
     updatedAt: 0,
-  };
-}
-
-function agentConfig(overrides: Partial<AgentConfig> = {}): AgentConfig {
-  return {
-    kind: "echo",
-    timeoutMs: 10_000,
-    workers: 1,
-    openai: { baseUrl: "", apiKey: "", model: "m", systemPrompt: "", historyMaxBytes: 0 },
-    command: { argv: [] },
-    http: { url: "", headers: {} },
-    ...overrides,
   };
 }
 

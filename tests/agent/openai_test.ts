@@ -2,15 +2,14 @@ import assert from "node:assert/strict";
 import { openaiBackend } from "../../src/agent/backends/openai.ts";
 import { startFakeOpenAi } from "../fakes/openai_api.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
-import type { AgentRequest, HistoryTurn } from "../../src/agent/types.ts";
+import type { HistoryTurn } from "../../src/agent/types.ts";
+import { agentConfig, live, textRequest } from "./fixtures.ts";
 
 const API_KEY = "sk-test-0123456789abcdef";
 
 function config(baseUrl: string, overrides: Partial<AgentConfig["openai"]> = {}): AgentConfig {
-  return {
+  return agentConfig({
     kind: "openai",
-    timeoutMs: 10_000,
-    workers: 1,
     openai: {
       baseUrl,
       apiKey: API_KEY,
@@ -19,34 +18,10 @@ function config(baseUrl: string, overrides: Partial<AgentConfig["openai"]> = {})
       historyMaxBytes: 4000,
       ...overrides,
     },
-    command: { argv: [] },
-    http: { url: "", headers: {} },
-  };
+  });
 }
 
-function request(text: string, history: HistoryTurn[] = []): AgentRequest {
-  return {
-    jobId: "job-1",
-    conversation: "ww1:zhang",
-    app: "default",
-    corpId: "ww1",
-    agentId: "1000002",
-    userId: "zhang",
-    text,
-    message: {
-      type: "text",
-      content: text,
-      corpId: "ww1",
-      userId: "zhang",
-      createTime: 1,
-      agentId: "1000002",
-      msgId: "1",
-    },
-    history,
-  };
-}
-
-const live = () => new AbortController().signal;
+const request = (text: string, history: HistoryTurn[] = []) => textRequest(text, { history });
 
 Deno.test("openai: sends model, system prompt, history in order, then the user text", async () => {
   const fake = startFakeOpenAi({ reply: "第三个回答", apiKey: API_KEY });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createAgentPool } from "../../src/agent/pool.ts";
+import { type AgentPool, createAgentPool } from "../../src/agent/pool.ts";
 import {
   AgentBackendError,
   AgentCancelledError,
@@ -8,41 +8,14 @@ import {
   AgentTimeoutError,
 } from "../../src/agent/errors.ts";
 import type { AgentConfig, AgentKind } from "../../src/config/types.ts";
-import type { AgentRequest } from "../../src/agent/types.ts";
 import type { LogFields, LogLevel } from "../../src/log.ts";
+import { agentConfig, textRequest } from "./fixtures.ts";
 
 function config(kind: AgentKind, url = ""): AgentConfig {
-  return {
-    kind,
-    timeoutMs: 10_000,
-    workers: 2,
-    openai: { baseUrl: "", apiKey: "", model: "", systemPrompt: "", historyMaxBytes: 0 },
-    command: { argv: [] },
-    http: { url, headers: {} },
-  };
+  return agentConfig({ kind, workers: 2, http: { url, headers: {} } });
 }
 
-function request(text: string, jobId = `job-${text}`): AgentRequest {
-  return {
-    jobId,
-    conversation: "ww1:zhang",
-    app: "default",
-    corpId: "ww1",
-    agentId: "1000002",
-    userId: "zhang",
-    text,
-    message: {
-      type: "text",
-      content: text,
-      corpId: "ww1",
-      userId: "zhang",
-      createTime: 1,
-      agentId: "1000002",
-      msgId: "1",
-    },
-    history: [],
-  };
-}
+const request = (text: string, jobId = `job-${text}`) => textRequest(text, { jobId });
 
 /** Collects the pool's log lines instead of printing them. */
 function quietLog() {
@@ -130,6 +103,12 @@ self.addEventListener("message", (event) => {
 );
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Workers the pool started and workers that crashed, so far. */
+function startsAndCrashes(pool: AgentPool): { started: number; crashed: number } {
+  const { started, crashed } = pool.stats();
+  return { started, crashed };
+}
 
 Deno.test("pool: echo through a real worker, reused across runs", async () => {
   const pool = createAgentPool(config("echo"), { size: 2 });
@@ -286,10 +265,7 @@ Deno.test("pool: a backend error fails that job only", async () => {
         /HTTP 500: the agent broke/.test(error.message),
     );
     assert.equal((await pool.run(request("fine"))).text, "re: fine");
-    assert.deepEqual({ started: pool.stats().started, crashed: pool.stats().crashed }, {
-      started: 1,
-      crashed: 0,
-    });
+    assert.deepEqual(startsAndCrashes(pool), { started: 1, crashed: 0 });
   } finally {
     await pool.close();
     await hook.close();
@@ -308,10 +284,7 @@ Deno.test("pool: an uncaught error in a worker fails its job, the process and th
       return true;
     });
     assert.equal((await pool.run(request("next"))).text, "ok: next");
-    assert.deepEqual({ started: pool.stats().started, crashed: pool.stats().crashed }, {
-      started: 2,
-      crashed: 1,
-    });
+    assert.deepEqual(startsAndCrashes(pool), { started: 2, crashed: 1 });
     assert.ok(lines.some((line) => line.level === "error" && line.fields.jobId === "job-t"));
   } finally {
     await pool.close();
@@ -376,10 +349,7 @@ Deno.test("pool: an unhandled rejection inside the real worker fails the run, no
         /unhandled rejection: escaped the backend/.test(error.message),
     );
     assert.equal((await pool.run(request("ok"))).text, "re: ok");
-    assert.deepEqual({ started: pool.stats().started, crashed: pool.stats().crashed }, {
-      started: 1,
-      crashed: 0,
-    });
+    assert.deepEqual(startsAndCrashes(pool), { started: 1, crashed: 0 });
   } finally {
     await pool.close();
     await hook.close();

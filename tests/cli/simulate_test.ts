@@ -10,14 +10,23 @@ import { randomApp, testConfig } from "../fakes/config.ts";
 import { dotenv, runCli, workdir } from "./run_cli.ts";
 
 const APP: AppConfig = randomApp({ name: "default" });
-const CREDENTIALS = [
-  "--token",
-  APP.token,
-  "--aes-key",
-  APP.encodingAesKey,
-  "--corp-id",
-  APP.corpId,
-];
+
+/** The options that give an app's Token, EncodingAESKey and CorpID. */
+function credentials(app: Pick<AppConfig, "token" | "encodingAesKey" | "corpId">): string[] {
+  return ["--token", app.token, "--aes-key", app.encodingAesKey, "--corp-id", app.corpId];
+}
+
+const CREDENTIALS = credentials(APP);
+
+/** APP as the WECOM_CALLBACK_* variables, KV in memory. */
+const APP_ENV: Record<string, string> = {
+  WECOM_CALLBACK_CORP_ID: APP.corpId,
+  WECOM_CALLBACK_CORP_SECRET: APP.corpSecret,
+  WECOM_CALLBACK_AGENT_ID: APP.agentId,
+  WECOM_CALLBACK_TOKEN: APP.token,
+  WECOM_CALLBACK_ENCODING_AES_KEY: APP.encodingAesKey,
+  WECOM_GATEWAY_KV: ":memory:",
+};
 const SECRETS = [APP.token, APP.encodingAesKey, APP.corpSecret];
 
 /** Runs `simulate` in-process; `deadlineMs` stands in for WeCom's 1 s. */
@@ -112,17 +121,7 @@ Deno.test("simulate verify (subprocess) passes against a real gateway, credentia
   const gw = await gateway();
   const dir = await workdir();
   try {
-    await Deno.writeTextFile(
-      `${dir}/.env`,
-      dotenv({
-        WECOM_CALLBACK_CORP_ID: APP.corpId,
-        WECOM_CALLBACK_CORP_SECRET: APP.corpSecret,
-        WECOM_CALLBACK_AGENT_ID: APP.agentId,
-        WECOM_CALLBACK_TOKEN: APP.token,
-        WECOM_CALLBACK_ENCODING_AES_KEY: APP.encodingAesKey,
-        WECOM_GATEWAY_KV: ":memory:",
-      }),
-    );
+    await Deno.writeTextFile(`${dir}/.env`, dotenv(APP_ENV));
     const result = await runCli(["simulate", "verify", "--url", gw.url], { cwd: dir });
     equal(result.code, 0, result.stdout + result.stderr);
     match(result.stdout, /HTTP 200 in \d+ ms, body "\d{19}"/);
@@ -143,12 +142,7 @@ Deno.test("simulate verify: a gateway with another token answers 403, diagnosed 
       "verify",
       "--url",
       gw.url,
-      "--token",
-      other.token,
-      "--aes-key",
-      other.encodingAesKey,
-      "--corp-id",
-      APP.corpId,
+      ...credentials({ ...other, corpId: APP.corpId }),
     ]);
     equal(result.code, 1);
     match(result.stdout, /HTTP 403/);
@@ -164,15 +158,7 @@ Deno.test("simulate verify: a wrong path on the gateway is a 404 naming the conf
   const gw = await gateway();
   try {
     const wrong = gw.url.replace("/wecom/callback", "/callback");
-    const env = {
-      WECOM_CALLBACK_CORP_ID: APP.corpId,
-      WECOM_CALLBACK_CORP_SECRET: APP.corpSecret,
-      WECOM_CALLBACK_AGENT_ID: APP.agentId,
-      WECOM_CALLBACK_TOKEN: APP.token,
-      WECOM_CALLBACK_ENCODING_AES_KEY: APP.encodingAesKey,
-      WECOM_GATEWAY_KV: ":memory:",
-    };
-    const result = await simulate(["verify", "--url", wrong], { env });
+    const result = await simulate(["verify", "--url", wrong], { env: APP_ENV });
     equal(result.code, 1);
     match(result.stdout, /FAIL \(not_found\): Nothing answers at the path \/callback/);
     match(result.stdout, /callback path is \/wecom\/callback/);
@@ -380,15 +366,10 @@ Deno.test("simulate send takes the URL, app and allowed user from the configurat
   const gw = await gateway();
   try {
     const env = {
-      WECOM_CALLBACK_CORP_ID: APP.corpId,
-      WECOM_CALLBACK_CORP_SECRET: APP.corpSecret,
-      WECOM_CALLBACK_AGENT_ID: APP.agentId,
-      WECOM_CALLBACK_TOKEN: APP.token,
-      WECOM_CALLBACK_ENCODING_AES_KEY: APP.encodingAesKey,
+      ...APP_ENV,
       WECOM_CALLBACK_HOST: "0.0.0.0",
       WECOM_CALLBACK_PORT: String(gw.gw.address!.port),
       WECOM_CALLBACK_ALLOWED_USERS: "wangwu,zhaoliu",
-      WECOM_GATEWAY_KV: ":memory:",
     };
     const result = await simulate(["send", "--text", "hi"], { env });
     equal(result.code, 0, result.all);
@@ -407,17 +388,7 @@ Deno.test("simulate send with another token is refused with 403 and explained", 
   const gw = await gateway();
   try {
     const other = randomApp({ corpId: APP.corpId });
-    const result = await simulate([
-      "send",
-      "--url",
-      gw.url,
-      "--token",
-      other.token,
-      "--aes-key",
-      other.encodingAesKey,
-      "--corp-id",
-      APP.corpId,
-    ]);
+    const result = await simulate(["send", "--url", gw.url, ...credentials(other)]);
     equal(result.code, 1);
     match(result.stdout, /HTTP 403/);
     match(result.stdout, /FAIL: Refused: the signature, CorpID or AgentID does not match/);
@@ -448,12 +419,7 @@ Deno.test("simulate refuses bad usage with exit 2 and says what to do", async ()
     "verify",
     "--url",
     "http://x/",
-    "--token",
-    "t",
-    "--aes-key",
-    "short",
-    "--corp-id",
-    "ww1",
+    ...credentials({ token: "t", encodingAesKey: "short", corpId: "ww1" }),
   ]);
   equal(badKey.code, 2);
   match(badKey.stderr, /Cannot use the EncodingAESKey of --aes-key/);

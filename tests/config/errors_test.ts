@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { ConfigError, formatConfigError, loadConfig } from "../../src/config/load.ts";
+import { formatConfigError } from "../../src/config/load.ts";
+import { loadError } from "./load_error.ts";
 
 const VARIABLES = [
   "WECOM_CALLBACK_CORP_ID",
@@ -10,28 +10,8 @@ const VARIABLES = [
   "WECOM_CALLBACK_ENCODING_AES_KEY",
 ];
 
-async function load(
-  files: Record<string, string>,
-  env: Record<string, string>,
-  args: string[] = [],
-): Promise<ConfigError> {
-  const dir = await Deno.makeTempDir({ prefix: "wecom_config_test_" });
-  try {
-    for (const [name, text] of Object.entries(files)) {
-      await Deno.writeTextFile(join(dir, name), text);
-    }
-    await loadConfig({ cwd: dir, env, args });
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
-    return error;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-  throw new assert.AssertionError({ message: "expected loadConfig to throw a ConfigError" });
-}
-
 Deno.test("no app at all: noApps, and the message lists the five variables and where to find them", async () => {
-  const error = await load({}, {});
+  const error = await loadError({}, {});
   assert.equal(error.noApps, true);
   assert.equal(error.problems.length, 1);
   const text = formatConfigError(error);
@@ -53,7 +33,7 @@ Deno.test("no app at all: noApps, and the message lists the five variables and w
 });
 
 Deno.test("no app, but with other problems: all are listed with the guide", async () => {
-  const error = await load({}, { WECOM_CALLBACK_PORT: "x", WECOM_GATEWAY_AGENT: "nope" });
+  const error = await loadError({}, { WECOM_CALLBACK_PORT: "x", WECOM_GATEWAY_AGENT: "nope" });
   assert.equal(error.noApps, true);
   assert.equal(error.problems.length, 3);
   const text = formatConfigError(error);
@@ -64,7 +44,7 @@ Deno.test("no app, but with other problems: all are listed with the guide", asyn
 });
 
 Deno.test("an empty apps list with nothing else counts as no app", async () => {
-  const error = await load(
+  const error = await loadError(
     { "config.yaml": "platforms: {wecom_callback: {extra: {apps: []}}}" },
     {},
   );
@@ -72,7 +52,7 @@ Deno.test("an empty apps list with nothing else counts as no app", async () => {
 });
 
 Deno.test("one line per problem: summary first, then app, key, variable, source, fix", async () => {
-  const error = await load({}, {
+  const error = await loadError({}, {
     WECOM_CALLBACK_CORP_ID: "ww1",
     WECOM_CALLBACK_CORP_SECRET: "s",
     WECOM_CALLBACK_AGENT_ID: "abc",
@@ -136,7 +116,7 @@ agent:
     WECOM_CALLBACK_SECRET: secrets.envTypo,
   };
   const dotenv = `WECOM_CALLBACK_TOKEN=${secrets.dotenvToken}\n`;
-  const error = await load({ "config.yaml": yaml, ".env": dotenv }, env);
+  const error = await loadError({ "config.yaml": yaml, ".env": dotenv }, env);
   assert.ok(error.problems.length >= 10, error.message);
   const everything = [error.message, formatConfigError(error), JSON.stringify(error.problems)].join(
     "\n",
@@ -164,7 +144,7 @@ agent:
   }
 
   // A YAML syntax error next to a secret does not quote the line either.
-  const broken = await load({
+  const broken = await loadError({
     "config.yaml": `a:\n  b: ${secrets.yamlLine}\n c: [\n`,
   }, {});
   assert.ok(!broken.message.includes(secrets.yamlLine), broken.message);

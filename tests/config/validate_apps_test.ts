@@ -1,19 +1,10 @@
 // Each class of problem with a WeCom app's settings, through the public loadConfig():
 // the rendered line must name the app, the key (and its variable when one exists) and a fix.
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { ConfigError, formatConfigError, loadConfig } from "../../src/config/load.ts";
+import { type ConfigError, formatConfigError } from "../../src/config/load.ts";
+import { ENV_APP, loadError } from "./load_error.ts";
 
 const AES_A = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
-const AES_B = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq";
-
-const ENV_APP: Record<string, string> = {
-  WECOM_CALLBACK_CORP_ID: "wwenvcorp",
-  WECOM_CALLBACK_CORP_SECRET: "env-secret",
-  WECOM_CALLBACK_AGENT_ID: "1000009",
-  WECOM_CALLBACK_TOKEN: "EnvToken",
-  WECOM_CALLBACK_ENCODING_AES_KEY: AES_B,
-};
 
 interface AppEntry {
   name?: unknown;
@@ -42,25 +33,6 @@ function appsYaml(apps: AppEntry[]): string {
   return JSON.stringify({ platforms: { wecom_callback: { extra: { apps } } } }, null, 2);
 }
 
-async function load(
-  files: Record<string, string>,
-  env: Record<string, string> = {},
-): Promise<ConfigError> {
-  const dir = await Deno.makeTempDir({ prefix: "wecom_config_test_" });
-  try {
-    for (const [name, text] of Object.entries(files)) {
-      await Deno.writeTextFile(join(dir, name), text);
-    }
-    await loadConfig({ cwd: dir, env });
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
-    return error;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-  throw new assert.AssertionError({ message: "expected loadConfig to throw a ConfigError" });
-}
-
 /** The rendered line of the only problem with `key`, checked to name the app, the key and a fix. */
 function line(error: ConfigError, app: string, key: string, env?: string): string {
   const lines = formatConfigError(error).split("\n").filter((l) =>
@@ -74,7 +46,7 @@ function line(error: ConfigError, app: string, key: string, env?: string): strin
 }
 
 Deno.test("missing credentials: each is named with its variable and where to find it", async () => {
-  const error = await load({}, { WECOM_CALLBACK_CORP_ID: "wwonly" });
+  const error = await loadError({}, { WECOM_CALLBACK_CORP_ID: "wwonly" });
   assert.equal(error.noApps, false);
   assert.equal(error.problems.length, 4);
   const secret = line(error, "default", "corp_secret", "WECOM_CALLBACK_CORP_SECRET");
@@ -88,7 +60,7 @@ Deno.test("missing credentials: each is named with its variable and where to fin
 });
 
 Deno.test("missing credentials in an apps entry point at that entry in config.yaml", async () => {
-  const error = await load({ "config.yaml": appsYaml([entry({ token: undefined })]) });
+  const error = await loadError({ "config.yaml": appsYaml([entry({ token: undefined })]) });
   const text = line(error, "dept-a", "token");
   assert.match(text, /apps entry "dept-a" of config\.yaml/);
   assert.ok(!text.includes("WECOM_CALLBACK_TOKEN"), "variables do not set apps entries");
@@ -96,7 +68,7 @@ Deno.test("missing credentials in an apps entry point at that entry in config.ya
 
 Deno.test("encoding_aes_key of the wrong length: its length is given, never its value", async () => {
   const short = AES_A.slice(0, 42);
-  const error = await load({}, { ...ENV_APP, WECOM_CALLBACK_ENCODING_AES_KEY: short });
+  const error = await loadError({}, { ...ENV_APP, WECOM_CALLBACK_ENCODING_AES_KEY: short });
   const text = line(error, "default", "encoding_aes_key", "WECOM_CALLBACK_ENCODING_AES_KEY");
   assert.match(text, /has 42 characters; it must have exactly 43/);
   assert.match(text, /set in the environment/);
@@ -105,7 +77,7 @@ Deno.test("encoding_aes_key of the wrong length: its length is given, never its 
 
 Deno.test("encoding_aes_key with characters other than letters and digits", async () => {
   const padded = AES_A.slice(0, 42) + "=";
-  const error = await load({ "config.yaml": appsYaml([entry({ encoding_aes_key: padded })]) });
+  const error = await loadError({ "config.yaml": appsYaml([entry({ encoding_aes_key: padded })]) });
   const text = line(error, "dept-a", "encoding_aes_key");
   assert.match(text, /other than letters and digits/);
   assert.ok(!text.includes("has 43 characters"));
@@ -114,45 +86,45 @@ Deno.test("encoding_aes_key with characters other than letters and digits", asyn
 
 Deno.test("token longer than 32 or with other characters", async () => {
   const long = "T".repeat(33);
-  const error = await load({}, { ...ENV_APP, WECOM_CALLBACK_TOKEN: long });
+  const error = await loadError({}, { ...ENV_APP, WECOM_CALLBACK_TOKEN: long });
   assert.match(line(error, "default", "token", "WECOM_CALLBACK_TOKEN"), /has 33 characters/);
   assert.ok(!error.message.includes(long));
 
-  const dashed = await load({ "config.yaml": appsYaml([entry({ token: "token-a" })]) });
+  const dashed = await loadError({ "config.yaml": appsYaml([entry({ token: "token-a" })]) });
   assert.match(line(dashed, "dept-a", "token"), /other than letters and digits/);
 });
 
 Deno.test("a token written as a bare YAML number must be quoted", async () => {
-  const error = await load({ "config.yaml": appsYaml([entry({ token: 12345 })]) });
+  const error = await loadError({ "config.yaml": appsYaml([entry({ token: 12345 })]) });
   assert.match(line(error, "dept-a", "token"), /Put quotes around/);
 });
 
 Deno.test("agent_id that is not numeric; numbers and digit strings are accepted", async () => {
-  const error = await load({}, { ...ENV_APP, WECOM_CALLBACK_AGENT_ID: "10000x2" });
+  const error = await loadError({}, { ...ENV_APP, WECOM_CALLBACK_AGENT_ID: "10000x2" });
   assert.match(line(error, "default", "agent_id", "WECOM_CALLBACK_AGENT_ID"), /not a number/);
 
-  const negative = await load({ "config.yaml": appsYaml([entry({ agent_id: -5 })]) });
+  const negative = await loadError({ "config.yaml": appsYaml([entry({ agent_id: -5 })]) });
   line(negative, "dept-a", "agent_id");
 });
 
 Deno.test("corp_id containing whitespace, or empty", async () => {
-  const error = await load({ "config.yaml": appsYaml([entry({ corp_id: "ww corp" })]) });
+  const error = await loadError({ "config.yaml": appsYaml([entry({ corp_id: "ww corp" })]) });
   assert.match(line(error, "dept-a", "corp_id"), /whitespace/);
 
-  const empty = await load({ "config.yaml": appsYaml([entry({ corp_id: "  " })]) });
+  const empty = await loadError({ "config.yaml": appsYaml([entry({ corp_id: "  " })]) });
   assert.match(line(empty, "dept-a", "corp_id"), /empty/);
 });
 
 Deno.test("corp_secret with whitespace is reported by length only", async () => {
   const secret = "abc def SecretWithSpace";
-  const error = await load({}, { ...ENV_APP, WECOM_CALLBACK_CORP_SECRET: secret });
+  const error = await loadError({}, { ...ENV_APP, WECOM_CALLBACK_CORP_SECRET: secret });
   const text = line(error, "default", "corp_secret", "WECOM_CALLBACK_CORP_SECRET");
   assert.match(text, /whitespace \(23 characters/);
   assert.ok(!error.message.includes("SecretWithSpace"));
 });
 
 Deno.test("app names that cannot be a URL path segment, or no name", async () => {
-  const error = await load({
+  const error = await loadError({
     "config.yaml": appsYaml([
       entry({ name: "dept a/1" }),
       entry({ name: undefined, agent_id: "7" }),
@@ -165,7 +137,7 @@ Deno.test("app names that cannot be a URL path segment, or no name", async () =>
 });
 
 Deno.test("duplicate app names", async () => {
-  const error = await load({
+  const error = await loadError({
     "config.yaml": appsYaml([entry(), entry({ corp_id: "ww_other", agent_id: "1000005" })]),
   });
   const text = line(error, "dept-a", "name");
@@ -173,7 +145,7 @@ Deno.test("duplicate app names", async () => {
 });
 
 Deno.test("two apps with the same corp_id and agent_id", async () => {
-  const error = await load({
+  const error = await loadError({
     "config.yaml": appsYaml([entry(), entry({ name: "dept-b", agent_id: 1000002 })]),
   });
   const text = line(error, "dept-a", "corp_id, agent_id");
@@ -182,7 +154,7 @@ Deno.test("two apps with the same corp_id and agent_id", async () => {
 });
 
 Deno.test("a per-app api_base that is not an http(s) URL", async () => {
-  const error = await load({
+  const error = await loadError({
     "config.yaml": appsYaml([entry({ api_base: "qyapi.weixin.qq.com" })]),
   });
   assert.match(line(error, "dept-a", "api_base"), /not an http:\/\/ or https:\/\/ URL/);
@@ -192,7 +164,7 @@ Deno.test("flat credentials next to an apps list are reported, not silently igno
   const yaml = JSON.stringify({
     platforms: { wecom_callback: { extra: { corp_id: "wwflat", token: "Flat", apps: [entry()] } } },
   });
-  const error = await load({ "config.yaml": yaml });
+  const error = await loadError({ "config.yaml": yaml });
   assert.equal(error.problems.length, 1);
   assert.equal(error.problems[0].key, "corp_id, token");
   assert.match(error.message, /would be ignored/);
@@ -200,7 +172,7 @@ Deno.test("flat credentials next to an apps list are reported, not silently igno
 
 Deno.test("an apps entry that is not a mapping", async () => {
   const yaml = "platforms:\n  wecom_callback:\n    extra:\n      apps:\n        - dept-a\n";
-  const error = await load({ "config.yaml": yaml });
+  const error = await loadError({ "config.yaml": yaml });
   assert.equal(error.noApps, false);
   assert.match(error.message, /app "apps\[0\]", apps .*not a mapping/);
 });

@@ -1,32 +1,12 @@
 // Each class of problem with the gateway-wide settings, through the public loadConfig().
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { ConfigError, formatConfigError, loadConfig } from "../../src/config/load.ts";
 import { validateConfig } from "../../src/config/validate.ts";
+import { ENV_APP, loadError } from "./load_error.ts";
 
-const ENV_APP: Record<string, string> = {
-  WECOM_CALLBACK_CORP_ID: "wwenvcorp",
-  WECOM_CALLBACK_CORP_SECRET: "env-secret",
-  WECOM_CALLBACK_AGENT_ID: "1000009",
-  WECOM_CALLBACK_TOKEN: "EnvToken",
-  WECOM_CALLBACK_ENCODING_AES_KEY: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq",
-};
-
-async function load(
-  yaml: string | undefined,
-  env: Record<string, string> = {},
-): Promise<ConfigError> {
-  const dir = await Deno.makeTempDir({ prefix: "wecom_config_test_" });
-  try {
-    if (yaml !== undefined) await Deno.writeTextFile(join(dir, "config.yaml"), yaml);
-    await loadConfig({ cwd: dir, env: { ...ENV_APP, ...env } });
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
-    return error;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-  throw new assert.AssertionError({ message: "expected loadConfig to throw a ConfigError" });
+/** The error of loading `yaml` as config.yaml (none when undefined) with one app in `env`. */
+function load(yaml: string | undefined, env: Record<string, string> = {}): Promise<ConfigError> {
+  return loadError(yaml === undefined ? {} : { "config.yaml": yaml }, { ...ENV_APP, ...env });
 }
 
 /** The rendered line of the only problem about `key`; it must carry a fix. */

@@ -14,28 +14,8 @@ import {
   verifySignature,
   WeComCryptoError,
 } from "../../src/crypto/mod.ts";
+import { appOf, byName, ciphertextOf, type Vector, vectors } from "./vectors.ts";
 
-interface Vector {
-  name: string;
-  token: string;
-  encoding_aes_key: string;
-  corp_id: string;
-  msg_signature: string;
-  timestamp: string;
-  nonce: string;
-  encrypt?: string;
-  echostr?: string;
-  plaintext: string;
-  random_ascii: string;
-}
-
-const { vectors } = JSON.parse(
-  await Deno.readTextFile(new URL("../../../shared/wecom/crypto-vectors.json", import.meta.url)),
-) as { vectors: Vector[] };
-const byName = (name: string) => vectors.find((v) => v.name === name)!;
-const ciphertextOf = (v: Vector) => v.encrypt ?? v.echostr ?? "";
-const appOf = (v: Vector, receiveId = v.corp_id) =>
-  importAppCrypto(v.encoding_aes_key, v.token, receiveId);
 const signedOf = (v: Vector) => ({
   signature: v.msg_signature,
   timestamp: v.timestamp,
@@ -133,49 +113,29 @@ Deno.test("verifyAndDecrypt() reports decryption errors once the signature is va
   const a = byName("A2");
   const app = await appOf(a);
   const other = await appOf(a, "ww1436e0e65a779aee");
+  const at = (signature: string, ciphertext: string) => ({
+    signature,
+    timestamp: "1",
+    nonce: "2",
+    ciphertext,
+  });
   const forged = await sealReply(other, "<xml/>", "1", "2");
-  await assert.rejects(
-    verifyAndDecrypt(app, {
-      signature: forged.signature,
-      timestamp: "1",
-      nonce: "2",
-      ciphertext: forged.encrypt,
-    }),
-    ReceiveIdError,
-  );
+  await assert.rejects(verifyAndDecrypt(app, at(forged.signature, forged.encrypt)), ReceiveIdError);
   // Signed by someone who knows the Token but not the EncodingAESKey.
   const b = byName("B2");
   const wrongKey = await importAppCrypto(b.encoding_aes_key, a.token, a.corp_id);
   const sealed = await sealReply(wrongKey, "<xml/>", "1", "2");
-  await assert.rejects(
-    verifyAndDecrypt(app, {
-      signature: sealed.signature,
-      timestamp: "1",
-      nonce: "2",
-      ciphertext: sealed.encrypt,
-    }),
-    PaddingError,
-  );
+  await assert.rejects(verifyAndDecrypt(app, at(sealed.signature, sealed.encrypt)), PaddingError);
   // A valid signature over a ciphertext too short to hold anything.
   const short = "AAAAAAAAAAAAAAAAAAAAAA==";
   await assert.rejects(
-    verifyAndDecrypt(app, {
-      signature: await computeSignature(a.token, "1", "2", short),
-      timestamp: "1",
-      nonce: "2",
-      ciphertext: short,
-    }),
+    verifyAndDecrypt(app, at(await computeSignature(a.token, "1", "2", short), short)),
     DecryptError,
   );
   // A valid signature over text that is not base64.
   const text = "not base64!";
   await assert.rejects(
-    verifyAndDecrypt(app, {
-      signature: await computeSignature(a.token, "1", "2", text),
-      timestamp: "1",
-      nonce: "2",
-      ciphertext: text,
-    }),
+    verifyAndDecrypt(app, at(await computeSignature(a.token, "1", "2", text), text)),
     Base64Error,
   );
 });

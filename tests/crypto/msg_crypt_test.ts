@@ -13,26 +13,8 @@ import {
   ReceiveIdError,
   WeComCryptoError,
 } from "../../src/crypto/mod.ts";
+import { appOf, byName, ciphertextOf, type Vector, vectors } from "./vectors.ts";
 
-interface Vector {
-  name: string;
-  token: string;
-  encoding_aes_key: string;
-  corp_id: string;
-  encrypt?: string;
-  echostr?: string;
-  plaintext: string;
-  random_ascii: string;
-  pad: number;
-}
-
-const { vectors } = JSON.parse(
-  await Deno.readTextFile(new URL("../../../shared/wecom/crypto-vectors.json", import.meta.url)),
-) as { vectors: Vector[] };
-const byName = (name: string) => vectors.find((v) => v.name === name)!;
-const ciphertextOf = (v: Vector) => v.encrypt ?? v.echostr ?? "";
-const appOf = (v: Vector, receiveId = v.corp_id) =>
-  importAppCrypto(v.encoding_aes_key, v.token, receiveId);
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
 // --- Independent reference: Node's AES-256-CBC without automatic padding. ---

@@ -11,14 +11,14 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import type { AppConfig, GatewayConfig } from "../../src/config/types.ts";
-import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { type Gateway, type GatewayRole, startGateway } from "../../src/gateway.ts";
 import { countJobs } from "../../src/jobs/store.ts";
 import { setLogSink } from "../../src/log.ts";
-import { sealCallback, type SealedCallback, textMessage } from "../../src/simulator/seal.ts";
-import { type FakeWeComApi, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";
+import type { SealedCallback } from "../../src/simulator/seal.ts";
+import type { FakeWeComApi } from "../../src/simulator/wecom_api.ts";
 import { keys } from "../../src/store/keys.ts";
-import { randomApp, testConfig } from "../fakes/config.ts";
+import { testConfig } from "../fakes/config.ts";
+import { startFakeWeComApp } from "../fakes/wecom_app.ts";
 import { startCountingAgent } from "./lib/counting_agent.ts";
 import { waitFor } from "./lib/harness.ts";
 
@@ -41,33 +41,15 @@ interface World {
 
 async function world(): Promise<World> {
   const dir = await Deno.makeTempDir({ prefix: "wecom-kv-failure-" });
-  const seed = randomApp({ name: "main" });
-  const api = startFakeWeComApi({
-    apps: [{ corpId: seed.corpId, corpSecret: seed.corpSecret, agentId: seed.agentId }],
-  });
-  const app = { ...seed, apiBase: api.url };
+  const { app, api, sealText } = await startFakeWeComApp();
   const config = await testConfig([app], { kvPath: `${dir}/kv.sqlite3` });
   config.jobs = { ...config.jobs, pollMs: 50, workingNoticeMs: 0 };
-  const crypto = await importAppCrypto(app.encodingAesKey, app.token, app.corpId);
   return {
     dir,
     app,
     api,
     config,
-    async seal(user, content, msgId, timestamp) {
-      const xml = textMessage({
-        corpId: app.corpId,
-        agentId: app.agentId,
-        userId: user,
-        content,
-        msgId,
-      });
-      return await sealCallback(crypto, xml, {
-        corpId: app.corpId,
-        agentId: app.agentId,
-        timestamp: timestamp === undefined ? undefined : String(timestamp),
-      });
-    },
+    seal: sealText,
     async post(gateway, sealed) {
       const began = performance.now();
       const response = await fetch(

@@ -5,6 +5,8 @@ import {
   CallbackRejectedError,
   createSimulatedUser,
   ReplyTimeoutError,
+  type SimulatedUser,
+  type SimulatedUserOptions,
 } from "../../src/simulator/user.ts";
 import { setLogSink } from "../../src/log.ts";
 import { longDemoMessage } from "../../src/cli/demo.ts";
@@ -45,6 +47,19 @@ async function withDemo(
     await demo.close();
     restore();
   }
+}
+
+/** Another member writing to `demo`'s gateway and watching its simulated WeCom, with `options`. */
+function memberOf(
+  demo: Awaited<ReturnType<typeof startDemo>>,
+  options: Partial<SimulatedUserOptions> = {},
+): Promise<SimulatedUser> {
+  return createSimulatedUser({
+    callbackUrl: demo.callbackUrl,
+    app: demo.app,
+    api: demo.api,
+    ...options,
+  });
 }
 
 Deno.test("the demo runs the gateway on loopback against the simulated WeCom, KV in memory, echo agent", async () => {
@@ -179,10 +194,8 @@ Deno.test("simulated members created at the same moment never share a MsgId", as
 
 Deno.test("a callback sealed with the wrong token is refused with 403 and no reply", async () => {
   await withDemo(async (demo) => {
-    const intruder = await createSimulatedUser({
-      callbackUrl: demo.callbackUrl,
+    const intruder = await memberOf(demo, {
       app: { ...demo.app, token: randomAlnum(32) },
-      api: demo.api,
       settled: demo.settled,
     });
     const error = await rejection(() => intruder.send("let me in"), CallbackRejectedError);
@@ -193,10 +206,7 @@ Deno.test("a callback sealed with the wrong token is refused with 403 and no rep
 
 Deno.test("a send whose replies never settle fails after the timeout with what arrived", async () => {
   await withDemo(async (demo) => {
-    const impatient = await createSimulatedUser({
-      callbackUrl: demo.callbackUrl,
-      app: demo.app,
-      api: demo.api,
+    const impatient = await memberOf(demo, {
       userId: "wangwu",
       settled: () => Promise.resolve(false),
       timeoutMs: 300,
@@ -211,13 +221,7 @@ Deno.test("a send whose replies never settle fails after the timeout with what a
 
 Deno.test("without a settled check, a send ends after a quiet time following the reply", async () => {
   await withDemo(async (demo) => {
-    const user = await createSimulatedUser({
-      callbackUrl: demo.callbackUrl,
-      app: demo.app,
-      api: demo.api,
-      userId: "zhaoliu",
-      quietMs: 100,
-    });
+    const user = await memberOf(demo, { userId: "zhaoliu", quietMs: 100 });
     const exchange = await user.send("hi");
     deepEqual(exchange.replies.map((reply) => reply.content), ["hi"]);
   });

@@ -21,6 +21,8 @@
  * @module
  */
 
+import { createSleeps } from "../../../src/simulator/sleeps.ts";
+
 /** What the proxy does to sends. */
 export type StormMode =
   | "ok"
@@ -78,19 +80,9 @@ export function startApiStorm(target: string, options: ApiStormOptions): ApiStor
   let mode: StormMode = "ok";
   let failRate = 0.3;
   let closing = false;
-  const sleepers = new Set<() => void>();
+  const { sleep, wakeAll } = createSleeps();
   const counts: Record<string, number> = {};
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        sleepers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      sleepers.add(wake);
-    });
   const between = (min: number, max: number) => min + random() * (max - min);
 
   const forward = async (request: Request, url: URL, body: string | null): Promise<Response> => {
@@ -164,7 +156,7 @@ export function startApiStorm(target: string, options: ApiStormOptions): ApiStor
     },
     async close() {
       closing = true;
-      for (const wake of [...sleepers]) wake();
+      wakeAll();
       await server.shutdown();
     },
   };

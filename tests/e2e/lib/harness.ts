@@ -26,14 +26,9 @@
  */
 
 import type { AppConfig } from "../../../src/config/types.ts";
-import { type AppCrypto, importAppCrypto } from "../../../src/crypto/mod.ts";
-import { sealCallback, type SealedCallback, textMessage } from "../../../src/simulator/seal.ts";
-import {
-  type FakeWeComApi,
-  type FakeWeComOptions,
-  startFakeWeComApi,
-} from "../../../src/simulator/wecom_api.ts";
-import { randomApp } from "../../fakes/config.ts";
+import type { SealedCallback } from "../../../src/simulator/seal.ts";
+import type { FakeWeComApi, FakeWeComOptions } from "../../../src/simulator/wecom_api.ts";
+import { startFakeWeComApp } from "../../fakes/wecom_app.ts";
 import { type GatewayProcess, type ProcessRole, startGatewayProcess } from "./gateway_process.ts";
 
 /** Agent runs read from the script's log. */
@@ -159,13 +154,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   await Deno.writeTextFile(scriptPath, agentScript(runsFile, options.agentSeconds ?? 0.4));
   await Deno.chmod(scriptPath, 0o755);
 
-  const seed = randomApp({ name: "default" });
-  const api = startFakeWeComApi({
-    ...options.api,
-    apps: [{ corpId: seed.corpId, corpSecret: seed.corpSecret, agentId: seed.agentId }],
-  });
-  const app: AppConfig = { ...seed, apiBase: api.url };
-  const crypto: AppCrypto = await importAppCrypto(app.encodingAesKey, app.token, app.corpId);
+  const { app, api, sealText } = await startFakeWeComApp({ name: "default", api: options.api });
   const env: Record<string, string> = {
     WECOM_CALLBACK_CORP_ID: app.corpId,
     WECOM_CALLBACK_CORP_SECRET: app.corpSecret,
@@ -199,20 +188,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         role,
         name,
       }),
-    async callback(user, content, msgId, timestamp) {
-      const xml = textMessage({
-        corpId: app.corpId,
-        agentId: app.agentId,
-        userId: user,
-        content,
-        msgId,
-      });
-      return await sealCallback(crypto, xml, {
-        corpId: app.corpId,
-        agentId: app.agentId,
-        timestamp: timestamp === undefined ? undefined : String(timestamp),
-      });
-    },
+    callback: sealText,
     async post(gateway, sealed, timeoutMs = 10_000) {
       const url = typeof gateway === "string" ? gateway : gateway.callbackUrl;
       if (url === undefined) throw new Error("this gateway has no callback endpoint (worker role)");
