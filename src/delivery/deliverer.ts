@@ -27,6 +27,9 @@
  *   once instead of being sent late.
  * - Wake-ups: a watch on `keys.outboxWake()`, a poll, {@linkcode Delivery.wake}
  *   and the earliest due time. Message content never reaches the log.
+ * - Cost per message: the commits of conversations sent in parallel share one
+ *   durable KV commit (group commit, each keeping its own checks), and the
+ *   record of a conversation's last send also drops its marker.
  *
  * @example Usage
  * ```ts ignore
@@ -41,7 +44,8 @@
 
 import type { AppConfig, DeliveryConfig } from "../config/types.ts";
 import { type LogFields, type LogLevel, write as writeLog } from "../log.ts";
-import { commit } from "../store/kv.ts";
+import { createGroupCommit, groupCommitEnabled } from "../intake/group_commit.ts";
+import { commit as commitAlone } from "../store/kv.ts";
 import { keys } from "../store/keys.ts";
 import { NO_ERRCODE, WeComApiError } from "../wecom/errors.ts";
 import type { WeComClient } from "../wecom/types.ts";
@@ -93,6 +97,16 @@ export interface DeliveryDeps {
   pacingMarginMs?: number;
   /** Random source of the back-off jitter (default `Math.random`). */
   random?: () => number;
+  /**
+   * Commits the atomic operation `build` fills in. Default: a group commit over
+   * `kv` (`createGroupCommit` of src/intake/group_commit.ts), so that the
+   * commits of conversations delivered in parallel share one durable KV commit
+   * (each keeps its own checks and gets its own result); a commit of its own
+   * each when `WECOM_GATEWAY_GROUP_COMMIT` is off.
+   */
+  commit?: (
+    build: (op: Deno.AtomicOperation) => Deno.AtomicOperation,
+  ) => Promise<Deno.KvCommitResult | Deno.KvCommitError>;
 }
 
 /** A running delivery loop. */
@@ -166,6 +180,11 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   };
   validatePacingLimits(limits);
   const apps = new Map(deps.apps.map((app) => [app.name, app]));
+  const commit = deps.commit ??
+    (groupCommitEnabled()
+      ? createGroupCommit(kv)
+      : (build: (op: Deno.AtomicOperation) => Deno.AtomicOperation) =>
+        commitAlone(() => build(kv.atomic())));
 
   let stopped = false;
   /** Conversations being processed, with their promise. */
@@ -175,6 +194,8 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   /** Apps whose trusted-IP or credential problem was reported (reported once; cleared on success). */
   const reported = new Set<string>();
   let dueWaiting = 0;
+  /** The conversation the last scan started: the next scan goes on after it. */
+  let resumeAfter: string | undefined;
   let scanning: Promise<void> | null = null;
   let queuedScan: Promise<void> | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -202,7 +223,12 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     const at = now();
     let earliest = Infinity;
     let waiting = 0;
-    for await (const entry of kv.list<OutboxReady>({ prefix: keys.outboxReadyPrefix() })) {
+    // Read in small batches and stop once every slot is taken and one more
+    // conversation is due: with a backlog, a scan then reads a few entries
+    // instead of every conversation's marker (it runs after each conversation).
+    // Each scan goes on after the conversation the last one started, round the
+    // key order, so that a backlog is served in turn, not by conversation name.
+    for await (const entry of markersAfter(resumeAfter)) {
       if (stopped) return;
       const conversation = entry.key[entry.key.length - 1] as string;
       if (active.has(conversation)) continue;
@@ -216,12 +242,32 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
         earliest = Math.min(earliest, notBefore);
       } else if (active.size < concurrency) {
         startConversation(conversation);
+        resumeAfter = conversation;
       } else {
         waiting++;
+        break; // the next scan (when a slot frees up) goes on from here
       }
     }
     dueWaiting = waiting;
     schedule(waiting > 0 ? pollMs : Math.min(pollMs, earliest - at));
+  }
+
+  /** Every conversation marker once: those after `after` in key order, then the rest. */
+  async function* markersAfter(after: string | undefined) {
+    const prefix = keys.outboxReadyPrefix();
+    const options = { batchSize: 4 * concurrency };
+    if (after === undefined) {
+      yield* kv.list<OutboxReady>({ prefix }, options);
+      return;
+    }
+    for await (
+      const entry of kv.list<OutboxReady>({ prefix, start: [...prefix, after] }, options)
+    ) {
+      if (entry.key[entry.key.length - 1] !== after) yield entry;
+    }
+    yield* kv.list<OutboxReady>({ prefix, end: [...prefix, after] }, options);
+    const last = await kv.get<OutboxReady>([...prefix, after]);
+    if (last.versionstamp !== null) yield last as Deno.KvEntry<OutboxReady>;
   }
 
   function schedule(delayMs: number): void {
@@ -261,20 +307,20 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   async function processHead(conversation: string): Promise<Step> {
     const at = now();
     const ready = await kv.get<OutboxReady>(keys.outboxReady(conversation));
-    const head = await first(
-      kv.list<string>({ prefix: keys.outboxQueuePrefix(conversation) }, { limit: 1 }),
+    const [head, next] = await Array.fromAsync(
+      kv.list<string>({ prefix: keys.outboxQueuePrefix(conversation) }, { limit: 2 }),
     );
     if (head === undefined) {
       // Queue empty: drop the marker unless an item was added since it was read.
       if (ready.versionstamp !== null) {
-        await commit(() => kv.atomic().check(ready).delete(ready.key));
+        await commit((op) => op.check(ready).delete(ready.key));
       }
       return "done";
     }
     const entry = await kv.get<OutboxItem>(keys.outbox(head.value));
     const item = entry.value;
     if (item === null || item.state !== "pending") {
-      await commit(() => kv.atomic().check(head).delete(head.key)); // stale queue entry
+      await commit((op) => op.check(head).delete(head.key)); // stale queue entry
       return "next";
     }
     if ((item.inFlightUntil ?? 0) > at) return await hold(ready, item.inFlightUntil!);
@@ -282,7 +328,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       return await processRecall(entry as Deno.KvEntry<OutboxItem>, item.message.ofItem, ready, at);
     }
     if (RECALLABLE.has(item.purpose) && await recalledLater(conversation, item.id)) {
-      const result = await commit(() => addCancel(kv.atomic().check(entry), item));
+      const result = await commit((op) => addCancel(op.check(entry), item));
       if (result.ok) log("info", "notice cancelled before sending", itemFields(item));
       return "next";
     }
@@ -307,7 +353,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     const slot = await reserveSlot(kv, app, item.userId, at, limits);
     if (!slot.ok) {
       const held: OutboxItem = { ...item, notBefore: slot.retryAt };
-      const result = await commit(() => kv.atomic().check(entry).set(entry.key, held));
+      const result = await commit((op) => op.check(entry).set(entry.key, held));
       if (result.ok) {
         log("info", "message held by pacing (WeCom drops sends over its per-member limits)", {
           ...itemFields(item),
@@ -324,8 +370,8 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       // An upload of up to 20 MB comes first for a media item: hold it longer.
       inFlightUntil: at + (item.message.msgtype === "media" ? mediaLeaseMs : leaseMs),
     };
-    const claim = await commit(() =>
-      slot.commitMutation(kv.atomic().check(entry)).set(entry.key, claimed)
+    const claim = await commit((op) =>
+      slot.commitMutation(op.check(entry)).set(entry.key, claimed)
     );
     if (!claim.ok) return "next"; // another sender was faster: look again
     let current = claimed;
@@ -337,8 +383,8 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       if (prepared.persist) {
         // Keep the media id before sending, so a resend sends the same one.
         const kept: OutboxItem = { ...prepared.persist, inFlightUntil: claimed.inFlightUntil };
-        const saved = await commit(() =>
-          kv.atomic().check({ key: entry.key, versionstamp }).set(entry.key, kept)
+        const saved = await commit((op) =>
+          op.check({ key: entry.key, versionstamp }).set(entry.key, kept)
         );
         if (!saved.ok) return "next"; // the item changed meanwhile: look again
         current = kept;
@@ -354,15 +400,18 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       await sendFailed(current, versionstamp, app, error, sending);
       return "next";
     }
-    await finish(current, versionstamp, { state: "sent", msgId });
+    // The last item of the queue (when it was read): drop the marker with the
+    // send's record, unless an item was added since, instead of one more look.
+    const last = next === undefined && ready.versionstamp !== null ? ready : undefined;
+    const dropped = await finish(current, versionstamp, { state: "sent", msgId }, last);
     if (reported.has(app.name)) await appRecovered(app);
-    return "next";
+    return dropped ? "done" : "next";
   }
 
   /** Keeps the conversation's marker at `until` (the head is not due); "done" unless it moved. */
   async function hold(ready: Deno.KvEntryMaybe<OutboxReady>, until: number): Promise<Step> {
     const value: OutboxReady = { notBefore: until };
-    const result = await commit(() => kv.atomic().check(ready).set(ready.key, value));
+    const result = await commit((op) => op.check(ready).set(ready.key, value));
     return result.ok ? "done" : "next";
   }
 
@@ -400,19 +449,19 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
         if ((original.inFlightUntil ?? 0) > at) {
           // Being sent right now by someone: recall it once that send is recorded.
           const held: OutboxItem = { ...item, notBefore: original.inFlightUntil! };
-          await commit(() => kv.atomic().check(entry).set(entry.key, held));
+          await commit((op) => op.check(entry).set(entry.key, held));
           return "next";
         }
         const done = doneItem(item, "sent");
-        const result = await commit(() =>
-          addCancel(kv.atomic().check(entry).check(target), original)
+        const result = await commit((op) =>
+          addCancel(op.check(entry).check(target), original)
             .set(entry.key, done, { expireIn: FINISHED_RETENTION_MS })
             .delete(keys.outboxQueue(item.conversation, item.id))
         );
         if (result.ok) log("info", "notice cancelled before sending", itemFields(original));
         return "next";
       }
-      await commit(() => finishMutation(kv.atomic().check(entry), doneItem(item, "sent")));
+      await commit((op) => finishMutation(op.check(entry), doneItem(item, "sent")));
       return "next";
     }
     // Sent: recall it at WeCom, through the app that sent it.
@@ -422,7 +471,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
         ? `nothing recalled: app '${original.app}' is no longer configured`
         : "nothing recalled: WeCom gave no msgid";
       log("warn", "recall skipped", { ...itemFields(item), reason: why });
-      await commit(() => finishMutation(kv.atomic().check(entry), doneItem(item, "dead", why)));
+      await commit((op) => finishMutation(op.check(entry), doneItem(item, "dead", why)));
       return "next";
     }
     const claimed: OutboxItem = {
@@ -432,7 +481,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       attempts: item.attempts + 1,
       inFlightUntil: at + leaseMs,
     };
-    const claim = await commit(() => kv.atomic().check(entry).set(entry.key, claimed));
+    const claim = await commit((op) => op.check(entry).set(entry.key, claimed));
     if (!claim.ok) return "next";
     try {
       await client.recall(app, original.msgId);
@@ -448,8 +497,8 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       if (retry) {
         // Try again right away: a recall must not hold up the conversation.
         const again: OutboxItem = { ...withoutLease(claimed), lastError: reason };
-        await commit(() =>
-          kv.atomic().check({ key: entry.key, versionstamp: claim.versionstamp }).set(
+        await commit((op) =>
+          op.check({ key: entry.key, versionstamp: claim.versionstamp }).set(
             entry.key,
             again,
           )
@@ -473,18 +522,25 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     claimed: OutboxItem,
     versionstamp: string,
     outcome: { state: "sent"; msgId?: string } | { state: "dead"; lastError: string },
-  ): Promise<void> {
+    ready?: Deno.KvEntryMaybe<OutboxReady>,
+  ): Promise<boolean> {
     const key = keys.outbox(claimed.id);
     let current: { value: OutboxItem; versionstamp: string } = { value: claimed, versionstamp };
+    // `ready`: the conversation's marker, read before its queue showed this item
+    // alone; dropped in the same commit unless it changed (an item was added).
+    let marker = ready;
     for (;;) {
       const done: OutboxItem = { ...withoutLease(current.value), ...outcome };
       if (outcome.state === "sent" && outcome.msgId !== undefined) delete done.lastError;
-      const result = await commit(() =>
-        finishMutation(kv.atomic().check({ key, versionstamp: current.versionstamp }), done)
-      );
-      if (result.ok) return;
+      const dropping = marker;
+      const result = await commit((op) => {
+        finishMutation(op.check({ key, versionstamp: current.versionstamp }), done);
+        return dropping ? op.check(dropping).delete(dropping.key) : op;
+      });
+      if (result.ok) return dropping !== undefined;
+      marker = undefined;
       const fresh = await kv.get<OutboxItem>(key);
-      if (fresh.value === null || fresh.value.state === "sent") return;
+      if (fresh.value === null || fresh.value.state === "sent") return false;
       if (fresh.value.state === "dead" && outcome.state === "sent") {
         log("warn", "an item cancelled or dead-lettered meanwhile was sent; recording the send", {
           ...itemFields(claimed),
@@ -543,7 +599,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       lastError: reason,
       uncertain,
     };
-    const result = await commit(() => kv.atomic().check({ key, versionstamp }).set(key, retried));
+    const result = await commit((op) => op.check({ key, versionstamp }).set(key, retried));
     log("warn", "send failed; retrying later", {
       ...itemFields(claimed),
       attempt: claimed.attempts,
@@ -558,8 +614,8 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   async function deadLetter(entry: Deno.KvEntry<OutboxItem>, reason: string): Promise<void> {
     const item = entry.value;
     const dead: OutboxItem = { ...withoutLease(item), state: "dead", lastError: reason };
-    const result = await commit(() =>
-      kv.atomic()
+    const result = await commit((op) =>
+      op
         .check(entry)
         .set(entry.key, dead)
         .set(keys.deadLetter(item.id), item.id)
@@ -667,11 +723,6 @@ function doneItem(item: OutboxItem, state: "sent" | "dead", lastError?: string):
   const done: OutboxItem = { ...withoutLease(item), state };
   if (lastError !== undefined) done.lastError = lastError;
   return done;
-}
-
-async function first<T>(iterator: Deno.KvListIterator<T>): Promise<Deno.KvEntry<T> | undefined> {
-  for await (const entry of iterator) return entry;
-  return undefined;
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -3,9 +3,9 @@
  * commit, each caller answered only once the commit holding its operation is
  * durable.
  *
- * One commit per callback on a SQLite KV file tops out near 1,800 commits/s on
- * two cores; combining the commits of concurrent callbacks raises that
- * several-fold (see docs/BENCHMARKS.md). There is no timer: the first
+ * One commit per callback on a SQLite KV file tops out near 1,600 callbacks/s
+ * on two cores; combining the commits of concurrent callbacks cuts the cost
+ * of each several-fold (see docs/BENCHMARKS.md). There is no timer: the first
  * operation is committed at once (after the current microtask), and the
  * operations that arrive while a commit is in flight go together into the
  * next one. A lone caller therefore waits for nothing more than its own commit.

@@ -5,7 +5,11 @@
  *
  * - Bounded: at most `config.concurrency` agent jobs at once, plus a few
  *   command jobs (`/stop`, `/status`, …), which are answered at once even when
- *   every agent slot is busy.
+ *   every agent slot is busy (the commands of one conversation in the order
+ *   sent).
+ * - Claims fill every free slot from one scan of the store (`claimJobs`: the
+ *   claims run concurrently, each an atomic commit), and each job starts as
+ *   soon as its claim commits.
  * - Woken by `wake()` (intake, same process), by `kv.watch([keys.wake()])`
  *   (other processes) and by a poll every `config.pollMs`. It never uses
  *   `listenQueue`, so it works on a local file, over KV Connect and on Deploy.
@@ -27,6 +31,7 @@ import { AgentError, shorten } from "../agent/errors.ts";
 import type { AgentReply } from "../agent/types.ts";
 import type { JobsConfig } from "../config/types.ts";
 import type { OutboxItem } from "../delivery/types.ts";
+import { createGroupCommit, groupCommitEnabled } from "../intake/group_commit.ts";
 import { type LogFields, type LogLevel, write } from "../log.ts";
 import { newId } from "../store/id.ts";
 import { keys } from "../store/keys.ts";
@@ -34,9 +39,11 @@ import { isTransientKvError } from "../store/kv.ts";
 import { answerCommand } from "./commands.ts";
 import { type JobCommand, parseCommand } from "./parse_command.ts";
 import {
+  type Admission,
   CANCELLED_ERROR,
   cancelRequested,
-  claimNext,
+  claimJobs,
+  type Committer,
   commitWhileOwned,
   completeJob,
   heartbeat,
@@ -102,6 +109,13 @@ export interface RunnerDeps {
   retentionMs?: number;
   /** Least time between two purges, ms (default 1 hour). */
   purgeEveryMs?: number;
+  /**
+   * Commits claims and job ends. Default: a group commit over `kv`
+   * (`createGroupCommit`), so that concurrent claims and completions share one
+   * durable commit; a commit of its own each when `WECOM_GATEWAY_GROUP_COMMIT`
+   * is off. Each operation keeps its own checks either way.
+   */
+  commit?: Committer;
 }
 
 /** Counters of one runner since it started. */
@@ -280,14 +294,24 @@ export function startRunner(deps: RunnerDeps): Runner {
   const sweepMs = deps.sweepMs ?? Math.max(1, Math.floor(config.leaseMs / 2));
   const retentionMs = deps.retentionMs ?? 7 * 24 * 60 * 60 * 1000;
   const purgeEveryMs = deps.purgeEveryMs ?? 60 * 60 * 1000;
+  const group: Committer | undefined = deps.commit ??
+    (groupCommitEnabled() ? createGroupCommit(kv) : undefined);
 
   const runs = new Map<string, Run>();
+  /** The last command run of each conversation: the next one waits for it. */
+  const commandTails = new Map<string, Promise<void>>();
   const background = new Set<Promise<unknown>>();
   const counters = { claimed: 0, done: 0, failed: 0, cancelled: 0, lost: 0, released: 0 };
   let stopping = false;
   let stopPromise: Promise<void> | null = null;
-  let pumping: Promise<void> | null = null;
-  let pumpAgain = false;
+  /** Claim rounds in flight, and the agent and command slots they reserve. */
+  const rounds = new Set<Promise<void>>();
+  let reservedJobs = 0;
+  let reservedCommands = 0;
+  /** A pump found every free slot reserved: pump again when a round ends. */
+  let pumpWanted = false;
+  /** Conversations a round of this runner is claiming now (other rounds skip them). */
+  const claiming = new Set<string>();
   let sweeping = false;
   let lastPurge = Number.NEGATIVE_INFINITY;
   /** The agent pool said it is closing: claim no more agent jobs (commands still run). */
@@ -309,42 +333,133 @@ export function startRunner(deps: RunnerDeps): Runner {
     return count;
   }
 
+  /** Agent runs whose agent has not returned yet: the slots a claim round cannot use. */
+  function busyAgentSlots(): number {
+    let count = 0;
+    for (const run of runs.values()) if (!run.command && !run.settled) count++;
+    return count;
+  }
+
+  /**
+   * Agent jobs this runner holds in the store (claimed, not yet ended): at most
+   * `config.concurrency`. A claim round may read candidates for a slot whose job
+   * is still being ended, but its claim commits only once a slot is held free
+   * here (`admission.acquire()`), so the bound holds in the store too.
+   */
+  let held = 0;
+  const waiting: ((admitted: boolean) => void)[] = [];
+  const admission: Admission = {
+    acquire() {
+      if (stopping || agentsClosed) return Promise.resolve(false);
+      if (held < config.concurrency && waiting.length === 0) {
+        held++;
+        return Promise.resolve(true);
+      }
+      const admitted = new Promise<boolean>((resolve) => waiting.push(resolve));
+      admitWaiting();
+      return admitted;
+    },
+    release: releaseHeld,
+  };
+
+  function releaseHeld(): void {
+    held--;
+    admitWaiting();
+  }
+
+  function admitWaiting(): void {
+    while (waiting.length > 0) {
+      if (stopping || agentsClosed) {
+        waiting.shift()!(false);
+      } else if (held < config.concurrency) {
+        held++;
+        waiting.shift()!(true);
+      } else {
+        return;
+      }
+    }
+  }
+
+  /**
+   * Claims jobs for the free slots. A slot is free when it neither runs a job
+   * nor is reserved by a claim round in flight, so a slot that frees up is
+   * claimed for at once, without waiting for another round to end, and the
+   * slots reserved plus the jobs running never exceed the bounds.
+   */
   function pump(): Promise<void> {
     if (stopping) return Promise.resolve();
-    if (pumping) {
-      pumpAgain = true;
-      return pumping;
+    const agents = agentRuns();
+    const jobs = agentsClosed
+      ? 0
+      : Math.max(0, config.concurrency - busyAgentSlots() - reservedJobs);
+    const commands = Math.max(0, commandConcurrency - (runs.size - agents) - reservedCommands);
+    if (jobs === 0 && commands === 0) {
+      // Every free slot is being claimed for: look again once those rounds end,
+      // as they may have listed the index before the work that woke us.
+      if (rounds.size > 0) pumpWanted = true;
+      return Promise.resolve();
     }
-    pumping = track((async () => {
-      try {
-        do {
-          pumpAgain = false;
-          while (!stopping) {
-            const jobs = !agentsClosed && agentRuns() < config.concurrency;
-            const commands = runs.size - agentRuns() < commandConcurrency;
-            if (!jobs && !commands) break;
-            const job = await claimNext(kv, runnerId, now(), config.leaseMs, { jobs, commands });
-            if (!job) break;
-            counters.claimed++;
-            if (stopping || (agentsClosed && parseCommand(job.message) === null)) {
-              // Claimed while this runner stopped taking such jobs: give it back untouched.
-              await releaseJob(kv, job, runnerId, now());
-              counters.claimed--;
-              continue;
-            }
-            startRun(job);
+    pumpWanted = false; // this round lists the index after whatever woke us
+    const round = track(claimRound(jobs, commands));
+    rounds.add(round);
+    void round.finally(() => rounds.delete(round));
+    return round;
+  }
+
+  /** One claim round for `jobs` agent slots and `commands` command slots, reserved meanwhile. */
+  async function claimRound(jobs: number, commands: number): Promise<void> {
+    reservedJobs += jobs;
+    reservedCommands += commands;
+    let agentsClaimed = 0;
+    let commandsClaimed = 0;
+    const giveBack: JobRecord[] = [];
+    let failed = false;
+    try {
+      await claimJobs(kv, runnerId, now(), config.leaseMs, {
+        jobs,
+        commands,
+        commit: group,
+        claiming,
+        admit: admission,
+        // Each job starts as soon as its claim commits, not after the whole round.
+        onClaim: (job) => {
+          const command = parseCommand(job.message) !== null;
+          if (command) {
+            commandsClaimed++;
+            reservedCommands--;
+          } else {
+            agentsClaimed++;
+            reservedJobs--;
           }
-        } while (pumpAgain && !stopping);
-      } catch (error) {
-        log("error", "job runner could not claim jobs; retrying at the next wake-up", {
-          runner: runnerId,
-          error,
-        });
-      } finally {
-        pumping = null;
-      }
-    })());
-    return pumping;
+          if (stopping || (agentsClosed && !command)) {
+            // Claimed while this runner stopped taking such jobs: give it back untouched.
+            giveBack.push(job);
+            return;
+          }
+          counters.claimed++;
+          startRun(job);
+        },
+      });
+    } catch (error) {
+      failed = true;
+      log("error", "job runner could not claim jobs; retrying at the next wake-up", {
+        runner: runnerId,
+        error,
+      });
+    } finally {
+      reservedJobs -= jobs - agentsClaimed;
+      reservedCommands -= commands - commandsClaimed;
+    }
+    await Promise.all(giveBack.map(async (job) => {
+      await releaseJob(kv, job, runnerId, now()).catch(() => {});
+      if (parseCommand(job.message) === null) releaseHeld();
+    }));
+    if (failed || stopping) return;
+    // A kind that got all it asked for may have more waiting; fewer means the
+    // index had no more when it was read, and only new work needs a new look.
+    const more = (jobs > 0 && agentsClaimed === jobs) ||
+      (commands > 0 && commandsClaimed === commands);
+    if (more || pumpWanted) void pump();
   }
 
   async function sweep(): Promise<void> {
@@ -477,6 +592,7 @@ export function startRunner(deps: RunnerDeps): Runner {
             state: "failed",
             error: CANCELLED_ERROR,
             now: now(),
+            commit: group,
           })
         )
       ) {
@@ -494,6 +610,7 @@ export function startRunner(deps: RunnerDeps): Runner {
         log("warn", "agent pool closed; no more agent jobs taken here", fields(job));
       }
       agentsClosed = true;
+      admitWaiting();
       run.outcome = "released";
       if (await releaseJob(kv, job, runnerId, now())) counters.released++;
       return;
@@ -520,6 +637,7 @@ export function startRunner(deps: RunnerDeps): Runner {
         state,
         error,
         now: now(),
+        commit: group,
         extra: (op) => {
           if (items.length > 0) plan.add(op, items);
         },
@@ -537,6 +655,7 @@ export function startRunner(deps: RunnerDeps): Runner {
   }
 
   async function execute(run: Run): Promise<void> {
+    if (run.outcome === "released") return; // stop() gave it back while it waited its turn
     const beat = setInterval(() => serial(run, () => renew(run)), heartbeatMs);
     let noticeTimer: ReturnType<typeof setTimeout> | undefined;
     if (!run.command && config.workingNoticeMs > 0) {
@@ -553,6 +672,9 @@ export function startRunner(deps: RunnerDeps): Runner {
       clearInterval(beat);
       clearTimeout(noticeTimer);
     }
+    // Look for the next job while this one is ended: its claim commits once this
+    // job's end has (see `admission`).
+    if (!run.command && !stopping) void pump();
     await run.chain;
     await finish(run, result);
   }
@@ -568,12 +690,23 @@ export function startRunner(deps: RunnerDeps): Runner {
       done: Promise.resolve(),
     };
     runs.set(job.id, run);
-    run.done = execute(run)
+    // Commands of one conversation run one after another, in claim (id) order, so
+    // that `/status` then `/help` are answered in that order.
+    const previous = run.command ? commandTails.get(job.conversation) : undefined;
+    run.done = (previous ? previous.then(() => execute(run)) : execute(run))
       .catch((error) => log("error", "job run failed unexpectedly", fields(job, { error })))
       .finally(() => {
         runs.delete(job.id);
+        if (!run.command) releaseHeld();
         if (!stopping) void pump();
       });
+    if (run.command) {
+      const tail = run.done;
+      commandTails.set(job.conversation, tail);
+      void tail.finally(() => {
+        if (commandTails.get(job.conversation) === tail) commandTails.delete(job.conversation);
+      });
+    }
   }
 
   // Wake-ups from other processes (and this one): the watched key.
@@ -604,11 +737,15 @@ export function startRunner(deps: RunnerDeps): Runner {
     },
     async idle() {
       while (true) {
+        if (rounds.size > 0) {
+          // Let the rounds in flight end first (they may start runs, or more rounds).
+          await Promise.all(rounds);
+          continue;
+        }
         await pump();
         const pending = [...runs.values()].map((run) => run.done);
         if (pending.length === 0) {
-          if (!pumping) return;
-          await pumping;
+          if (rounds.size === 0) return;
           continue;
         }
         await Promise.race(pending);
@@ -617,6 +754,7 @@ export function startRunner(deps: RunnerDeps): Runner {
     stop(options = {}) {
       if (stopPromise) return stopPromise;
       stopping = true;
+      admitWaiting();
       clearInterval(pollTimer);
       clearInterval(sweepTimer);
       stopPromise = (async () => {

@@ -11,16 +11,25 @@
  *   conversation. Its first entry (lowest id) is the conversation's head: only
  *   the head may run, so one job runs at a time per conversation, in id order.
  * - `ready(id)` → conversation: a hint that the conversation may have a runnable
- *   job. Written (without any read) for every new job and whenever a job ends.
- *   The claimer consumes each hint it visits: it claims the head, or drops the
- *   hint when the conversation is busy (the running job writes a new hint when
- *   it ends) or empty. The hint index therefore stays about as small as the
- *   number of conversations with waiting work, and a scan stays bounded.
+ *   job. Written (without any read) for every new job, and when a job ends
+ *   while its conversation may have more work: jobs left in its queue, or a
+ *   hint dropped meanwhile (see the lock's `waiting`). The claimer consumes each
+ *   hint it visits: it claims the head, or drops the hint when the conversation
+ *   is busy (marking the lock `waiting`, so the running job writes a new hint
+ *   when it ends) or empty. The hint index therefore stays about as small as the
+ *   number of conversations with waiting work, a scan stays bounded, and a job
+ *   of a user with nothing else queued leaves no hint behind to clean up.
+ *   {@linkcode claimJobs} claims several jobs from one listing of the index,
+ *   concurrently (one claim at a time per conversation); each claim is still
+ *   its own atomic commit, so concurrent claimers across processes are safe.
  * - `commandReady(id)` → conversation: queued command jobs (`/stop`, `/status`,
  *   …). They are not in the conversation queue and ignore its lock, so they are
  *   answered while an agent job of the same conversation runs.
- * - `conversationLock(conversation)` → `{ jobId, until }`: held while the head
- *   runs; mirrors the lease so a claim can `check()` it.
+ * - `conversationLock(conversation)` → `{ jobId, until, waiting? }`: held while
+ *   the head runs; mirrors the lease so a claim can `check()` it. `waiting` is
+ *   set by a claimer that dropped a hint of the busy conversation; the end of
+ *   the job checks the lock, so it either sees the mark or fails and reads
+ *   again: a dropped hint is never lost.
  * - `running(id)` → `{ conversation, until }`: what the sweeper scans.
  * - `jobsByState(state, id)` → id: listings and counts.
  * - `jobCancel(id)` → `{ at, expiresAt }`: `/stop` asking the owner to cancel.
@@ -59,6 +68,11 @@ export interface ConversationLock {
   jobId: string;
   /** Mirrors the lease of the job: after this epoch ms the lock is stale. */
   until: number;
+  /**
+   * A claimer dropped a hint of this conversation while the lock was held: the
+   * end of the job must write a fresh hint even if it saw no other queued job.
+   */
+  waiting?: boolean;
 }
 
 /** Value of `keys.running(id)`. */
@@ -72,6 +86,22 @@ export interface RunningEntry {
 export interface CancelRequest {
   at: number;
   expiresAt: number;
+}
+
+/**
+ * Commits the atomic operation `build` fills in: by default `commit` of
+ * `../store/kv.ts` over `kv.atomic()`; a runner passes a group commit
+ * (`createGroupCommit` of `../intake/group_commit.ts`) so that the claims and
+ * completions of concurrent jobs share one durable KV commit. Each operation
+ * keeps its own checks, and gets the result it would get alone.
+ */
+export type Committer = (
+  build: (op: Deno.AtomicOperation) => Deno.AtomicOperation,
+) => Promise<Deno.KvCommitResult | Deno.KvCommitError>;
+
+/** The default {@linkcode Committer}: one commit of its own, lock errors retried. */
+function direct(kv: Deno.Kv): Committer {
+  return (build) => commit(() => build(kv.atomic()));
 }
 
 /** Every job state, in lifecycle order. */
@@ -160,9 +190,54 @@ export interface ClaimOptions {
   commands?: boolean;
   /** Claim agent jobs (default true). */
   jobs?: boolean;
-  /** Hints visited per page (default 50); at most 20 pages are visited per call. */
+  /** Hints visited per page (default 50; the first page is shorter); at most 20 pages per call. */
   scanLimit?: number;
 }
+
+/** How many jobs of each kind {@linkcode claimJobs} may claim. */
+export interface ClaimJobsOptions {
+  /** Most agent jobs to claim (default 1; 0 claims none), e.g. the free agent slots. */
+  jobs?: number;
+  /** Most command jobs to claim (default 1; 0 claims none). */
+  commands?: number;
+  /**
+   * Hints listed per page (default 50, and never fewer than the jobs asked
+   * for; the first page lists only about twice the jobs asked for); at most 20
+   * pages are visited per call.
+   */
+  scanLimit?: number;
+  /**
+   * Called with each job as soon as its claim commits, before the call resolves,
+   * so the caller can start it without waiting for the other claims.
+   */
+  onClaim?: (job: JobRecord) => void;
+  /** Commits each claim (default: a commit of its own). */
+  commit?: Committer;
+  /**
+   * Conversations being claimed right now by other calls of the same caller:
+   * they are skipped, and this call adds the ones it tries while it tries
+   * them. Lets a caller run several calls at once without two of them racing
+   * for the same job (a race would be safe, only wasted work).
+   */
+  claiming?: Set<string>;
+  /**
+   * Bounds the agent jobs the caller holds: `acquire()` is awaited right before
+   * each agent-job claim commits (false gives the claim up) and `release()` is
+   * called when that claim did not commit. A runner uses it to read candidates
+   * for a slot whose job is still ending, and to commit the claim only once that
+   * job has ended, so it never holds more jobs than its slots.
+   */
+  admit?: Admission;
+}
+
+/** See {@linkcode ClaimJobsOptions.admit}. */
+export interface Admission {
+  acquire(): Promise<boolean>;
+  release(): void;
+}
+
+/** Most pages of hints one call visits, so a call stays bounded. */
+const MAX_PAGES = 20;
 
 /**
  * Claims the oldest runnable job for `runnerId`, or returns `null` when none is
@@ -171,7 +246,8 @@ export interface ClaimOptions {
  * runnable. The claim is one atomic commit that checks the job's versionstamp
  * and the lock (absent, or exactly the expired one read), so exactly one runner
  * across all processes wins. The returned record has state `running`,
- * `attempts + 1` and a lease until `now + leaseMs`.
+ * `attempts + 1` and a lease until `now + leaseMs`. To fill several free slots
+ * at once, use {@linkcode claimJobs}.
  *
  * @example Usage
  * ```ts
@@ -190,33 +266,203 @@ export async function claimNext(
 ): Promise<JobRecord | null> {
   positive("leaseMs", leaseMs);
   const limit = options.scanLimit ?? 50;
+  const claimer: Claimer = {
+    kv,
+    run: direct(kv),
+    runnerId,
+    now,
+    leaseMs,
+    onClaim: () => {},
+    claiming: new Set(),
+  };
   if (options.commands ?? true) {
-    for await (const hint of kv.list<string>({ prefix: keys.commandReadyPrefix() }, { limit })) {
-      const job = await claimCommand(kv, hint, runnerId, now, leaseMs);
-      if (job) return job;
-    }
+    const [command] = await claimCommands(claimer, 1, limit);
+    if (command) return command;
   }
   if (!(options.jobs ?? true)) return null;
-  for (let page = 0; page < 20; page++) {
-    let visited = 0;
-    for await (const hint of kv.list<string>({ prefix: keys.readyPrefix() }, { limit })) {
-      visited++;
-      const job = await claimFromHint(kv, hint, runnerId, now, leaseMs);
-      if (job) return job;
-    }
-    // Visited hints were consumed; a full page means more may follow.
-    if (visited < limit) break;
-  }
-  return null;
+  const [job] = await claimAgentJobs(claimer, 1, limit);
+  return job ?? null;
 }
 
-function claimedRecord(job: JobRecord, runnerId: string, now: number, leaseMs: number): JobRecord {
+/**
+ * Claims up to `options.jobs` agent jobs and up to `options.commands` command
+ * jobs for `runnerId` from one pass over the hint indexes, oldest first. The
+ * agent-job claims run concurrently, one at a time per conversation; command
+ * jobs are claimed one after another in id order. Each claim is the same
+ * atomic commit as {@linkcode claimNext}'s (job versionstamp and lock checked),
+ * so concurrent calls, in this process or others, never claim a job twice: a
+ * claim that loses a race moves on to the next candidate. Returns the claimed
+ * records (commands first); fewer than asked means no more were runnable when
+ * the index was read.
+ *
+ * @example Usage
+ * ```ts
+ * import { claimJobs, enqueueJob } from "./store.ts";
+ * import type { JobRecord } from "./types.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * const now = Date.now();
+ * for (const user of ["u1", "u2", "u3"]) {
+ *   const job: JobRecord = {
+ *     id: `j-${user}`, conversation: `ww1:${user}`, app: "default", corpId: "ww1",
+ *     agentId: "1", userId: user, receivedAt: now, state: "queued", attempts: 0,
+ *     updatedAt: now,
+ *     message: { type: "text", content: "hi", msgId: user, corpId: "ww1", userId: user,
+ *       createTime: 0, agentId: "1" },
+ *   };
+ *   await enqueueJob(kv.atomic(), job).commit();
+ * }
+ * const claimed = await claimJobs(kv, "runner-1", now, 60_000, { jobs: 2 });
+ * console.assert(claimed.length === 2);
+ * kv.close();
+ * ```
+ *
+ * @throws {RangeError} When `leaseMs` is not positive, or `jobs` or `commands`
+ * is not a non-negative integer.
+ */
+export async function claimJobs(
+  kv: Deno.Kv,
+  runnerId: string,
+  now: number,
+  leaseMs: number,
+  options: ClaimJobsOptions = {},
+): Promise<JobRecord[]> {
+  positive("leaseMs", leaseMs);
+  const jobs = count("jobs", options.jobs ?? 1);
+  const commands = count("commands", options.commands ?? 1);
+  const limit = Math.max(options.scanLimit ?? 50, jobs, commands, 1);
+  const claimer: Claimer = {
+    kv,
+    run: options.commit ?? direct(kv),
+    runnerId,
+    now,
+    leaseMs,
+    onClaim: options.onClaim ?? (() => {}),
+    claiming: options.claiming ?? new Set(),
+    admit: options.admit,
+  };
+  const [claimedCommands, claimedJobs] = await Promise.all([
+    commands > 0 ? claimCommands(claimer, commands, limit) : [],
+    jobs > 0 ? claimAgentJobs(claimer, jobs, limit) : [],
+  ]);
+  return [...claimedCommands, ...claimedJobs];
+}
+
+function count(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new RangeError(
+      `Cannot claim jobs as '${name}' must be a non-negative integer: current value is ${value}`,
+    );
+  }
+  return value;
+}
+
+/** What one claim call works with. */
+interface Claimer {
+  kv: Deno.Kv;
+  run: Committer;
+  runnerId: string;
+  now: number;
+  leaseMs: number;
+  onClaim: (job: JobRecord) => void;
+  /** Conversations being claimed (by this call or the caller's others). */
+  claiming: Set<string>;
+  admit?: Admission;
+}
+
+/** Command jobs, one after another in id order: a user who sends `/status` then `/help` reads the answers in that order. */
+async function claimCommands(c: Claimer, max: number, limit: number): Promise<JobRecord[]> {
+  const claimed: JobRecord[] = [];
+  const hints = c.kv.list<string>({ prefix: keys.commandReadyPrefix() }, {
+    limit: Math.min(limit, 2 * max + 2),
+  });
+  for await (const hint of hints) {
+    const job = await claimCommand(c, hint);
+    if (job) {
+      claimed.push(job);
+      c.onClaim(job);
+      if (claimed.length >= max) break;
+    }
+  }
+  return claimed;
+}
+
+/** Agent jobs: pages of hints, each page's conversations claimed concurrently. */
+async function claimAgentJobs(c: Claimer, max: number, limit: number): Promise<JobRecord[]> {
+  const claimed: JobRecord[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_PAGES && claimed.length < max; page++) {
+    // The first page is short (most calls find their jobs among the first hints,
+    // and each hint listed is a row read); the next ones go on from the last:
+    // the hints visited were consumed or are left for a later call.
+    const pageLimit = page === 0 ? Math.min(limit, 2 * max + 2) : limit;
+    const iterator = c.kv.list<string>({ prefix: keys.readyPrefix() }, {
+      limit: pageLimit,
+      cursor,
+    });
+    const byConversation = new Map<string, Deno.KvEntry<string>[]>();
+    let listed = 0;
+    for await (const hint of iterator) {
+      listed++;
+      const hints = byConversation.get(hint.value);
+      if (hints) hints.push(hint);
+      else byConversation.set(hint.value, [hint]);
+    }
+    if (listed === 0) break;
+    cursor = iterator.cursor;
+    await claimConversations(c, [...byConversation], max, claimed);
+    if (listed < pageLimit) break;
+  }
+  return claimed;
+}
+
+/**
+ * Tries the hints of each conversation of `groups` (in order), with at most
+ * `max - claimed.length` conversations in flight, until `max` jobs are
+ * claimed. The hints of one conversation are tried one after another, and a
+ * conversation yields at most one job (the rest of its hints stay for a later
+ * scan). A conversation in `c.claiming` is skipped; the ones tried here are in
+ * it while they are tried.
+ */
+async function claimConversations(
+  c: Claimer,
+  groups: [string, Deno.KvEntry<string>[]][],
+  max: number,
+  claimed: JobRecord[],
+): Promise<void> {
+  let next = 0;
+  let inFlight = 0;
+  const worker = async () => {
+    while (next < groups.length && claimed.length + inFlight < max) {
+      const [conversation, hints] = groups[next++];
+      if (c.claiming.has(conversation)) continue;
+      c.claiming.add(conversation);
+      inFlight++;
+      try {
+        for (const hint of hints) {
+          const job = await claimFromHint(c, hint);
+          if (job) {
+            claimed.push(job);
+            c.onClaim(job);
+            break;
+          }
+        }
+      } finally {
+        inFlight--;
+        c.claiming.delete(conversation);
+      }
+    }
+  };
+  const workers = Math.min(max - claimed.length, groups.length);
+  await Promise.all(Array.from({ length: workers }, worker));
+}
+
+function claimedRecord(c: Claimer, job: JobRecord): JobRecord {
   return {
     ...job,
     state: "running",
     attempts: job.attempts + 1,
-    lease: { owner: runnerId, until: now + leaseMs },
-    updatedAt: now,
+    lease: { owner: c.runnerId, until: c.now + c.leaseMs },
+    updatedAt: c.now,
   };
 }
 
@@ -231,73 +477,84 @@ function claimMutations(op: Deno.AtomicOperation, claimed: JobRecord): Deno.Atom
     .set(keys.jobsByState("running", claimed.id), claimed.id);
 }
 
-async function claimCommand(
-  kv: Deno.Kv,
-  hint: Deno.KvEntry<string>,
-  runnerId: string,
-  now: number,
-  leaseMs: number,
-): Promise<JobRecord | null> {
+async function claimCommand(c: Claimer, hint: Deno.KvEntry<string>): Promise<JobRecord | null> {
   const id = idOf(hint.key);
   for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
-    const entry = await kv.get<JobRecord>(keys.job(id));
+    const entry = await c.kv.get<JobRecord>(keys.job(id));
     const job = entry.value;
     if (!job || job.state !== "queued") {
-      await commit(() => kv.atomic().check(entry).delete(hint.key));
+      await c.run((op) => op.check(entry).delete(hint.key));
       return null;
     }
-    const claimed = claimedRecord(job, runnerId, now, leaseMs);
-    const result = await commit(() =>
-      claimMutations(kv.atomic().check(entry).delete(hint.key), claimed)
-    );
+    const claimed = claimedRecord(c, job);
+    const result = await c.run((op) => claimMutations(op.check(entry).delete(hint.key), claimed));
     if (result.ok) return claimed;
   }
   return null;
 }
 
-async function claimFromHint(
-  kv: Deno.Kv,
-  hint: Deno.KvEntry<string>,
-  runnerId: string,
-  now: number,
-  leaseMs: number,
-): Promise<JobRecord | null> {
+async function claimFromHint(c: Claimer, hint: Deno.KvEntry<string>): Promise<JobRecord | null> {
+  const { kv, now } = c;
   const conversation = hint.value;
+  const hinted = idOf(hint.key);
   for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
-    const head = await first(
-      kv.list<string>({ prefix: keys.conversationQueuePrefix(conversation) }, { limit: 1 }),
-    );
+    // The hint of a new job names that job, usually the head: read it and the
+    // lock while listing the head, and read again only when the head is another.
+    const [head, hintedEntries] = await Promise.all([
+      first(kv.list<string>({ prefix: keys.conversationQueuePrefix(conversation) }, { limit: 1 })),
+      kv.getMany<[JobRecord, ConversationLock]>([
+        keys.job(hinted),
+        keys.conversationLock(conversation),
+      ]),
+    ]);
     if (!head) {
       // Nothing waits: a later job writes its own hint.
-      await commit(() => kv.atomic().check(hint).delete(hint.key));
+      await c.run((op) => op.check(hint).delete(hint.key));
       return null;
     }
     const headId = idOf(head.key);
-    const [jobEntry, lockEntry] = await kv.getMany<[JobRecord, ConversationLock]>([
-      keys.job(headId),
-      keys.conversationLock(conversation),
-    ]);
+    const [jobEntry, lockEntry] = headId === hinted
+      ? hintedEntries
+      : await kv.getMany<[JobRecord, ConversationLock]>([
+        keys.job(headId),
+        keys.conversationLock(conversation),
+      ]);
     const job = jobEntry.value;
     if (!job || FINISHED_STATES.includes(job.state)) {
       // A stale queue entry (should not happen): remove it and look again.
-      await commit(() => kv.atomic().check(jobEntry).delete(head.key));
+      await c.run((op) => op.check(jobEntry).delete(head.key));
       continue;
     }
     const lock = lockEntry.value;
     if (job.state !== "queued" || (lock && lock.until > now)) {
-      // Busy: the running job writes a fresh hint when it ends (or the sweeper does).
-      const dropped = await commit(() => kv.atomic().check(lockEntry).delete(hint.key));
+      // Busy: drop the hint and mark the lock, so that the running job writes a
+      // fresh hint when it ends (or the sweeper does). The end of the job checks
+      // the lock: it sees the mark, or this commit comes after it and finds the
+      // conversation free on the next attempt.
+      const dropped = await c.run((op) => {
+        op.check(lockEntry).delete(hint.key);
+        if (lock && !lock.waiting) {
+          op.set(lockEntry.key, { ...lock, waiting: true } satisfies ConversationLock);
+        }
+        return op;
+      });
       if (dropped.ok) return null;
       continue;
     }
-    const claimed = claimedRecord(job, runnerId, now, leaseMs);
-    const lockValue: ConversationLock = { jobId: headId, until: now + leaseMs };
-    const result = await commit(() =>
-      claimMutations(
-        kv.atomic().check(jobEntry).check(lockEntry).delete(hint.key).delete(keys.ready(headId)),
-        claimed,
-      ).set(keys.conversationLock(conversation), lockValue)
-    );
+    const claimed = claimedRecord(c, job);
+    const lockValue: ConversationLock = { jobId: headId, until: claimed.lease!.until };
+    if (c.admit && !await c.admit.acquire()) return null;
+    let result: Deno.KvCommitResult | Deno.KvCommitError | undefined;
+    try {
+      result = await c.run((op) =>
+        claimMutations(
+          op.check(jobEntry).check(lockEntry).delete(hint.key).delete(keys.ready(headId)),
+          claimed,
+        ).set(keys.conversationLock(conversation), lockValue)
+      );
+    } finally {
+      if (!result?.ok) c.admit?.release();
+    }
     if (result.ok) return claimed;
   }
   return null;
@@ -360,7 +617,7 @@ export async function heartbeat(
       if (lockEntry.value?.jobId === job.id) {
         op.check(lockEntry).set(
           keys.conversationLock(job.conversation),
-          { jobId: job.id, until } satisfies ConversationLock,
+          { ...lockEntry.value, until } satisfies ConversationLock,
         );
       }
       return op;
@@ -414,8 +671,12 @@ export async function commitWhileOwned(
 
 /**
  * Adds the mutations that end `job` (as stored, read at `jobEntry`'s versionstamp) in `state`.
- * `holds` says whether the job held its conversation (running): then the lock
- * is released and a fresh hint lets the next job of the conversation run.
+ * When the job held its conversation (running), the lock is released and a
+ * fresh hint lets the next job of the conversation run. `moreQueued: false`
+ * (the caller read the conversation queue and found nothing after the job)
+ * leaves the hint out, unless the lock is not the job's own or carries
+ * `waiting`: the lock read is then checked, so a claimer that drops a hint of
+ * the conversation meanwhile makes the commit fail instead of stranding a job.
  */
 function finishMutations(
   op: Deno.AtomicOperation,
@@ -424,6 +685,7 @@ function finishMutations(
   state: JobState,
   now: number,
   error: string | undefined,
+  moreQueued = true,
 ): void {
   const job = jobEntry.value;
   const finished: JobRecord = { ...withoutLease(job), state, updatedAt: now };
@@ -441,10 +703,12 @@ function finishMutations(
   }
   op.delete(keys.conversationQueue(job.conversation, job.id)).delete(keys.ready(job.id));
   if (job.state === "running") {
-    if (lockEntry.value?.jobId === job.id) {
-      op.check(lockEntry).delete(keys.conversationLock(job.conversation));
+    const lock = lockEntry.value;
+    const ours = lock?.jobId === job.id;
+    if (ours) op.check(lockEntry).delete(keys.conversationLock(job.conversation));
+    if (moreQueued || !ours || lock?.waiting) {
+      op.set(keys.ready(job.id), job.conversation).set(keys.wake(), job.id);
     }
-    op.set(keys.ready(job.id), job.conversation).set(keys.wake(), job.id);
   }
 }
 
@@ -481,6 +745,8 @@ export interface CompleteOptions {
   now?: number;
   /** Adds mutations (e.g. outbox items) to the same commit. Called again if the commit is retried. */
   extra?: (op: Deno.AtomicOperation) => void;
+  /** Commits the end of the job (default: a commit of its own). */
+  commit?: Committer;
 }
 
 /**
@@ -519,16 +785,24 @@ export async function completeJob(
   options: CompleteOptions,
 ): Promise<boolean> {
   const now = options.now ?? Date.now();
+  const run = options.commit ?? direct(kv);
+  const command = isCommandJob(job);
   for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
-    const [jobEntry, lockEntry] = await kv.getMany<[JobRecord, ConversationLock]>([
-      keys.job(job.id),
-      keys.conversationLock(job.conversation),
+    const [[jobEntry, lockEntry], queue] = await Promise.all([
+      kv.getMany<[JobRecord, ConversationLock]>([
+        keys.job(job.id),
+        keys.conversationLock(job.conversation),
+      ]),
+      // Whether another job waits behind this one: only then is a fresh hint needed.
+      command ? [] : Array.fromAsync(
+        kv.list<string>({ prefix: keys.conversationQueuePrefix(job.conversation) }, { limit: 2 }),
+      ),
     ]);
     if (!owns(jobEntry.value, runnerId, job.attempts)) return false;
     const held = jobEntry as Deno.KvEntry<JobRecord>;
-    const result = await commit(() => {
-      const op = kv.atomic();
-      finishMutations(op, held, lockEntry, options.state, now, options.error);
+    const moreQueued = queue.some((entry) => idOf(entry.key) !== job.id);
+    const result = await run((op) => {
+      finishMutations(op, held, lockEntry, options.state, now, options.error, moreQueued);
       options.extra?.(op);
       return op;
     });

@@ -10,6 +10,7 @@ import {
   cancelConversation,
   CANCELLED_ERROR,
   claimNext,
+  type Committer,
   countJobs,
   getJob,
   sweepExpired,
@@ -101,6 +102,60 @@ Deno.test("runner never runs more agent jobs at once than its concurrency", asyn
     assertEquals(maxActive(), 2);
     assertEquals((await countJobs(kv)).done, 7);
   } finally {
+    await runner.stop();
+  }
+});
+
+Deno.test("a freed slot is claimed for at once, yet the store never holds more jobs than the slots", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const { agent, runs, maxActive } = recordingAgent(15);
+  // Slow job ends: the next claim is read, and ready, while a job's end is still being
+  // committed; it must wait for that commit.
+  const slowCommit: Committer = async (build) => {
+    const op = kv.atomic();
+    let ending = false;
+    const watched = new Proxy(op, {
+      get(target, name) {
+        const value = Reflect.get(target, name);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (name === "delete" && (args[0] as Deno.KvKey)[0] === keys.runningPrefix()[0]) {
+            ending = true;
+          }
+          value.apply(target, args);
+          return watched;
+        };
+      },
+    });
+    build(watched);
+    if (ending) await sleep(10);
+    return await op.commit();
+  };
+  const runner = startRunner(
+    runnerDeps(kv, agent, { commit: slowCommit, config: { concurrency: 3 } }),
+  );
+  let held = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      held = Math.max(
+        held,
+        (await Array.fromAsync(kv.list({ prefix: keys.runningPrefix() }))).length,
+      );
+      await sleep(0);
+    }
+  })();
+  try {
+    for (let i = 0; i < 30; i++) await send(kv, `ww1:user${i}`, `m${i}`);
+    runner.wake();
+    await runner.idle();
+    assertEquals(runs.length, 30);
+    assertEquals(maxActive(), 3, "every slot was used");
+    assert(held <= 3, `the store held ${held} running jobs at once with 3 slots`);
+    assertEquals((await countJobs(kv)).done, 30);
+  } finally {
+    sampling = false;
+    await sampler;
     await runner.stop();
   }
 });

@@ -2,6 +2,7 @@ import { deepEqual as assertEquals, ok as assert, rejects } from "node:assert/st
 import {
   cancelConversation,
   CANCELLED_ERROR,
+  claimJobs,
   claimNext,
   commitWhileOwned,
   completeJob,
@@ -15,6 +16,7 @@ import {
   releaseJob,
   sweepExpired,
 } from "../../src/jobs/store.ts";
+import type { JobRecord } from "../../src/jobs/types.ts";
 import { keys } from "../../src/store/keys.ts";
 import { enqueue, outbox, plan, send, textJob, textOf } from "./job_fixtures.ts";
 
@@ -161,6 +163,7 @@ Deno.test("a command job is claimed while its conversation runs an agent job", a
   assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, {
     jobId: running.id,
     until: T0 + LEASE,
+    waiting: true, // the agent-job scan found alice busy and dropped the hint of "next task"
   });
   assert(await completeJob(kv, running, "r1", { state: "done", now: T0 + 5 }));
   assertEquals((await claimNext(kv, "r1", T0 + 6, LEASE))?.id, waiting.id);
@@ -359,5 +362,176 @@ Deno.test("claimNext rejects a lease that is not positive", async () => {
   await rejects(() => claimNext(kv, "r1", T0, 0), {
     name: "RangeError",
     message: /'leaseMs' must be a positive/,
+  });
+});
+
+Deno.test("claimJobs claims one head per conversation, oldest first, up to the number asked", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const a1 = await send(kv, "ww1:alice", "a1", T0);
+  const a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
+  const b1 = await send(kv, "ww1:bob", "b1", T0 + 2);
+  const c1 = await send(kv, "ww1:carol", "c1", T0 + 3);
+  const d1 = await send(kv, "ww1:dave", "d1", T0 + 4);
+  const started: string[] = [];
+  const first = await claimJobs(kv, "r1", T0 + 10, LEASE, {
+    jobs: 3,
+    onClaim: (job) => started.push(job.id),
+  });
+  assertEquals(first.map((job) => job.id).sort(), [a1.id, b1.id, c1.id].sort());
+  assertEquals(started.sort(), first.map((job) => job.id).sort(), "each claim reported at once");
+  assert(first.every((job) => job.state === "running" && job.lease?.owner === "r1"));
+  assertEquals((await claimJobs(kv, "r1", T0 + 10, LEASE, { jobs: 5 })).map((job) => job.id), [
+    d1.id,
+  ], "alice is busy: only dave is left");
+  assert(await completeJob(kv, first.find((job) => job.id === a1.id)!, "r1", { state: "done" }));
+  assertEquals((await claimJobs(kv, "r1", T0 + 20, LEASE, { jobs: 5 })).map((job) => job.id), [
+    a2.id,
+  ]);
+});
+
+Deno.test("concurrent claimJobs callers never claim a job twice and keep each conversation in order", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const expected = new Map<string, string[]>();
+  for (let i = 0; i < 60; i++) {
+    const conversation = `ww1:user${i % 12}`;
+    const job = await send(kv, conversation, `m${i}`, T0 + i);
+    expected.set(conversation, [...(expected.get(conversation) ?? []), job.id]);
+  }
+  const claimedBy = new Map<string, string>();
+  const order = new Map<string, string[]>();
+  const holding = new Set<string>();
+  let overlap = false;
+  const claimer = async (runnerId: string) => {
+    for (let idle = 0; idle < 3;) {
+      const jobs = await claimJobs(kv, runnerId, T0 + 1000, LEASE, { jobs: 4, commands: 0 });
+      if (jobs.length === 0) {
+        idle++;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        continue;
+      }
+      idle = 0;
+      await Promise.all(jobs.map(async (job) => {
+        assert(
+          !claimedBy.has(job.id),
+          `${job.id} claimed by ${claimedBy.get(job.id)} and ${runnerId}`,
+        );
+        claimedBy.set(job.id, runnerId);
+        if (holding.has(job.conversation)) overlap = true;
+        holding.add(job.conversation);
+        order.set(job.conversation, [...(order.get(job.conversation) ?? []), job.id]);
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 3)));
+        holding.delete(job.conversation);
+        assert(await completeJob(kv, job, runnerId, { state: "done" }));
+      }));
+    }
+  };
+  await Promise.all(Array.from({ length: 6 }, (_, i) => claimer(`r${i}`)));
+  assertEquals(claimedBy.size, 60, "every job claimed, once");
+  assert(!overlap, "never two jobs of one conversation at once");
+  assertEquals(order, expected, "each conversation in id order");
+  assert(new Set(claimedBy.values()).size > 1, "the claimers shared the work");
+  assertEquals(await countJobs(kv), { queued: 0, running: 0, done: 60, failed: 0, dead: 0 });
+  assertEquals(await keysUnder(kv, keys.readyPrefix()), 0, "no hint left behind");
+});
+
+Deno.test("a job of a user with nothing else waiting leaves no hint to clean up", async () => {
+  using kv = await Deno.openKv(":memory:");
+  for (let i = 0; i < 5; i++) await send(kv, `ww1:user${i}`, "hi", T0 + i);
+  const jobs = await claimJobs(kv, "r1", T0 + 10, LEASE, { jobs: 5 });
+  assertEquals(jobs.length, 5);
+  const wake = await kv.get(keys.wake());
+  for (const job of jobs) assert(await completeJob(kv, job, "r1", { state: "done" }));
+  assertEquals(await keysUnder(kv, keys.readyPrefix()), 0);
+  assertEquals((await kv.get(keys.wake())).versionstamp, wake.versionstamp, "no needless wake-up");
+});
+
+Deno.test("a hint dropped while its conversation is busy is not lost when the job ends meanwhile", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await send(kv, "ww1:alice", "a1", T0);
+  const a1 = (await claimNext(kv, "r1", T0, LEASE))!;
+  let a2: JobRecord | undefined;
+  let commits = 0;
+  // The end of a1 reads alice's queue (empty), then, before its commit, a2 arrives and
+  // another runner finds alice busy and drops a2's hint.
+  const ok = await completeJob(kv, a1, "r1", {
+    state: "done",
+    now: T0 + 5,
+    commit: async (build) => {
+      if (commits++ === 0) {
+        a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
+        assertEquals(await claimNext(kv, "r2", T0 + 2, LEASE), null, "alice is busy");
+        assertEquals(await keysUnder(kv, keys.readyPrefix()), 0, "a2's hint was dropped");
+      }
+      return await build(kv.atomic()).commit();
+    },
+  });
+  assert(ok);
+  assertEquals(commits, 2, "the first commit failed on the marked lock and was retried");
+  assertEquals((await claimNext(kv, "r2", T0 + 6, LEASE))?.id, a2!.id);
+});
+
+Deno.test("a heartbeat keeps the lock's mark that a hint was dropped", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await send(kv, "ww1:alice", "a1", T0);
+  const a1 = (await claimNext(kv, "r1", T0, LEASE))!;
+  const a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
+  assertEquals(await claimNext(kv, "r2", T0 + 2, LEASE), null);
+  assertEquals((await heartbeat(kv, a1, "r1", T0 + 3, LEASE)).ok, true);
+  assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, {
+    jobId: a1.id,
+    until: T0 + 3 + LEASE,
+    waiting: true,
+  });
+  assert(await completeJob(kv, a1, "r1", { state: "done", now: T0 + 4 }));
+  assertEquals((await claimNext(kv, "r2", T0 + 5, LEASE))?.id, a2.id);
+});
+
+Deno.test("claimJobs commits a claim only once admitted and gives the slot back when it fails", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const job = await send(kv, "ww1:alice", "a1", T0);
+  const calls: string[] = [];
+  const refuse = {
+    acquire: () => (calls.push("acquire"), Promise.resolve(false)),
+    release: () => void calls.push("release"),
+  };
+  assertEquals(await claimJobs(kv, "r1", T0, LEASE, { admit: refuse }), []);
+  assertEquals((await getJob(kv, job.id))?.state, "queued", "not admitted: left queued");
+  assertEquals(calls, ["acquire"]);
+
+  // Admitted, but another runner takes the job between the read and the commit.
+  calls.length = 0;
+  const admit = {
+    acquire: async () => {
+      calls.push("acquire");
+      assert(await claimNext(kv, "r2", T0, LEASE), "r2 takes it first");
+      return true;
+    },
+    release: () => void calls.push("release"),
+  };
+  assertEquals(await claimJobs(kv, "r1", T0, LEASE, { admit }), []);
+  assertEquals(calls, ["acquire", "release"]);
+  assertEquals((await getJob(kv, job.id))?.lease?.owner, "r2");
+});
+
+Deno.test("claimJobs skips conversations another call of the same caller is claiming", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await send(kv, "ww1:alice", "a1", T0);
+  const b1 = await send(kv, "ww1:bob", "b1", T0 + 1);
+  const claiming = new Set(["ww1:alice"]);
+  const claimed = await claimJobs(kv, "r1", T0, LEASE, { jobs: 2, claiming });
+  assertEquals(claimed.map((job) => job.id), [b1.id]);
+  assertEquals([...claiming], ["ww1:alice"], "only its own entries are removed");
+  assertEquals(await keysUnder(kv, keys.readyPrefix()), 1, "alice's hint stays");
+});
+
+Deno.test("claimJobs rejects counts that are not non-negative integers", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await rejects(() => claimJobs(kv, "r1", T0, LEASE, { jobs: -1 }), {
+    name: "RangeError",
+    message: /'jobs' must be a non-negative integer: current value is -1/,
+  });
+  await rejects(() => claimJobs(kv, "r1", T0, LEASE, { commands: 1.5 }), {
+    name: "RangeError",
+    message: /'commands' must be a non-negative integer/,
   });
 });
