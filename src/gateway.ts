@@ -31,12 +31,13 @@ import { addOutboxItems, planNotice, planRecall, planReply } from "./delivery/ou
 import { createCallbackHandler, prepareApps } from "./http/callback.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
 import { createRouter } from "./http/router.ts";
+import { createGroupCommit } from "./intake/group_commit.ts";
 import { createIntake } from "./intake/record.ts";
 import { type Runner, startRunner } from "./jobs/runner.ts";
 import { countJobs } from "./jobs/store.ts";
 import { keys } from "./store/keys.ts";
 import { log } from "./log.ts";
-import { openStore } from "./store/kv.ts";
+import { commit as commitAlone, openStore } from "./store/kv.ts";
 import { createWeComClient, type GatewayWeComClient } from "./wecom/client.ts";
 
 /** What a process does. */
@@ -85,6 +86,12 @@ export async function startGateway(
   const role = options.role ?? "all";
   const kv = options.kv ?? await openStore(config.kvPath);
   const metrics = createMetrics();
+  // One committer for intake, jobs and delivery: concurrent commits share one durable commit.
+  // KV Connect allows 10 checks per atomic operation.
+  const commit = config.groupCommit
+    ? createGroupCommit(kv, /^https?:\/\//.test(config.kvPath) ? { maxChecks: 10 } : {})
+    : (build: (op: Deno.AtomicOperation) => Deno.AtomicOperation) =>
+      commitAlone(() => build(kv.atomic()));
   let runner: Runner | undefined;
   let delivery: Delivery | undefined;
   let client: GatewayWeComClient | undefined;
@@ -99,6 +106,7 @@ export async function startGateway(
     });
     delivery = startDelivery({
       kv,
+      commit,
       apps: config.apps,
       client: metrics.wrapClient(client),
       config: config.delivery,
@@ -122,6 +130,7 @@ export async function startGateway(
     const started = delivery;
     runner = startRunner({
       kv,
+      commit,
       runAgent: async (job, signal) => {
         const begun = performance.now();
         try {
@@ -163,6 +172,7 @@ export async function startGateway(
     const wakeRunner = runner;
     const intake = createIntake({
       kv,
+      commit,
       access: config.access,
       welcome: config.welcome,
       onJob: () => wakeRunner?.wake(),

@@ -56,6 +56,7 @@ export const SETTINGS = {
   welcomeOnEnter: extra("welcome_on_enter"),
   kv: section("gateway.kv", "WECOM_GATEWAY_KV"),
   logFormat: section("gateway.log_format", "LOG_FORMAT"),
+  groupCommit: section("gateway.group_commit", "WECOM_GATEWAY_GROUP_COMMIT"),
   jobsConcurrency: section("gateway.jobs.concurrency", "WECOM_GATEWAY_CONCURRENCY"),
   jobsLeaseSeconds: section("gateway.jobs.lease_seconds"),
   jobsMaxAttempts: section("gateway.jobs.max_attempts"),
@@ -194,7 +195,14 @@ export const AGENT_KEYS: readonly string[] = [
 ];
 
 /** Our keys directly under `gateway:` (Hermes keeps its own keys there too). */
-export const GATEWAY_KEYS: readonly string[] = ["kv", "log_format", "jobs", "delivery", "media"];
+export const GATEWAY_KEYS: readonly string[] = [
+  "kv",
+  "log_format",
+  "group_commit",
+  "jobs",
+  "delivery",
+  "media",
+];
 
 /** Keys of our own sub-sections, by dotted section path. */
 export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {

@@ -176,6 +176,11 @@ export interface GatewayConfig {
   delivery: DeliveryConfig;
   media: MediaConfig;
   welcome: WelcomeConfig;
+  /**
+   * Combine the KV commits of concurrent callbacks, job claims and sends into
+   * one durable commit each (default true; WECOM_GATEWAY_GROUP_COMMIT=0 turns it off).
+   */
+  groupCommit: boolean;
   /** `human` (default) or `json` (LOG_FORMAT=json). */
   logFormat: "human" | "json";
 }

@@ -273,6 +273,7 @@ export function validateConfig(layers: Layers, cwd: string): ValidationResult {
       media,
       welcome,
       logFormat,
+      groupCommit: read.boolean(SETTINGS.groupCommit, true),
     },
     problems,
     noApps,

@@ -60,6 +60,10 @@ export interface IntakeDeps {
    * `WECOM_GATEWAY_GROUP_COMMIT=0`.
    */
   groupCommit?: boolean | GroupCommitOptions;
+  /** A committer shared with the rest of the process (takes precedence over `groupCommit`). */
+  commit?: (
+    build: (op: Deno.AtomicOperation) => Deno.AtomicOperation,
+  ) => Promise<Deno.KvCommitResult | Deno.KvCommitError>;
 }
 
 /** Value of a dedupe marker. */
@@ -112,10 +116,11 @@ export function createIntake(
   const now = deps.now ?? Date.now;
   const isAllowed = createAccessCheck(access);
   const grouping = deps.groupCommit ?? groupCommitEnabled();
-  const group = grouping
-    ? createGroupCommit(kv, grouping === true ? {} : grouping)
-    : (build: (op: Deno.AtomicOperation) => Deno.AtomicOperation) =>
-      commit(() => build(kv.atomic()));
+  const group = deps.commit ??
+    (grouping
+      ? createGroupCommit(kv, grouping === true ? {} : grouping)
+      : (build: (op: Deno.AtomicOperation) => Deno.AtomicOperation) =>
+        commit(() => build(kv.atomic())));
 
   const refuse = async (app: AppConfig, message: InboundMessage, conversation: string) => {
     if (access.refusalNoticeSeconds <= 0 || !isForAgent(message)) return;
