@@ -51,6 +51,7 @@ import {
   stopAll,
 } from "./lib/server_process.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
+import { errorsText, fmt, probeKvCommit, serverEnv } from "./lib/report.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const TARGETS = ["bare", "gateway", "gateway-nogroup", "gateway-info"] as const;
@@ -111,15 +112,6 @@ function parseOptions(args: string[]): Options {
     logLevel: flag(args, "log-level") ?? "warn",
     json: flag(args, "json"),
   };
-}
-
-/** The environment of a server: ours, without any WECOM_* or LOG_* of the caller. */
-function serverEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(Deno.env.toObject())) {
-    if (!/^(WECOM_|LOG_)/.test(name)) env[name] = value;
-  }
-  return { ...env, ...extra };
 }
 
 interface Row {
@@ -280,39 +272,6 @@ async function runPhase(
     for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(kvPath + suffix).catch(() => {});
   }
   return row;
-}
-
-/**
- * The floor any durable intake stands on: latency of one-key commits to a
- * fresh KV file on the same disk, one at a time, with nothing else running.
- */
-async function probeKvCommit(dir: string, commits = 300): Promise<Summary> {
-  const path = `${dir}/kv-floor.sqlite3`;
-  const kv = await Deno.openKv(path);
-  const times = new Float64Array(commits);
-  try {
-    for (let i = 0; i < commits; i++) {
-      const begun = performance.now();
-      await kv.atomic().check({ key: ["floor", i], versionstamp: null }).set(["floor", i], i)
-        .commit();
-      times[i] = performance.now() - begun;
-    }
-  } finally {
-    kv.close();
-  }
-  for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(path + suffix).catch(() => {});
-  return summarize(times);
-}
-
-function fmt(value: number, digits = 1): string {
-  return Number.isFinite(value) ? value.toFixed(digits) : "–";
-}
-
-function errorsText(errors: Record<number, number>): string {
-  const parts = Object.entries(errors).map(([status, n]) =>
-    `${n}×${status === "0" ? "net" : status}`
-  );
-  return parts.length ? parts.join(" ") : "0";
 }
 
 /** The results as a markdown table. */

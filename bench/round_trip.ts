@@ -57,6 +57,7 @@ import {
   stopAll,
 } from "./lib/server_process.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
+import { errorsText, fmt, probeKvCommit, serverEnv } from "./lib/report.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 /** Agent runs started in the busy phase (= `gateway.jobs.concurrency` there). */
@@ -115,15 +116,6 @@ function parseOptions(args: string[]): Options {
       : integer(args, "jobs-concurrency", 4),
     json: flag(args, "json"),
   };
-}
-
-/** The environment of a gateway: ours without WECOM_* or LOG_*, plus `extra`. */
-function serverEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(Deno.env.toObject())) {
-    if (!/^(WECOM_|LOG_)/.test(name)) env[name] = value;
-  }
-  return { ...env, ...extra };
 }
 
 /** Writes a config file (JSON is YAML) with the apps pointing at `apiBase` and `extra` on top. */
@@ -551,35 +543,6 @@ async function killGroups(groups: number[]): Promise<string[]> {
     }
   }
   return alive;
-}
-
-/** Latency of one-key durable commits to a fresh KV file in `dir`, one at a time. */
-async function probeKvCommit(dir: string, commits = 200): Promise<Summary> {
-  const path = `${dir}/kv-floor.sqlite3`;
-  const kv = await Deno.openKv(path);
-  const times = new Float64Array(commits);
-  try {
-    for (let i = 0; i < commits; i++) {
-      const begun = performance.now();
-      await kv.atomic().check({ key: ["floor", i], versionstamp: null }).set(["floor", i], i)
-        .commit();
-      times[i] = performance.now() - begun;
-    }
-  } finally {
-    kv.close();
-  }
-  return summarize(times);
-}
-
-function fmt(value: number, digits = 1): string {
-  return Number.isFinite(value) ? value.toFixed(digits) : "–";
-}
-
-function errorsText(errors: Record<number, number>): string {
-  const parts = Object.entries(errors).map(([status, n]) =>
-    `${n}×${status === "0" ? "net" : status}`
-  );
-  return parts.length ? parts.join(" ") : "0";
 }
 
 async function machine(): Promise<string> {

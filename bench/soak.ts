@@ -44,6 +44,7 @@ import { type FakeWeComApi, startFakeWeComApi } from "../src/simulator/wecom_api
 import { benchApps } from "./lib/callbacks.ts";
 import { procCpuSeconds, readProc, type ServerProcess, startServer } from "./lib/server_process.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
+import { errorsText, fmt } from "./lib/report.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 /** WeCom's per-member limit: more replies in 60 s would be dropped silently. */
@@ -135,17 +136,6 @@ async function statusMiB(pid: number, field: string): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function fmt(value: number, digits = 1): string {
-  return Number.isFinite(value) ? value.toFixed(digits) : "–";
-}
-
-function errorsText(errors: Record<string, number>): string {
-  const parts = Object.entries(errors).map(([status, n]) =>
-    `${n}×${status === "0" ? "net" : status}`
-  );
-  return parts.length ? parts.join(" ") : "0";
-}
 
 function table(rows: Row[]): string {
   const lines = [
