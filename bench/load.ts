@@ -41,7 +41,7 @@
  * @module
  */
 
-import { benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
+import { appsConfigFile, benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
 import { createPool, drive } from "./lib/drive.ts";
 import {
   procCpuSeconds,
@@ -327,28 +327,11 @@ async function main(args: string[]): Promise<number> {
   try {
     const apps = benchApps(options.apps);
     const configPath = `${dir}/config.yaml`;
-    // JSON is YAML; the Hermes layout with an apps list. Host, port, allowlist and KV come from env.
+    // Host, port, allowlist and KV come from env. The replay check still runs on every callback;
+    // the wider window only lets a long run reuse callbacks sealed at its start.
     await Deno.writeTextFile(
       configPath,
-      JSON.stringify({
-        platforms: {
-          wecom_callback: {
-            extra: {
-              apps: apps.map((app) => ({
-                name: app.name,
-                corp_id: app.corpId,
-                corp_secret: app.corpSecret,
-                agent_id: app.agentId,
-                token: app.token,
-                encoding_aes_key: app.encodingAesKey,
-              })),
-              // The check still runs on every callback; the wider window only lets a long run
-              // reuse callbacks sealed at its start.
-              replay_window_seconds: 3600,
-            },
-          },
-        },
-      }),
+      appsConfigFile(apps, { extra: { replay_window_seconds: 3600 } }),
     );
     const loadBefore = Deno.loadavg().map((l) => l.toFixed(2)).join(" ");
     const sealStart = performance.now();

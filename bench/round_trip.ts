@@ -47,7 +47,7 @@ import type { AppConfig } from "../src/config/types.ts";
 import { importAppCrypto } from "../src/crypto/mod.ts";
 import { sealCallback, textMessage } from "../src/simulator/seal.ts";
 import { type FakeWeComApi, startFakeWeComApi } from "../src/simulator/wecom_api.ts";
-import { benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
+import { appsConfigFile, benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
 import { createPool, drive, type DriveResult } from "./lib/drive.ts";
 import {
   procCpuSeconds,
@@ -118,35 +118,17 @@ function parseOptions(args: string[]): Options {
   };
 }
 
-/** Writes a config file (JSON is YAML) with the apps pointing at `apiBase` and `extra` on top. */
+/** Writes a config file with the apps pointing at `apiBase` and `extra` sections on top. */
 async function writeConfig(
   path: string,
   apps: AppConfig[],
   apiBase: string,
   extra: { gateway?: Record<string, unknown>; agent?: Record<string, unknown> },
 ): Promise<void> {
+  // Callbacks are sealed before any timing; the replay check still runs on each of them.
   await Deno.writeTextFile(
     path,
-    JSON.stringify({
-      platforms: {
-        wecom_callback: {
-          extra: {
-            apps: apps.map((app) => ({
-              name: app.name,
-              corp_id: app.corpId,
-              corp_secret: app.corpSecret,
-              agent_id: app.agentId,
-              token: app.token,
-              encoding_aes_key: app.encodingAesKey,
-              api_base: apiBase,
-            })),
-            // Callbacks are sealed before any timing; the check still runs on each of them.
-            replay_window_seconds: 3600,
-          },
-        },
-      },
-      ...extra,
-    }),
+    appsConfigFile(apps, { apiBase, extra: { replay_window_seconds: 3600 }, top: extra }),
   );
 }
 

@@ -41,7 +41,7 @@ import { parseArgs } from "node:util";
 import { type AppCrypto, importAppCrypto } from "../src/crypto/mod.ts";
 import { sealCallback, textMessage } from "../src/simulator/seal.ts";
 import { type FakeWeComApi, startFakeWeComApi } from "../src/simulator/wecom_api.ts";
-import { benchApps } from "./lib/callbacks.ts";
+import { appsConfigFile, benchApps } from "./lib/callbacks.ts";
 import { procCpuSeconds, readProc, type ServerProcess, startServer } from "./lib/server_process.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt } from "./lib/report.ts";
@@ -155,27 +155,15 @@ function table(rows: Row[]): string {
 }
 
 function configFile(apps: ReturnType<typeof benchApps>, apiBase: string): string {
-  // JSON is YAML. Host, port, allowlist, KV and agent come from the environment.
-  return JSON.stringify({
-    platforms: {
-      wecom_callback: {
-        extra: {
-          apps: apps.map((app) => ({
-            name: app.name,
-            corp_id: app.corpId,
-            corp_secret: app.corpSecret,
-            agent_id: app.agentId,
-            token: app.token,
-            encoding_aes_key: app.encodingAesKey,
-            api_base: apiBase,
-          })),
-        },
+  // Host, port, allowlist, KV and agent come from the environment.
+  return appsConfigFile(apps, {
+    apiBase,
+    top: {
+      agent: { kind: "echo", workers: 4 },
+      gateway: {
+        jobs: { concurrency: 16, working_notice_seconds: 0, poll_ms: 200 },
+        delivery: { request_timeout_seconds: 5 },
       },
-    },
-    agent: { kind: "echo", workers: 4 },
-    gateway: {
-      jobs: { concurrency: 16, working_notice_seconds: 0, poll_ms: 200 },
-      delivery: { request_timeout_seconds: 5 },
     },
   });
 }

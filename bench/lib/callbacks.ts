@@ -107,3 +107,38 @@ export async function sealCallbacks(
   }
   return out;
 }
+
+/**
+ * A gateway config file (JSON is YAML) in the Hermes layout with `apps` as an
+ * `apps:` list, each pointing at `apiBase` when given, `extra` keys (e.g.
+ * `replay_window_seconds`) beside the list and `top` sections (`agent`,
+ * `gateway`) at the top level.
+ */
+export function appsConfigFile(
+  apps: AppConfig[],
+  options: {
+    apiBase?: string;
+    extra?: Record<string, unknown>;
+    top?: Record<string, unknown>;
+  } = {},
+): string {
+  return JSON.stringify({
+    platforms: {
+      wecom_callback: {
+        extra: {
+          apps: apps.map((app) => ({
+            name: app.name,
+            corp_id: app.corpId,
+            corp_secret: app.corpSecret,
+            agent_id: app.agentId,
+            token: app.token,
+            encoding_aes_key: app.encodingAesKey,
+            ...(options.apiBase ? { api_base: options.apiBase } : {}),
+          })),
+          ...options.extra,
+        },
+      },
+    },
+    ...options.top,
+  });
+}

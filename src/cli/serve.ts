@@ -42,19 +42,6 @@ export function option(args: string[], name: string): string | undefined {
   return undefined;
 }
 
-/** Loads the config or prints why it cannot (naming every key to fix) and returns null. */
-export async function loadConfigOrExplain(args: string[]): Promise<GatewayConfig | null> {
-  try {
-    return await loadConfig({ args });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(formatConfigError(error));
-      return null;
-    }
-    throw error;
-  }
-}
-
 function describe(config: GatewayConfig, role: GatewayRole, address?: Deno.NetAddr): string {
   const lines = [
     `wecom-gateway running (role ${role}, agent ${config.agent.kind}, KV ${config.kvPath})`,
