@@ -85,8 +85,9 @@ export async function verifyAndDecrypt(
 ): Promise<Decrypted> {
   const { signature, timestamp, nonce, ciphertext } = payload;
   const verified = verifySignature(app.token, timestamp, nonce, ciphertext, signature);
-  // Start the first AES step (on the public ciphertext only) while SHA-1 runs: one round trip
-  // to WebCrypto fewer on the critical path. Nothing is decrypted before the signature passes.
+  // Run AES while SHA-1 runs: one round trip to WebCrypto fewer on the critical path. The
+  // result is not looked at (no padding, length or receive id check, no decoding) unless the
+  // signature passes, so a forged request learns nothing but "signature invalid".
   let pending: PendingDecryption | undefined;
   let malformed: unknown;
   try {
@@ -96,7 +97,7 @@ export async function verifyAndDecrypt(
   }
   if (!await verified) {
     // Leave no WebCrypto work running behind a rejected request (and test sanitizers quiet).
-    await pending?.tail.catch(() => {});
+    await pending?.aes.catch(() => {});
     throw new SignatureError(
       typeof signature === "string" && /^[0-9a-f]{40}$/.test(signature)
         ? "it does not match the payload"

@@ -7,10 +7,15 @@
  *
  * WebCrypto's AES-CBC insists on 16-byte PKCS#7 padding, which WeCom's pads of
  * 17..32 bytes (about half of all messages) violate. So:
- * - decrypt appends one block that decrypts to sixteen 0x10 bytes (the first
- *   block of AES-CBC-encrypt(16 × 0x10) with IV = the last ciphertext block);
- *   `subtle.decrypt` strips exactly that block and we check WeCom's padding
- *   ourselves;
+ * - decrypt appends two blocks, `0¹⁶ ‖ E` where `E` = AES(16 × 0x10) is
+ *   computed once per app when its key is imported. In CBC the last block
+ *   then decrypts to `AES⁻¹(E) ⊕ 0¹⁶` = sixteen 0x10 bytes, a valid PKCS#7
+ *   block that `subtle.decrypt` strips; the zero block before it decrypts to
+ *   16 bytes of no meaning, which are dropped (and wiped). The ciphertext's
+ *   own blocks decrypt exactly as without the suffix, and WeCom's padding is
+ *   checked here. One WebCrypto call per message: each call costs the main
+ *   thread a hand-off to a blocking thread, the largest item of a callback's
+ *   CPU time (see docs/BENCHMARKS.md);
  * - encrypt pads to 32 itself, and drops the 16-byte block `subtle.encrypt`
  *   adds.
  *
@@ -59,6 +64,11 @@ export interface AppCrypto {
   readonly key: CryptoKey;
   /** The first 16 bytes of the AES key. Secret. */
   readonly iv: Uint8Array<ArrayBuffer>;
+  /**
+   * `0¹⁶ ‖ AES(16 × 0x10)`: appended to a ciphertext so that `subtle.decrypt`
+   * finds valid 16-byte padding (see the module doc). Derived from the key.
+   */
+  readonly suffix: Uint8Array<ArrayBuffer>;
 }
 
 /** Result of a successful decryption. */
@@ -73,7 +83,9 @@ const AES_CBC = "AES-CBC";
 const BLOCK = 16;
 const PAD_TO = 32;
 const HEADER = 20; // random(16) + msg_len(4)
-/** Plaintext of the block appended for `subtle.decrypt` to strip. */
+/** Bytes appended to a ciphertext before `subtle.decrypt`: a zero block and `E`. */
+const SUFFIX = 2 * BLOCK;
+/** Sixteen 0x10 bytes: a full block of 16-byte PKCS#7 padding. */
 const PKCS7_BLOCK = new Uint8Array(BLOCK).fill(BLOCK);
 const encoder = new TextEncoder();
 /** `ignoreBOM: true` keeps a leading U+FEFF: the message comes back byte for byte. */
@@ -111,8 +123,22 @@ export async function importAppCrypto(
   ]);
   const iv = raw.slice(0, BLOCK);
   raw.fill(0);
-  const app: AppCrypto = { token, receiveId, key, iv };
-  const shown = () => ({ token: "[redacted]", receiveId, key, iv: "[redacted]" });
+  // AES-CBC with a zero IV on one block is AES(block): E = AES(16 × 0x10).
+  const encrypted = await crypto.subtle.encrypt(
+    { name: AES_CBC, iv: new Uint8Array(BLOCK) },
+    key,
+    PKCS7_BLOCK,
+  );
+  const suffix = new Uint8Array(SUFFIX);
+  suffix.set(new Uint8Array(encrypted, 0, BLOCK), BLOCK);
+  const app: AppCrypto = { token, receiveId, key, iv, suffix };
+  const shown = () => ({
+    token: "[redacted]",
+    receiveId,
+    key,
+    iv: "[redacted]",
+    suffix: "[redacted]",
+  });
   Object.defineProperties(app, {
     toJSON: { value: shown },
     [Symbol.for("Deno.customInspect")]: {
@@ -153,21 +179,21 @@ export async function decrypt(app: AppCrypto, base64Ciphertext: string): Promise
 }
 
 /**
- * A decryption whose first AES step (building the block `subtle.decrypt` will
- * strip) is under way. Internal to `src/crypto`: lets `verifyAndDecrypt` run
- * that step while the signature is being checked.
+ * A decryption under way: the AES step has started, nothing has been checked
+ * or decoded yet. Internal to `src/crypto`: lets `verifyAndDecrypt` run AES
+ * while the signature is being checked, and look at the result only once it
+ * has passed.
  */
 export interface PendingDecryption {
-  /** The decoded ciphertext, with 16 spare bytes after it in its buffer. */
-  readonly ciphertext: Uint8Array<ArrayBuffer>;
-  /** AES-CBC-encrypt(16 × 0x10, iv = last ciphertext block); the first 16 bytes are used. */
-  readonly tail: Promise<ArrayBuffer>;
+  /** `subtle.decrypt` of the ciphertext and the suffix: the padded plaintext and 16 spare bytes. */
+  readonly aes: Promise<ArrayBuffer>;
 }
 
 /**
- * Decodes and checks the shape of a ciphertext, and starts the first AES step.
- * Throws {@linkcode Base64Error} or {@linkcode DecryptError} synchronously.
- * Internal to `src/crypto`; use {@linkcode decrypt}.
+ * Decodes and checks the shape of a ciphertext, and starts AES (one
+ * `subtle.decrypt` call). Throws {@linkcode Base64Error} or
+ * {@linkcode DecryptError} synchronously. Internal to `src/crypto`; use
+ * {@linkcode decrypt}.
  *
  * @example Usage
  * ```ts
@@ -184,26 +210,25 @@ export interface PendingDecryption {
  * ```
  */
 export function beginDecrypt(app: AppCrypto, base64Ciphertext: string): PendingDecryption {
-  const ciphertext = decodeBase64(base64Ciphertext, BLOCK);
+  const ciphertext = decodeBase64(base64Ciphertext, SUFFIX);
   const n = ciphertext.length;
   if (n < 2 * BLOCK || n % BLOCK !== 0) {
     throw new DecryptError(
       `the ciphertext is ${n} bytes long, not a multiple of 16 of at least 32 bytes`,
     );
   }
-  const tail = crypto.subtle.encrypt(
-    { name: AES_CBC, iv: ciphertext.subarray(n - BLOCK) },
-    app.key,
-    PKCS7_BLOCK,
-  );
+  // Room for the suffix was reserved by decodeBase64: no copy needed.
+  const extended = new Uint8Array(ciphertext.buffer, ciphertext.byteOffset, n + SUFFIX);
+  extended.set(app.suffix, n);
+  const aes = crypto.subtle.decrypt({ name: AES_CBC, iv: app.iv }, app.key, extended);
   // Handled in finishDecrypt; this keeps a rejection from counting as unhandled meanwhile.
-  tail.catch(() => {});
-  return { ciphertext, tail };
+  aes.catch(() => {});
+  return { aes };
 }
 
 /**
- * Completes a decryption started by {@linkcode beginDecrypt}: AES-CBC, then the
- * checks of padding, length field, receive id and UTF-8 described at
+ * Completes a decryption started by {@linkcode beginDecrypt}: waits for AES,
+ * then checks padding, length field, receive id and UTF-8 as described at
  * {@linkcode decrypt}. Internal to `src/crypto`; use {@linkcode decrypt}.
  *
  * @example Usage
@@ -224,20 +249,16 @@ export async function finishDecrypt(
   app: AppCrypto,
   pending: PendingDecryption,
 ): Promise<Decrypted> {
-  const { ciphertext } = pending;
-  const n = ciphertext.length;
-  // Room for one more block was reserved by decodeBase64: no copy needed.
-  const extended = new Uint8Array(ciphertext.buffer, ciphertext.byteOffset, n + BLOCK);
-  let plain: Uint8Array;
+  let out: Uint8Array;
   try {
-    extended.set(new Uint8Array(await pending.tail, 0, BLOCK), n);
-    plain = new Uint8Array(
-      await crypto.subtle.decrypt({ name: AES_CBC, iv: app.iv }, app.key, extended),
-    );
+    out = new Uint8Array(await pending.aes);
   } catch (cause) {
     throw new DecryptError("AES-CBC decryption failed", { cause });
   }
-  return parsePlaintext(app, plain);
+  // The last block is the zero block's meaningless decryption: wipe and drop it.
+  const n = out.length - BLOCK;
+  out.fill(0, n);
+  return parsePlaintext(app, out.subarray(0, n));
 }
 
 function parsePlaintext(app: AppCrypto, plain: Uint8Array): Decrypted {

@@ -61,13 +61,15 @@ Deno.test("importAppCrypto() rejects a bad key with AesKeyError before importing
   await assert.rejects(importAppCrypto(KEY_A.replace("j", "+"), "QDG6eK", "wx"), AesKeyError);
 });
 
-Deno.test("an AppCrypto shows neither the token nor the IV when inspected or serialised", async () => {
+Deno.test("an AppCrypto shows neither the token nor the key-derived bytes when inspected or serialised", async () => {
   const token = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
   const app = await importAppCrypto(KEY_B, token, "ww1436e0e65a779aee");
   const ivText = String(app.iv[0]) + ", " + String(app.iv[1]);
+  const suffixText = String(app.suffix[16]) + ", " + String(app.suffix[17]);
   for (const shown of [Deno.inspect(app), JSON.stringify(app), Deno.inspect({ nested: app })]) {
     assert.ok(!shown.includes(token), `token leaked in ${shown}`);
     assert.ok(!shown.includes(ivText), `iv leaked in ${shown}`);
+    assert.ok(!shown.includes(suffixText), `suffix leaked in ${shown}`);
     assert.match(shown, /ww1436e0e65a779aee/);
     assert.match(shown, /\[redacted\]/);
   }

@@ -113,6 +113,35 @@ Deno.test("the vectors cover pads above 16 (A2: 30, B2: 22), which WebCrypto alo
   }
 });
 
+Deno.test("the decryption suffix is a zero block then AES(16 × 0x10) under the app's key", async () => {
+  for (const v of vectors) {
+    const app = await appOf(v);
+    const ecb = createCipheriv("aes-256-ecb", keyBytes(v.encoding_aes_key), null);
+    ecb.setAutoPadding(false);
+    const expected = Buffer.concat([ecb.update(new Uint8Array(16).fill(16)), ecb.final()]);
+    assert.deepEqual([...app.suffix.subarray(0, 16)], new Array(16).fill(0), v.name);
+    assert.deepEqual([...app.suffix.subarray(16)], [...expected], v.name);
+  }
+});
+
+Deno.test("decrypt() of every pad 1..32 equals a plain AES-CBC decryption without the suffix", async () => {
+  const v = byName("A2");
+  const app = await appOf(v);
+  // 20-byte header + message + 18-byte receive id: 32 message lengths give every pad once.
+  const pads = new Set<number>();
+  for (let length = 100; length < 132; length++) {
+    const message = "x".repeat(length);
+    const ciphertext = await encrypt(app, message);
+    const raw = rawDecrypt(v.encoding_aes_key, ciphertext);
+    const pad = raw.at(-1)!;
+    pads.add(pad);
+    const opened = await decrypt(app, ciphertext);
+    assert.equal(opened.message, message, `pad ${pad}`);
+    assert.equal(new TextDecoder().decode(raw.subarray(20, 20 + length)), message);
+  }
+  assert.equal(pads.size, 32);
+});
+
 Deno.test("encrypt() with the recovered random prefix reproduces each ciphertext byte for byte", async () => {
   for (const v of vectors) {
     const ciphertext = await encrypt(await appOf(v), v.plaintext, utf8(v.random_ascii));
