@@ -59,7 +59,8 @@ function observe(h: Histogram, value: number): void {
 }
 
 function labelText(labels: Record<string, string>): string {
-  const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
+  // Code-unit order (label names are ASCII): no locale lookup on the per-callback path.
+  const entries = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (entries.length === 0) return "";
   return "{" + entries.map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`).join(",") + "}";
 }

@@ -23,6 +23,10 @@ const COMMANDS: Record<string, JobCommand> = {
   "/help": "help",
 };
 
+const LONGEST_COMMAND = Math.max(...Object.keys(COMMANDS).map((command) => command.length));
+/** Whitespace around a command that is still accepted (a pasted command with stray newlines). */
+const MAX_PADDING = 64;
+
 /**
  * Returns the command a message carries, or `null` when it is a request for the agent.
  *
@@ -40,8 +44,8 @@ export function parseCommand(message: InboundMessage): JobCommand | null {
     : message.type === "event" && message.event === "click"
     ? message.eventKey
     : null;
-  if (text === null) return null;
-  return Object.hasOwn(COMMANDS, text.trim().toLowerCase())
-    ? COMMANDS[text.trim().toLowerCase()]
-    : null;
+  // A long message is never a command: skip trimming and lower-casing kilobytes of text.
+  if (text === null || text.length > LONGEST_COMMAND + MAX_PADDING) return null;
+  const word = text.trim().toLowerCase();
+  return Object.hasOwn(COMMANDS, word) ? COMMANDS[word] : null;
 }

@@ -19,6 +19,9 @@ Deno.test("parseCommand recognises whole-message commands only", () => {
   assertEquals(parseCommand(text("/stop now")), null);
   assertEquals(parseCommand(text("please /help")), null);
   assertEquals(parseCommand(text("/unknown")), null);
+  assertEquals(parseCommand(text(" ".repeat(30) + "/STOP" + "\n".repeat(30))), "stop");
+  assertEquals(parseCommand(text("/stop" + " ".repeat(5000))), null);
+  assertEquals(parseCommand(text("/stop\n" + "日志".repeat(2000))), null);
   assertEquals(parseCommand({ ...base, type: "image", picUrl: "u", mediaId: "m" }), null);
   assertEquals(
     parseCommand({ ...base, type: "event", event: "enter_agent", eventKey: "", fields: {} }),
