@@ -25,7 +25,10 @@
  * Exits 1 when the goal (≥ 2500/s at 32 callers; p99 < 10 ms at 2500/s) or
  * the durability check fails.
  *
- * Targets: `bare` (bench/lib/bare_server.ts), `gateway` (group commit on,
+ * Targets: `bare` (bench/lib/bare_server.ts: reads the body, answers 200),
+ * `bare-kv` (the same, answering after the rows the gateway writes for a
+ * callback are group-committed to a KV file: the durable floor, no crypto or
+ * XML), `gateway` (group commit on,
  * LOG_LEVEL from `--log-level`, default warn), `gateway-nogroup`
  * (WECOM_GATEWAY_GROUP_COMMIT=0: one KV commit per callback) and
  * `gateway-info` (group commit on, LOG_LEVEL=info: one log line per callback
@@ -35,7 +38,7 @@
  *
  * Run: `deno task bench:load [--concurrency 1,8,32,128] [--rate 2500]
  * [--rate-concurrency 32] [--requests 20000] [--warmup 1000] [--max-seconds 15]
- * [--targets bare,gateway,gateway-nogroup] [--apps 3] [--log-level warn]
+ * [--targets bare,bare-kv,gateway,gateway-nogroup] [--apps 3] [--log-level warn]
  * [--json results.json]`
  *
  * @module
@@ -54,7 +57,7 @@ import { summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt, probeKvCommit, serverEnv } from "./lib/report.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const TARGETS = ["bare", "gateway", "gateway-nogroup", "gateway-info"] as const;
+const TARGETS = ["bare", "bare-kv", "gateway", "gateway-nogroup", "gateway-info"] as const;
 type Target = typeof TARGETS[number];
 
 interface Options {
@@ -90,7 +93,7 @@ function positiveInt(name: string, text: string): number {
 }
 
 function parseOptions(args: string[]): Options {
-  const targets = (flag(args, "targets") ?? "bare,gateway,gateway-nogroup").split(",");
+  const targets = (flag(args, "targets") ?? "bare,bare-kv,gateway,gateway-nogroup").split(",");
   for (const target of targets) {
     if (!(TARGETS as readonly string[]).includes(target)) {
       throw new RangeError(
@@ -168,11 +171,21 @@ async function startTarget(
   kvPath: string,
   logLevel: string,
 ): Promise<ServerProcess> {
-  if (target === "bare") {
+  if (target === "bare" || target === "bare-kv") {
     return await startServer({
       name: target,
-      args: ["run", "--allow-net", "--allow-env", `${ROOT}bench/lib/bare_server.ts`],
-      env: serverEnv({}),
+      args: [
+        "run",
+        "--config",
+        `${ROOT}deno.json`,
+        "--unstable-kv",
+        "--allow-net",
+        "--allow-env",
+        "--allow-read",
+        "--allow-write",
+        `${ROOT}bench/lib/bare_server.ts`,
+      ],
+      env: serverEnv(target === "bare-kv" ? { BARE_KV: kvPath } : {}),
       cwd: dir,
       ready: /^listening (\d+)/,
     });

@@ -1,25 +1,87 @@
 /**
- * The ceiling for the load generator: a bare `Deno.serve` that reads the
- * request body and answers `200` with an empty body, nothing else.
+ * The ceilings for the load generator, as a subprocess of `bench/load.ts`:
  *
- * Run as a subprocess by `bench/load.ts`. Listens on 127.0.0.1 and the port in
- * `BARE_PORT` (default 0, any free port) and prints `listening <port>` once it
- * accepts connections. SIGTERM stops it gracefully.
+ * - `bare` (default): a bare `Deno.serve` that reads the request body and
+ *   answers `200` with an empty body, nothing else;
+ * - `bare-kv` (`BARE_KV` set to a KV file path): the same, but each request is
+ *   answered only after the rows the gateway writes for a callback (dedupe
+ *   marker with its check, job record, job indexes, wake-up; `enqueueJob` of
+ *   `src/jobs/store.ts`) are committed to that KV file through the gateway's
+ *   group commit. No signature, no decryption, no XML: the floor of any
+ *   durable intake on this machine and this disk.
  *
- * Run: `deno run --allow-net --allow-env bench/lib/bare_server.ts`
+ * Listens on 127.0.0.1 and the port in `BARE_PORT` (default 0, any free port)
+ * and prints `listening <port>` once it accepts connections. SIGTERM stops it
+ * gracefully.
+ *
+ * Run: `deno run --allow-net --allow-env bench/lib/bare_server.ts`, or with
+ * `BARE_KV=/tmp/kv.sqlite3` and `--unstable-kv --allow-read --allow-write`.
  *
  * @module
  */
 
+import { createGroupCommit } from "../../src/intake/group_commit.ts";
+import { DEDUPE_TTL_MS } from "../../src/intake/dedupe.ts";
+import { enqueueJob } from "../../src/jobs/store.ts";
+import type { JobRecord } from "../../src/jobs/types.ts";
+import { newId } from "../../src/store/id.ts";
+import { keys } from "../../src/store/keys.ts";
+
 const port = Number(Deno.env.get("BARE_PORT") ?? "0");
+const kvPath = Deno.env.get("BARE_KV");
+const kv = kvPath ? await Deno.openKv(kvPath) : undefined;
+const group = kv ? createGroupCommit(kv) : undefined;
+let sequence = 0;
+
+/** Commits what the gateway commits for one text callback of `bytes` bytes. */
+async function record(body: Uint8Array): Promise<void> {
+  if (!group) return;
+  const at = Date.now();
+  const n = sequence++;
+  const userId = `user${n % 500}`;
+  const job: JobRecord = {
+    id: newId(at),
+    conversation: `wwbare:${userId}`,
+    app: "bare",
+    corpId: "wwbare",
+    agentId: "1000002",
+    userId,
+    // The body as the message text: a record of the same size as the gateway's.
+    message: {
+      type: "text",
+      content: new TextDecoder().decode(body),
+      msgId: String(4_000_000_000_000_000_000n + BigInt(n)),
+      corpId: "wwbare",
+      userId,
+      createTime: Math.floor(at / 1000),
+      agentId: "1000002",
+    },
+    receivedAt: at,
+    state: "queued",
+    attempts: 0,
+    updatedAt: at,
+  };
+  const dedupe = keys.dedupe("wwbare", "1000002", `m:${n}`);
+  const result = await group((op) =>
+    enqueueJob(
+      op.check({ key: dedupe, versionstamp: null })
+        .set(dedupe, { expiresAt: at + DEDUPE_TTL_MS, jobId: job.id }, { expireIn: DEDUPE_TTL_MS }),
+      job,
+    )
+  );
+  if (!result.ok) throw new Error("Cannot record the request as its dedupe check failed");
+}
+
 const server = Deno.serve({
   hostname: "127.0.0.1",
   port,
   onListen: ({ port }) => console.log(`listening ${port}`),
 }, async (request) => {
   // Read the body as the gateway must, so the ceiling includes receiving it.
-  await request.arrayBuffer();
+  const body = await request.bytes();
+  await record(body);
   return new Response(null, { status: 200 });
 });
 Deno.addSignalListener("SIGTERM", () => server.shutdown());
 await server.finished;
+kv?.close();

@@ -1,0 +1,261 @@
+/**
+ * Where a callback's CPU goes: main-thread (JavaScript) CPU time per callback
+ * of each step of the intake, in process, paced at a fixed rate the way
+ * callbacks arrive (so the event loop idles between them, as in production),
+ * against a baseline in the same run: the pacing alone.
+ *
+ * Wall-clock micro-benchmarks (`deno bench`) time one step with the event
+ * loop kept busy; under real traffic the event loop sleeps between callbacks,
+ * and every hand-off to another thread (each WebCrypto call runs on a
+ * blocking thread, each KV commit on the SQLite thread) wakes it again. This
+ * measures that cost: CPU seconds of each thread of this process (from
+ * `/proc/<pid>/task`), divided by the callbacks.
+ *
+ * Steps, each over `--count` distinct callbacks at `--rate` per second:
+ * pacing only (the baseline); XML (envelope + message parse); SHA-1
+ * signature; AES decryption; signature + decryption (as the handler runs
+ * them); the callback handler with an intake that stores nothing; the intake
+ * alone on a KV file (group commit); the handler with the intake on a KV file
+ * (everything but HTTP).
+ *
+ * Run: `deno task bench:cpu [--rate 2500] [--count 4000]`
+ *
+ * @module
+ */
+
+import type { AccessConfig } from "../src/config/types.ts";
+import { importAppCrypto, verifyAndDecrypt, verifySignature } from "../src/crypto/mod.ts";
+import { decrypt } from "../src/crypto/msg_crypt.ts";
+import { createCallbackHandler, prepareApps } from "../src/http/callback.ts";
+import { parseQuery } from "../src/http/query.ts";
+import type { InboundMessage } from "../src/intake/message.ts";
+import { parseEnvelope, parseMessage } from "../src/intake/parse.ts";
+import { createIntake } from "../src/intake/record.ts";
+import { setLogSink } from "../src/log.ts";
+import { benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
+import { fmt } from "./lib/report.ts";
+
+setLogSink({ format: "human", level: "warn", write: (line) => console.error(line) });
+
+const ACCESS: AccessConfig = {
+  allowAll: true,
+  allowedUsers: [],
+  refusalNoticeSeconds: 0,
+  refusalNoticeText: "",
+};
+const URL_BASE = "http://127.0.0.1/wecom/callback";
+
+function flag(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  const value = Number(i >= 0 ? args[i + 1] : fallback);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new RangeError(
+      `Cannot run the breakdown as '--${name}' must be a positive integer: current value is '${
+        args[i + 1]
+      }'`,
+    );
+  }
+  return value;
+}
+
+/** CPU seconds of each thread of this process, by thread name (the main thread is "main"). */
+async function threadCpu(): Promise<Map<string, number>> {
+  const { stdout } = await new Deno.Command("sh", {
+    args: ["-c", `for f in /proc/${Deno.pid}/task/*/stat; do cat "$f"; echo; done`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const threads = new Map<string, number>();
+  for (const line of new TextDecoder().decode(stdout).split("\n")) {
+    const close = line.lastIndexOf(")");
+    if (close < 0) continue;
+    const tid = line.slice(0, line.indexOf(" "));
+    // Pools name their threads alike (tokio-runtime-w, V8 DefaultWorke): sum them by name.
+    const name = tid === String(Deno.pid) ? "main" : line.slice(line.indexOf("(") + 1, close);
+    const fields = line.slice(close + 2).split(" ");
+    const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+    threads.set(name, (threads.get(name) ?? 0) + seconds);
+  }
+  return threads;
+}
+
+interface StepResult {
+  name: string;
+  /** µs of CPU per callback, by thread name. */
+  perThread: Map<string, number>;
+}
+
+/** Runs `step(i)` for i in 0..count-1, one every 1/rate s (not waiting for the previous one). */
+async function paced(
+  name: string,
+  count: number,
+  rate: number,
+  step: (i: number) => Promise<unknown> | unknown,
+): Promise<StepResult> {
+  const before = await threadCpu();
+  const started = performance.now();
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const wait = started + (i * 1000) / rate - performance.now();
+    if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(Promise.resolve(step(i)));
+  }
+  await Promise.all(pending);
+  const after = await threadCpu();
+  const perThread = new Map<string, number>();
+  for (const [thread, seconds] of after) {
+    perThread.set(thread, ((seconds - (before.get(thread) ?? 0)) / count) * 1e6);
+  }
+  return { name, perThread };
+}
+
+async function main(args: string[]): Promise<void> {
+  const rate = flag(args, "rate", 2500);
+  const count = flag(args, "count", 4000);
+  const [app] = benchApps(1);
+  const appCrypto = await importAppCrypto(app.encodingAesKey, app.token, app.corpId);
+  const [prepared] = await prepareApps([app]);
+  // Every step gets its own distinct callbacks (distinct MsgId: every intake commits).
+  const batch = async () => await sealCallbacks([app], count);
+  const parts = (callback: BenchCallback) => {
+    const query = parseQuery(`?${callback.query}`);
+    return {
+      signature: query.get("msg_signature")!,
+      timestamp: query.get("timestamp")!,
+      nonce: query.get("nonce")!,
+      ciphertext: parseEnvelope(callback.body).encrypt,
+    };
+  };
+  const dir = await Deno.makeTempDir({ prefix: "cpu-breakdown-" });
+  const results: StepResult[] = [];
+  try {
+    // Warm the JIT on every path first, so that no step pays for compiling another.
+    const warm = await sealCallbacks([app], 300);
+    const warmKv = await Deno.openKv(`${dir}/warm.sqlite3`);
+    const warmHandler = createCallbackHandler({
+      apps: [prepared],
+      replayWindowSeconds: 3600,
+      intake: createIntake({ kv: warmKv, access: ACCESS }),
+    });
+    for (const callback of warm) {
+      const url = new URL(`${URL_BASE}?${callback.query}`);
+      await warmHandler(new Request(url, { method: "POST", body: callback.body }), url, [prepared]);
+      const p = parts(callback);
+      await verifySignature(appCrypto.token, p.timestamp, p.nonce, p.ciphertext, p.signature);
+      await decrypt(appCrypto, p.ciphertext);
+    }
+    warmKv.close();
+
+    results.push(await paced("pacing only (baseline)", count, rate, () => {}));
+
+    let callbacks = await batch();
+    const plaintexts = await Promise.all(
+      callbacks.map(async (c) => (await decrypt(appCrypto, parts(c).ciphertext)).message),
+    );
+    results.push(
+      await paced("XML: envelope + message", count, rate, (i) => {
+        parseEnvelope(callbacks[i].body);
+        return parseMessage(plaintexts[i]);
+      }),
+    );
+    const signed = callbacks.map(parts);
+    results.push(
+      await paced("SHA-1 signature (1 WebCrypto call)", count, rate, (i) => {
+        const p = signed[i];
+        return verifySignature(appCrypto.token, p.timestamp, p.nonce, p.ciphertext, p.signature);
+      }),
+    );
+    results.push(
+      await paced(
+        "AES decryption (1 WebCrypto call)",
+        count,
+        rate,
+        (i) => decrypt(appCrypto, signed[i].ciphertext),
+      ),
+    );
+    results.push(
+      await paced(
+        "signature + decryption (verifyAndDecrypt)",
+        count,
+        rate,
+        (i) => verifyAndDecrypt(appCrypto, signed[i]),
+      ),
+    );
+
+    const handlerOver = (intake: Parameters<typeof createCallbackHandler>[0]["intake"]) => {
+      const handler = createCallbackHandler({
+        apps: [prepared],
+        replayWindowSeconds: 3600,
+        intake,
+      });
+      return async (callback: BenchCallback) => {
+        const url = new URL(`${URL_BASE}?${callback.query}`);
+        const response = await handler(
+          new Request(url, { method: "POST", body: callback.body }),
+          url,
+          [prepared],
+        );
+        if (response.status !== 200) {
+          throw new Error(`Cannot measure the handler: it answered ${response.status}`);
+        }
+      };
+    };
+    callbacks = await batch();
+    const noStore = handlerOver((_app, message: InboundMessage) =>
+      Promise.resolve({ outcome: "recorded", conversation: `${message.corpId}:${message.userId}` })
+    );
+    results.push(
+      await paced("handler, intake storing nothing", count, rate, (i) => noStore(callbacks[i])),
+    );
+
+    const intakeKv = await Deno.openKv(`${dir}/intake.sqlite3`);
+    const intake = createIntake({ kv: intakeKv, access: ACCESS });
+    callbacks = await batch();
+    const messages = await Promise.all(callbacks.map(async (c) => {
+      const opened = await decrypt(appCrypto, parts(c).ciphertext);
+      return parseMessage(opened.message);
+    }));
+    results.push(
+      await paced(
+        "intake alone, KV file (group commit)",
+        count,
+        rate,
+        (i) => intake(app, messages[i], ""),
+      ),
+    );
+    intakeKv.close();
+
+    const fullKv = await Deno.openKv(`${dir}/full.sqlite3`);
+    const full = handlerOver(createIntake({ kv: fullKv, access: ACCESS }));
+    callbacks = await batch();
+    results.push(
+      await paced("handler + intake, KV file", count, rate, (i) => full(callbacks[i])),
+    );
+    fullKv.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+
+  const threads = [...new Set(results.flatMap((r) => [...r.perThread.keys()]))]
+    .filter((t) => results.some((r) => (r.perThread.get(t) ?? 0) >= 1));
+  const base = results[0].perThread.get("main") ?? 0;
+  console.log(
+    `\nCPU per callback in µs, ${count} callbacks per step at ${rate}/s, one process ` +
+      `(deno ${Deno.version.deno}); main = the JavaScript thread. Resolution: ` +
+      `${fmt(1e6 / 100 / count, 1)} µs (clock ticks of 10 ms).\n`,
+  );
+  console.log(
+    `| step | ${threads.join(" | ")} | main minus baseline |\n|---|${
+      threads.map(() => "--:").join("|")
+    }|--:|`,
+  );
+  for (const r of results) {
+    const cells = threads.map((t) => fmt(r.perThread.get(t) ?? 0, 1));
+    const main = r.perThread.get("main") ?? 0;
+    console.log(
+      `| ${r.name} | ${cells.join(" | ")} | ${r === results[0] ? "" : fmt(main - base, 1)} |`,
+    );
+  }
+}
+
+if (import.meta.main) await main(Deno.args);
