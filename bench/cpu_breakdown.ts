@@ -44,6 +44,7 @@ const ACCESS: AccessConfig = {
   refusalNoticeText: "",
 };
 const URL_BASE = "http://127.0.0.1/wecom/callback";
+const encoder = new TextEncoder();
 
 function flag(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -116,7 +117,8 @@ async function main(args: string[]): Promise<void> {
   const appCrypto = await importAppCrypto(app.encodingAesKey, app.token, app.corpId);
   const [prepared] = await prepareApps([app]);
   // Every step gets its own distinct callbacks (distinct MsgId: every intake commits).
-  const batch = async () => await sealCallbacks([app], count);
+  const batch = async () =>
+    (await sealCallbacks([app], count)).map((c) => ({ ...c, bytes: encoder.encode(c.body) }));
   const parts = (callback: BenchCallback) => {
     const query = parseQuery(`?${callback.query}`);
     return {
@@ -188,10 +190,13 @@ async function main(args: string[]): Promise<void> {
         replayWindowSeconds: 3600,
         intake,
       });
-      return async (callback: BenchCallback) => {
+      return async (callback: BenchCallback & { bytes?: Uint8Array<ArrayBuffer> }) => {
         const url = new URL(`${URL_BASE}?${callback.query}`);
+        // With its Content-Length, as WeCom (and Deno.serve) give it.
+        const body = callback.bytes ??= encoder.encode(callback.body) as Uint8Array<ArrayBuffer>;
+        const headers = { "content-length": String(body.length) };
         const response = await handler(
-          new Request(url, { method: "POST", body: callback.body }),
+          new Request(url, { method: "POST", body, headers }),
           url,
           [prepared],
         );

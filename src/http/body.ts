@@ -28,6 +28,11 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
  * Reads `request`'s body as UTF-8 text of at most `maxBytes`, failing fast with
  * 413 as soon as more arrives (or Content-Length says so), and with 408 when
  * the whole body has not arrived within `timeoutMs`.
+ *
+ * A body with a Content-Length (WeCom always sends one) is read in one call:
+ * the HTTP server delivers exactly that many bytes, so the cap holds without
+ * counting chunks, and reading costs a fraction of the chunk loop that a body
+ * without a length (chunked) goes through.
  */
 export async function readBody(
   request: Request,
@@ -40,9 +45,6 @@ export async function readBody(
     throw new BodyError(413, `The body is ${declared} bytes; at most ${maxBytes} are accepted.`);
   }
   if (request.body === null) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -50,6 +52,55 @@ export async function readBody(
       timeoutMs,
     );
   });
+  let bytes: Uint8Array;
+  try {
+    bytes = declared !== null && /^\d+$/.test(declared)
+      ? await readDeclared(request, maxBytes, deadline)
+      : await readChunks(request.body.getReader(), maxBytes, deadline);
+  } finally {
+    clearTimeout(timer);
+  }
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new BodyError(400, "The body is not valid UTF-8.");
+  }
+}
+
+/** A body of declared length (at most the cap, checked by the caller): one read. */
+async function readDeclared(
+  request: Request,
+  maxBytes: number,
+  deadline: Promise<never>,
+): Promise<Uint8Array> {
+  const reading = request.bytes();
+  // Settled either way: after a 408 the connection is dropped and the read fails.
+  reading.catch(() => {});
+  let bytes: Uint8Array;
+  try {
+    bytes = await Promise.race([reading, deadline]);
+  } catch (error) {
+    if (error instanceof BodyError) throw error;
+    throw new BodyError(400, `The body could not be read: ${(error as Error).message}`);
+  }
+  // The server holds a body to its Content-Length; a Request built in process need not.
+  if (bytes.byteLength > maxBytes) {
+    throw new BodyError(
+      413,
+      `The body is over ${maxBytes} bytes; at most ${maxBytes} are accepted.`,
+    );
+  }
+  return bytes;
+}
+
+/** A body of unknown length, chunk by chunk, refused with 413 as soon as it passes the cap. */
+async function readChunks(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  maxBytes: number,
+  deadline: Promise<never>,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
   try {
     for (;;) {
       const { done, value } = await Promise.race([reader.read(), deadline]);
@@ -67,22 +118,13 @@ export async function readBody(
     await reader.cancel().catch(() => {});
     if (error instanceof BodyError) throw error;
     throw new BodyError(400, `The body could not be read: ${(error as Error).message}`);
-  } finally {
-    clearTimeout(timer);
   }
-  let bytes: Uint8Array;
-  if (chunks.length === 1) bytes = chunks[0];
-  else {
-    bytes = new Uint8Array(total);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
+  if (chunks.length === 1) return chunks[0];
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
   }
-  try {
-    return decoder.decode(bytes);
-  } catch {
-    throw new BodyError(400, "The body is not valid UTF-8.");
-  }
+  return bytes;
 }

@@ -58,3 +58,54 @@ Deno.test("readBody gives 400 for bytes that are not UTF-8", async () => {
     (error: unknown) => error instanceof BodyError && error.status === 400,
   );
 });
+
+Deno.test("readBody reads a body with a Content-Length in one go", async () => {
+  const body = "<xml>" + "内容".repeat(1000) + "</xml>";
+  const request = new Request("http://x/", {
+    method: "POST",
+    body,
+    headers: { "content-length": String(new TextEncoder().encode(body).length) },
+  });
+  equal(await readBody(request, 65536, 1000), body);
+});
+
+Deno.test("readBody gives 408 when a body with a Content-Length does not arrive in time", async () => {
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("<xml>"));
+    },
+  });
+  const request = new Request("http://x/", {
+    method: "POST",
+    body: stream,
+    headers: { "content-length": "100" },
+  });
+  await rejects(
+    readBody(request, 65536, 50),
+    (error: unknown) => error instanceof BodyError && error.status === 408,
+  );
+});
+
+Deno.test("readBody refuses a body longer than the cap even when its Content-Length says less", async () => {
+  const request = new Request("http://x/", {
+    method: "POST",
+    body: "x".repeat(200),
+    headers: { "content-length": "10" },
+  });
+  await rejects(
+    readBody(request, 100, 1000),
+    (error: unknown) => error instanceof BodyError && error.status === 413,
+  );
+});
+
+Deno.test("readBody gives 400 for a body with a Content-Length that is not UTF-8", async () => {
+  const request = new Request("http://x/", {
+    method: "POST",
+    body: new Uint8Array([0x3c, 0xff, 0xfe]),
+    headers: { "content-length": "3" },
+  });
+  await rejects(
+    readBody(request, 100, 1000),
+    (error: unknown) => error instanceof BodyError && error.status === 400,
+  );
+});
