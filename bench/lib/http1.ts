@@ -22,6 +22,8 @@
  * @module
  */
 
+import { concatBytes } from "../../src/bytes.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const CRLF_CRLF = [13, 10, 13, 10];
@@ -85,14 +87,7 @@ function dechunk(bytes: Uint8Array): Uint8Array | null {
     if (size === 0) {
       // Last chunk: no trailers expected, just the final CRLF.
       if (bytes.length < start + 2) return null;
-      const total = parts.reduce((n, p) => n + p.length, 0);
-      const body = new Uint8Array(total);
-      let offset = 0;
-      for (const part of parts) {
-        body.set(part, offset);
-        offset += part.length;
-      }
-      return body;
+      return concatBytes(parts);
     }
     if (bytes.length < start + size + 2) return null;
     parts.push(bytes.subarray(start, start + size));

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { concatBytes } from "../bytes.ts";
+
 /** Why a body could not be read; `status` is the HTTP status to answer. */
 export class BodyError extends Error {
   /** 413 too large, 408 too slow, 400 not UTF-8 or broken. */
@@ -119,12 +121,5 @@ async function readChunks(
     if (error instanceof BodyError) throw error;
     throw new BodyError(400, `The body could not be read: ${(error as Error).message}`);
   }
-  if (chunks.length === 1) return chunks[0];
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return concatBytes(chunks);
 }

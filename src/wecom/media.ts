@@ -19,6 +19,7 @@
 
 import { NO_ERRCODE, WeComApiError } from "./errors.ts";
 import { httpStatusError, transportError } from "./request.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** WeCom answers `media/get` with this errcode for a file too large for one GET: use `Range`. */
 export const MEDIA_TOO_LARGE_FOR_GET = 830002;
@@ -248,13 +249,7 @@ async function readCapped(response: Response, maxBytes: number): Promise<Uint8Ar
     }
     chunks.push(value);
   }
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
+  return concatBytes(chunks);
 }
 
 function jsonError(api: string, text: string, status: number): WeComApiError {
