@@ -50,6 +50,7 @@ import {
   procCpuSeconds,
   readProc,
   type ServerProcess,
+  startGateway,
   startServer,
   stopAll,
 } from "./lib/server_process.ts";
@@ -190,31 +191,16 @@ async function startTarget(
       ready: /^listening (\d+)/,
     });
   }
-  return await startServer({
+  return await startGateway({
     name: target,
-    args: [
-      "run",
-      "--config",
-      `${ROOT}deno.json`,
-      "--unstable-kv",
-      "-A",
-      `${ROOT}main.ts`,
-      "serve",
-      "--role",
-      "edge",
-      "--config",
-      configPath,
-    ],
-    env: serverEnv({
-      WECOM_CALLBACK_HOST: "127.0.0.1",
-      WECOM_CALLBACK_PORT: "0",
-      WECOM_CALLBACK_ALLOW_ALL_USERS: "true",
+    role: "edge",
+    configPath,
+    cwd: dir,
+    env: {
       WECOM_GATEWAY_KV: kvPath,
       WECOM_GATEWAY_GROUP_COMMIT: target === "gateway-nogroup" ? "0" : "1",
       LOG_LEVEL: target === "gateway-info" ? "info" : logLevel,
-    }),
-    cwd: dir,
-    ready: /health:\s+http:\/\/[^/]+:(\d+)\/health/,
+    },
   });
 }
 

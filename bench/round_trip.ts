@@ -53,13 +53,12 @@ import {
   procCpuSeconds,
   readProc,
   type ServerProcess,
-  startServer,
+  startGateway,
   stopAll,
 } from "./lib/server_process.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
-import { errorsText, fmt, probeKvCommit, serverEnv } from "./lib/report.ts";
+import { errorsText, fmt, probeKvCommit } from "./lib/report.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 /** Agent runs started in the busy phase (= `gateway.jobs.concurrency` there). */
 const BUSY_AGENTS = 8;
 /** Most callbacks in flight during an open-loop pass. */
@@ -132,38 +131,23 @@ async function writeConfig(
   );
 }
 
-async function startGateway(
+async function startNamedGateway(
   name: string,
   role: "all" | "edge",
   dir: string,
   configPath: string,
 ): Promise<{ server: ServerProcess; kvPath: string }> {
   const kvPath = `${dir}/kv-${name}.sqlite3`;
-  const server = await startServer({
+  const server = await startGateway({
     name,
-    args: [
-      "run",
-      "--config",
-      `${ROOT}deno.json`,
-      "--unstable-kv",
-      "-A",
-      `${ROOT}main.ts`,
-      "serve",
-      "--role",
-      role,
-      "--config",
-      configPath,
-    ],
-    env: serverEnv({
-      WECOM_CALLBACK_HOST: "127.0.0.1",
-      WECOM_CALLBACK_PORT: "0",
-      WECOM_CALLBACK_ALLOW_ALL_USERS: "true",
+    role,
+    configPath,
+    cwd: dir,
+    env: {
       WECOM_GATEWAY_KV: kvPath,
       WECOM_GATEWAY_MEDIA_DIR: `${dir}/media-${name}`,
       LOG_LEVEL: "warn",
-    }),
-    cwd: dir,
-    ready: /health:\s+http:\/\/[^/]+:(\d+)\/health/,
+    },
   });
   return { server, kvPath };
 }
@@ -653,7 +637,7 @@ async function main(args: string[]): Promise<number> {
       },
       agent: { kind: "echo" },
     });
-    const echo = await startGateway("all-echo", "all", dir, echoConfig);
+    const echo = await startNamedGateway("all-echo", "all", dir, echoConfig);
     const echoUrl = `http://127.0.0.1:${echo.server.port}/wecom/callback`;
     const index = deliveryIndex(api);
     const passRows: PassRow[] = [];
@@ -701,10 +685,10 @@ async function main(args: string[]): Promise<number> {
     let busyExit = -1;
     let leftAfterStop: string[] = [];
     let agentsStarted = 0;
-    const edge = await startGateway("edge-idle", "edge", dir, echoConfig);
+    const edge = await startNamedGateway("edge-idle", "edge", dir, echoConfig);
     let busy: { server: ServerProcess } | undefined;
     try {
-      busy = await startGateway("all-busy", "all", dir, busyConfig);
+      busy = await startNamedGateway("all-busy", "all", dir, busyConfig);
       const idleUrl = `http://127.0.0.1:${edge.server.port}/wecom/callback`;
       const busyUrl = `http://127.0.0.1:${busy.server.port}/wecom/callback`;
       const startedAt = performance.now();

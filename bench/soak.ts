@@ -42,11 +42,15 @@ import { type AppCrypto, importAppCrypto } from "../src/crypto/mod.ts";
 import { sealCallback, textMessage } from "../src/simulator/seal.ts";
 import { type FakeWeComApi, startFakeWeComApi } from "../src/simulator/wecom_api.ts";
 import { appsConfigFile, benchApps } from "./lib/callbacks.ts";
-import { procCpuSeconds, readProc, type ServerProcess, startServer } from "./lib/server_process.ts";
+import {
+  procCpuSeconds,
+  readProc,
+  type ServerProcess,
+  startGateway,
+} from "./lib/server_process.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt } from "./lib/report.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 /** WeCom's per-member limit: more replies in 60 s would be dropped silently. */
 const PER_MINUTE = 30;
 /** Callbacks in flight at most; beyond, sending waits (and the wait counts as latency). */
@@ -203,36 +207,16 @@ async function main(args: string[]): Promise<number> {
   try {
     const configPath = `${dir}/config.yaml`;
     await Deno.writeTextFile(configPath, configFile(apps, api.url));
-    const env: Record<string, string> = {};
-    for (const [name, value] of Object.entries(Deno.env.toObject())) {
-      if (!/^(WECOM_|LOG_)/.test(name)) env[name] = value;
-    }
-    server = await startServer({
+    server = await startGateway({
       name: "gateway",
-      args: [
-        "run",
-        "--config",
-        `${ROOT}deno.json`,
-        "--unstable-kv",
-        "-A",
-        `${ROOT}main.ts`,
-        "serve",
-        "--role",
-        "all",
-        "--config",
-        configPath,
-      ],
+      role: "all",
+      configPath,
+      cwd: dir,
       env: {
-        ...env,
-        WECOM_CALLBACK_HOST: "127.0.0.1",
-        WECOM_CALLBACK_PORT: "0",
-        WECOM_CALLBACK_ALLOW_ALL_USERS: "true",
         WECOM_GATEWAY_KV: `${dir}/kv.sqlite3`,
         WECOM_GATEWAY_AGENT: "echo",
         LOG_LEVEL: "warn",
       },
-      cwd: dir,
-      ready: /health:\s+http:\/\/[^/]+:(\d+)\/health/,
     });
     const gateway = server;
     const url = `http://127.0.0.1:${gateway.port}/wecom/callback`;

@@ -17,6 +17,8 @@
  * @module
  */
 
+import { serverEnv } from "./report.ts";
+
 /** A running server subprocess. */
 export interface ServerProcess {
   name: string;
@@ -204,4 +206,59 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     clearTimeout(timer);
   }
   return server;
+}
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** What {@linkcode startGateway} needs. */
+export interface GatewayOptions {
+  name: string;
+  /** `all` (intake, runner, delivery) or `edge` (intake only). */
+  role: "all" | "edge";
+  /** The gateway's `config.yaml`. */
+  configPath: string;
+  /** Working directory (temp files go there). */
+  cwd: string;
+  /** Environment on top of the caller's (without its WECOM_* and LOG_*) and the loopback defaults. */
+  env: Record<string, string>;
+}
+
+/**
+ * Starts this repository's gateway (`main.ts serve`) on 127.0.0.1 and a free
+ * port, every user allowed, with `options.env` on top.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { startGateway } from "./server_process.ts";
+ * const server = await startGateway({
+ *   name: "gateway", role: "edge", configPath: "config.yaml", cwd: dir,
+ *   env: { WECOM_GATEWAY_KV: `${dir}/kv.sqlite3`, LOG_LEVEL: "warn" },
+ * });
+ * ```
+ */
+export async function startGateway(options: GatewayOptions): Promise<ServerProcess> {
+  return await startServer({
+    name: options.name,
+    args: [
+      "run",
+      "--config",
+      `${ROOT}deno.json`,
+      "--unstable-kv",
+      "-A",
+      `${ROOT}main.ts`,
+      "serve",
+      "--role",
+      options.role,
+      "--config",
+      options.configPath,
+    ],
+    env: serverEnv({
+      WECOM_CALLBACK_HOST: "127.0.0.1",
+      WECOM_CALLBACK_PORT: "0",
+      WECOM_CALLBACK_ALLOW_ALL_USERS: "true",
+      ...options.env,
+    }),
+    cwd: options.cwd,
+    ready: /health:\s+http:\/\/[^/]+:(\d+)\/health/,
+  });
 }
