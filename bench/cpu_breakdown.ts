@@ -41,6 +41,7 @@ import type { InboundMessage } from "../src/intake/message.ts";
 import { parseEnvelope, parseMessage } from "../src/intake/parse.ts";
 import { createIntake } from "../src/intake/record.ts";
 import { setLogSink } from "../src/log.ts";
+import { integerFlag } from "./lib/args.ts";
 import { benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
 import { fmt } from "./lib/report.ts";
 
@@ -54,19 +55,6 @@ const ACCESS: AccessConfig = {
 };
 const URL_BASE = "http://127.0.0.1/wecom/callback";
 const encoder = new TextEncoder();
-
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  const value = Number(i >= 0 ? args[i + 1] : fallback);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new RangeError(
-      `Cannot run the breakdown as '--${name}' must be a positive integer: current value is '${
-        args[i + 1]
-      }'`,
-    );
-  }
-  return value;
-}
 
 /** CPU seconds of each thread of this process, by thread name (the main thread is "main"). */
 async function threadCpu(): Promise<Map<string, number>> {
@@ -120,8 +108,8 @@ async function paced(
 }
 
 async function main(args: string[]): Promise<void> {
-  const rate = flag(args, "rate", 2500);
-  const count = flag(args, "count", 4000);
+  const rate = integerFlag(args, "rate", 2500, { script: "the breakdown" });
+  const count = integerFlag(args, "count", 4000, { script: "the breakdown" });
   const [app] = benchApps(1);
   const appCrypto = await importAppCrypto(app.encodingAesKey, app.token, app.corpId);
   const [prepared] = await prepareApps([app]);

@@ -44,6 +44,7 @@
  * @module
  */
 
+import { flag, integerFlag, parseInteger } from "./lib/args.ts";
 import { appsConfigFile, benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
 import { createPool, drive } from "./lib/drive.ts";
 import {
@@ -75,23 +76,8 @@ interface Options {
   json?: string;
 }
 
-function flag(args: string[], name: string): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === `--${name}`) return args[i + 1];
-    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
-  }
-  return undefined;
-}
-
-function positiveInt(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new RangeError(
-      `Cannot run the load test as '--${name}' must be a positive integer: current value is '${text}'`,
-    );
-  }
-  return value;
-}
+const SCRIPT = { script: "the load test" };
+const positiveInt = (name: string, text: string) => parseInteger(name, text, SCRIPT);
 
 function parseOptions(args: string[]): Options {
   const targets = (flag(args, "targets") ?? "bare,bare-kv,gateway,gateway-nogroup").split(",");
@@ -107,12 +93,12 @@ function parseOptions(args: string[]): Options {
       .filter((c) => c !== "0" && c !== "").map((c) => positiveInt("concurrency", c)),
     rates: (flag(args, "rate") ?? "2500").split(",").filter((r) => r !== "0" && r !== "")
       .map((r) => positiveInt("rate", r)),
-    rateConcurrency: positiveInt("rate-concurrency", flag(args, "rate-concurrency") ?? "32"),
-    requests: positiveInt("requests", flag(args, "requests") ?? "20000"),
-    warmup: positiveInt("warmup", flag(args, "warmup") ?? "1000"),
-    maxSeconds: positiveInt("max-seconds", flag(args, "max-seconds") ?? "15"),
+    rateConcurrency: integerFlag(args, "rate-concurrency", 32, SCRIPT),
+    requests: integerFlag(args, "requests", 20000, SCRIPT),
+    warmup: integerFlag(args, "warmup", 1000, SCRIPT),
+    maxSeconds: integerFlag(args, "max-seconds", 15, SCRIPT),
     targets: targets as Target[],
-    apps: positiveInt("apps", flag(args, "apps") ?? "3"),
+    apps: integerFlag(args, "apps", 3, SCRIPT),
     logLevel: flag(args, "log-level") ?? "warn",
     json: flag(args, "json"),
   };

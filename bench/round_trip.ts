@@ -47,6 +47,7 @@ import type { AppConfig } from "../src/config/types.ts";
 import { importAppCrypto } from "../src/crypto/mod.ts";
 import { sealCallback, textMessage } from "../src/simulator/seal.ts";
 import { type FakeWeComApi, startFakeWeComApi } from "../src/simulator/wecom_api.ts";
+import { flag, integerFlag } from "./lib/args.ts";
 import { appsConfigFile, benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
 import { createPool, drive, type DriveResult } from "./lib/drive.ts";
 import {
@@ -80,24 +81,8 @@ interface Options {
   json?: string;
 }
 
-function flag(args: string[], name: string): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === `--${name}`) return args[i + 1];
-    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
-  }
-  return undefined;
-}
-
 function integer(args: string[], name: string, fallback: number, min = 1): number {
-  const text = flag(args, name) ?? String(fallback);
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) {
-    throw new RangeError(
-      `Cannot run the round-trip benchmark as '--${name}' must be an integer ≥ ${min}: ` +
-        `current value is '${text}'`,
-    );
-  }
-  return value;
+  return integerFlag(args, name, fallback, { script: "the round-trip benchmark", min });
 }
 
 function parseOptions(args: string[]): Options {
