@@ -28,7 +28,8 @@
  * Targets: `bare` (bench/lib/bare_server.ts: reads the body, answers 200),
  * `bare-kv` (the same, answering after the rows the gateway writes for a
  * callback are group-committed to a KV file: the durable floor, no crypto or
- * XML), `gateway` (group commit on,
+ * XML; `--floor-rows no-state|minimal` commits fewer rows, to measure what
+ * fewer would bring), `gateway` (group commit on,
  * LOG_LEVEL from `--log-level`, default warn), `gateway-nogroup`
  * (WECOM_GATEWAY_GROUP_COMMIT=0: one KV commit per callback) and
  * `gateway-info` (group commit on, LOG_LEVEL=info: one log line per callback
@@ -38,7 +39,7 @@
  *
  * Run: `deno task bench:load [--concurrency 1,8,32,128] [--rate 2500]
  * [--rate-concurrency 32] [--requests 20000] [--warmup 1000] [--max-seconds 15]
- * [--targets bare,bare-kv,gateway,gateway-nogroup] [--apps 3] [--log-level warn]
+ * [--targets bare,bare-kv,gateway,gateway-nogroup] [--floor-rows all] [--apps 3] [--log-level warn]
  * [--json results.json]`
  *
  * @module
@@ -73,6 +74,8 @@ interface Options {
   targets: Target[];
   apps: number;
   logLevel: string;
+  /** Rows `bare-kv` commits per request: all (as the gateway), no-state or minimal. */
+  floorRows: string;
   json?: string;
 }
 
@@ -88,6 +91,12 @@ function parseOptions(args: string[]): Options {
       );
     }
   }
+  const floorRows = flag(args, "floor-rows") ?? "all";
+  if (!["all", "no-state", "minimal"].includes(floorRows)) {
+    throw new RangeError(
+      `Cannot run the load test as '--floor-rows' must be all, no-state or minimal: current value is '${floorRows}'`,
+    );
+  }
   return {
     concurrency: (flag(args, "concurrency") ?? "1,8,32,128").split(",")
       .filter((c) => c !== "0" && c !== "").map((c) => positiveInt("concurrency", c)),
@@ -100,6 +109,7 @@ function parseOptions(args: string[]): Options {
     targets: targets as Target[],
     apps: integerFlag(args, "apps", 3, SCRIPT),
     logLevel: flag(args, "log-level") ?? "warn",
+    floorRows,
     json: flag(args, "json"),
   };
 }
@@ -156,8 +166,9 @@ async function startTarget(
   dir: string,
   configPath: string,
   kvPath: string,
-  logLevel: string,
+  options: Options,
 ): Promise<ServerProcess> {
+  const { logLevel, floorRows } = options;
   if (target === "bare" || target === "bare-kv") {
     return await startServer({
       name: target,
@@ -172,7 +183,7 @@ async function startTarget(
         "--allow-write",
         `${ROOT}bench/lib/bare_server.ts`,
       ],
-      env: serverEnv(target === "bare-kv" ? { BARE_KV: kvPath } : {}),
+      env: serverEnv(target === "bare-kv" ? { BARE_KV: kvPath, BARE_KV_ROWS: floorRows } : {}),
       cwd: dir,
       ready: /^listening (\d+)/,
     });
@@ -201,7 +212,7 @@ async function runPhase(
   configPath: string,
 ): Promise<Row> {
   const kvPath = `${dir}/kv-${target}-${concurrency}-${rate ?? "closed"}.sqlite3`;
-  const server = await startTarget(target, dir, configPath, kvPath, options.logLevel);
+  const server = await startTarget(target, dir, configPath, kvPath, options);
   const url = `http://127.0.0.1:${server.port}/wecom/callback`;
   const pool = createPool(concurrency);
   let row: Row;

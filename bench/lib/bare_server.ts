@@ -8,7 +8,12 @@
  *   marker with its check, job record, job indexes, wake-up; `enqueueJob` of
  *   `src/jobs/store.ts`) are committed to that KV file through the gateway's
  *   group commit. No signature, no decryption, no XML: the floor of any
- *   durable intake on this machine and this disk.
+ *   durable intake on this machine and this disk. `BARE_KV_ROWS` measures
+ *   what fewer rows would bring: `all` (default, what the gateway writes),
+ *   `no-state` (without the job-state index row) or `minimal` (without the
+ *   state index and the conversation-queue row: dedupe marker, job record,
+ *   ready hint, wake-up; not enough for the job store's ordering, a
+ *   measurement only).
  *
  * Listens on 127.0.0.1 and the port in `BARE_PORT` (default 0, any free port)
  * and prints `listening <port>` once it accepts connections. SIGTERM stops it
@@ -31,6 +36,14 @@ const port = Number(Deno.env.get("BARE_PORT") ?? "0");
 const kvPath = Deno.env.get("BARE_KV");
 const kv = kvPath ? await Deno.openKv(kvPath) : undefined;
 const group = kv ? createGroupCommit(kv) : undefined;
+const ROWS = ["all", "no-state", "minimal"] as const;
+const rows = Deno.env.get("BARE_KV_ROWS") || "all";
+if (!(ROWS as readonly string[]).includes(rows)) {
+  throw new RangeError(
+    `Cannot start the bare server as BARE_KV_ROWS must be one of ${ROWS.join(", ")}: ` +
+      `current value is '${rows}'`,
+  );
+}
 let sequence = 0;
 
 /** Commits what the gateway commits for one text callback of `bytes` bytes. */
@@ -62,13 +75,18 @@ async function record(body: Uint8Array): Promise<void> {
     updatedAt: at,
   };
   const dedupe = keys.dedupe("wwbare", "1000002", `m:${n}`);
-  const result = await group((op) =>
-    enqueueJob(
-      op.check({ key: dedupe, versionstamp: null })
-        .set(dedupe, { expiresAt: at + DEDUPE_TTL_MS, jobId: job.id }, { expireIn: DEDUPE_TTL_MS }),
-      job,
-    )
-  );
+  const result = await group((op) => {
+    op.check({ key: dedupe, versionstamp: null })
+      .set(dedupe, { expiresAt: at + DEDUPE_TTL_MS, jobId: job.id }, { expireIn: DEDUPE_TTL_MS });
+    if (rows === "all") return enqueueJob(op, job);
+    op.set(keys.job(job.id), job).set(keys.ready(job.id), job.conversation).set(
+      keys.wake(),
+      job.id,
+    );
+    return rows === "no-state"
+      ? op.set(keys.conversationQueue(job.conversation, job.id), job.id)
+      : op;
+  });
   if (!result.ok) throw new Error("Cannot record the request as its dedupe check failed");
 }
 
