@@ -13,9 +13,9 @@
  *   block that `subtle.decrypt` strips; the zero block before it decrypts to
  *   16 bytes of no meaning, which are dropped (and wiped). The ciphertext's
  *   own blocks decrypt exactly as without the suffix, and WeCom's padding is
- *   checked here. One WebCrypto call per message: each call costs the main
- *   thread a hand-off to a blocking thread, the largest item of a callback's
- *   CPU time (see docs/BENCHMARKS.md);
+ *   checked here. One WebCrypto call per message instead of two: each call
+ *   hands the work to a blocking thread and wakes the event loop again when
+ *   it is done, which costs more than the AES itself (`deno task bench:cpu`);
  * - encrypt pads to 32 itself, and drops the 16-byte block `subtle.encrypt`
  *   adds.
  *

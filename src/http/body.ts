@@ -33,8 +33,9 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
  *
  * A body with a Content-Length (WeCom always sends one) is read in one call:
  * the HTTP server delivers exactly that many bytes, so the cap holds without
- * counting chunks, and reading costs a fraction of the chunk loop that a body
- * without a length (chunked) goes through.
+ * counting chunks. A body without a length (chunked) is read chunk by chunk,
+ * each read raced against the deadline, and refused as soon as it passes the
+ * cap.
  */
 export async function readBody(
   request: Request,
