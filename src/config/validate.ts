@@ -250,6 +250,8 @@ export function validateConfig(layers: Layers, cwd: string): ValidationResult {
   const agent = readAgent(read, cwd, concurrency);
   const media = readMedia(read, cwd, agent.command.cwd);
   const welcome = readWelcome(read);
+  // Read before read.problems is taken below: a wrong value must be reported, not dropped.
+  const groupCommit = read.boolean(SETTINGS.groupCommit, true);
 
   const collected = collectApps(layers);
   problems.push(...collected.problems);
@@ -273,7 +275,7 @@ export function validateConfig(layers: Layers, cwd: string): ValidationResult {
       media,
       welcome,
       logFormat,
-      groupCommit: read.boolean(SETTINGS.groupCommit, true),
+      groupCommit,
     },
     problems,
     noApps,

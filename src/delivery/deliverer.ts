@@ -44,8 +44,7 @@
 
 import type { AppConfig, DeliveryConfig } from "../config/types.ts";
 import { type LogFields, type LogLevel, write as writeLog } from "../log.ts";
-import { createGroupCommit, groupCommitEnabled } from "../intake/group_commit.ts";
-import { commit as commitAlone } from "../store/kv.ts";
+import { createGroupCommit } from "../intake/group_commit.ts";
 import { keys } from "../store/keys.ts";
 import { NO_ERRCODE, WeComApiError } from "../wecom/errors.ts";
 import type { WeComClient } from "../wecom/types.ts";
@@ -101,8 +100,9 @@ export interface DeliveryDeps {
    * Commits the atomic operation `build` fills in. Default: a group commit over
    * `kv` (`createGroupCommit` of src/intake/group_commit.ts), so that the
    * commits of conversations delivered in parallel share one durable KV commit
-   * (each keeps its own checks and gets its own result); a commit of its own
-   * each when `WECOM_GATEWAY_GROUP_COMMIT` is off.
+   * (each keeps its own checks and gets its own result). The gateway passes the
+   * process's one committer (a commit of its own each when
+   * `gateway.group_commit` is off).
    */
   commit?: (
     build: (op: Deno.AtomicOperation) => Deno.AtomicOperation,
@@ -180,11 +180,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   };
   validatePacingLimits(limits);
   const apps = new Map(deps.apps.map((app) => [app.name, app]));
-  const commit = deps.commit ??
-    (groupCommitEnabled()
-      ? createGroupCommit(kv)
-      : (build: (op: Deno.AtomicOperation) => Deno.AtomicOperation) =>
-        commitAlone(() => build(kv.atomic())));
+  const commit = deps.commit ?? createGroupCommit(kv);
 
   let stopped = false;
   /** Conversations being processed, with their promise. */

@@ -429,24 +429,3 @@ export function createGroupCommit(kv: Deno.Kv, options: GroupCommitOptions = {})
   };
   return Object.assign(group, { stats: () => ({ ...stats, cap }) });
 }
-
-/**
- * Whether group commit is on for this process: `WECOM_GATEWAY_GROUP_COMMIT`
- * set to `0`, `false`, `off` or `no` turns it off (for measurements and as an
- * escape hatch); anything else, or no permission to read it, leaves it on.
- *
- * @example Usage
- * ```ts
- * import { groupCommitEnabled } from "./group_commit.ts";
- * console.assert(groupCommitEnabled({ WECOM_GATEWAY_GROUP_COMMIT: "0" }) === false);
- * ```
- */
-export function groupCommitEnabled(env?: Record<string, string | undefined>): boolean {
-  let value: string | undefined;
-  try {
-    value = env ? env.WECOM_GATEWAY_GROUP_COMMIT : Deno.env.get("WECOM_GATEWAY_GROUP_COMMIT");
-  } catch {
-    return true;
-  }
-  return !/^(0|false|off|no)$/i.test((value ?? "").trim());
-}

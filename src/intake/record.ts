@@ -25,7 +25,7 @@ import { commit } from "../store/kv.ts";
 import { newId } from "../store/id.ts";
 import { createAccessCheck } from "./access.ts";
 import { DEDUPE_TTL_MS, messageKey } from "./dedupe.ts";
-import { createGroupCommit, groupCommitEnabled, type GroupCommitOptions } from "./group_commit.ts";
+import { createGroupCommit, type GroupCommitOptions } from "./group_commit.ts";
 import type { InboundMessage } from "./message.ts";
 import type { WelcomeConfig } from "../config/types.ts";
 import { log } from "../log.ts";
@@ -56,8 +56,8 @@ export interface IntakeDeps {
   welcome?: WelcomeConfig;
   /**
    * Combine the commits of concurrent callbacks (see `./group_commit.ts`):
-   * `true`, `false` or its options. Default: on unless the environment has
-   * `WECOM_GATEWAY_GROUP_COMMIT=0`.
+   * `true` (the default), `false` or its options. The gateway passes its one
+   * committer as `commit` instead, built from `gateway.group_commit`.
    */
   groupCommit?: boolean | GroupCommitOptions;
   /** A committer shared with the rest of the process (takes precedence over `groupCommit`). */
@@ -115,7 +115,7 @@ export function createIntake(
   const { kv, access } = deps;
   const now = deps.now ?? Date.now;
   const isAllowed = createAccessCheck(access);
-  const grouping = deps.groupCommit ?? groupCommitEnabled();
+  const grouping = deps.groupCommit ?? true;
   const group = deps.commit ??
     (grouping
       ? createGroupCommit(kv, grouping === true ? {} : grouping)

@@ -31,7 +31,7 @@ import { AgentError, shorten } from "../agent/errors.ts";
 import type { AgentReply } from "../agent/types.ts";
 import type { JobsConfig } from "../config/types.ts";
 import type { OutboxItem } from "../delivery/types.ts";
-import { createGroupCommit, groupCommitEnabled } from "../intake/group_commit.ts";
+import { createGroupCommit } from "../intake/group_commit.ts";
 import { type LogFields, type LogLevel, write } from "../log.ts";
 import { newId } from "../store/id.ts";
 import { keys } from "../store/keys.ts";
@@ -112,8 +112,9 @@ export interface RunnerDeps {
   /**
    * Commits claims and job ends. Default: a group commit over `kv`
    * (`createGroupCommit`), so that concurrent claims and completions share one
-   * durable commit; a commit of its own each when `WECOM_GATEWAY_GROUP_COMMIT`
-   * is off. Each operation keeps its own checks either way.
+   * durable commit. The gateway passes the process's one committer (a commit
+   * of its own each when `gateway.group_commit` is off). Each operation keeps
+   * its own checks either way.
    */
   commit?: Committer;
 }
@@ -294,8 +295,7 @@ export function startRunner(deps: RunnerDeps): Runner {
   const sweepMs = deps.sweepMs ?? Math.max(1, Math.floor(config.leaseMs / 2));
   const retentionMs = deps.retentionMs ?? 7 * 24 * 60 * 60 * 1000;
   const purgeEveryMs = deps.purgeEveryMs ?? 60 * 60 * 1000;
-  const group: Committer | undefined = deps.commit ??
-    (groupCommitEnabled() ? createGroupCommit(kv) : undefined);
+  const group: Committer = deps.commit ?? createGroupCommit(kv);
 
   const runs = new Map<string, Run>();
   /** The last command run of each conversation: the next one waits for it. */

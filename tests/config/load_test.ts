@@ -410,3 +410,20 @@ gateway:
     assert.deepEqual(config.jobs.workingNoticeMs, 0);
   });
 });
+
+Deno.test("WECOM_GATEWAY_GROUP_COMMIT turns group commit off; it is on by default", async () => {
+  await withDir({ "config.yaml": FLAT_YAML }, async (dir) => {
+    assert.equal((await loadConfig({ cwd: dir, env: {} })).groupCommit, true);
+    for (const off of ["0", "false", "OFF", "no"]) {
+      const config = await loadConfig({ cwd: dir, env: { WECOM_GATEWAY_GROUP_COMMIT: off } });
+      assert.equal(config.groupCommit, false, off);
+    }
+    const on = await loadConfig({ cwd: dir, env: { WECOM_GATEWAY_GROUP_COMMIT: "1" } });
+    assert.equal(on.groupCommit, true);
+    // A value that is neither is reported (it was once read after the problems were collected).
+    await assert.rejects(
+      loadConfig({ cwd: dir, env: { WECOM_GATEWAY_GROUP_COMMIT: "maybe" } }),
+      /group_commit \/ WECOM_GATEWAY_GROUP_COMMIT \(set in the environment\): is "maybe"; it must be true or false/,
+    );
+  });
+});

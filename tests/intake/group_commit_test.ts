@@ -3,11 +3,7 @@ import { serialize } from "node:v8";
 import type { AccessConfig, AppConfig } from "../../src/config/types.ts";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { startGateway } from "../../src/gateway.ts";
-import {
-  createGroupCommit,
-  estimateValueBytes,
-  groupCommitEnabled,
-} from "../../src/intake/group_commit.ts";
+import { createGroupCommit, estimateValueBytes } from "../../src/intake/group_commit.ts";
 import type { InboundMessage } from "../../src/intake/message.ts";
 import { createIntake } from "../../src/intake/record.ts";
 import { listJobs } from "../../src/jobs/store.ts";
@@ -395,15 +391,6 @@ Deno.test("HTTP: when KV fails, every callback of the group is answered 503 and 
   } finally {
     await gateway.stop();
     real.close();
-  }
-});
-
-Deno.test("WECOM_GATEWAY_GROUP_COMMIT=0 turns grouping off; anything else leaves it on", () => {
-  for (const off of ["0", "false", "OFF", " no "]) {
-    equal(groupCommitEnabled({ WECOM_GATEWAY_GROUP_COMMIT: off }), false, off);
-  }
-  for (const on of [undefined, "", "1", "true", "yes"]) {
-    equal(groupCommitEnabled({ WECOM_GATEWAY_GROUP_COMMIT: on }), true, String(on));
   }
 });
 
