@@ -212,7 +212,10 @@ export async function startGateway(
     for await (const _ of kv.list({ prefix: keys.deadLetterPrefix() }, { limit: 100_000 })) {
       deadLetters++;
     }
-    return { jobs: await countJobs(kv), deadLetters, pool: pool?.stats() };
+    // Only the states whose sets stay small: finished jobs are kept a week, and listing them on
+    // every scrape would read the whole week from KV (`jobs stats` counts them on demand).
+    const jobs = await countJobs(kv, ["queued", "running", "dead"]);
+    return { jobs, deadLetters, pool: pool?.stats() };
   });
 
   const done = Promise.withResolvers<void>();

@@ -2,8 +2,9 @@
  * Counters and histograms of one process, rendered as Prometheus text for `GET /metrics`.
  *
  * Callbacks by outcome and status, acknowledgement latency, agent run time,
- * WeCom sends by errcode, token fetches; jobs by state and dead letters are
- * read from KV when scraped.
+ * WeCom sends by errcode, token fetches; queued, running and dead jobs and
+ * dead letters are read from KV when scraped (finished jobs are not: their
+ * count is the week's whole history, see `countJobs`).
  *
  * @example Usage
  * ```ts

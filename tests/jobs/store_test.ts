@@ -535,3 +535,17 @@ Deno.test("claimJobs rejects counts that are not non-negative integers", async (
     message: /'commands' must be a non-negative integer/,
   });
 });
+
+Deno.test("countJobs counts only the states asked for", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await send(kv, "ww1:alice", "a1", T0);
+  await send(kv, "ww1:bob", "b1", T0 + 1);
+  const claimed = await claimNext(kv, "r1", T0 + 2, LEASE);
+  assert(await completeJob(kv, claimed!, "r1", { state: "done", now: T0 + 3 }));
+  assertEquals(await countJobs(kv, ["queued", "running", "dead"]), {
+    queued: 1,
+    running: 0,
+    dead: 0,
+  });
+  assertEquals(await countJobs(kv), { queued: 1, running: 0, done: 1, failed: 0, dead: 0 });
+});
