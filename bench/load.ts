@@ -49,8 +49,9 @@ import { flag, integerFlag, parseInteger } from "./lib/args.ts";
 import { appsConfigFile, benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
 import { createPool, drive } from "./lib/drive.ts";
 import {
+  describeMachine,
+  machineCpuSeconds,
   procCpuSeconds,
-  readProc,
   type ServerProcess,
   startGateway,
   startServer,
@@ -135,19 +136,6 @@ interface Row {
   jobsInKv?: number;
   acknowledged?: number;
   exitCode: number;
-}
-
-/** Busy CPU seconds of the whole machine (all CPUs) from `/proc/stat`, or NaN. */
-async function machineCpuSeconds(): Promise<number> {
-  try {
-    const fields = (await readProc("/proc/stat")).split("\n")[0].trim().split(/\s+/).slice(1)
-      .map(Number);
-    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
-    const [user, nice, system, , , irq, softirq, steal] = fields;
-    return (user + nice + system + irq + softirq + steal) / 100;
-  } catch {
-    return NaN;
-  }
 }
 
 async function countJobs(path: string): Promise<number> {
@@ -299,19 +287,6 @@ function table(rows: Row[]): string {
   return lines.join("\n");
 }
 
-async function machine(): Promise<string> {
-  const cpus = navigator.hardwareConcurrency;
-  let model = "";
-  try {
-    model = /model name\s*:\s*(.*)/.exec(await readProc("/proc/cpuinfo"))?.[1] ?? "";
-  } catch {
-    // not Linux
-  }
-  const memGiB = Deno.systemMemoryInfo().total / 2 ** 30;
-  return `${cpus} CPUs (${model}), ${memGiB.toFixed(0)} GiB RAM, deno ${Deno.version.deno}, ` +
-    `${Deno.build.os}/${Deno.build.arch}`;
-}
-
 async function main(args: string[]): Promise<number> {
   const options = parseOptions(args);
   const dir = await Deno.makeTempDir({ prefix: "wecom-load-" });
@@ -338,7 +313,7 @@ async function main(args: string[]): Promise<number> {
     console.error(
       `sealed ${callbacks.length} callbacks for ${apps.length} apps in ${
         ((performance.now() - sealStart) / 1000).toFixed(1)
-      } s (mean request ${(bytes / measured.length).toFixed(0)} B); ${await machine()}`,
+      } s (mean request ${(bytes / measured.length).toFixed(0)} B); ${await describeMachine()}`,
     );
     const floor = await probeKvCommit(dir);
     console.error(
@@ -371,7 +346,7 @@ async function main(args: string[]): Promise<number> {
         );
       }
     }
-    console.log(`Machine: ${await machine()}; load average before the run ${loadBefore}\n`);
+    console.log(`Machine: ${await describeMachine()}; load average before the run ${loadBefore}\n`);
     console.log(table(rows));
     console.log(
       `\nKV floor on this disk (one-key durable commits, one at a time): p50 ${
@@ -421,7 +396,7 @@ async function main(args: string[]): Promise<number> {
     if (options.json) {
       await Deno.writeTextFile(
         options.json,
-        JSON.stringify({ machine: await machine(), options, floor, rows }, null, 2),
+        JSON.stringify({ machine: await describeMachine(), options, floor, rows }, null, 2),
       );
     }
     return failed ? 1 : 0;

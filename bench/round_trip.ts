@@ -51,8 +51,9 @@ import { flag, integerFlag } from "./lib/args.ts";
 import { appsConfigFile, benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
 import { createPool, drive, type DriveResult } from "./lib/drive.ts";
 import {
+  describeMachine,
+  machineCpuSeconds,
   procCpuSeconds,
-  readProc,
   type ServerProcess,
   startGateway,
   stopAll,
@@ -199,19 +200,6 @@ function deliveryIndex(api: FakeWeComApi) {
       return byUser.get(`${agentId}:${userId}`) ?? [];
     },
   };
-}
-
-/** Busy CPU seconds of the whole machine (all CPUs) from `/proc/stat`, or NaN. */
-async function machineCpuSeconds(): Promise<number> {
-  try {
-    const fields = (await readProc("/proc/stat")).split("\n")[0].trim().split(/\s+/).slice(1)
-      .map(Number);
-    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
-    const [user, nice, system, , , irq, softirq, steal] = fields;
-    return (user + nice + system + irq + softirq + steal) / 100;
-  } catch {
-    return NaN;
-  }
 }
 
 /** CPU use over a phase, in % of one CPU: the gateway, this process, everything else. */
@@ -496,18 +484,6 @@ async function killGroups(groups: number[]): Promise<string[]> {
   return alive;
 }
 
-async function machine(): Promise<string> {
-  let model = "";
-  try {
-    model = /model name\s*:\s*(.*)/.exec(await readProc("/proc/cpuinfo"))?.[1] ?? "";
-  } catch {
-    // not Linux
-  }
-  const memGiB = Deno.systemMemoryInfo().total / 2 ** 30;
-  return `${navigator.hardwareConcurrency} CPUs (${model}), ${memGiB.toFixed(0)} GiB RAM, ` +
-    `deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch}`;
-}
-
 function cpuText(cpu: CpuUse): string {
   return `${fmt(cpu.gatewayPct, 0)} / ${fmt(cpu.benchPct, 0)} / ${fmt(cpu.otherPct, 0)} %`;
 }
@@ -593,7 +569,7 @@ async function main(args: string[]): Promise<number> {
         agentId: app.agentId,
       })),
     });
-    const machineText = await machine();
+    const machineText = await describeMachine();
     const loadBefore = Deno.loadavg().map((l) => l.toFixed(2)).join(" ");
 
     // Everything sealed before any timing.

@@ -43,6 +43,7 @@ import { sealCallback, textMessage } from "../src/simulator/seal.ts";
 import { type FakeWeComApi, startFakeWeComApi } from "../src/simulator/wecom_api.ts";
 import { appsConfigFile, benchApps } from "./lib/callbacks.ts";
 import {
+  describeMachine,
   procCpuSeconds,
   readProc,
   type ServerProcess,
@@ -172,18 +173,6 @@ function configFile(apps: ReturnType<typeof benchApps>, apiBase: string): string
   });
 }
 
-async function machine(): Promise<string> {
-  let model = "";
-  try {
-    model = /model name\s*:\s*(.*)/.exec(await readProc("/proc/cpuinfo"))?.[1] ?? "";
-  } catch {
-    // not Linux
-  }
-  return `${navigator.hardwareConcurrency} CPUs (${model}), ${
-    (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(0)
-  } GiB RAM, deno ${Deno.version.deno}`;
-}
-
 async function main(args: string[]): Promise<number> {
   const options = parseOptions(args);
   const dir = await Deno.makeTempDir({ prefix: "wecom-soak-" });
@@ -225,7 +214,7 @@ async function main(args: string[]): Promise<number> {
     );
     console.error(
       `soak: ${options.minutes} min at ${options.rate} callbacks/s over ${apps.length} apps × ${options.users} members; ` +
-        `gateway pid ${gateway.pid} on port ${gateway.port}; ${await machine()}`,
+        `gateway pid ${gateway.pid} on port ${gateway.port}; ${await describeMachine()}`,
     );
 
     const tag = crypto.randomUUID().slice(0, 8);
@@ -446,7 +435,7 @@ async function main(args: string[]): Promise<number> {
 
     console.log(
       `Soak: ${options.minutes} min at ${options.rate} callbacks/s offered, 3 apps × ${options.users} members, ` +
-        `gateway role all (KV file, echo agent) against the simulated WeCom API; ${await machine()}\n`,
+        `gateway role all (KV file, echo agent) against the simulated WeCom API; ${await describeMachine()}\n`,
     );
     console.log(table(rows));
     const totalReplies = rows.reduce((sum, r) => sum + r.replies, 0);
@@ -490,7 +479,7 @@ async function main(args: string[]): Promise<number> {
         options.json,
         JSON.stringify(
           {
-            machine: await machine(),
+            machine: await describeMachine(),
             options,
             rows,
             total,

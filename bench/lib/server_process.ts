@@ -100,6 +100,35 @@ async function procStatusKiB(pid: number, name: string): Promise<number> {
   }
 }
 
+/**
+ * This machine in one line: CPUs and model, memory, Deno version, OS and
+ * architecture (for the head of a benchmark report).
+ */
+export async function describeMachine(): Promise<string> {
+  let model = "";
+  try {
+    model = /model name\s*:\s*(.*)/.exec(await readProc("/proc/cpuinfo"))?.[1] ?? "";
+  } catch {
+    // not Linux
+  }
+  const memGiB = Deno.systemMemoryInfo().total / 2 ** 30;
+  return `${navigator.hardwareConcurrency} CPUs (${model}), ${memGiB.toFixed(0)} GiB RAM, ` +
+    `deno ${Deno.version.deno}, ${Deno.build.os}/${Deno.build.arch}`;
+}
+
+/** Busy CPU seconds of the whole machine (all CPUs) from `/proc/stat`, or NaN. */
+export async function machineCpuSeconds(): Promise<number> {
+  try {
+    const fields = (await readProc("/proc/stat")).split("\n")[0].trim().split(/\s+/).slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait.
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    return (user + nice + system + irq + softirq + steal) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** utime + stime of `/proc/<pid>/stat` in seconds (Linux clock ticks are 100 Hz). */
 export async function procCpuSeconds(pid: number): Promise<number> {
   try {
