@@ -70,294 +70,245 @@ function spyKv(
 }
 
 Deno.test("concurrent operations share one commit and each sees it succeed", async () => {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    const group = createGroupCommit(kv);
-    const results = await Promise.all(
-      Array.from(
-        { length: 20 },
-        (_, i) => group((op) => op.check({ key: ["k", i], versionstamp: null }).set(["k", i], i)),
-      ),
-    );
-    ok(results.every((r) => r.ok));
-    equal(group.stats().commits, 1);
-    equal(group.stats().largestGroup, 20);
-    for (let i = 0; i < 20; i++) equal((await kv.get(["k", i])).value, i);
-  } finally {
-    kv.close();
-  }
+  using kv = await Deno.openKv(":memory:");
+  const group = createGroupCommit(kv);
+  const results = await Promise.all(
+    Array.from(
+      { length: 20 },
+      (_, i) => group((op) => op.check({ key: ["k", i], versionstamp: null }).set(["k", i], i)),
+    ),
+  );
+  ok(results.every((r) => r.ok));
+  equal(group.stats().commits, 1);
+  equal(group.stats().largestGroup, 20);
+  for (let i = 0; i < 20; i++) equal((await kv.get(["k", i])).value, i);
 });
 
 Deno.test("operations arriving during a commit go together into the next one", async () => {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    const group = createGroupCommit(kv);
-    const first = group((op) => op.set(["first"], 1));
-    // Submitted after the first commit has started (a later macrotask).
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    const later = Array.from({ length: 5 }, (_, i) => group((op) => op.set(["later", i], i)));
-    ok((await first).ok);
-    ok((await Promise.all(later)).every((r) => r.ok));
-    const stats = group.stats();
-    ok(stats.commits <= 3, `5 later operations took ${stats.commits - 1} commits`);
-  } finally {
-    kv.close();
-  }
+  using kv = await Deno.openKv(":memory:");
+  const group = createGroupCommit(kv);
+  const first = group((op) => op.set(["first"], 1));
+  // Submitted after the first commit has started (a later macrotask).
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const later = Array.from({ length: 5 }, (_, i) => group((op) => op.set(["later", i], i)));
+  ok((await first).ok);
+  ok((await Promise.all(later)).every((r) => r.ok));
+  const stats = group.stats();
+  ok(stats.commits <= 3, `5 later operations took ${stats.commits - 1} commits`);
 });
 
 Deno.test("a key every member writes is written once per group, with the last value", async () => {
-  const real = await Deno.openKv(":memory:");
-  try {
-    let sets = 0;
-    const kv = new Proxy(real, {
-      get(target, name) {
-        if (name !== "atomic") {
-          const value = Reflect.get(target, name, target);
-          return typeof value === "function" ? value.bind(target) : value;
-        }
-        return () => {
-          const op = target.atomic();
-          const set = op.set.bind(op);
-          op.set = (...args: Parameters<typeof set>) => {
-            sets++;
-            return set(...args);
-          };
-          return op;
+  using real = await Deno.openKv(":memory:");
+  let sets = 0;
+  const kv = new Proxy(real, {
+    get(target, name) {
+      if (name !== "atomic") {
+        const value = Reflect.get(target, name, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return () => {
+        const op = target.atomic();
+        const set = op.set.bind(op);
+        op.set = (...args: Parameters<typeof set>) => {
+          sets++;
+          return set(...args);
         };
-      },
-    });
-    const group = createGroupCommit(kv);
-    await Promise.all(
-      Array.from({ length: 10 }, (_, i) => group((op) => op.set(["job", i], i).set(["wake"], i))),
-    );
-    equal(group.stats().commits, 1);
-    equal(sets, 11); // ten jobs, one wake-up
-    equal((await real.get(["wake"])).value, 9);
-    for (let i = 0; i < 10; i++) equal((await real.get(["job", i])).value, i);
+        return op;
+      };
+    },
+  });
+  const group = createGroupCommit(kv);
+  await Promise.all(
+    Array.from({ length: 10 }, (_, i) => group((op) => op.set(["job", i], i).set(["wake"], i))),
+  );
+  equal(group.stats().commits, 1);
+  equal(sets, 11); // ten jobs, one wake-up
+  equal((await real.get(["wake"])).value, 9);
+  for (let i = 0; i < 10; i++) equal((await real.get(["job", i])).value, i);
 
-    // A sum reads what was set before it in the group: nothing is dropped around it.
-    await Promise.all([
-      group((op) => op.set(["n"], new Deno.KvU64(5n))),
-      group((op) => op.sum(["n"], 1n)),
-      group((op) => op.set(["m"], new Deno.KvU64(1n))),
-      group((op) => op.sum(["m"], 1n)),
-      group((op) => op.set(["m"], new Deno.KvU64(10n))),
-    ]);
-    equal((await real.get<Deno.KvU64>(["n"])).value?.value, 6n);
-    equal((await real.get<Deno.KvU64>(["m"])).value?.value, 10n);
-  } finally {
-    real.close();
-  }
+  // A sum reads what was set before it in the group: nothing is dropped around it.
+  await Promise.all([
+    group((op) => op.set(["n"], new Deno.KvU64(5n))),
+    group((op) => op.sum(["n"], 1n)),
+    group((op) => op.set(["m"], new Deno.KvU64(1n))),
+    group((op) => op.sum(["m"], 1n)),
+    group((op) => op.set(["m"], new Deno.KvU64(10n))),
+  ]);
+  equal((await real.get<Deno.KvU64>(["n"])).value?.value, 6n);
+  equal((await real.get<Deno.KvU64>(["m"])).value?.value, 10n);
 });
 
 Deno.test("two operations checking the same key never share a group: exactly one wins", async () => {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    const group = createGroupCommit(kv);
-    const claim = (who: string) =>
-      group((op) => op.check({ key: ["claim"], versionstamp: null }).set(["claim"], who));
-    const results = await Promise.all([claim("a"), claim("b"), claim("c")]);
-    equal(results.filter((r) => r.ok).length, 1);
-    equal((await kv.get(["claim"])).value, ["a", "b", "c"][results.findIndex((r) => r.ok)]);
-  } finally {
-    kv.close();
-  }
+  using kv = await Deno.openKv(":memory:");
+  const group = createGroupCommit(kv);
+  const claim = (who: string) =>
+    group((op) => op.check({ key: ["claim"], versionstamp: null }).set(["claim"], who));
+  const results = await Promise.all([claim("a"), claim("b"), claim("c")]);
+  equal(results.filter((r) => r.ok).length, 1);
+  equal((await kv.get(["claim"])).value, ["a", "b", "c"][results.findIndex((r) => r.ok)]);
 });
 
 Deno.test("a failed check in a group fails only its own member", async () => {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await kv.set(["taken"], "earlier");
-    const group = createGroupCommit(kv);
-    const results = await Promise.all([
-      group((op) => op.set(["a"], 1)),
-      group((op) => op.check({ key: ["taken"], versionstamp: null }).set(["taken"], "late")),
-      group((op) => op.set(["b"], 2)),
-    ]);
-    deepEqual(results.map((r) => r.ok), [true, false, true]);
-    equal((await kv.get(["taken"])).value, "earlier");
-    equal((await kv.get(["a"])).value, 1);
-    equal((await kv.get(["b"])).value, 2);
-    equal(group.stats().fallbacks, 1);
-  } finally {
-    kv.close();
-  }
+  using kv = await Deno.openKv(":memory:");
+  await kv.set(["taken"], "earlier");
+  const group = createGroupCommit(kv);
+  const results = await Promise.all([
+    group((op) => op.set(["a"], 1)),
+    group((op) => op.check({ key: ["taken"], versionstamp: null }).set(["taken"], "late")),
+    group((op) => op.set(["b"], 2)),
+  ]);
+  deepEqual(results.map((r) => r.ok), [true, false, true]);
+  equal((await kv.get(["taken"])).value, "earlier");
+  equal((await kv.get(["a"])).value, 1);
+  equal((await kv.get(["b"])).value, 2);
+  equal(group.stats().fallbacks, 1);
 });
 
 Deno.test("a KV failure rejects every member of the group with the error", async () => {
-  const real = await Deno.openKv(":memory:");
-  try {
-    const { kv, commits } = spyKv(real, () => new Error("disk I/O error"));
-    const group = createGroupCommit(kv);
-    const outcomes = await Promise.allSettled(
-      Array.from({ length: 4 }, (_, i) => group((op) => op.set(["k", i], i))),
-    );
-    for (const outcome of outcomes) {
-      equal(outcome.status, "rejected");
-      equal((outcome as PromiseRejectedResult).reason.message, "disk I/O error");
-    }
-    equal(commits.length, 5); // the group, then each member alone
-    equal((await real.get(["k", 0])).versionstamp, null);
-  } finally {
-    real.close();
+  using real = await Deno.openKv(":memory:");
+  const { kv, commits } = spyKv(real, () => new Error("disk I/O error"));
+  const group = createGroupCommit(kv);
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 4 }, (_, i) => group((op) => op.set(["k", i], i))),
+  );
+  for (const outcome of outcomes) {
+    equal(outcome.status, "rejected");
+    equal((outcome as PromiseRejectedResult).reason.message, "disk I/O error");
   }
+  equal(commits.length, 5); // the group, then each member alone
+  equal((await real.get(["k", 0])).versionstamp, null);
 });
 
 Deno.test("groups stay within the check, mutation and size limits", async () => {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    const byChecks = createGroupCommit(kv, { maxChecks: 3 });
-    await Promise.all(
-      Array.from(
-        { length: 10 },
-        (_, i) =>
-          byChecks((op) => op.check({ key: ["c", i], versionstamp: null }).set(["c", i], i)),
-      ),
-    );
-    equal(byChecks.stats().largestGroup, 3);
+  using kv = await Deno.openKv(":memory:");
+  const byChecks = createGroupCommit(kv, { maxChecks: 3 });
+  await Promise.all(
+    Array.from(
+      { length: 10 },
+      (_, i) => byChecks((op) => op.check({ key: ["c", i], versionstamp: null }).set(["c", i], i)),
+    ),
+  );
+  equal(byChecks.stats().largestGroup, 3);
 
-    const byMutations = createGroupCommit(kv, { maxMutations: 4 });
-    await Promise.all(
-      Array.from(
-        { length: 6 },
-        (_, i) => byMutations((op) => op.set(["m", i], 1).set(["n", i], 1)),
-      ),
-    );
-    equal(byMutations.stats().largestGroup, 2);
+  const byMutations = createGroupCommit(kv, { maxMutations: 4 });
+  await Promise.all(
+    Array.from(
+      { length: 6 },
+      (_, i) => byMutations((op) => op.set(["m", i], 1).set(["n", i], 1)),
+    ),
+  );
+  equal(byMutations.stats().largestGroup, 2);
 
-    const big = "x".repeat(40_000);
-    const bySize = createGroupCommit(kv);
-    const results = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => bySize((op) => op.set(["big", i], big))),
-    );
-    ok(results.every((r) => r.ok));
-    const stats = bySize.stats();
-    ok(stats.largestGroup <= 16, `a group of ${stats.largestGroup} × 40 KB would pass 640 KiB`);
-    equal(stats.fallbacks, 0);
-  } finally {
-    kv.close();
-  }
+  const big = "x".repeat(40_000);
+  const bySize = createGroupCommit(kv);
+  const results = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => bySize((op) => op.set(["big", i], big))),
+  );
+  ok(results.every((r) => r.ok));
+  const stats = bySize.stats();
+  ok(stats.largestGroup <= 16, `a group of ${stats.largestGroup} × 40 KB would pass 640 KiB`);
+  equal(stats.fallbacks, 0);
 });
 
 Deno.test("a limit the store enforces halves the groups and every member still commits", async () => {
-  const real = await Deno.openKv(":memory:");
-  try {
-    // A store that allows 4 checks per commit (KV Connect allows 10, local SQLite 100).
-    const { kv } = spyKv(
-      real,
-      (checks) => checks > 4 ? new TypeError("Too many checks (max 4)") : undefined,
-    );
-    const group = createGroupCommit(kv);
-    const results = await Promise.all(
-      Array.from(
-        { length: 12 },
-        (_, i) => group((op) => op.check({ key: ["c", i], versionstamp: null }).set(["c", i], i)),
-      ),
-    );
-    ok(results.every((r) => r.ok));
-    ok(group.stats().cap <= 6, `cap is still ${group.stats().cap}`);
-    const later = await Promise.all(
-      Array.from(
-        { length: 8 },
-        (_, i) => group((op) => op.check({ key: ["d", i], versionstamp: null }).set(["d", i], i)),
-      ),
-    );
-    ok(later.every((r) => r.ok));
-    for (let i = 0; i < 12; i++) equal((await real.get(["c", i])).value, i);
-  } finally {
-    real.close();
-  }
+  using real = await Deno.openKv(":memory:");
+  // A store that allows 4 checks per commit (KV Connect allows 10, local SQLite 100).
+  const { kv } = spyKv(
+    real,
+    (checks) => checks > 4 ? new TypeError("Too many checks (max 4)") : undefined,
+  );
+  const group = createGroupCommit(kv);
+  const results = await Promise.all(
+    Array.from(
+      { length: 12 },
+      (_, i) => group((op) => op.check({ key: ["c", i], versionstamp: null }).set(["c", i], i)),
+    ),
+  );
+  ok(results.every((r) => r.ok));
+  ok(group.stats().cap <= 6, `cap is still ${group.stats().cap}`);
+  const later = await Promise.all(
+    Array.from(
+      { length: 8 },
+      (_, i) => group((op) => op.check({ key: ["d", i], versionstamp: null }).set(["d", i], i)),
+    ),
+  );
+  ok(later.every((r) => r.ok));
+  for (let i = 0; i < 12; i++) equal((await real.get(["c", i])).value, i);
 });
 
 Deno.test("a builder that throws or commits by itself fails alone", async () => {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    const group = createGroupCommit(kv);
-    const good = group((op) => op.set(["good"], 1));
-    await rejects(
-      group(() => {
-        throw new Error("no job for you");
-      }),
-      /no job for you/,
-    );
-    await rejects(
-      group((op) => {
-        op.commit();
-        return op;
-      }),
-      /Cannot commit inside a group-commit builder/,
-    );
-    ok((await good).ok);
-    equal((await kv.get(["good"])).value, 1);
-  } finally {
-    kv.close();
-  }
+  using kv = await Deno.openKv(":memory:");
+  const group = createGroupCommit(kv);
+  const good = group((op) => op.set(["good"], 1));
+  await rejects(
+    group(() => {
+      throw new Error("no job for you");
+    }),
+    /no job for you/,
+  );
+  await rejects(
+    group((op) => {
+      op.commit();
+      return op;
+    }),
+    /Cannot commit inside a group-commit builder/,
+  );
+  ok((await good).ok);
+  equal((await kv.get(["good"])).value, 1);
 });
 
 Deno.test("intake: concurrent copies of one message in a group make exactly one job", async () => {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    const app = randomApp();
-    const intake = createIntake({ kv, access: ACCESS, groupCommit: true });
-    const copies = Array.from({ length: 8 }, () => intake(app, text(app, "777"), ""));
-    const others = Array.from({ length: 8 }, (_, i) => intake(app, text(app, `9${i}`), ""));
-    const results = await Promise.all([...copies, ...others]);
-    const ofCopies = results.slice(0, 8);
-    equal(ofCopies.filter((r) => r.outcome === "recorded").length, 1);
-    equal(ofCopies.filter((r) => r.outcome === "duplicate").length, 7);
-    const jobId = ofCopies.find((r) => r.outcome === "recorded")!.jobId;
-    ok(ofCopies.every((r) => r.jobId === jobId), "every duplicate names the one job");
-    ok(results.slice(8).every((r) => r.outcome === "recorded"));
-    const jobs = await listJobs(kv, { state: "queued", limit: 100 });
-    equal(jobs.length, 9);
-    equal(jobs.filter((j) => j.message.type === "text" && j.message.msgId === "777").length, 1);
-  } finally {
-    kv.close();
-  }
+  using kv = await Deno.openKv(":memory:");
+  const app = randomApp();
+  const intake = createIntake({ kv, access: ACCESS, groupCommit: true });
+  const copies = Array.from({ length: 8 }, () => intake(app, text(app, "777"), ""));
+  const others = Array.from({ length: 8 }, (_, i) => intake(app, text(app, `9${i}`), ""));
+  const results = await Promise.all([...copies, ...others]);
+  const ofCopies = results.slice(0, 8);
+  equal(ofCopies.filter((r) => r.outcome === "recorded").length, 1);
+  equal(ofCopies.filter((r) => r.outcome === "duplicate").length, 7);
+  const jobId = ofCopies.find((r) => r.outcome === "recorded")!.jobId;
+  ok(ofCopies.every((r) => r.jobId === jobId), "every duplicate names the one job");
+  ok(results.slice(8).every((r) => r.outcome === "recorded"));
+  const jobs = await listJobs(kv, { state: "queued", limit: 100 });
+  equal(jobs.length, 9);
+  equal(jobs.filter((j) => j.message.type === "text" && j.message.msgId === "777").length, 1);
 });
 
 Deno.test("intake: a retry of a message recorded earlier is a duplicate; its group still records", async () => {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    const app = randomApp();
-    const intake = createIntake({ kv, access: ACCESS, groupCommit: true });
-    const first = await intake(app, text(app, "1"), "");
-    equal(first.outcome, "recorded");
-    const results = await Promise.all([
-      intake(app, text(app, "2"), ""),
-      intake(app, text(app, "1"), ""), // WeCom's retry
-      intake(app, text(app, "3"), ""),
-    ]);
-    deepEqual(results.map((r) => r.outcome), ["recorded", "duplicate", "recorded"]);
-    equal(results[1].jobId, first.jobId);
-    equal((await listJobs(kv, { state: "queued", limit: 100 })).length, 3);
-  } finally {
-    kv.close();
-  }
+  using kv = await Deno.openKv(":memory:");
+  const app = randomApp();
+  const intake = createIntake({ kv, access: ACCESS, groupCommit: true });
+  const first = await intake(app, text(app, "1"), "");
+  equal(first.outcome, "recorded");
+  const results = await Promise.all([
+    intake(app, text(app, "2"), ""),
+    intake(app, text(app, "1"), ""), // WeCom's retry
+    intake(app, text(app, "3"), ""),
+  ]);
+  deepEqual(results.map((r) => r.outcome), ["recorded", "duplicate", "recorded"]);
+  equal(results[1].jobId, first.jobId);
+  equal((await listJobs(kv, { state: "queued", limit: 100 })).length, 3);
 });
 
 Deno.test("intake: mixed apps in one group, the same MsgId in two apps makes two jobs", async () => {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    const apps = [randomApp({ name: "a" }), randomApp({ name: "b" }), randomApp({ name: "c" })];
-    const intake = createIntake({ kv, access: ACCESS, groupCommit: true });
-    const results = await Promise.all([
-      ...apps.map((app) => intake(app, text(app, "42"), "")),
-      ...apps.map((app, i) => intake(app, text(app, `5${i}`, `user${i}`), "")),
-    ]);
-    ok(results.every((r) => r.outcome === "recorded"));
-    const jobs = await listJobs(kv, { state: "queued", limit: 100 });
-    equal(jobs.length, 6);
-    for (const app of apps) {
-      const own = jobs.filter((j) => j.app === app.name);
-      equal(own.length, 2);
-      ok(own.every((j) => j.corpId === app.corpId && j.agentId === app.agentId));
-    }
-    const forB = jobs.find((j) => j.app === "b" && j.userId === "user1")!;
-    equal(forB.conversation, `${apps[1].corpId}:user1`);
-  } finally {
-    kv.close();
+  using kv = await Deno.openKv(":memory:");
+  const apps = [randomApp({ name: "a" }), randomApp({ name: "b" }), randomApp({ name: "c" })];
+  const intake = createIntake({ kv, access: ACCESS, groupCommit: true });
+  const results = await Promise.all([
+    ...apps.map((app) => intake(app, text(app, "42"), "")),
+    ...apps.map((app, i) => intake(app, text(app, `5${i}`, `user${i}`), "")),
+  ]);
+  ok(results.every((r) => r.outcome === "recorded"));
+  const jobs = await listJobs(kv, { state: "queued", limit: 100 });
+  equal(jobs.length, 6);
+  for (const app of apps) {
+    const own = jobs.filter((j) => j.app === app.name);
+    equal(own.length, 2);
+    ok(own.every((j) => j.corpId === app.corpId && j.agentId === app.agentId));
   }
+  const forB = jobs.find((j) => j.app === "b" && j.userId === "user1")!;
+  equal(forB.conversation, `${apps[1].corpId}:user1`);
 });
 
 Deno.test("HTTP: when KV fails, every callback of the group is answered 503 and none is recorded", async () => {
@@ -395,21 +346,17 @@ Deno.test("HTTP: when KV fails, every callback of the group is answered 503 and 
 });
 
 Deno.test("intake without grouping commits each callback alone, duplicates still exact", async () => {
-  const real = await Deno.openKv(":memory:");
-  try {
-    const { kv, commits } = spyKv(real);
-    const app = randomApp();
-    const intake = createIntake({ kv, access: ACCESS, groupCommit: false });
-    const results = await Promise.all([
-      intake(app, text(app, "1"), ""),
-      intake(app, text(app, "1"), ""),
-      intake(app, text(app, "2"), ""),
-    ]);
-    deepEqual(results.map((r) => r.outcome).sort(), ["duplicate", "recorded", "recorded"]);
-    ok(commits.every((checks) => checks === 1));
-  } finally {
-    real.close();
-  }
+  using real = await Deno.openKv(":memory:");
+  const { kv, commits } = spyKv(real);
+  const app = randomApp();
+  const intake = createIntake({ kv, access: ACCESS, groupCommit: false });
+  const results = await Promise.all([
+    intake(app, text(app, "1"), ""),
+    intake(app, text(app, "1"), ""),
+    intake(app, text(app, "2"), ""),
+  ]);
+  deepEqual(results.map((r) => r.outcome).sort(), ["duplicate", "recorded", "recorded"]);
+  ok(commits.every((checks) => checks === 1));
 });
 
 Deno.test("value size estimates are upper bounds of the V8 serialization KV stores", () => {
