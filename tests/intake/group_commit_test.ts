@@ -3,7 +3,11 @@ import { serialize } from "node:v8";
 import type { AccessConfig, AppConfig } from "../../src/config/types.ts";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { startGateway } from "../../src/gateway.ts";
-import { createGroupCommit, estimateValueBytes } from "../../src/intake/group_commit.ts";
+import {
+  createGroupCommit,
+  estimateValueBytes,
+  type GroupCommit,
+} from "../../src/intake/group_commit.ts";
 import type { InboundMessage } from "../../src/intake/message.ts";
 import { createIntake } from "../../src/intake/record.ts";
 import { listJobs } from "../../src/jobs/store.ts";
@@ -69,15 +73,21 @@ function spyKv(
   return { kv: spied, commits };
 }
 
+/** `count` members at once, member i checking that `[prefix, i]` is new and setting it to i. */
+function claimAll(group: GroupCommit, prefix: string, count: number) {
+  return Promise.all(
+    Array.from(
+      { length: count },
+      (_, i) =>
+        group((op) => op.check({ key: [prefix, i], versionstamp: null }).set([prefix, i], i)),
+    ),
+  );
+}
+
 Deno.test("concurrent operations share one commit and each sees it succeed", async () => {
   using kv = await Deno.openKv(":memory:");
   const group = createGroupCommit(kv);
-  const results = await Promise.all(
-    Array.from(
-      { length: 20 },
-      (_, i) => group((op) => op.check({ key: ["k", i], versionstamp: null }).set(["k", i], i)),
-    ),
-  );
+  const results = await claimAll(group, "k", 20);
   ok(results.every((r) => r.ok));
   equal(group.stats().commits, 1);
   equal(group.stats().largestGroup, 20);
@@ -218,20 +228,10 @@ Deno.test("a limit the store enforces halves the groups and every member still c
     (checks) => checks > 4 ? new TypeError("Too many checks (max 4)") : undefined,
   );
   const group = createGroupCommit(kv);
-  const results = await Promise.all(
-    Array.from(
-      { length: 12 },
-      (_, i) => group((op) => op.check({ key: ["c", i], versionstamp: null }).set(["c", i], i)),
-    ),
-  );
+  const results = await claimAll(group, "c", 12);
   ok(results.every((r) => r.ok));
   ok(group.stats().cap <= 6, `cap is still ${group.stats().cap}`);
-  const later = await Promise.all(
-    Array.from(
-      { length: 8 },
-      (_, i) => group((op) => op.check({ key: ["d", i], versionstamp: null }).set(["d", i], i)),
-    ),
-  );
+  const later = await claimAll(group, "d", 8);
   ok(later.every((r) => r.ok));
   for (let i = 0; i < 12; i++) equal((await real.get(["c", i])).value, i);
 });
