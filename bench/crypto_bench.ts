@@ -16,7 +16,7 @@ import {
   verifyAndDecrypt,
 } from "../src/crypto/mod.ts";
 
-// Set A from WeCom's documentation (public test values, see shared/wecom/crypto-vectors.json).
+// Set A from WeCom's documentation (public test values, see tests/fixtures/crypto-vectors.json).
 const app = await importAppCrypto(
   "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
   "QDG6eK",

@@ -1,21 +1,9 @@
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { computeSignature, verifySignature } from "../../src/crypto/signature.ts";
+import { ciphertextOf, vectors } from "./vectors.ts";
 
-interface Vector {
-  name: string;
-  token: string;
-  msg_signature: string;
-  timestamp: string;
-  nonce: string;
-  encrypt?: string;
-  echostr?: string;
-}
-
-const { vectors } = JSON.parse(
-  await Deno.readTextFile(new URL("../../../shared/wecom/crypto-vectors.json", import.meta.url)),
-) as { vectors: Vector[] };
-const payloadOf = (v: Vector) => v.encrypt ?? v.echostr ?? "";
+const payloadOf = ciphertextOf;
 
 /** Independent reference: Node's SHA-1 over the sorted, concatenated strings. */
 function referenceSignature(...parts: string[]): string {

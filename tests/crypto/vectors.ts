@@ -1,6 +1,7 @@
 /**
- * The shared WeCom crypto vectors (`shared/wecom/crypto-vectors.json`) and
- * what the crypto tests derive from each: its ciphertext and its app's keys.
+ * WeCom's known-answer crypto vectors (`tests/fixtures/crypto-vectors.json`,
+ * from Tencent's WXBizMsgCrypt samples) and what the crypto tests derive from
+ * each: its ciphertext and its app's keys.
  *
  * @example Usage
  * ```ts ignore
@@ -36,7 +37,7 @@ export interface Vector {
 
 /** Every vector of the file. */
 export const vectors: Vector[] = (JSON.parse(
-  await Deno.readTextFile(new URL("../../../shared/wecom/crypto-vectors.json", import.meta.url)),
+  await Deno.readTextFile(new URL("../fixtures/crypto-vectors.json", import.meta.url)),
 ) as { vectors: Vector[] }).vectors;
 
 /** The vector called `name`. */

@@ -12,12 +12,10 @@ import {
   sealVerification,
   textMessage,
 } from "../../src/simulator/seal.ts";
+import { byName, ciphertextOf } from "../crypto/vectors.ts";
 import { randomAlnum, randomApp, testConfig, VECTOR_APP_A, VECTOR_APP_B } from "../fakes/config.ts";
 
-const vectors = JSON.parse(
-  await Deno.readTextFile(new URL("../../../shared/wecom/crypto-vectors.json", import.meta.url)),
-).vectors as Record<string, string>[];
-const vector = (name: string) => vectors.find((v) => v.name === name)!;
+const vector = byName;
 
 // Keep test output readable: capture warnings instead of printing them.
 const logged: string[] = [];
@@ -69,7 +67,7 @@ Deno.test("GET URL verification answers the official vectors' echostr plaintext,
     for (const name of ["A1", "B1"]) {
       const v = vector(name);
       const query = `msg_signature=${v.msg_signature}&timestamp=${v.timestamp}&nonce=${v.nonce}` +
-        `&echostr=${encodeURIComponent(v.echostr)}`;
+        `&echostr=${encodeURIComponent(ciphertextOf(v))}`;
       const response = await fetch(`${h.base}/wecom/callback?${query}`);
       equal(response.status, 200);
       equal(response.headers.get("content-type"), "text/plain; charset=utf-8");
@@ -84,9 +82,9 @@ Deno.test("GET URL verification works when echostr carries a raw '+' (not percen
   const h = await harness([VECTOR_APP_B], { replayWindowSeconds: 0 });
   try {
     const v = vector("B1");
-    ok(v.echostr.includes("+"));
+    ok(ciphertextOf(v).includes("+"));
     const query = `msg_signature=${v.msg_signature}&timestamp=${v.timestamp}&nonce=${v.nonce}` +
-      `&echostr=${v.echostr.replaceAll("/", "%2F").replaceAll("=", "%3D")}`;
+      `&echostr=${ciphertextOf(v).replaceAll("/", "%2F").replaceAll("=", "%3D")}`;
     const response = await fetch(`${h.base}/wecom/callback?${query}`);
     equal(response.status, 200);
     equal(await response.text(), v.plaintext);
@@ -121,7 +119,7 @@ Deno.test("GET URL verification fails with 403 on a forged signature and 400 wit
   try {
     const v = vector("A1");
     const forged = `msg_signature=${"0".repeat(40)}&timestamp=${v.timestamp}&nonce=${v.nonce}` +
-      `&echostr=${encodeURIComponent(v.echostr)}`;
+      `&echostr=${encodeURIComponent(ciphertextOf(v))}`;
     const response = await fetch(`${h.base}/wecom/callback?${forged}`);
     equal(response.status, 403);
     ok(!(await response.text()).includes(v.plaintext));
