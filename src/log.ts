@@ -67,6 +67,7 @@ export function setLogSink(next: LogSink): LogSink {
 export function redact(fields: LogFields): LogFields {
   const out: LogFields = {};
   for (const [name, value] of Object.entries(fields)) {
+    if (value === undefined) continue; // an absent field is left out, never "job=undefined"
     if (SECRET_FIELD.test(name)) out[name] = "[redacted]";
     else if (value instanceof Error) out[name] = value.message;
     else out[name] = value;
