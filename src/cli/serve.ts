@@ -8,6 +8,9 @@ import { ConfigError, formatConfigError, loadConfig } from "../config/load.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { type GatewayRole, startGateway } from "../gateway.ts";
 import { log } from "../log.ts";
+import { ListenError } from "../http/listen_error.ts";
+import { KvOpenError } from "../store/kv.ts";
+import { KvFileInUseError } from "../store/kv_lock.ts";
 import { type Command, runCommand } from "./command.ts";
 import { consoleOutput } from "./context.ts";
 import { onlyNoApps, serveDemoMode } from "./demo.ts";
@@ -66,6 +69,12 @@ function describe(config: GatewayConfig, role: GatewayRole, address?: Deno.NetAd
   return lines.join("\n");
 }
 
+/** True for the start-up failures that are reported as one line: address, port, KV store. */
+export function isStartError(error: unknown): error is Error {
+  return error instanceof ListenError || error instanceof KvOpenError ||
+    error instanceof KvFileInUseError;
+}
+
 /** The `serve` command. */
 export const serveCommand: Command = {
   name: "serve",
@@ -92,8 +101,15 @@ async function serve(args: string[]): Promise<number> {
     if (role === "all" && onlyNoApps(error)) return await serveDemoMode(args);
     return 2;
   }
-  const gateway = await startGateway(config, { role });
-  console.log(describe(config, role, gateway.address));
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    gateway = await startGateway(config, { role });
+  } catch (error) {
+    // Start-up failures a user can fix: one line saying what to do, like a config error.
+    if (!isStartError(error)) throw error;
+    console.error(error.message);
+    return 2;
+  }
 
   let signals = 0;
   const onSignal = () => {
@@ -106,6 +122,8 @@ async function serve(args: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal);
+  // Printed once the signals are handled: a stop right after "running" is a graceful one.
+  console.log(describe(config, role, gateway.address));
   await gateway.finished;
   Deno.removeSignalListener("SIGINT", onSignal);
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onSignal);
