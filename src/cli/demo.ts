@@ -562,12 +562,9 @@ export async function serveDemoMode(
       output.err(formatConfigError(error));
       return 2;
     }
-    if (error instanceof Deno.errors.AddrInUse) {
-      output.err(
-        `Cannot start the demo: the address is already in use (${error.message}). ` +
-          "Stop the other process or set WECOM_CALLBACK_PORT to a free port.",
-      );
-      return 1;
+    if (isStartError(error)) {
+      output.err(error.message);
+      return 2;
     }
     throw error;
   }

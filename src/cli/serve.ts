@@ -8,9 +8,7 @@ import { ConfigError, formatConfigError, loadConfig } from "../config/load.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { type GatewayRole, startGateway } from "../gateway.ts";
 import { log } from "../log.ts";
-import { ListenError } from "../http/listen_error.ts";
-import { KvOpenError } from "../store/kv.ts";
-import { KvFileInUseError } from "../store/kv_lock.ts";
+import { isStartError } from "./start_failure.ts";
 import { type Command, runCommand } from "./command.ts";
 import { consoleOutput } from "./context.ts";
 import { onlyNoApps, serveDemoMode } from "./demo.ts";
@@ -69,12 +67,6 @@ function describe(config: GatewayConfig, role: GatewayRole, address?: Deno.NetAd
   return lines.join("\n");
 }
 
-/** True for the start-up failures that are reported as one line: address, port, KV store. */
-export function isStartError(error: unknown): error is Error {
-  return error instanceof ListenError || error instanceof KvOpenError ||
-    error instanceof KvFileInUseError;
-}
-
 /** The `serve` command. */
 export const serveCommand: Command = {
   name: "serve",
@@ -96,9 +88,10 @@ async function serve(args: string[]): Promise<number> {
     config = await loadConfig({ args });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(formatConfigError(error));
     // No app at all (and nothing else wrong): show the gateway with a simulated WeCom.
-    if (role === "all" && onlyNoApps(error)) return await serveDemoMode(args);
+    const demoMode = role === "all" && onlyNoApps(error);
+    console.error(formatConfigError(error, { startsInDemoMode: demoMode }));
+    if (demoMode) return await serveDemoMode(args);
     return 2;
   }
   let gateway: Awaited<ReturnType<typeof startGateway>>;

@@ -180,6 +180,9 @@ Deno.test("`serve` with no configuration says what to set, then serves in demo m
     ) {
       assert(stderr.text().includes(name), `missing ${name} in:\n${stderr.text()}`);
     }
+    // It starts, so nothing says it cannot.
+    assert(!/Cannot start/.test(stderr.text() + stdout.text()), stderr.text());
+    match(stderr.text(), /^No WeCom app is configured\./);
     const out = stdout.text();
     assert(
       out.indexOf("Starting in demo mode with a simulated WeCom") < out.indexOf("DEMO MODE"),
