@@ -34,6 +34,7 @@ import {
 import type { FakeMessage } from "../simulator/wecom_api.ts";
 import { type Command, runCommand } from "./command.ts";
 import { consoleOutput } from "./context.ts";
+import { isStartError } from "./start_failure.ts";
 
 const HELP = `wecom-gateway demo: a round trip on this machine with a simulated WeCom
 (no WeCom account, no configuration).
