@@ -112,3 +112,23 @@ Deno.test("serve: a second gateway on the KV file of a running one is refused; a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve in demo mode (no app configured): a port in use is one line too, exit 2", async () => {
+  const dir = await workdir();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (taken.addr as Deno.NetAddr).port;
+    const result = await runCli(["serve"], {
+      env: { WECOM_CALLBACK_HOST: "127.0.0.1", WECOM_CALLBACK_PORT: String(port) },
+      cwd: dir,
+    });
+    equal(result.code, 2, result.stdout + result.stderr);
+    match(result.stdout, /Starting in demo mode/);
+    const last = result.stderr.trim().split("\n").at(-1)!;
+    match(last, new RegExp(`^Cannot start wecom-gateway as port ${port} is already in use`));
+    ok(!/^\s+at /m.test(result.stderr), result.stderr);
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
