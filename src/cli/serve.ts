@@ -7,7 +7,7 @@
 import { ConfigError, formatConfigError, loadConfig } from "../config/load.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { type GatewayRole, startGateway } from "../gateway.ts";
-import { log } from "../log.ts";
+import { log, logFormat, setLogFormat } from "../log.ts";
 import { isStartError } from "./start_failure.ts";
 import { type Command, runCommand } from "./command.ts";
 import { consoleOutput } from "./context.ts";
@@ -41,6 +41,31 @@ export function option(args: string[], name: string): string | undefined {
     if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
   }
   return undefined;
+}
+
+/** The start-up banner as the fields of one log line (`LOG_FORMAT=json`: stdout is JSON only). */
+function describeFields(
+  config: GatewayConfig,
+  role: GatewayRole,
+  address?: Deno.NetAddr,
+): Record<string, unknown> {
+  const nobody = !config.access.allowAll && config.access.allowedUsers.length === 0;
+  return {
+    role,
+    agent: config.agent.kind,
+    kv: config.kvPath,
+    ...(address
+      ? {
+        listen: `${address.hostname}:${address.port}`,
+        callbackPath: config.path,
+        health: `http://${address.hostname}:${address.port}/health`,
+      }
+      : {}),
+    apps: config.apps.map((app) => ({ name: app.name, corpId: app.corpId, agentId: app.agentId })),
+    ...(nobody
+      ? { note: "nobody is allowed yet; set WECOM_CALLBACK_ALLOWED_USERS=user1,user2" }
+      : {}),
+  };
 }
 
 function describe(config: GatewayConfig, role: GatewayRole, address?: Deno.NetAddr): string {
@@ -94,6 +119,7 @@ async function serve(args: string[]): Promise<number> {
     if (demoMode) return await serveDemoMode(args);
     return 2;
   }
+  setLogFormat(config.logFormat);
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
     gateway = await startGateway(config, { role });
@@ -116,7 +142,9 @@ async function serve(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal);
   // Printed once the signals are handled: a stop right after "running" is a graceful one.
-  console.log(describe(config, role, gateway.address));
+  if (logFormat() === "json") {
+    log.info("wecom-gateway running", describeFields(config, role, gateway.address));
+  } else console.log(describe(config, role, gateway.address));
   await gateway.finished;
   Deno.removeSignalListener("SIGINT", onSignal);
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onSignal);

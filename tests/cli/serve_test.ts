@@ -132,3 +132,79 @@ Deno.test("serve in demo mode (no app configured): a port in use is one line too
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve with LOG_FORMAT=json (from .env): every line on stdout is JSON, the banner included", async () => {
+  const dir = await workdir({ ".env": "LOG_FORMAT=json\n" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--unstable-kv",
+      "-A",
+      "--config",
+      new URL("../../deno.json", import.meta.url).pathname,
+      new URL("../../main.ts", import.meta.url).pathname,
+      "serve",
+    ],
+    cwd: dir,
+    clearEnv: true,
+    env: {
+      ...appEnv(dir, 0),
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const lines: string[] = [];
+  let buffer = "";
+  const decoder = new TextDecoder();
+  const reader = child.stdout.getReader();
+  try {
+    let banner: Record<string, unknown> | undefined;
+    const deadline = Date.now() + 20_000;
+    while (!banner && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      const parts = buffer.split("\n");
+      buffer = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        const parsed = JSON.parse(line);
+        if (parsed.msg === "wecom-gateway running") banner = parsed;
+      }
+    }
+    ok(banner, `no banner line; stdout so far:\n${lines.join("\n")}`);
+    equal(banner.role, "all");
+    equal(banner.agent, "echo");
+    const health = await fetch(banner.health as string);
+    equal((await health.json()).status, "ok");
+    child.kill("SIGTERM");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+    }
+    lines.push(...buffer.split("\n").filter((line) => line !== ""));
+    equal((await child.status).code, 0, await stderr);
+    ok(lines.length >= 3, lines.join("\n")); // the banner, stopping, stopped
+    for (const line of lines) {
+      const parsed = JSON.parse(line); // throws on a line that is not JSON
+      ok(typeof parsed.msg === "string" && typeof parsed.time === "string", line);
+    }
+  } finally {
+    reader.releaseLock();
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await child.status;
+    await stderr;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
