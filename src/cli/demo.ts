@@ -35,6 +35,7 @@ import type { FakeMessage } from "../simulator/wecom_api.ts";
 import { type Command, runCommand } from "./command.ts";
 import { consoleOutput } from "./context.ts";
 import { isStartError } from "./start_failure.ts";
+import { cliCommand, taskCommand } from "./invocation.ts";
 
 const HELP = `wecom-gateway demo: a round trip on this machine with a simulated WeCom
 (no WeCom account, no configuration).
@@ -296,7 +297,7 @@ export async function runScript(
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   output.out("");
   output.out(`Done: ${STEPS.length} exchanges, every reply arrived as expected (${seconds} s).`);
-  output.out("Type your own messages with: deno task demo --interactive");
+  output.out(`Type your own messages with: ${taskCommand("demo")} --interactive`);
   return 0;
 }
 
@@ -498,10 +499,14 @@ export function onlyNoApps(error: ConfigError): boolean {
  * console.log(simulateCommandLine(demo, "hello")); // deno task cli simulate send --url … --text "hello"
  * ```
  */
-export function simulateCommandLine(demo: DemoEnvironment, text = "你好"): string {
+export function simulateCommandLine(
+  demo: DemoEnvironment,
+  text = "你好",
+  cli: string = cliCommand(),
+): string {
   const app = demo.app;
   return [
-    "deno task cli simulate send",
+    `${cli} simulate send`,
     `--url ${demo.callbackUrl}`,
     `--corp-id ${app.corpId}`,
     `--agent-id ${app.agentId}`,
@@ -587,7 +592,8 @@ export async function serveDemoMode(
   output.out("To talk to this instance from another terminal (replies are printed here):");
   output.out(`  ${simulateCommandLine(demo)}`);
   output.out(
-    "(`deno task demo -i` starts its own instance with other keys, so it cannot reach this one.)",
+    `(\`${taskCommand("demo")} -i\` starts its own instance with other keys, so it cannot reach ` +
+      "this one.)",
   );
   output.out("Configure a real app with the variables above to leave demo mode.");
 

@@ -214,7 +214,7 @@ Deno.test("`serve` with no configuration says what to set, then serves in demo m
     await stdout.until(/gateway → tester {3}text "ping through serve's demo mode"/);
 
     // The printed one-line command works as printed.
-    const line = out.match(/deno task cli (simulate send [^\n]+)/)![1];
+    const line = out.match(/(?:deno|npx --yes deno@[\d.]+) task cli (simulate send [^\n]+)/)![1];
     const words = line.match(/"(?:[^"\\]|\\.)*"|\S+/g)!.map((word) =>
       word.startsWith('"') ? JSON.parse(word) as string : word
     );
