@@ -19,7 +19,7 @@
  * @module
  */
 
-import { parse } from "npm:@lowlighter/xml@6.0.1";
+import { parse } from "@libs/xml"; // npm:@lowlighter/xml, bench only (deno.json)
 import { readXmlFields, XmlError } from "../src/intake/xml.ts";
 
 const envelope = "<xml><ToUserName><![CDATA[ww0123456789abcdef]]></ToUserName>" +
