@@ -82,3 +82,69 @@ Deno.test("README: every CLI command in its Commands table is a command of main.
   deepEqual(commands.filter((name) => !source.includes(`"${name}"`) && !source.includes(name)), []);
   deepEqual(commands.length >= 6, true);
 });
+
+Deno.test("README: the defaults in its configuration tables are the loader's defaults", async () => {
+  const { loadConfig } = await import("../src/config/load.ts");
+  const cwd = await Deno.makeTempDir();
+  try {
+    const config = await loadConfig({
+      args: [],
+      cwd,
+      env: {
+        WECOM_CALLBACK_CORP_ID: "ww0123456789abcdef",
+        WECOM_CALLBACK_CORP_SECRET: "s".repeat(43),
+        WECOM_CALLBACK_AGENT_ID: "1000002",
+        WECOM_CALLBACK_TOKEN: "ReadmeToken",
+        WECOM_CALLBACK_ENCODING_AES_KEY: "a".repeat(43),
+      },
+    });
+    const relative = (path: string) => "./" + path.slice(cwd.length + 1);
+    const { jobs, delivery, media, welcome } = config;
+    const expected: [string, string][] = [
+      ["`host`, `port`, `path`", `\`${config.host}\`, \`${config.port}\`, \`${config.path}\``],
+      ["`api_base`", `\`${config.apps[0].apiBase}\``],
+      ["`replay_window_seconds`", `\`${config.replayWindowSeconds}\``],
+      ["`gateway.kv`", `\`${relative(config.kvPath)}\``],
+      ["`gateway.log_format`", `\`${config.logFormat}\``],
+      ["`gateway.group_commit`", `\`${config.groupCommit}\``],
+      ["`gateway.jobs.concurrency`", `\`${jobs.concurrency}\``],
+      [
+        "`gateway.jobs.lease_seconds`",
+        `\`${jobs.leaseMs / 1000}\`, \`${jobs.maxAttempts}\`, \`${jobs.pollMs}\``,
+      ],
+      [
+        "`gateway.jobs.working_notice_seconds`",
+        `\`${
+          jobs.workingNoticeMs / 1000
+        }\`, "${jobs.workingNoticeText}", \`${jobs.recallWorkingNotice}\``,
+      ],
+      [
+        "`gateway.delivery.max_attempts`",
+        `\`${delivery.maxAttempts}\`, \`${delivery.perMinute}\`, \`${delivery.perHour}\`, \`${
+          delivery.requestTimeoutMs / 1000
+        }\``,
+      ],
+      ["`agent.kind`", `\`${config.agent.kind}\``],
+      ["`agent.timeout_seconds`", `\`${config.agent.timeoutMs / 1000}\``],
+      [
+        "`gateway.media.dir`",
+        `\`${relative(media.dir)}\`, ${
+          media.maxBytes / 1024 / 1024
+        } MB, \`${media.retentionHours}\``,
+      ],
+      [
+        "`welcome_text`",
+        `none, \`${welcome.periodSeconds}\`, \`${welcome.onEnter}\``,
+      ],
+    ];
+    const wrong: string[] = [];
+    for (const [key, value] of expected) {
+      const row = readme.split("\n").find((line) => line.startsWith(`| ${key}`));
+      const shown = row ? cells(row).at(-1)!.trim() : "(no row)";
+      if (shown !== value) wrong.push(`${key}: README ${shown}, loader ${value}`);
+    }
+    deepEqual(wrong, []);
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
