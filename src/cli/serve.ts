@@ -92,6 +92,16 @@ function describe(config: GatewayConfig, role: GatewayRole, address?: Deno.NetAd
   return lines.join("\n");
 }
 
+/** Demo mode's lines as info log lines, for `LOG_FORMAT=json` (stdout holds JSON only). */
+const JSON_DEMO_OUTPUT = {
+  out(text: string) {
+    for (const line of text.split("\n")) if (line.trim() !== "") log.info(line.trim());
+  },
+  err(text: string) {
+    console.error(text);
+  },
+};
+
 /** The `serve` command. */
 export const serveCommand: Command = {
   name: "serve",
@@ -116,7 +126,9 @@ async function serve(args: string[]): Promise<number> {
     // No app at all (and nothing else wrong): show the gateway with a simulated WeCom.
     const demoMode = role === "all" && onlyNoApps(error);
     console.error(formatConfigError(error, { startsInDemoMode: demoMode }));
-    if (demoMode) return await serveDemoMode(args);
+    if (demoMode) {
+      return await serveDemoMode(args, logFormat() === "json" ? { output: JSON_DEMO_OUTPUT } : {});
+    }
     return 2;
   }
   setLogFormat(config.logFormat);

@@ -133,6 +133,62 @@ Deno.test("serve in demo mode (no app configured): a port in use is one line too
   }
 });
 
+Deno.test("serve in demo mode with LOG_FORMAT=json: stdout is JSON lines too", async () => {
+  const dir = await workdir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--unstable-kv",
+      "-A",
+      "--config",
+      new URL("../../deno.json", import.meta.url).pathname,
+      new URL("../../main.ts", import.meta.url).pathname,
+      "serve",
+    ],
+    cwd: dir,
+    clearEnv: true,
+    env: {
+      LOG_FORMAT: "json",
+      WECOM_CALLBACK_HOST: "127.0.0.1",
+      WECOM_CALLBACK_PORT: "0",
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const lines: string[] = [];
+  let buffer = "";
+  const decoder = new TextDecoder();
+  const reader = child.stdout.getReader();
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!lines.some((line) => line.includes("Configure a real app")) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      const parts = buffer.split("\n");
+      buffer = parts.pop()!;
+      lines.push(...parts);
+    }
+    ok(lines.some((line) => line.includes("DEMO MODE")), lines.join("\n"));
+    for (const line of lines) {
+      const parsed = JSON.parse(line); // throws on a line that is not JSON
+      equal(typeof parsed.msg, "string", line);
+    }
+  } finally {
+    reader.releaseLock();
+    child.kill("SIGTERM");
+    await child.status;
+    await stderr;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("serve with LOG_FORMAT=json (from .env): every line on stdout is JSON, the banner included", async () => {
   const dir = await workdir({ ".env": "LOG_FORMAT=json\n" });
   const child = new Deno.Command(Deno.execPath(), {
