@@ -38,6 +38,8 @@ import { countJobs } from "./jobs/store.ts";
 import { keys } from "./store/keys.ts";
 import { log } from "./log.ts";
 import { commit as commitAlone, openStore } from "./store/kv.ts";
+import { isLocalKvFile, type KvLock, lockKvFile } from "./store/kv_lock.ts";
+import { listenError } from "./http/listen_error.ts";
 import { createWeComClient, type GatewayWeComClient } from "./wecom/client.ts";
 
 /** What a process does. */
@@ -85,6 +87,16 @@ export async function startGateway(
 ): Promise<Gateway> {
   const role = options.role ?? "all";
   const kv = options.kv ?? await openStore(config.kvPath);
+  // One gateway serving callbacks per local KV file; workers may join it (src/store/kv_lock.ts).
+  let lock: KvLock | undefined;
+  try {
+    if (!options.kv && role !== "worker" && isLocalKvFile(config.kvPath)) {
+      lock = await lockKvFile(config.kvPath);
+    }
+  } catch (error) {
+    kv.close();
+    throw error;
+  }
   const metrics = createMetrics();
   // One committer for intake, jobs and delivery: concurrent commits share one durable commit.
   // KV Connect allows 10 checks per atomic operation.
@@ -194,15 +206,28 @@ export async function startGateway(
       metrics: () => metrics.render(),
     });
     const listening = Promise.withResolvers<Deno.NetAddr>();
-    server = Deno.serve({
-      hostname: config.host,
-      port: config.port,
-      onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
-      onError: (error) => {
-        log.error("HTTP handler failed", { error: (error as Error).message });
-        return new Response("Internal error.\n", { status: 500 });
-      },
-    }, handler);
+    try {
+      server = Deno.serve({
+        hostname: config.host,
+        port: config.port,
+        onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+        onError: (error) => {
+          log.error("HTTP handler failed", { error: (error as Error).message });
+          return new Response("Internal error.\n", { status: 500 });
+        },
+      }, handler);
+    } catch (error) {
+      // Undo what started before the server, so the caller can report one line and exit.
+      try {
+        await runner?.stop({ graceMs: 0 });
+        await pool?.close();
+        await delivery?.stop();
+      } finally {
+        if (!options.kv) kv.close();
+        await lock?.release();
+      }
+      throw listenError(error, config.host, config.port);
+    }
     address = await listening.promise;
     options.onListen?.(address);
   }
@@ -229,6 +254,7 @@ export async function startGateway(
         await delivery?.stop();
       } finally {
         if (!options.kv) kv.close();
+        await lock?.release();
         done.resolve();
       }
     })();

@@ -63,10 +63,24 @@ export function setLogSink(next: LogSink): LogSink {
   return previous;
 }
 
+/**
+ * Switches the current sink to `format` (the configuration's `gateway.log_format`, which may
+ * come from config.yaml or `.env` rather than the process environment).
+ */
+export function setLogFormat(format: "human" | "json"): void {
+  sink = { ...sink, format };
+}
+
+/** The current sink's format. */
+export function logFormat(): "human" | "json" {
+  return sink.format;
+}
+
 /** Returns a copy of `fields` with secret-looking fields replaced by "[redacted]". */
 export function redact(fields: LogFields): LogFields {
   const out: LogFields = {};
   for (const [name, value] of Object.entries(fields)) {
+    if (value === undefined) continue; // an absent field is left out, never "job=undefined"
     if (SECRET_FIELD.test(name)) out[name] = "[redacted]";
     else if (value instanceof Error) out[name] = value.message;
     else out[name] = value;

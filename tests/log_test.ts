@@ -70,3 +70,19 @@ Deno.test("a whole round trip, with failures on the way, logs no secret and no m
   }
   ok(!/access_token=[A-Za-z0-9]/.test(text), "an access token reached the log");
 });
+
+Deno.test("a field without a value is left out of the line, never written as 'undefined'", () => {
+  const lines: string[] = [];
+  const previous = setLogSink({
+    format: "human",
+    level: "info",
+    write: (line) => lines.push(line),
+  });
+  try {
+    log.info("sent", { app: "a", job: undefined, attempts: 0 });
+  } finally {
+    setLogSink(previous);
+  }
+  equal(lines.length, 1);
+  ok(lines[0].endsWith("sent app=a attempts=0"), lines[0]);
+});

@@ -25,6 +25,7 @@ import { parseOptions } from "./args.ts";
 import { type Command, createCommand } from "./command.ts";
 import { type CliContext, loadConfigIn } from "./context.ts";
 import { describeFetchFailure } from "./network_error.ts";
+import { cliCommand } from "./invocation.ts";
 
 const HELP =
   `wecom-gateway check: validate the configuration, and with --online prove it works with WeCom.
@@ -362,7 +363,7 @@ async function check(args: string[], context: CliContext, deps: CheckDeps): Prom
   const configArgs = values.config === undefined ? [] : ["--config", values.config as string];
   const config = await loadConfigIn(context, configArgs);
   if (!config) {
-    context.err("\nFix the problems above, then run 'wecom-gateway check' again.");
+    context.err(`\nFix the problems above, then run '${cliCommand()} check' again.`);
     return 2;
   }
   const configPath = await configFileOf(context, configArgs);
@@ -391,7 +392,7 @@ async function check(args: string[], context: CliContext, deps: CheckDeps): Prom
       kv.close();
     }
   } else {
-    context.out("\nRun 'wecom-gateway check --online' to prove the credentials with WeCom.");
+    context.out(`\nRun '${cliCommand()} check --online' to prove the credentials with WeCom.`);
   }
 
   context.out(

@@ -27,6 +27,7 @@ import { type DemoEnvironment, type DemoOptions, startDemo } from "../simulator/
 import {
   CallbackRejectedError,
   type Exchange,
+  type MediaMessageType,
   type ReceivedMessage,
   ReplyTimeoutError,
   type SimulatedUser,
@@ -34,6 +35,8 @@ import {
 import type { FakeMessage } from "../simulator/wecom_api.ts";
 import { type Command, runCommand } from "./command.ts";
 import { consoleOutput } from "./context.ts";
+import { isStartError } from "./start_failure.ts";
+import { cliCommand, taskCommand } from "./invocation.ts";
 
 const HELP = `wecom-gateway demo: a round trip on this machine with a simulated WeCom
 (no WeCom account, no configuration).
@@ -45,7 +48,8 @@ Starts a simulated WeCom API and the gateway on 127.0.0.1 (random ports, KV in m
 a demo app with random keys for this run only), then:
   (no option)        runs a short scripted conversation: a text, a message WeCom sends three
                      times (its retries), a long message split into parts of at most 2048 bytes,
-                     an image. Exits 0 when every reply arrived as expected, 1 otherwise.
+                     an image, a voice message and a video, each downloaded by the gateway from
+                     the simulated WeCom. Exits 0 when every reply arrived as expected, 1 otherwise.
   -i, --interactive  reads lines from stdin, sends each as the demo user and prints the replies.
                      /help, /status, /reset go through the gateway like any text; /quit or
                      end of input (Ctrl+D) ends the demo.
@@ -167,6 +171,41 @@ interface Step {
   run(user: SimulatedUser, output: DemoOutput): Promise<string>;
 }
 
+/**
+ * A media message whose file the simulated WeCom serves: the gateway must
+ * download it (media/get) before the agent runs, and the echo agent's reply
+ * names the file it got. A reply without the file (a download that failed)
+ * fails the step.
+ */
+function mediaStep(type: MediaMessageType, title: string): Step {
+  return {
+    title,
+    async run(user, output) {
+      const { file, mediaId, ...exchange } = await user.sendMedia(type);
+      const what = `${type} ${file.filename} (${file.bytes.length} bytes, ${file.contentType}), ` +
+        `MediaId ${mediaId.slice(0, 12)}…`;
+      for (const line of describePosts(exchange, what)) output.out(`  ${line}`);
+      for (const reply of exchange.replies) {
+        output.out(`  ${stamp(reply.afterMs)} gateway → user   ${reply.msgtype}:`);
+        output.out(`             │ ${reply.content}`);
+      }
+      const reply = exchange.replies[0]?.content ?? "";
+      const downloaded = new RegExp(
+        `^\\[${type}\\] .* size=${file.bytes.length} type=${file.contentType.replace("/", "\\/")}$`,
+      );
+      expect(
+        exchange.replies.length === 1 && downloaded.test(reply) && reply.includes(mediaId),
+        `expected one reply naming the downloaded file (size=${file.bytes.length} ` +
+          `type=${file.contentType}), got ${
+            exchange.replies.map((one) => preview(one.content, 200)).join(", ") || "none"
+          }. The gateway could not download the file: 'demo --verbose' shows why.`,
+      );
+      return `the gateway downloaded the ${type} (media/get, ${file.bytes.length} bytes) before ` +
+        "the agent ran; the echo agent's reply is what it was given: the file's name, size and type";
+    },
+  };
+}
+
 const STEPS: Step[] = [
   {
     title: "A text message",
@@ -226,22 +265,9 @@ const STEPS: Step[] = [
         "joined they are the original text";
     },
   },
-  {
-    title: "An image",
-    async run(user, output) {
-      const mediaId = `demo-media-${crypto.randomUUID().slice(0, 8)}`;
-      const exchange = await user.sendImage({ mediaId });
-      printExchange(output, exchange, `image, MediaId ${mediaId}`, false);
-      expect(
-        exchange.replies.length === 1 && exchange.replies[0].content.startsWith("[image]") &&
-          exchange.replies[0].content.includes(mediaId),
-        `expected one reply describing the image ([image] media_id=${mediaId} …), got ${
-          exchange.replies.map((reply) => preview(reply.content)).join(", ") || "none"
-        }`,
-      );
-      return "the echo agent described what arrived";
-    },
-  },
+  mediaStep("image", "An image (the simulated WeCom holds a real PNG for its MediaId)"),
+  mediaStep("voice", "A voice message (AMR, as WeCom records voice)"),
+  mediaStep("video", "A video"),
 ];
 
 /** Prints where everything runs. */
@@ -295,7 +321,7 @@ export async function runScript(
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   output.out("");
   output.out(`Done: ${STEPS.length} exchanges, every reply arrived as expected (${seconds} s).`);
-  output.out("Type your own messages with: deno task demo --interactive");
+  output.out(`Type your own messages with: ${taskCommand("demo")} --interactive`);
   return 0;
 }
 
@@ -497,17 +523,48 @@ export function onlyNoApps(error: ConfigError): boolean {
  * console.log(simulateCommandLine(demo, "hello")); // deno task cli simulate send --url … --text "hello"
  * ```
  */
-export function simulateCommandLine(demo: DemoEnvironment, text = "你好"): string {
+export function simulateCommandLine(
+  demo: DemoEnvironment,
+  text = "你好",
+  cli: string = cliCommand(),
+): string {
+  return [...simulateBase(demo, cli), `--text ${JSON.stringify(text)}`].join(" ");
+}
+
+/** `simulate send` with the demo's keys, up to the message options. */
+function simulateBase(demo: DemoEnvironment, cli: string): string[] {
   const app = demo.app;
   return [
-    "deno task cli simulate send",
+    `${cli} simulate send`,
     `--url ${demo.callbackUrl}`,
     `--corp-id ${app.corpId}`,
     `--agent-id ${app.agentId}`,
     `--token ${app.token}`,
     `--aes-key ${app.encodingAesKey}`,
     `--user ${demo.user.userId}`,
-    `--text ${JSON.stringify(text)}`,
+  ];
+}
+
+/**
+ * The `simulate send` command that uploads a local file to the demo's simulated WeCom and
+ * sends it as a `type` message (its Secret included, for the upload's token).
+ *
+ * @example Usage
+ * ```ts ignore
+ * console.log(simulateFileCommandLine(demo, "image")); // … --type image --file PATH --api … --corp-secret …
+ * ```
+ */
+export function simulateFileCommandLine(
+  demo: DemoEnvironment,
+  type: MediaMessageType,
+  cli: string = cliCommand(),
+): string {
+  return [
+    ...simulateBase(demo, cli),
+    `--type ${type}`,
+    "--file PATH",
+    `--api ${demo.api.url}`,
+    `--corp-secret ${demo.app.corpSecret}`,
   ].join(" ");
 }
 
@@ -528,7 +585,10 @@ function watchDeliveries(
         : `[${message.msgtype}]`;
       output.out(
         `  ${new Date(message.at).toISOString()} gateway → ${message.touser}   ` +
-          `${message.msgtype} ${preview(content)}`,
+          // A one-line description of a file (what the agent got) in full; long texts shortened.
+          `${message.msgtype} ${
+            preview(content, /^\[(image|voice|video)\] /.test(content) ? 400 : 60)
+          }`,
       );
     }
   }, 100);
@@ -562,12 +622,9 @@ export async function serveDemoMode(
       output.err(formatConfigError(error));
       return 2;
     }
-    if (error instanceof Deno.errors.AddrInUse) {
-      output.err(
-        `Cannot start the demo: the address is already in use (${error.message}). ` +
-          "Stop the other process or set WECOM_CALLBACK_PORT to a free port.",
-      );
-      return 1;
+    if (isStartError(error)) {
+      output.err(error.message);
+      return 2;
     }
     throw error;
   }
@@ -584,12 +641,15 @@ export async function serveDemoMode(
   output.out(`  demo app:            corp ${app.corpId}, agent ${app.agentId}`);
   output.out(
     "  DEMO-ONLY keys, generated for this run and useless elsewhere: " +
-      `token ${app.token}, AES key ${app.encodingAesKey}`,
+      `token ${app.token}, AES key ${app.encodingAesKey}, secret ${app.corpSecret}`,
   );
   output.out("To talk to this instance from another terminal (replies are printed here):");
   output.out(`  ${simulateCommandLine(demo)}`);
+  output.out("To send a file (a JPG or PNG; --type voice takes AMR, --type video MP4):");
+  output.out(`  ${simulateFileCommandLine(demo, "image")}`);
   output.out(
-    "(`deno task demo -i` starts its own instance with other keys, so it cannot reach this one.)",
+    `(\`${taskCommand("demo")} -i\` starts its own instance with other keys, so it cannot reach ` +
+      "this one.)",
   );
   output.out("Configure a real app with the variables above to leave demo mode.");
 

@@ -25,6 +25,7 @@ import {
   STOP_TIMEOUT_SECONDS,
   systemdUnit,
 } from "./service_files.ts";
+import { isNpxDeno } from "./invocation.ts";
 
 const HELP =
   `wecom-gateway install: run the gateway as a service (systemd on Linux, launchd on macOS).
@@ -97,6 +98,16 @@ async function serviceArgv(
     return { argv: [path] };
   }
   if (!/^deno(\.exe)?$/i.test(basename(execPath))) return { argv: [execPath] };
+  if (isNpxDeno(execPath)) {
+    // npx unpacks deno into its cache, which npm may clear at any time: the unit would break.
+    throw new UsageError(
+      "install",
+      `Cannot install the service as this deno runs from npx's cache (${execPath}), which npm ` +
+        "may clear: the service would stop starting. Put deno on PATH to stay " +
+        `('npm install -g deno@${Deno.version.deno}', then 'deno task cli install'), or build ` +
+        "the binary ('deno task compile') and pass --binary dist/wecom-gateway.",
+    );
+  }
   const main = fileURLToPath(new URL("../../main.ts", import.meta.url));
   return {
     argv: [execPath, ...DENO_RUN_FLAGS, main],

@@ -38,8 +38,11 @@ Usage: wecom-gateway jobs [list] [--state STATE] [--limit N] [--json]
        wecom-gateway jobs purge [--older-than 7d] [--state done,failed,dead] [--dead-letters]
 
 Subcommands:
-  list     newest jobs first: id, state, conversation, app, type, age, attempts, error
+  list     newest jobs first: id, state, reply, conversation, app, type, age, attempts, error
            --state queued|running|done|failed|dead   --limit N (default 50)
+           reply: where the job's answer to the member stands: pending (in the outbox, not yet
+           accepted by WeCom), sent, dead (given up: see 'jobs dead'), none (nothing to send),
+           - (the agent has not finished)
   stats    jobs per state, outbox (pending, sent, dead), dead letters, and each app's delivery
            status (e.g. an untrusted IP, 60020, or a refused secret)
   dead     dead letters (replies that could not be delivered): id, conversation, purpose,
@@ -172,11 +175,51 @@ function jobType(job: JobRecord): string {
   return message.type;
 }
 
+/**
+ * Where a finished job's answer to the member stands: `pending` while any of
+ * its reply (or error notice) items waits in the outbox, `dead` when one was
+ * given up, `sent` once WeCom accepted all of them, `none` when the job
+ * produced nothing to send; `-` while the job has not finished.
+ */
+export type ReplyState = OutboxState | "none" | "-";
+
+/** Allowed clock difference between the process that took a job and the one that finished it. */
+const ID_SKEW_MS = 10 * 60_000;
+
+/**
+ * The reply state of each of `jobs`. Outbox items are created after their job,
+ * so only items with ids from the oldest job's time on are read.
+ */
+async function replyStates(kv: Deno.Kv, jobs: JobRecord[]): Promise<Map<string, ReplyState>> {
+  const states = new Map<string, ReplyState>();
+  if (jobs.length === 0) return states;
+  const wanted = new Set(jobs.map((job) => job.id));
+  const found = new Map<string, OutboxState[]>();
+  const oldest = Math.max(0, Math.min(...jobs.map((job) => job.receivedAt)) - ID_SKEW_MS);
+  const start = keys.outbox(oldest.toString(16).padStart(12, "0"));
+  for await (const entry of kv.list<OutboxItem>({ prefix: keys.outboxPrefix(), start })) {
+    const item = entry.value;
+    if (!wanted.has(item.jobId) || (item.purpose !== "reply" && item.purpose !== "error")) {
+      continue;
+    }
+    found.set(item.jobId, [...(found.get(item.jobId) ?? []), item.state]);
+  }
+  for (const job of jobs) {
+    const items = found.get(job.id) ?? [];
+    if (job.state === "queued" || job.state === "running") states.set(job.id, "-");
+    else if (items.includes("dead")) states.set(job.id, "dead");
+    else if (items.includes("pending")) states.set(job.id, "pending");
+    else states.set(job.id, items.length > 0 ? "sent" : "none");
+  }
+  return states;
+}
+
 /** A job without its message content, for `--json`. */
-function jobSummary(job: JobRecord): Record<string, unknown> {
+function jobSummary(job: JobRecord, reply: ReplyState): Record<string, unknown> {
   return {
     id: job.id,
     state: job.state,
+    reply,
     conversation: job.conversation,
     app: job.app,
     corpId: job.corpId,
@@ -225,8 +268,10 @@ async function runList(args: string[], context: CliContext): Promise<number> {
   const limit = positiveInt(command, "limit", values.limit, 50);
   return await withStore(context, values, async (opened) => {
     const jobs = await listJobs(opened.kv, { state, limit });
+    const replies = await replyStates(opened.kv, jobs);
+    const reply = (job: JobRecord) => replies.get(job.id) ?? "-";
     if (values.json) {
-      context.out(JSON.stringify(jobs.map(jobSummary), null, 2));
+      context.out(JSON.stringify(jobs.map((job) => jobSummary(job, reply(job))), null, 2));
       return 0;
     }
     if (jobs.length === 0) {
@@ -235,10 +280,11 @@ async function runList(args: string[], context: CliContext): Promise<number> {
     }
     const now = context.now();
     context.out(formatTable(
-      ["id", "state", "conversation", "app", "type", "age", "attempts", "error"],
+      ["id", "state", "reply", "conversation", "app", "type", "age", "attempts", "error"],
       jobs.map((job) => [
         job.id,
         job.state,
+        reply(job),
         job.conversation,
         job.app,
         jobType(job),

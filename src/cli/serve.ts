@@ -7,7 +7,8 @@
 import { ConfigError, formatConfigError, loadConfig } from "../config/load.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { type GatewayRole, startGateway } from "../gateway.ts";
-import { log } from "../log.ts";
+import { log, logFormat, setLogFormat } from "../log.ts";
+import { isStartError } from "./start_failure.ts";
 import { type Command, runCommand } from "./command.ts";
 import { consoleOutput } from "./context.ts";
 import { onlyNoApps, serveDemoMode } from "./demo.ts";
@@ -42,6 +43,31 @@ export function option(args: string[], name: string): string | undefined {
   return undefined;
 }
 
+/** The start-up banner as the fields of one log line (`LOG_FORMAT=json`: stdout is JSON only). */
+function describeFields(
+  config: GatewayConfig,
+  role: GatewayRole,
+  address?: Deno.NetAddr,
+): Record<string, unknown> {
+  const nobody = !config.access.allowAll && config.access.allowedUsers.length === 0;
+  return {
+    role,
+    agent: config.agent.kind,
+    kv: config.kvPath,
+    ...(address
+      ? {
+        listen: `${address.hostname}:${address.port}`,
+        callbackPath: config.path,
+        health: `http://${address.hostname}:${address.port}/health`,
+      }
+      : {}),
+    apps: config.apps.map((app) => ({ name: app.name, corpId: app.corpId, agentId: app.agentId })),
+    ...(nobody
+      ? { note: "nobody is allowed yet; set WECOM_CALLBACK_ALLOWED_USERS=user1,user2" }
+      : {}),
+  };
+}
+
 function describe(config: GatewayConfig, role: GatewayRole, address?: Deno.NetAddr): string {
   const lines = [
     `wecom-gateway running (role ${role}, agent ${config.agent.kind}, KV ${config.kvPath})`,
@@ -66,6 +92,16 @@ function describe(config: GatewayConfig, role: GatewayRole, address?: Deno.NetAd
   return lines.join("\n");
 }
 
+/** Demo mode's lines as info log lines, for `LOG_FORMAT=json` (stdout holds JSON only). */
+const JSON_DEMO_OUTPUT = {
+  out(text: string) {
+    for (const line of text.split("\n")) if (line.trim() !== "") log.info(line.trim());
+  },
+  err(text: string) {
+    console.error(text);
+  },
+};
+
 /** The `serve` command. */
 export const serveCommand: Command = {
   name: "serve",
@@ -87,13 +123,24 @@ async function serve(args: string[]): Promise<number> {
     config = await loadConfig({ args });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(formatConfigError(error));
     // No app at all (and nothing else wrong): show the gateway with a simulated WeCom.
-    if (role === "all" && onlyNoApps(error)) return await serveDemoMode(args);
+    const demoMode = role === "all" && onlyNoApps(error);
+    console.error(formatConfigError(error, { startsInDemoMode: demoMode }));
+    if (demoMode) {
+      return await serveDemoMode(args, logFormat() === "json" ? { output: JSON_DEMO_OUTPUT } : {});
+    }
     return 2;
   }
-  const gateway = await startGateway(config, { role });
-  console.log(describe(config, role, gateway.address));
+  setLogFormat(config.logFormat);
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    gateway = await startGateway(config, { role });
+  } catch (error) {
+    // Start-up failures a user can fix: one line saying what to do, like a config error.
+    if (!isStartError(error)) throw error;
+    console.error(error.message);
+    return 2;
+  }
 
   let signals = 0;
   const onSignal = () => {
@@ -106,6 +153,10 @@ async function serve(args: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal);
+  // Printed once the signals are handled: a stop right after "running" is a graceful one.
+  if (logFormat() === "json") {
+    log.info("wecom-gateway running", describeFields(config, role, gateway.address));
+  } else console.log(describe(config, role, gateway.address));
   await gateway.finished;
   Deno.removeSignalListener("SIGINT", onSignal);
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onSignal);

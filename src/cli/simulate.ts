@@ -27,6 +27,10 @@ import { type Command, wantsHelp } from "./command.ts";
 import { type CliContext, defaultContext, loadConfigIn } from "./context.ts";
 import { describeFetchFailure } from "./network_error.ts";
 import { verifyCallbackUrl } from "./url_verification.ts";
+import { uploadForCallback } from "./simulate_upload.ts";
+import { demoMedia, type SampleMedia } from "../simulator/media_samples.ts";
+import { contentTypeFor } from "../media/kinds.ts";
+import { basename, resolve } from "node:path";
 
 const CREDENTIALS_HELP = `Credentials (default: the app from the configuration):
   --config PATH       config.yaml to read (default: ./config.yaml when present, or WECOM_GATEWAY_CONFIG)
@@ -40,6 +44,7 @@ const SEND_HELP =
 Usage: wecom-gateway simulate send [--url URL] [--text TEXT] [--user ID] [--msg-id N]
                                    [--event enter_agent|click|… [--key K]]
                                    [--type image|voice|video|location|link]
+                                   [--file PATH] [--api URL] [--corp-secret S]
 
 Options:
   --url URL       callback URL (default: http://127.0.0.1:<port><path> from the configuration)
@@ -48,6 +53,15 @@ Options:
   --msg-id N      MsgId (default random); send the same id twice to see deduplication
   --event NAME    send an event instead (e.g. enter_agent, click); --key sets its EventKey
   --type TYPE     send an image, voice, video, location or link message with sample fields
+  --file PATH     with --type image|voice|video: upload this file to WeCom's media/upload first
+                  and send its MediaId, so the gateway can download it (image: JPG/PNG, voice:
+                  AMR, video: MP4, as WeCom requires)
+  --api URL       the WeCom API to upload to (default: the app's api_base); the demo prints its
+                  simulated one. With --api and no --file, the demo's sample of the type is sent
+  --corp-secret S the app's Secret for the upload's token (default: the app's corp_secret)
+  Without --file or --api an image, voice or video carries the placeholder MediaId
+  'simulated-media-id', which no WeCom holds: the gateway's download fails (40007) and the agent
+  is told so. WeCom sends no file messages to self-built apps, so there is no --type file.
 
 ${CREDENTIALS_HELP}
 
@@ -99,6 +113,9 @@ interface Target {
   path?: string;
   /** Allowlisted plain user ids from the configuration. */
   allowed: string[];
+  /** For uploads (`--file`): the app's Secret and API base, from the configuration or flags. */
+  corpSecret?: string;
+  apiBase?: string;
 }
 
 const CREDENTIAL_FLAGS = ["token", "aes-key", "corp-id", "agent-id"];
@@ -149,6 +166,7 @@ async function resolveTarget(
   let url = flag("url");
   let path: string | undefined;
   let allowed: string[] = [];
+  let configured: { corpSecret: string; apiBase: string } | undefined;
   if (given.length > 0) {
     const missing = ["token", "aes-key", "corp-id"].filter((n) => flag(n) === undefined);
     if (missing.length > 0) {
@@ -192,6 +210,7 @@ async function resolveTarget(
       context.out(`Acting as app '${app.name}' (the first of ${config.apps.length}; --app NAME).`);
     }
     name = app.name;
+    configured = app;
     corpId = app.corpId;
     agentId = app.agentId;
     token = app.token;
@@ -221,11 +240,25 @@ async function resolveTarget(
     );
   }
   const label = name === "" ? "with the credentials given on the command line" : `as app '${name}'`;
-  return { label, corpId, agentId, crypto: appCrypto, url, path, allowed };
+  return {
+    label,
+    corpId,
+    agentId,
+    crypto: appCrypto,
+    url,
+    path,
+    allowed,
+    corpSecret: flag("corp-secret") ?? configured?.corpSecret,
+    apiBase: flag("api") ?? configured?.apiBase,
+  };
 }
 
 /** The decrypted XML to send, from the options. */
-function buildMessage(values: ParsedOptions["values"], target: Target): {
+function buildMessage(
+  values: ParsedOptions["values"],
+  target: Target,
+  uploaded?: { mediaId: string; filename: string },
+): {
   xml: string;
   description: string;
 } {
@@ -261,9 +294,12 @@ function buildMessage(values: ParsedOptions["values"], target: Target): {
         `Cannot send --type '${type}': use text, ${Object.keys(SAMPLE_FIELDS).join(", ")}.`,
       );
     }
+    const media: Record<string, string> = uploaded ? { MediaId: uploaded.mediaId } : {};
     return {
-      xml: anyMessage({ ...party, msgType: type, fields: { ...fields, MsgId: msgId } }),
-      description: `${type} message (MsgId ${msgId}) from '${userId}'`,
+      xml: anyMessage({ ...party, msgType: type, fields: { ...fields, ...media, MsgId: msgId } }),
+      description: `${type} message (MsgId ${msgId}${
+        uploaded ? `, ${uploaded.filename} uploaded as MediaId ${uploaded.mediaId}` : ""
+      }) from '${userId}'`,
     };
   }
   const text = (values.text as string | undefined) ?? "hello";
@@ -273,6 +309,87 @@ function buildMessage(values: ParsedOptions["values"], target: Target): {
       new TextEncoder().encode(text).length
     } bytes (MsgId ${msgId}) from '${userId}'`,
   };
+}
+
+const MEDIA_TYPES = ["image", "voice", "video"] as const;
+
+/**
+ * With `--file` (or `--api`) and an image, voice or video: uploads the file (or the demo's
+ * sample of the type) to WeCom first. Resolves to the media id and file name, to nothing when
+ * no upload was asked, or to an exit code after printing why the upload failed.
+ */
+async function uploadIfAsked(
+  values: ParsedOptions["values"],
+  target: Target,
+  deps: SimulateDeps,
+  context: CliContext,
+): Promise<{ mediaId: string; filename: string } | undefined | number> {
+  const type = values.type as string | undefined;
+  const path = values.file as string | undefined;
+  const media = MEDIA_TYPES.find((candidate) => candidate === type);
+  if (path === undefined && values.api === undefined) {
+    if (media) {
+      context.out(
+        `note: the ${media}'s MediaId is the placeholder 'simulated-media-id', which WeCom does ` +
+          "not hold: the gateway cannot download it. Give --file PATH to upload a real file first.",
+      );
+    }
+    return undefined;
+  }
+  if (!media) {
+    throw new UsageError(
+      "simulate send",
+      `--file and --api go with --type ${
+        MEDIA_TYPES.join(", ")
+      }: the file is sent as that message.`,
+    );
+  }
+  if (!target.apiBase || !target.corpSecret) {
+    throw new UsageError(
+      "simulate send",
+      "To upload the file, give the WeCom API and the app's Secret: --api URL --corp-secret S " +
+        "(or use a configured app).",
+    );
+  }
+  let file: SampleMedia;
+  if (path === undefined) {
+    file = demoMedia(media);
+  } else {
+    try {
+      file = {
+        bytes: await Deno.readFile(resolve(context.cwd, path)),
+        filename: basename(path),
+        contentType: contentTypeFor(path),
+      };
+    } catch (error) {
+      throw new UsageError(
+        "simulate send",
+        `Cannot read --file ${path}: ${
+          (error as Error).message
+        }. Give the path of a readable file.`,
+      );
+    }
+  }
+  context.out(
+    `Uploading ${file.filename} (${file.bytes.length} bytes) to ${target.apiBase} as ${media}…`,
+  );
+  try {
+    const mediaId = await uploadForCallback({
+      app: {
+        corpId: target.corpId,
+        corpSecret: target.corpSecret,
+        agentId: target.agentId,
+        apiBase: target.apiBase,
+      },
+      kind: media,
+      file,
+      fetch: deps.fetch,
+    });
+    return { mediaId, filename: file.filename };
+  } catch (error) {
+    context.err(`FAIL: WeCom did not take the file: ${(error as Error).message}`);
+    return 1;
+  }
 }
 
 function meaningOf(status: number, body: string): { ok: boolean; text: string } {
@@ -321,11 +438,24 @@ async function runSend(args: string[], deps: SimulateDeps, context: CliContext):
   }
   const { values } = parseOptions(args, {
     command: "simulate send",
-    strings: [...COMMON_STRINGS, "text", "user", "msg-id", "event", "key", "type"],
+    strings: [
+      ...COMMON_STRINGS,
+      "text",
+      "user",
+      "msg-id",
+      "event",
+      "key",
+      "type",
+      "file",
+      "api",
+      "corp-secret",
+    ],
   });
   const target = await resolveTarget(context, values, "simulate send");
   if (typeof target === "number") return target;
-  const message = buildMessage(values, target);
+  const uploaded = await uploadIfAsked(values, target, deps, context);
+  if (typeof uploaded === "number") return uploaded;
+  const message = buildMessage(values, target, uploaded);
   const sealed = await sealCallback(target.crypto, message.xml, {
     corpId: target.corpId,
     agentId: target.agentId,

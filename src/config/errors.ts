@@ -116,7 +116,8 @@ function noAppsGuide(): string[] {
  * Renders a `ConfigError` for a terminal: a summary line, then one line per
  * problem naming the app, the key (config.yaml key and environment variable)
  * and the fix. When no app is configured, a block lists the five variables and
- * where to find each in the WeCom admin console.
+ * where to find each in the WeCom admin console. With `startsInDemoMode` (the
+ * caller starts in demo mode because no app is configured), only that block.
  *
  * @example Usage
  * ```ts
@@ -126,7 +127,12 @@ function noAppsGuide(): string[] {
  * console.assert(text.split("\n").length === 2);
  * ```
  */
-export function formatConfigError(error: ConfigError): string {
+export function formatConfigError(
+  error: ConfigError,
+  options: { startsInDemoMode?: boolean } = {},
+): string {
+  // Nothing to refuse when the caller goes on in demo mode: only what to set to leave it.
+  if (options.startsInDemoMode && error.noApps) return noAppsGuide().slice(1).join("\n");
   const count = error.problems.length;
   const file = error.configPath ? ` (config file: ${error.configPath})` : "";
   const lines = [

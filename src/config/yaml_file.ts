@@ -30,12 +30,37 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * The line (1-based) before `beforeLine` where an unclosed quote or flow
+ * collection begins: the parser only notices it where the file (or the
+ * collection) ends, which is not the line to correct.
+ */
+function openedAt(text: string, beforeLine: number, head: string): number | undefined {
+  const quote = head.match(/Missing closing (["'])quote/)?.[1];
+  const flow = /^Flow (map|sequence)/.exec(head)?.[1] ??
+    (/Missing closing [}\]]/.test(head) ? (head.includes("}") ? "map" : "sequence") : undefined);
+  if (!quote && !flow) return undefined;
+  const lines = text.split(/\r?\n/).slice(0, beforeLine - 1);
+  for (let index = lines.length - 1; index >= 0; index--) {
+    const line = lines[index].replace(/\s#.*$/, "");
+    const count = (char: string) => line.split(char).length - 1;
+    if (quote && count(quote) % 2 === 1) return index + 1;
+    if (flow === "map" && count("{") > count("}")) return index + 1;
+    if (flow === "sequence" && count("[") > count("]")) return index + 1;
+  }
+  return undefined;
+}
+
 /** First line of a YAML error without the source excerpt (which may hold a secret). */
-function describeYamlError(error: unknown): string {
+function describeYamlError(error: unknown, text: string): string {
   if (error instanceof YAMLParseError) {
     const head = error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
     const at = error.linePos?.[0];
-    return at ? `${head} (line ${at.line}, column ${at.col})` : head;
+    if (!at) return head;
+    const opened = openedAt(text, at.line, head);
+    return opened !== undefined
+      ? `${head} (line ${opened}, left open until line ${at.line})`
+      : `${head} (line ${at.line}, column ${at.col})`;
   }
   return (error as Error).message.split("\n")[0];
 }
@@ -92,7 +117,7 @@ export async function readYamlFile(
     parsed = parse(text);
   } catch (error) {
     return contentProblem(
-      `${path} is not valid YAML: ${describeYamlError(error)}.`,
+      `${path} is not valid YAML: ${describeYamlError(error, text)}.`,
       "Correct the YAML at that line (indent with spaces; quote values that contain ': ').",
     );
   }

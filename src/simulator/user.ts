@@ -24,6 +24,7 @@ import type { AppConfig } from "../config/types.ts";
 import { type AppCrypto, importAppCrypto } from "../crypto/mod.ts";
 import { anyMessage, eventMessage, sealCallback, textMessage } from "./seal.ts";
 import type { FakeMessage, FakeWeComApi } from "./wecom_api.ts";
+import { demoMedia, type SampleMedia } from "./media_samples.ts";
 
 /** A message the gateway delivered to the member through the simulated WeCom API. */
 export interface ReceivedMessage {
@@ -124,8 +125,11 @@ export interface SimulatedUserOptions {
   callbackUrl: string;
   /** The app the member writes to: corp id, agent id, callback token and AES key. */
   app: Pick<AppConfig, "corpId" | "agentId" | "token" | "encodingAesKey">;
-  /** The simulated WeCom API the gateway delivers replies to. */
-  api: Pick<FakeWeComApi, "delivered">;
+  /**
+   * The simulated WeCom API the gateway delivers replies to; with `addMedia`, the files the
+   * member sends are registered there, so the gateway can download them.
+   */
+  api: Pick<FakeWeComApi, "delivered"> & Partial<Pick<FakeWeComApi, "addMedia">>;
   /** The member's user id (default `demo-user`). */
   userId?: string;
   /** True once the gateway has nothing queued or running for this member. */
@@ -150,6 +154,15 @@ export interface SimulatedUser {
   sendImage(
     options?: SendOptions & { picUrl?: string; mediaId?: string },
   ): Promise<Exchange>;
+  /**
+   * Sends an image, voice or video message whose file the simulated WeCom serves: `file`
+   * (default: the demo's sample of that type) is registered with `api.addMedia` first.
+   * Resolves with the exchange and the media id.
+   */
+  sendMedia(
+    type: MediaMessageType,
+    options?: SendOptions & { file?: SampleMedia },
+  ): Promise<Exchange & { mediaId: string; file: SampleMedia }>;
   /** Sends an event (`enter_agent`, `click`, …). */
   sendEvent(event: string, options?: SendOptions & { eventKey?: string }): Promise<Exchange>;
   /** Sends any decrypted callback XML (see `./seal.ts` for builders). */
@@ -157,6 +170,9 @@ export interface SimulatedUser {
   /** A fresh MsgId, unique among all simulated users of this process. */
   nextMsgId(): string;
 }
+
+/** Message types that carry a file WeCom holds (`MediaId`). */
+export type MediaMessageType = "image" | "voice" | "video";
 
 const encoder = new TextEncoder();
 
@@ -288,6 +304,23 @@ export async function createSimulatedUser(
         fields: { PicUrl: picUrl, MediaId: mediaId, MsgId: msgId },
       });
       return exchange(xml, msgId, sendOptions);
+    },
+    async sendMedia(type, sendOptions = {}) {
+      if (!api.addMedia) {
+        throw new TypeError(
+          "Cannot send a file the gateway can download: give the simulated user an api with addMedia",
+        );
+      }
+      const file = sendOptions.file ?? demoMedia(type);
+      const mediaId = api.addMedia(file.bytes, { ...file, type });
+      const msgId = sendOptions.msgId ?? nextMsgId();
+      const fields: Record<string, string> = type === "image"
+        ? { PicUrl: `https://wework.qpic.cn/wwpic/demo-${msgId}/0`, MediaId: mediaId }
+        : type === "voice"
+        ? { MediaId: mediaId, Format: "amr" }
+        : { MediaId: mediaId, ThumbMediaId: api.addMedia(demoMedia("image").bytes) };
+      const xml = anyMessage({ ...party, msgType: type, fields: { ...fields, MsgId: msgId } });
+      return { ...(await exchange(xml, msgId, sendOptions)), mediaId, file };
     },
     sendEvent(event, sendOptions = {}) {
       const xml = eventMessage({ ...party, event, eventKey: sendOptions.eventKey });

@@ -4,7 +4,26 @@
  * @module
  */
 
-/** Opens the KV store at `path` (a file path, `:memory:` or a KV Connect URL), creating the file's folder. */
+/** The KV store could not be opened (a folder that cannot be created, a file that is not a store). */
+export class KvOpenError extends Error {
+  /** The path or URL that was tried. */
+  readonly path: string;
+
+  constructor(path: string, cause: unknown) {
+    super(
+      `Cannot open Deno KV at '${path}': ${(cause as Error)?.message ?? cause}. ` +
+        "Set WECOM_GATEWAY_KV to a writable file path, ':memory:' or a KV Connect URL.",
+      { cause },
+    );
+    this.name = "KvOpenError";
+    this.path = path;
+  }
+}
+
+/**
+ * Opens the KV store at `path` (a file path, `:memory:` or a KV Connect URL), creating the
+ * file's folder; throws {@linkcode KvOpenError} when it cannot.
+ */
 export async function openStore(path: string): Promise<Deno.Kv> {
   try {
     if (path !== ":memory:" && !/^https?:\/\//.test(path)) {
@@ -13,11 +32,7 @@ export async function openStore(path: string): Promise<Deno.Kv> {
     }
     return await Deno.openKv(path);
   } catch (error) {
-    throw new Error(
-      `Cannot open Deno KV at '${path}': ${(error as Error).message}. ` +
-        "Set WECOM_GATEWAY_KV to a writable file path, ':memory:' or a KV Connect URL.",
-      { cause: error },
-    );
+    throw new KvOpenError(path, error);
   }
 }
 

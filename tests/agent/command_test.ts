@@ -116,7 +116,12 @@ Deno.test("command: through the pool, replies come back and timeouts kill the pr
   const pool = createAgentPool(sh("cat"), { size: 1, cancelGraceMs: 3000 });
   try {
     assert.equal((await pool.run(request("ping 🏓"))).text, "ping 🏓");
-    const slow = createAgentPool(sh("sleep 30"), { size: 1, cancelGraceMs: 3000 });
+    const warned: string[] = [];
+    const slow = createAgentPool(sh("sleep 30"), {
+      size: 1,
+      cancelGraceMs: 3000,
+      log: (level, message) => warned.push(`${level} ${message}`),
+    });
     try {
       const started = performance.now();
       await assert.rejects(
@@ -124,6 +129,7 @@ Deno.test("command: through the pool, replies come back and timeouts kill the pr
         (error) => error instanceof AgentTimeoutError && error.jobId === "job-42",
       );
       assert.ok(performance.now() - started < 1000);
+      assert.ok(warned.some((line) => /^warn agent run timed out/.test(line)), warned.join("\n"));
     } finally {
       await slow.close();
     }

@@ -83,7 +83,7 @@ Deno.test("check lists every configuration problem at once and exits 2", async (
     match(result.stderr, /2 problems/);
     match(result.stderr, /WECOM_CALLBACK_ENCODING_AES_KEY/);
     match(result.stderr, /WECOM_CALLBACK_AGENT_ID/);
-    match(result.stderr, /run 'wecom-gateway check' again/);
+    match(result.stderr, /run '(deno|npx --yes deno@[\d.]+) task cli check' again/);
     assertNoSecrets(result.all, [FAKE_APP.corpSecret, TOKEN, "tooShort"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -101,7 +101,7 @@ Deno.test("check without --online touches no network, warns about an empty allow
     equal(result.code, 0, result.all);
     match(result.stdout, /allowlist: +warning: nobody may talk to the agent yet/);
     match(result.stdout, /warn +KV is in memory/);
-    match(result.stdout, /Run 'wecom-gateway check --online'/);
+    match(result.stdout, /Run '(deno|npx --yes deno@[\d.]+) task cli check --online'/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

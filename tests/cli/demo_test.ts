@@ -8,6 +8,10 @@
 import { deepStrictEqual as deepEqual, match, ok as assert } from "node:assert/strict";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { sealCallback, textMessage } from "../../src/simulator/seal.ts";
+import { runScript } from "../../src/cli/demo.ts";
+import { demoMedia } from "../../src/simulator/media_samples.ts";
+import { startDemo } from "../../src/simulator/demo.ts";
+import { setLogSink } from "../../src/log.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -71,8 +75,13 @@ Deno.test("`demo` runs the scripted conversation and exits 0", async () => {
     deepEqual(Number(part[1]), i + 1);
     assert(Number(part[3]) <= 2048);
   });
-  match(stdout, /gateway → user {3}text "\[image\] media_id=demo-media-/);
-  match(stdout, /Done: 4 exchanges/);
+  // Media: each file is served by the simulated WeCom, downloaded by the gateway, named in the reply.
+  match(stdout, /user → gateway {3}image demo\.png \(70 bytes, image\/png\)/);
+  match(stdout, /│ \[image\] media_id=\S+ url=\S+ file=\S+\.png size=70 type=image\/png\n/);
+  match(stdout, /│ \[voice\] media_id=\S+ format=amr file=\S+\.amr size=3206 type=audio\/amr\n/);
+  match(stdout, /│ \[video\] .* file=\S+\.mp4 size=4096 type=video\/mp4\n/);
+  deepEqual((stdout.match(/✓ the gateway downloaded the (image|voice|video)/g) ?? []).length, 3);
+  match(stdout, /Done: 6 exchanges/);
   // Quiet by default: no info lines of the gateway's log.
   assert(!/ INFO /.test(stdout), stdout);
 });
@@ -83,6 +92,30 @@ Deno.test("`demo` exits 1 and says which reply did not arrive in time", async ()
   match(stderr, /✗ No complete reply reached 'demo-user' within 1 ms/);
   match(stderr, /The demo failed at step 1 \(A text message\)/);
   assert(!stdout.includes("Done:"), stdout);
+});
+
+Deno.test("a media step whose download fails is shown as ✗, never ✓, and the demo exits 1", async () => {
+  const previous = setLogSink({ format: "human", level: "error", write: () => {} });
+  const demo = await startDemo();
+  try {
+    demo.api.inject("media", Array(10).fill({ errcode: 40007 }));
+    const lines: { stream: "out" | "err"; text: string }[] = [];
+    const code = await runScript(demo, {
+      out: (text) => lines.push({ stream: "out", text }),
+      err: (text) => lines.push({ stream: "err", text }),
+    });
+    deepEqual(code, 1);
+    const text = lines.map((line) => line.text).join("\n");
+    const step4 = text.slice(text.indexOf("4. An image"));
+    assert(!step4.includes("✓"), step4);
+    match(step4, /✗ expected one reply naming the downloaded file \(size=70 type=image\/png\)/);
+    match(text, /The demo failed at step 4/);
+    // Steps 1 to 3 passed before it (positive control).
+    deepEqual((text.match(/✓/g) ?? []).length, 3);
+  } finally {
+    await demo.close();
+    setLogSink(previous);
+  }
 });
 
 Deno.test("`demo --verbose` shows the gateway's log", async () => {
@@ -180,6 +213,9 @@ Deno.test("`serve` with no configuration says what to set, then serves in demo m
     ) {
       assert(stderr.text().includes(name), `missing ${name} in:\n${stderr.text()}`);
     }
+    // It starts, so nothing says it cannot.
+    assert(!/Cannot start/.test(stderr.text() + stdout.text()), stderr.text());
+    match(stderr.text(), /^No WeCom app is configured\./);
     const out = stdout.text();
     assert(
       out.indexOf("Starting in demo mode with a simulated WeCom") < out.indexOf("DEMO MODE"),
@@ -211,13 +247,26 @@ Deno.test("`serve` with no configuration says what to set, then serves in demo m
     await stdout.until(/gateway → tester {3}text "ping through serve's demo mode"/);
 
     // The printed one-line command works as printed.
-    const line = out.match(/deno task cli (simulate send [^\n]+)/)![1];
+    const line = out.match(/(?:deno|npx --yes deno@[\d.]+) task cli (simulate send [^\n]+)/)![1];
     const words = line.match(/"(?:[^"\\]|\\.)*"|\S+/g)!.map((word) =>
       word.startsWith('"') ? JSON.parse(word) as string : word
     );
     const simulated = await run(words, { env: bareEnv() });
     deepEqual(simulated.code, 0, simulated.stdout + simulated.stderr);
     await stdout.until(/gateway → demo-user {3}text "你好"/);
+
+    // The printed file command, with a PNG in place of PATH: uploaded to the simulated WeCom,
+    // downloaded by the gateway, and the echo agent names the file it got.
+    const fileLine = out.match(/task cli (simulate send [^\n]+--file PATH[^\n]+)/)![1];
+    const png = demoMedia("image");
+    await Deno.writeFile(`${cwd}/photo.png`, png.bytes);
+    const fileWords = fileLine.replace("PATH", `${cwd}/photo.png`).split(" ");
+    const uploaded = await run(fileWords, { env: bareEnv() });
+    deepEqual(uploaded.code, 0, uploaded.stdout + uploaded.stderr);
+    match(uploaded.stdout, /Uploading photo\.png \(70 bytes\)/);
+    await stdout.until(
+      new RegExp(`gateway → demo-user {3}text "\\[image\\] media_id=.*size=${png.bytes.length}`),
+    );
 
     child.kill("SIGTERM");
     signalled = true;

@@ -204,6 +204,33 @@ Deno.test("install from source (deno) runs main.ts with the service's permission
   }
 });
 
+Deno.test("install from a deno that npx unpacked into its cache refuses, naming the fix, and writes nothing", async () => {
+  const s = await setup();
+  try {
+    const npxDeno = `${s.home}/.npm/_npx/7a40be787520bede/node_modules/deno/deno`;
+    const result = await install(["--user"], {
+      cwd: s.dir,
+      env: { HOME: s.home },
+      execPath: npxDeno,
+    });
+    equal(result.code, 2, result.stdout + result.stderr);
+    match(result.stderr, /Cannot install the service as this deno runs from npx's cache/);
+    match(result.stderr, /npm install -g deno@[\d.]+/);
+    match(result.stderr, /--binary/);
+    equal(await exists(`${s.home}/.config/systemd/user/wecom-gateway.service`), false);
+    // The same path outside npx's cache is a deno that stays: installed (positive control).
+    const stable = await install(["--user"], {
+      cwd: s.dir,
+      env: { HOME: s.home },
+      execPath: `${s.home}/.npm-global/bin/deno`,
+    });
+    equal(stable.code, 0, stable.stderr);
+    equal(await exists(`${s.home}/.config/systemd/user/wecom-gateway.service`), true);
+  } finally {
+    await s.cleanup();
+  }
+});
+
 Deno.test("install quotes paths with spaces and escapes % in the unit", async () => {
   const s = await setup();
   try {

@@ -158,11 +158,11 @@ Deno.test("jobs (subprocess) lists the newest jobs as a table without message co
     const result = await runCli(["jobs"], { env: fixture.env, cwd: fixture.dir });
     equal(result.code, 0, result.stderr);
     const lines = result.stdout.trim().split("\n");
-    match(lines[0], /^id +state +conversation +app +type +age +attempts +error$/);
+    match(lines[0], /^id +state +reply +conversation +app +type +age +attempts +error$/);
     equal(lines.length, 5);
     match(
       lines[1],
-      new RegExp(`^${fixture.jobs.queued.id} +queued +${CORP}:zhaoliu +default +text +\\ds +0`),
+      new RegExp(`^${fixture.jobs.queued.id} +queued +- +${CORP}:zhaoliu +default +text +\\ds +0`),
     );
     match(
       result.stdout,
@@ -173,6 +173,59 @@ Deno.test("jobs (subprocess) lists the newest jobs as a table without message co
     ok(!result.stdout.includes(PRIVATE) && !result.stderr.includes(PRIVATE));
   } finally {
     await fixture.cleanup();
+  }
+});
+
+Deno.test("jobs list shows where each job's reply stands: pending until WeCom has it, then sent; dead", async () => {
+  const dir = await workdir();
+  const path = `${dir}/kv.sqlite3`;
+  const kv = await Deno.openKv(path);
+  const now = Date.now();
+  const waiting = await job(kv, "zhangsan", now - 40_000, { state: "done" });
+  const delivered = await job(kv, "lisi", now - 30_000, { state: "done" });
+  const givenUp = await job(kv, "wangwu", now - 20_000, {
+    state: "failed",
+    error: "agent crashed",
+  });
+  const silent = await job(kv, "zhaoliu", now - 10_000, { state: "done" });
+  const queued = await job(kv, "sunqi", now - 5_000);
+  const item = (of: JobRecord, state: OutboxItem["state"], purpose: OutboxItem["purpose"]) => {
+    const value: OutboxItem = {
+      id: idAt(of.receivedAt + 2000),
+      conversation: of.conversation,
+      app: "default",
+      userId: of.userId,
+      jobId: of.id,
+      purpose,
+      message: { msgtype: "text", content: `${PRIVATE}: a reply` },
+      state,
+      attempts: state === "pending" ? 0 : 1,
+      notBefore: 0,
+      createdAt: of.receivedAt + 2000,
+    };
+    return kv.set(keys.outbox(value.id), value);
+  };
+  await item(waiting, "sent", "reply"); // the first chunk went out, the second waits
+  await item(waiting, "pending", "reply");
+  await item(delivered, "sent", "reply");
+  await item(delivered, "sent", "recall"); // the working notice's recall does not count
+  await item(givenUp, "dead", "error");
+  await item(silent, "pending", "working"); // a notice is not the reply
+  kv.close();
+  try {
+    const env = { WECOM_GATEWAY_KV: path };
+    const table = await jobsCli(["list"], env, dir);
+    equal(table.code, 0, table.stderr);
+    const replyOf = (id: string) =>
+      table.stdout.split("\n").find((line) => line.startsWith(id))?.split(/ +/)[2];
+    deepEqual(
+      [waiting, delivered, givenUp, silent, queued].map((one) => replyOf(one.id)),
+      ["pending", "sent", "dead", "none", "-"],
+    );
+    const json = JSON.parse((await jobsCli(["list", "--json"], env, dir)).stdout);
+    equal(json.find((one: { id: string }) => one.id === waiting.id).reply, "pending");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -8,6 +8,8 @@ import { listJobs } from "../../src/jobs/store.ts";
 import { type LogSink, setLogSink } from "../../src/log.ts";
 import { randomApp, testConfig } from "../fakes/config.ts";
 import { dotenv, runCli, workdir } from "./run_cli.ts";
+import { startDemo } from "../../src/simulator/demo.ts";
+import { amr, gif } from "../../src/simulator/media_samples.ts";
 
 const APP: AppConfig = randomApp({ name: "default" });
 
@@ -429,4 +431,116 @@ Deno.test("simulate refuses bad usage with exit 2 and says what to do", async ()
   const noConfig = await simulate(["send", "--text", "hi"]);
   equal(noConfig.code, 2);
   match(noConfig.stderr, /give the credentials with --token/);
+});
+
+/** `simulate send` against a demo (gateway + simulated WeCom) with the demo's keys. */
+async function sendToDemo(demo: Awaited<ReturnType<typeof startDemo>>, extra: string[]) {
+  const { context, stdout, stderr } = captureContext({ env: {}, cwd: Deno.cwd() });
+  const code = await createSimulateCommand({ context }).run([
+    "send",
+    "--url",
+    demo.callbackUrl,
+    ...credentials(demo.app),
+    "--agent-id",
+    demo.app.agentId,
+    "--user",
+    demo.user.userId,
+    ...extra,
+  ]);
+  return { code, stdout: stdout(), stderr: stderr() };
+}
+
+Deno.test("simulate send --file uploads the file first; the gateway downloads exactly it and the agent is told its size", async () => {
+  const previous = setLogSink({ format: "human", level: "error", write: () => {} });
+  const demo = await startDemo();
+  const dir = await Deno.makeTempDir();
+  try {
+    const voice = amr(3);
+    await Deno.writeFile(`${dir}/memo.amr`, voice);
+    const result = await sendToDemo(demo, [
+      "--type",
+      "voice",
+      "--file",
+      `${dir}/memo.amr`,
+      "--api",
+      demo.api.url,
+      "--corp-secret",
+      demo.app.corpSecret,
+    ]);
+    equal(result.code, 0, result.stdout + result.stderr);
+    match(
+      result.stdout,
+      /Uploading memo\.amr \(4806 bytes\) to http:\/\/127\.0\.0\.1:\d+ as voice/,
+    );
+    const [upload] = demo.api.uploads();
+    deepEqual([upload.type, upload.bytes], ["voice", voice]);
+    match(result.stdout, new RegExp(`uploaded as MediaId ${upload.mediaId}`));
+    while (!(await demo.settled(demo.user.userId))) await new Promise((r) => setTimeout(r, 20));
+    const [reply] = demo.api.delivered(demo.user.userId);
+    match(
+      String(reply.payload.content),
+      new RegExp(
+        `^\\[voice\\] media_id=${upload.mediaId} format=amr file=\\S+ size=4806 type=audio/amr$`,
+      ),
+    );
+
+    // With --api and no --file, the demo's sample of the type goes.
+    const sample = await sendToDemo(demo, [
+      "--type",
+      "image",
+      "--api",
+      demo.api.url,
+      "--corp-secret",
+      demo.app.corpSecret,
+    ]);
+    equal(sample.code, 0, sample.stderr);
+    match(sample.stdout, /Uploading demo\.png \(70 bytes\)/);
+  } finally {
+    await demo.close();
+    await Deno.remove(dir, { recursive: true });
+    setLogSink(previous);
+  }
+});
+
+Deno.test("simulate send --file: a file WeCom refuses, a missing file, a wrong type or no API each say what to do", async () => {
+  const previous = setLogSink({ format: "human", level: "error", write: () => {} });
+  const demo = await startDemo();
+  const dir = await Deno.makeTempDir();
+  try {
+    const api = ["--api", demo.api.url, "--corp-secret", demo.app.corpSecret];
+    await Deno.writeFile(`${dir}/anim.gif`, gif());
+    const refused = await sendToDemo(demo, [
+      "--type",
+      "image",
+      "--file",
+      `${dir}/anim.gif`,
+      ...api,
+    ]);
+    equal(refused.code, 1);
+    match(refused.stderr, /FAIL: WeCom did not take the file: .*40004/);
+    const missing = await sendToDemo(demo, [
+      "--type",
+      "image",
+      "--file",
+      `${dir}/nope.png`,
+      ...api,
+    ]);
+    equal(missing.code, 2);
+    match(missing.stderr, /Cannot read --file .*nope\.png/);
+    const wrongType = await sendToDemo(demo, ["--type", "location", "--file", `${dir}/anim.gif`]);
+    equal(wrongType.code, 2);
+    match(wrongType.stderr, /--file and --api go with --type image, voice, video/);
+    const noApi = await sendToDemo(demo, ["--type", "image", "--file", `${dir}/anim.gif`]);
+    equal(noApi.code, 2);
+    match(noApi.stderr, /give the WeCom API and the app's Secret: --api URL --corp-secret S/);
+    deepEqual(demo.api.uploads(), [], "nothing was uploaded");
+    // Without --file the placeholder MediaId is named as such.
+    const placeholder = await sendToDemo(demo, ["--type", "video"]);
+    equal(placeholder.code, 0);
+    match(placeholder.stdout, /placeholder 'simulated-media-id'.*--file PATH/);
+  } finally {
+    await demo.close();
+    await Deno.remove(dir, { recursive: true });
+    setLogSink(previous);
+  }
 });

@@ -270,6 +270,35 @@ Deno.test("invalid YAML is reported with its line, without echoing the file's te
   });
 });
 
+Deno.test("a YAML error names the line to correct: where a quote or bracket was left open, not where the parser noticed", async () => {
+  const cases: { yaml: string; line: RegExp }[] = [
+    // An unclosed quote on line 4: the parser only notices at the end of the file (line 7).
+    {
+      yaml: `platforms:\n  wecom_callback:\n    extra:\n      corp_id: "ww1\n      token: abc\n` +
+        `      agent_id: 1000002\n`,
+      line: /Missing closing "quote \(line 4, left open until line 7\)/,
+    },
+    // An unclosed flow map on line 2, noticed at line 3.
+    {
+      yaml: "gateway:\n  jobs: {concurrency: 4\nagent:\n  kind: echo\n",
+      line: /\(line 2, left open until line 3\)/,
+    },
+    // CRLF line ends count the same.
+    { yaml: "a: 1\r\nb: 'x\r\nc: 2\r\n", line: /\(line 2, left open until line 4\)/ },
+    // An error the parser places right keeps its line and column.
+    {
+      yaml: "platforms:\n  wecom_callback:\n    extra:\n      corp_id: ww1\n     token: abc\n",
+      line: /\(line 5, column 1\)/,
+    },
+  ];
+  for (const { yaml, line } of cases) {
+    await withDir({ "config.yaml": yaml }, async (dir) => {
+      const error = await configError(loadConfig({ cwd: dir, env: {} }));
+      assert.match(error.message, line);
+    });
+  }
+});
+
 Deno.test("the apps list plus the single-app variables adds an app named default", async () => {
   const yaml = `
 platforms:

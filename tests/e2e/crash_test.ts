@@ -13,6 +13,7 @@ import type { GatewayProcess } from "./lib/gateway_process.ts";
 import { createHarness, type Harness, tag, waitFor } from "./lib/harness.ts";
 import { checkLedger, createLedger, type Ledger } from "./lib/ledger.ts";
 import { readKvState, waitForSettledKv } from "./lib/kv_state.ts";
+import { measured } from "../lib/measured.ts";
 
 interface Sent {
   user: string;
@@ -149,7 +150,7 @@ Deno.test({
 
       const runs = await h.agentRuns();
       ok(runs.started.length >= 35, "the agent ran for every job");
-      console.log(
+      measured(
         `crash: at the kill ${JSON.stringify(crashed.jobs)}, outbox ${
           JSON.stringify(crashed.outbox)
         }; restart ready in ${Math.round(gateway.startMs)} ms; every reply delivered ${

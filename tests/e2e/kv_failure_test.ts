@@ -21,6 +21,7 @@ import { testConfig } from "../fakes/config.ts";
 import { startFakeWeComApp } from "../fakes/wecom_app.ts";
 import { startCountingAgent } from "./lib/counting_agent.ts";
 import { waitFor } from "./lib/harness.ts";
+import { measured } from "../lib/measured.ts";
 
 setLogSink({
   format: "human",
@@ -128,7 +129,7 @@ Deno.test("a locked KV file: 503 fast and nothing recorded; WeCom's retry once u
     await gateway.delivery!.idle();
     deepEqual(w.replies("lisi"), ["before the outage", "during the outage"]);
     equal((await countJobs(gateway.kv)).done, 2);
-    console.log(`locked KV: 503 in ${Math.round(first.ms)} ms`);
+    measured(`locked KV: 503 in ${Math.round(first.ms)} ms`);
   } finally {
     lock?.release();
     await gateway.stop({ graceMs: 1000 });
@@ -172,7 +173,7 @@ Deno.test("KV locked for 1.5 s while jobs run and replies go out: afterwards eve
     equal(outbox.length, 10, "one outbox item per reply");
     equal(await countJobs(gateway.kv).then((c) => c.done), 10);
     equal(agent.total(), 10, "a finished agent run is not thrown away because KV was locked");
-    console.log(
+    measured(
       `locked mid-flight: all replies ${Math.round(ms)} ms after the lock was released; ` +
         `agent runs ${agent.total()} for 10 jobs`,
     );

@@ -19,6 +19,7 @@ import type { GatewayProcess } from "./lib/gateway_process.ts";
 import { createHarness, tag, waitFor } from "./lib/harness.ts";
 import { checkLedger, createLedger } from "./lib/ledger.ts";
 import { readKvState } from "./lib/kv_state.ts";
+import { measured } from "../lib/measured.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -146,7 +147,7 @@ Deno.test("two gateway processes on one SQLite file (all + worker): 50 jobs run 
     const front_ = runs.byProcess.get("front") ?? 0;
     const back_ = runs.byProcess.get("back") ?? 0;
     ok(front_ > 0 && back_ > 0, `both processes ran jobs: front ${front_}, back ${back_}`);
-    console.log(
+    measured(
       `two processes: 50 replies in ${Math.round(ms)} ms; runs front ${front_}, back ${back_}`,
     );
   } finally {

@@ -38,6 +38,7 @@ import { setLogSink } from "../../src/log.ts";
 import { textMessage } from "../../src/simulator/seal.ts";
 import { testConfig } from "../fakes/config.ts";
 import * as gen from "./lib/generate.ts";
+import { measured } from "../lib/measured.ts";
 
 const SEED = gen.seedFromEnv();
 const SEED_TEXT = `0x${SEED.toString(16)}`;
@@ -1048,7 +1049,7 @@ Deno.test("fuzz: over 10 000 bad callbacks in process give contract statuses, no
     checkLogs(world);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     const seconds = (performance.now() - began) / 1000;
-    console.log(
+    measured(
       `callback fuzz (seed ${SEED_TEXT}): ${total} bad inputs + ${world.controls.size} controls ` +
         `in ${seconds.toFixed(1)} s; ${JSON.stringify(counts)}`,
     );
@@ -1336,7 +1337,7 @@ Deno.test("fuzz: a few hundred bad callbacks over a real socket, with oversize, 
     deepEqual(serverErrors, [], `seed ${SEED_TEXT}: the server's onError ran`);
     deepEqual(world.strayJobs, [], report(world, "socket"));
     deepEqual(world.violations, [], report(world, "socket"));
-    console.log(
+    measured(
       `socket fuzz (seed ${SEED_TEXT}): ${world.cases} cases in ${
         ((performance.now() - began) / 1000).toFixed(1)
       } s`,

@@ -21,6 +21,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { CallbackFormatError, parseEnvelope, parseMessage } from "../../src/intake/parse.ts";
 import { readXmlFields, XmlError } from "../../src/intake/xml.ts";
 import * as gen from "./lib/generate.ts";
+import { measured } from "../lib/measured.ts";
 
 /** No single call on an input of at most 1 MiB may take longer, ms. */
 const CALL_LIMIT_MS = 250;
@@ -239,7 +240,7 @@ Deno.test("fuzz: random, truncated, nested and huge inputs give a value or XmlEr
     }:\n${stderr.slice(-2000)}`,
   );
   const result = JSON.parse(new TextDecoder().decode(output.stdout)) as XmlFuzzResult;
-  console.log(
+  measured(
     `xml fuzz (seed ${seedText}): ${result.cases} calls on ${
       Object.values(result.byCategory).reduce((a, b) => a + b, 0)
     } inputs in ${((performance.now() - began) / 1000).toFixed(1)} s, slowest call ${

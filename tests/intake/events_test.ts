@@ -4,6 +4,7 @@ import type { OutboxItem } from "../../src/delivery/types.ts";
 import { addClientKind, clientKindOf, isWelcomeEvent } from "../../src/intake/events.ts";
 import type { InboundMessage } from "../../src/intake/message.ts";
 import { createIntake } from "../../src/intake/record.ts";
+import { setLogSink } from "../../src/log.ts";
 import { keys } from "../../src/store/keys.ts";
 import { fakeAppConfig } from "../../src/simulator/wecom_api.ts";
 
@@ -17,6 +18,10 @@ const event = (name: string, createTime: number): InboundMessage => ({
   eventKey: "",
   fields: {},
 });
+/** The intake's log lines, kept out of the test output. */
+const logged: string[] = [];
+setLogSink({ format: "human", level: "info", write: (line) => logged.push(line) });
+
 const welcome: WelcomeConfig = { text: "欢迎!", periodSeconds: 60, onEnter: true };
 
 async function outbox(kv: Deno.Kv): Promise<OutboxItem[]> {
@@ -63,6 +68,10 @@ Deno.test("welcome: once per member per period, queued with the event's commit, 
     items = await outbox(kv);
     assert.equal(items.length, 2);
     for await (const _ of kv.list({ prefix: keys.jobPrefix() })) assert.fail("no job");
+    assert.equal(
+      logged.filter((line) => /welcome queued .*event=enter_agent/.test(line)).length,
+      2,
+    );
   } finally {
     kv.close();
   }

@@ -28,24 +28,39 @@ async function rejection<T extends Error>(
   throw new Error(`expected ${type.name}, but it resolved`);
 }
 
-/** Keeps the gateway's info lines out of the test output; warnings still show. */
-function quiet(): () => void {
+/**
+ * Keeps the gateway's info lines out of the test output; warnings still show,
+ * except those matching `expected`, which are collected instead.
+ */
+function quiet(expected?: RegExp): { restore: () => void; expectedLines: string[] } {
+  const expectedLines: string[] = [];
   const previous = setLogSink({ format: "human", level: "warn", write: () => {} });
-  setLogSink({ ...previous, level: "warn" });
-  return () => setLogSink(previous);
+  setLogSink({
+    ...previous,
+    level: "warn",
+    write: (line, level) => {
+      if (expected?.test(line)) expectedLines.push(line);
+      else previous.write(line, level);
+    },
+  });
+  return { restore: () => setLogSink(previous), expectedLines };
 }
 
 async function withDemo(
   fn: (demo: Awaited<ReturnType<typeof startDemo>>) => Promise<void>,
   options: Parameters<typeof startDemo>[0] = {},
+  expectedWarning?: RegExp,
 ): Promise<void> {
-  const restore = quiet();
+  const { restore, expectedLines } = quiet(expectedWarning);
   const demo = await startDemo(options);
   try {
     await fn(demo);
   } finally {
     await demo.close();
     restore();
+  }
+  if (expectedWarning) {
+    assert(expectedLines.length > 0, `no warning matched ${expectedWarning}`);
   }
 }
 
@@ -77,7 +92,7 @@ Deno.test("the demo runs the gateway on loopback against the simulated WeCom, KV
 });
 
 Deno.test("every demo gets fresh random keys", async () => {
-  const restore = quiet();
+  const { restore } = quiet();
   const [a, b] = await Promise.all([startDemo(), startDemo()]);
   try {
     assert(a.app.token !== b.app.token && a.app.encodingAesKey !== b.app.encodingAesKey);
@@ -193,15 +208,19 @@ Deno.test("simulated members created at the same moment never share a MsgId", as
 });
 
 Deno.test("a callback sealed with the wrong token is refused with 403 and no reply", async () => {
-  await withDemo(async (demo) => {
-    const intruder = await memberOf(demo, {
-      app: { ...demo.app, token: randomAlnum(32) },
-      settled: demo.settled,
-    });
-    const error = await rejection(() => intruder.send("let me in"), CallbackRejectedError);
-    deepEqual(error.status, 403);
-    deepEqual(demo.api.delivered().length, 0);
-  });
+  await withDemo(
+    async (demo) => {
+      const intruder = await memberOf(demo, {
+        app: { ...demo.app, token: randomAlnum(32) },
+        settled: demo.settled,
+      });
+      const error = await rejection(() => intruder.send("let me in"), CallbackRejectedError);
+      deepEqual(error.status, 403);
+      deepEqual(demo.api.delivered().length, 0);
+    },
+    {},
+    /callback refused: The signature does not match/,
+  );
 });
 
 Deno.test("a send whose replies never settle fails after the timeout with what arrived", async () => {
@@ -261,7 +280,7 @@ Deno.test("a wrong setting in the given environment fails with a ConfigError and
 });
 
 Deno.test("closing the demo twice is harmless", async () => {
-  const restore = quiet();
+  const { restore } = quiet();
   try {
     const demo = await startDemo();
     await Promise.all([demo.close(), demo.close()]);

@@ -1,0 +1,266 @@
+import { equal, match, ok } from "node:assert/strict";
+import { FAKE_APP } from "../../src/simulator/wecom_api.ts";
+import { startGatewayProcess } from "../e2e/lib/gateway_process.ts";
+import { runCli, workdir } from "./run_cli.ts";
+
+/** One configured app, KV in `dir`, listening on 127.0.0.1:`port`. */
+function appEnv(dir: string, port: number, overrides: Record<string, string> = {}) {
+  return {
+    WECOM_CALLBACK_CORP_ID: FAKE_APP.corpId,
+    WECOM_CALLBACK_CORP_SECRET: FAKE_APP.corpSecret,
+    WECOM_CALLBACK_AGENT_ID: FAKE_APP.agentId,
+    WECOM_CALLBACK_TOKEN: "ServeToken0123456789abcdefXYZ",
+    WECOM_CALLBACK_ENCODING_AES_KEY: "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    WECOM_CALLBACK_API_BASE: "http://127.0.0.1:9",
+    WECOM_CALLBACK_ALLOWED_USERS: "lisi",
+    WECOM_CALLBACK_HOST: "127.0.0.1",
+    WECOM_CALLBACK_PORT: String(port),
+    WECOM_GATEWAY_KV: `${dir}/data/kv.sqlite3`,
+    ...overrides,
+  };
+}
+
+/** Asserts a start-up failure: exit 2, one line on stderr matching `expected`, no stack trace. */
+function assertOneLine(result: { code: number; stdout: string; stderr: string }, expected: RegExp) {
+  equal(result.code, 2, result.stdout + result.stderr);
+  const lines = result.stderr.trim().split("\n");
+  equal(lines.length, 1, result.stderr);
+  match(lines[0], expected);
+  ok(!/^\s+at /m.test(result.stderr) && !/error: Uncaught/.test(result.stderr), result.stderr);
+  ok(!result.stdout.includes("wecom-gateway running"), result.stdout);
+}
+
+Deno.test("serve: a port in use is one line naming the port and the fix, exit 2", async () => {
+  const dir = await workdir();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (taken.addr as Deno.NetAddr).port;
+    const result = await runCli(["serve"], { env: appEnv(dir, port), cwd: dir });
+    assertOneLine(
+      result,
+      new RegExp(
+        `^Cannot start wecom-gateway as port ${port} is already in use .*WECOM_CALLBACK_PORT`,
+      ),
+    );
+    // Nothing was left behind: the lock beside the KV file is gone.
+    await Deno.stat(`${dir}/data/kv.sqlite3.lock`).then(
+      () => ok(false, "the lock file was left behind"),
+      (error) => ok(error instanceof Deno.errors.NotFound),
+    );
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve: a bind host that is not on this machine is one line naming it, exit 2", async () => {
+  const dir = await workdir();
+  try {
+    // 192.0.2.1 is reserved for documentation (TEST-NET-1): no machine has it. Binding sends nothing.
+    const result = await runCli(["serve"], {
+      env: appEnv(dir, 0, { WECOM_CALLBACK_HOST: "192.0.2.1" }),
+      cwd: dir,
+    });
+    assertOneLine(
+      result,
+      /^Cannot start wecom-gateway as '192\.0\.2\.1' is not an address of this machine .*0\.0\.0\.0/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve: a KV path that cannot be opened is one line naming it and the fix, exit 2", async () => {
+  const dir = await workdir({ "not-a-folder": "a file where a folder should be" });
+  try {
+    const result = await runCli(["serve"], {
+      env: appEnv(dir, 0, { WECOM_GATEWAY_KV: `${dir}/not-a-folder/kv.sqlite3` }),
+      cwd: dir,
+    });
+    assertOneLine(
+      result,
+      /^Cannot open Deno KV at '.*not-a-folder\/kv\.sqlite3': .*WECOM_GATEWAY_KV/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve: a second gateway on the KV file of a running one is refused; a worker may join; after it stops the file is free", async () => {
+  const dir = await workdir();
+  const env = appEnv(dir, 0);
+  const first = await startGatewayProcess({ env, cwd: dir, name: "first" });
+  try {
+    const second = await runCli(["serve"], { env, cwd: dir });
+    assertOneLine(
+      second,
+      new RegExp(
+        `^Cannot start wecom-gateway as another gateway \\(pid ${first.pid}\\) already serves ` +
+          "callbacks from the KV file .*kv\\.sqlite3\\. .*--role worker",
+      ),
+    );
+    const worker = await startGatewayProcess({ env, cwd: dir, role: "worker", name: "worker" });
+    equal((await worker.stop()).code, 0, worker.output());
+  } finally {
+    equal((await first.stop()).code, 0, first.output());
+  }
+  try {
+    // The lock went with the first gateway: a new one starts.
+    const again = await startGatewayProcess({ env, cwd: dir, name: "again" });
+    equal((await again.stop()).code, 0, again.output());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve in demo mode (no app configured): a port in use is one line too, exit 2", async () => {
+  const dir = await workdir();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (taken.addr as Deno.NetAddr).port;
+    const result = await runCli(["serve"], {
+      env: { WECOM_CALLBACK_HOST: "127.0.0.1", WECOM_CALLBACK_PORT: String(port) },
+      cwd: dir,
+    });
+    equal(result.code, 2, result.stdout + result.stderr);
+    match(result.stdout, /Starting in demo mode/);
+    const last = result.stderr.trim().split("\n").at(-1)!;
+    match(last, new RegExp(`^Cannot start wecom-gateway as port ${port} is already in use`));
+    ok(!/^\s+at /m.test(result.stderr), result.stderr);
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve in demo mode with LOG_FORMAT=json: stdout is JSON lines too", async () => {
+  const dir = await workdir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--unstable-kv",
+      "-A",
+      "--config",
+      new URL("../../deno.json", import.meta.url).pathname,
+      new URL("../../main.ts", import.meta.url).pathname,
+      "serve",
+    ],
+    cwd: dir,
+    clearEnv: true,
+    env: {
+      LOG_FORMAT: "json",
+      WECOM_CALLBACK_HOST: "127.0.0.1",
+      WECOM_CALLBACK_PORT: "0",
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const lines: string[] = [];
+  let buffer = "";
+  const decoder = new TextDecoder();
+  const reader = child.stdout.getReader();
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!lines.some((line) => line.includes("Configure a real app")) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      const parts = buffer.split("\n");
+      buffer = parts.pop()!;
+      lines.push(...parts);
+    }
+    ok(lines.some((line) => line.includes("DEMO MODE")), lines.join("\n"));
+    for (const line of lines) {
+      const parsed = JSON.parse(line); // throws on a line that is not JSON
+      equal(typeof parsed.msg, "string", line);
+    }
+  } finally {
+    reader.releaseLock();
+    child.kill("SIGTERM");
+    await child.status;
+    await stderr;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve with LOG_FORMAT=json (from .env): every line on stdout is JSON, the banner included", async () => {
+  const dir = await workdir({ ".env": "LOG_FORMAT=json\n" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--unstable-kv",
+      "-A",
+      "--config",
+      new URL("../../deno.json", import.meta.url).pathname,
+      new URL("../../main.ts", import.meta.url).pathname,
+      "serve",
+    ],
+    cwd: dir,
+    clearEnv: true,
+    env: {
+      ...appEnv(dir, 0),
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: Deno.env.get("HOME") ?? "",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const lines: string[] = [];
+  let buffer = "";
+  const decoder = new TextDecoder();
+  const reader = child.stdout.getReader();
+  try {
+    let banner: Record<string, unknown> | undefined;
+    const deadline = Date.now() + 20_000;
+    while (!banner && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      const parts = buffer.split("\n");
+      buffer = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        const parsed = JSON.parse(line);
+        if (parsed.msg === "wecom-gateway running") banner = parsed;
+      }
+    }
+    ok(banner, `no banner line; stdout so far:\n${lines.join("\n")}`);
+    equal(banner.role, "all");
+    equal(banner.agent, "echo");
+    const health = await fetch(banner.health as string);
+    equal((await health.json()).status, "ok");
+    child.kill("SIGTERM");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+    }
+    lines.push(...buffer.split("\n").filter((line) => line !== ""));
+    equal((await child.status).code, 0, await stderr);
+    ok(lines.length >= 3, lines.join("\n")); // the banner, stopping, stopped
+    for (const line of lines) {
+      const parsed = JSON.parse(line); // throws on a line that is not JSON
+      ok(typeof parsed.msg === "string" && typeof parsed.time === "string", line);
+    }
+  } finally {
+    reader.releaseLock();
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await child.status;
+    await stderr;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
