@@ -151,6 +151,7 @@ export async function startGateway(
         }
       },
       resetHistory,
+      failureText: config.agent.failureText,
       plan: {
         reply: planReply,
         notice: planNotice,
