@@ -95,7 +95,7 @@ Deno.test("openai: HTTP 500 is a clear error with the status and the API's messa
     await assert.rejects(
       openaiBackend(request("hi"), config(fake.url), live()),
       (error: Error) => {
-        assert.match(error.message, /the model API answered HTTP 500: Internal error/);
+        assert.match(error.message, /the model API at 127\.0\.0\.1:\d+ answered HTTP 500: Internal error/);
         assert.ok(!error.message.includes(API_KEY), error.message);
         assert.ok(!error.message.includes("0123456789abcdef"), error.message);
         return true;
@@ -128,7 +128,7 @@ Deno.test("openai: a malformed answer is a clear error", async () => {
     fake.setReply({ rawBody: JSON.stringify({ choices: [] }) });
     await assert.rejects(
       openaiBackend(request("hi"), config(fake.url), live()),
-      /no choices\[0\]\.message\.content/,
+      /without choices\[0\]\.message\.content/,
     );
   } finally {
     await fake.close();

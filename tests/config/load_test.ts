@@ -399,6 +399,8 @@ gateway:
     assert.deepEqual(config.agent.openai, {
       baseUrl: "http://127.0.0.1:1234/v1",
       apiKey: "sk-test",
+      apiKeyEnv: "MY_MODEL_KEY",
+      headers: {},
       model: "test-model",
       systemPrompt: "Be brief.",
       historyMaxBytes: 32768,
