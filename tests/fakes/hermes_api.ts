@@ -142,6 +142,11 @@ export function startFakeHermes(options: FakeHermesOptions = {}): FakeHermes {
 
   async function chat(request: Request): Promise<Response> {
     if (!authorized(request)) return apiError(401, "Invalid API key", "invalid_api_key");
+    const header = request.headers.get("x-hermes-session-id") ?? undefined;
+    const key = request.headers.get("x-hermes-session-key") ?? undefined;
+    if ((header !== undefined || key !== undefined) && !options.apiKey) {
+      return apiError(403, "Session headers require API_SERVER_KEY to be set", "forbidden");
+    }
     let body: HermesRequest["body"];
     try {
       body = await request.json();
@@ -154,11 +159,6 @@ export function startFakeHermes(options: FakeHermesOptions = {}): FakeHermes {
     }
     const users = messages.filter((m) => m?.role === "user");
     if (users.length === 0) return apiError(400, "No user message found in messages");
-    const header = request.headers.get("x-hermes-session-id") ?? undefined;
-    const key = request.headers.get("x-hermes-session-key") ?? undefined;
-    if ((header !== undefined || key !== undefined) && !options.apiKey) {
-      return apiError(403, "Session headers require API_SERVER_KEY to be set", "forbidden");
-    }
     if (
       (header !== undefined && !validId(header)) || (key !== undefined && !validId(key))
     ) {
