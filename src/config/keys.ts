@@ -94,7 +94,7 @@ export const SETTINGS = {
   openaiHeaders: section("agent.openai.headers"),
   hermesBaseUrl: section("agent.hermes.base_url", "WECOM_GATEWAY_HERMES_URL"),
   hermesApiKeyEnv: section("agent.hermes.api_key_env"),
-  hermesModel: section("agent.hermes.model"),
+  hermesModel: section("agent.hermes.model", "WECOM_GATEWAY_HERMES_MODEL"),
   hermesSystemPrompt: section("agent.hermes.system_prompt"),
   hermesHeaders: section("agent.hermes.headers"),
   hermesRevealIds: section("agent.hermes.reveal_ids"),
