@@ -360,7 +360,7 @@ Deno.test("config.example.yaml at the project root loads as is", async () => {
     const config = await loadConfig({ cwd: dir, env: {}, args: ["--config", example] });
     assert.deepEqual(config.apps.length, 1);
     assert.deepEqual(config.port, 8645);
-    assert.deepEqual(config.agent.command.argv, ["hermes", "chat", "--stdin"]);
+    assert.deepEqual(config.agent.command.argv, ["hermes", "chat", "-Q", "-q", "{message}"]);
   });
 });
 
