@@ -182,7 +182,9 @@ Deno.test("hermes: 429 (too many runs at once) is retried until a run slot frees
   try {
     const config = hermesConfig(hermes.url);
     const slow = hermesBackend(await memberRequest(kv, "zhang", "slow", 5000), config, live());
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    while (!hermes.requests.some((request) => request.text === "slow")) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     const quick = await hermesBackend(
       await memberRequest(kv, "li", "quick", 5000),
       config,

@@ -2,6 +2,7 @@ import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
 import { HERMES_DEFAULTS } from "../../src/agent/backends/hermes.ts";
 import { FAILURE_TEXT_DEFAULTS } from "../../src/config/validate_agent.ts";
 import { rerunJob } from "../../src/jobs/rerun.ts";
+import { agentSession } from "../../src/agent/session_ids.ts";
 import { listJobs } from "../../src/jobs/store.ts";
 import { setLogSink } from "../../src/log.ts";
 import { type FakeHermes, startFakeHermes } from "../fakes/hermes_api.ts";
@@ -41,9 +42,13 @@ Deno.test("e2e hermes: members who open alike get their own Hermes sessions; /re
     equal(await w.text("zhangsan", "again", "4"), 200);
     await w.waitFor(() => w.texts("zhangsan").length === 3, "the answer after /reset");
     equal(hermes.sessions.size, 3);
-    const [first, , after] = hermes.requests;
+    // The two members' first requests run concurrently: find zhangsan's by his ids.
+    const zhang = await agentSession(w.gateway.kv, `${w.app.corpId}:zhangsan`);
+    const mine = hermes.requests.filter((request) => request.sessionKey === zhang.memberId);
+    deepEqual(mine.map((request) => request.text), ["你好", "again"]);
+    const [first, after] = mine;
     notEqual(after.sessionHeader, first.sessionHeader);
-    equal(after.sessionKey, first.sessionKey);
+    equal(after.sessionHeader, zhang.sessionId, "after /reset: the new epoch's session");
   } finally {
     await w.close();
     await hermes.close();
@@ -59,6 +64,11 @@ Deno.test("e2e hermes: a failed Hermes run reaches the member as the apology, ne
     deepEqual(w.texts("wangwu"), [FAILURE_TEXT_DEFAULTS.en]);
     const [job] = await listJobs(w.gateway.kv, { state: "failed" });
     ok(job.error?.includes("reported a failed run"), job.error);
+    ok(
+      (await w.gateway.metrics.render()).includes(
+        'wecom_agent_failures_total{reason="failed_run"} 1',
+      ),
+    );
     // The next turn is answered normally.
     hermes.behave = () => ({});
     equal(await w.text("wangwu", "再试一次", "2"), 200);
@@ -87,6 +97,11 @@ Deno.test("e2e hermes: Hermes down is retried, fails once with the apology; jobs
       failed.error,
     );
     ok(!w.texts("zhaoliu")[0].includes("127.0.0.1"));
+    ok(
+      (await w.gateway.metrics.render()).includes(
+        'wecom_agent_failures_total{reason="unreachable"} 1',
+      ),
+    );
 
     hermes.restart();
     const outcome = await rerunJob(w.gateway.kv, failed.id, Date.now());
