@@ -116,3 +116,51 @@ Deno.test("e2e hermes: Hermes down is retried, fails once with the apology; jobs
     await hermes.close();
   }
 });
+
+Deno.test("e2e hermes: /stop during a slow Hermes run stops the job; the run's answer never reaches the member", async () => {
+  const hermes = startFakeHermes({ apiKey: KEY, behave: () => ({ delayMs: 1500 }) });
+  const w = await hermesWorld(hermes, 60_000);
+  try {
+    equal(await w.text("sunqi", "write a long report", "1"), 200);
+    await w.waitFor(() => hermes.requests.length === 1, "the run at Hermes");
+    const stopped = performance.now();
+    equal(await w.text("sunqi", "/stop", "2"), 200);
+    await w.waitFor(() => w.texts("sunqi").length === 1, "the /stop answer");
+    ok(w.texts("sunqi")[0].startsWith("Stopped the running request"), w.texts("sunqi")[0]);
+    const [job] = await listJobs(w.gateway.kv, { state: "failed" });
+    equal(job.error, "cancelled by /stop");
+    ok(performance.now() - stopped < 1400, "stopped before Hermes finished");
+    // Hermes finishes the turn anyway (chat completions has no run id to stop): its answer
+    // goes nowhere.
+    await w.waitFor(() => hermes.finished.length === 1, "Hermes ending the run");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    equal(w.texts("sunqi").length, 1);
+    // The positive control: the next message is answered.
+    hermes.behave = () => ({});
+    equal(await w.text("sunqi", "short one", "3"), 200);
+    await w.waitFor(() => w.texts("sunqi").length === 2, "the next answer");
+    deepEqual(w.texts("sunqi").slice(1), ["Hermes: short one"]);
+  } finally {
+    await w.close();
+    await hermes.close();
+  }
+});
+
+Deno.test("e2e hermes: a run slower than agent.timeout_seconds ends in the apology, once", async () => {
+  const hermes = startFakeHermes({ apiKey: KEY, behave: () => ({ delayMs: 1500 }) });
+  const w = await hermesWorld(hermes, 500);
+  try {
+    equal(await w.text("zhouba", "think very hard", "1"), 200);
+    await w.waitFor(() => w.texts("zhouba").length === 1, "the apology");
+    deepEqual(w.texts("zhouba"), [FAILURE_TEXT_DEFAULTS.en]);
+    const [job] = await listJobs(w.gateway.kv, { state: "failed" });
+    ok(job.error?.startsWith("timeout:"), job.error);
+    await w.waitFor(() => hermes.finished.length === 1, "Hermes ending the run");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    equal(hermes.requests.length, 1, "a timed-out run is not sent again");
+    equal(w.texts("zhouba").length, 1, "the late answer is not delivered");
+  } finally {
+    await w.close();
+    await hermes.close();
+  }
+});

@@ -89,6 +89,8 @@ export interface FakeHermes {
   sessions: Map<string, HermesMessage[]>;
   /** Connection attempts that reached the listener, per path. */
   hits: Map<string, number>;
+  /** Runs that ended (answered or failed), whether or not the client still listened. */
+  finished: HermesRequest[];
   behave: (request: HermesRequest) => HermesBehaviour;
   /** Stops listening (clients get connection refused). */
   stop(): Promise<void>;
@@ -132,6 +134,7 @@ export function startFakeHermes(options: FakeHermesOptions = {}): FakeHermes {
   const sessions = new Map<string, HermesMessage[]>();
   const requests: HermesRequest[] = [];
   const hits = new Map<string, number>();
+  const finished: HermesRequest[] = [];
   const closing = new AbortController();
   let running = 0;
 
@@ -257,6 +260,7 @@ export function startFakeHermes(options: FakeHermesOptions = {}): FakeHermes {
       return answer(content, "stop");
     } finally {
       running--;
+      finished.push(seen);
     }
   }
 
@@ -285,6 +289,7 @@ export function startFakeHermes(options: FakeHermesOptions = {}): FakeHermes {
     requests,
     sessions,
     hits,
+    finished,
     behave: options.behave ?? (() => ({})),
     async stop() {
       await server.shutdown();

@@ -21,7 +21,8 @@
  *
  * Chat completions rather than the runs API: the session semantics are
  * documented there and one request is one turn. `/stop` aborts the request
- * (the gateway closes the connection); there is no Hermes run id to stop.
+ * (the gateway stops waiting at once); there is no Hermes run id to stop,
+ * so Hermes may finish that turn in its session.
  *
  * @example Usage
  * ```ts ignore
