@@ -236,7 +236,8 @@ Deno.test("hermes: down (connection refused) is retried until the deadline, then
       },
     );
     const took = performance.now() - started;
-    assert.ok(took > 400 && took < 1600, `retried within the budget (${Math.round(took)} ms)`);
+    // At least one back-off (≥ 400 ms) was waited; no retry started after the 1.5 s deadline.
+    assert.ok(took > 400 && took < 3000, `retried within the budget (${Math.round(took)} ms)`);
   } finally {
     await hermes.close();
   }
