@@ -19,7 +19,7 @@
 
 import type { FailureText } from "../config/types.ts";
 import type { InboundMessage } from "../intake/message.ts";
-import { FAILURE_TEXT_DEFAULTS } from "../config/validate_agent.ts";
+import { FAILURE_TEXT_DEFAULTS } from "../config/agent_defaults.ts";
 
 /**
  * The member's language as far as the message tells: "zh", "en", or undefined (no text).

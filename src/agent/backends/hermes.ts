@@ -37,7 +37,7 @@ import type { AgentConfig, HermesConfig } from "../../config/types.ts";
 import type { AgentReply, AgentRequest } from "../types.ts";
 import { headerSafe } from "../session_ids.ts";
 import { buildChatMessages, completeChat, headerSecrets } from "./openai.ts";
-import { HERMES_CONFIG_DEFAULTS, TRUNCATION_MARKER_DEFAULT } from "../../config/validate_agent.ts";
+import { HERMES_CONFIG_DEFAULTS, TRUNCATION_MARKER_DEFAULT } from "../../config/agent_defaults.ts";
 
 /** Settings used when `agent.hermes` is absent: Hermes' own defaults. */
 export const HERMES_DEFAULTS: HermesConfig = {

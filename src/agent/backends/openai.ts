@@ -33,7 +33,7 @@ import { parseReply } from "../reply.ts";
 import { describeFetchError, redactSecrets, shorten } from "../errors.ts";
 import { BackendFailure, type FailureContext, httpFailure, retryAfterMs } from "./failure.ts";
 import { retryWithin } from "./retry.ts";
-import { TRUNCATION_MARKER_DEFAULT } from "../../config/validate_agent.ts";
+import { TRUNCATION_MARKER_DEFAULT } from "../../config/agent_defaults.ts";
 
 /** One message of a chat completions request. */
 export interface ChatMessage {
