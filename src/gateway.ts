@@ -26,6 +26,7 @@ import { createMessagePreparer } from "./delivery/prepare.ts";
 import { createInboundMedia } from "./media/inbound.ts";
 import { storeReplyFiles } from "./media/store.ts";
 import { resetHistory, runAgentForJob } from "./agent/run.ts";
+import { agentFailureReason } from "./agent/failure_reason.ts";
 import { type Delivery, startDelivery } from "./delivery/deliverer.ts";
 import { addOutboxItems, planNotice, planRecall, planReply } from "./delivery/outbox.ts";
 import { createCallbackHandler, prepareApps } from "./http/callback.ts";
@@ -158,11 +159,15 @@ export async function startGateway(
             job,
             signal,
           );
+        } catch (error) {
+          metrics.count("wecom_agent_failures_total", { reason: agentFailureReason(error) });
+          throw error;
         } finally {
           metrics.observeAgentRun((performance.now() - begun) / 1000);
         }
       },
       resetHistory,
+      failureText: config.agent.failureText,
       plan: {
         reply: planReply,
         notice: planNotice,

@@ -4,8 +4,9 @@
  * A backend answers one {@linkcode AgentRequest}. It runs inside a pool
  * worker (`./worker.ts`), gets its settings per run, and must stop promptly
  * when `signal` aborts (the pool sends that on timeout, cancel and close).
- * Errors it throws become the message the user sees after "the agent failed:",
- * so they must be short and never contain secrets.
+ * Errors it throws are recorded on the failed job and logged (members get an
+ * apology instead), so they must be short, name the fix and never contain
+ * secrets.
  *
  * @example Usage
  * ```ts
@@ -23,6 +24,7 @@ import { echoBackend } from "./backends/echo.ts";
 import { openaiBackend } from "./backends/openai.ts";
 import { commandBackend } from "./backends/command.ts";
 import { httpBackend } from "./backends/http.ts";
+import { hermesBackend } from "./backends/hermes.ts";
 
 /** One agent backend: answers `request` with the settings in `config`, stops when `signal` aborts. */
 export type AgentBackend = (
@@ -36,6 +38,7 @@ const BACKENDS: Record<AgentKind, AgentBackend> = {
   openai: openaiBackend,
   command: commandBackend,
   http: httpBackend,
+  hermes: hermesBackend,
 };
 
 /**
@@ -47,7 +50,7 @@ const BACKENDS: Record<AgentKind, AgentBackend> = {
  * try {
  *   selectBackend("telepathy" as never);
  * } catch (error) {
- *   console.assert((error as Error).message.includes("echo, openai, command or http"));
+ *   console.assert((error as Error).message.includes("echo, openai, hermes, command or http"));
  * }
  * ```
  */
@@ -55,7 +58,7 @@ export function selectBackend(kind: AgentKind): AgentBackend {
   const backend = Object.hasOwn(BACKENDS, kind) ? BACKENDS[kind] : undefined;
   if (!backend) {
     throw new Error(
-      `Cannot run agent kind '${kind}': expected echo, openai, command or http. ` +
+      `Cannot run agent kind '${kind}': expected echo, openai, hermes, command or http. ` +
         "Set agent.kind in config.yaml or WECOM_GATEWAY_AGENT.",
     );
   }

@@ -5,7 +5,10 @@
  * after fetching the message's files (image, voice, video: downloaded into
  * the attachment store and transcribed here, in the job, never before WeCom's
  * 200), runs it on the pool, writes attachments the agent returned as data
- * into the store, and for the openai backend keeps
+ * into the store. For the openai and hermes backends it adds the opaque
+ * session and member ids (`./session_ids.ts`) and the job's deadline (their
+ * retries stop there; `agent.timeout_seconds` bounds the whole job, media
+ * download included). For the openai backend it keeps
  * the conversation history at `keys.history(conversation)`: loaded before the
  * run, and after it the user and assistant turns appended, oldest turns
  * dropped so the content stays within `historyMaxBytes` (and the KV value
@@ -30,6 +33,7 @@ import { keys } from "../store/keys.ts";
 import { commit } from "../store/kv.ts";
 import { log } from "../log.ts";
 import { agentText, type MediaFacts } from "./describe.ts";
+import { agentSession, bumpEpoch } from "./session_ids.ts";
 
 /** What {@linkcode runAgentForJob} needs. */
 export interface AgentRunDeps {
@@ -119,11 +123,21 @@ export async function runAgentForJob(
   signal: AbortSignal,
 ): Promise<AgentReply> {
   const { kv, pool, config } = deps;
+  const deadlineAt = Date.now() + config.timeoutMs;
   const keepHistory = config.kind === "openai" && (config.openai?.historyMaxBytes ?? 0) > 0;
   const history = keepHistory ? await loadHistory(kv, job.conversation) : [];
   const media = deps.fetchMedia ? await deps.fetchMedia(job, signal) : {};
   const request = buildAgentRequest(job, history, { media, platformHint: deps.platformHint });
-  const reply = await pool.run(request, { signal, timeoutMs: config.timeoutMs });
+  if (config.kind === "openai" || config.kind === "hermes") {
+    request.session = await agentSession(kv, job.conversation, {
+      revealIds: config.hermes?.revealIds === true,
+    });
+    request.deadlineAt = deadlineAt;
+  }
+  const reply = await pool.run(request, {
+    signal,
+    timeoutMs: Math.max(1, deadlineAt - Date.now()),
+  });
   if (deps.storeReplyData && reply.attachments.some((file) => file.data !== undefined)) {
     reply.attachments = await deps.storeReplyData(job, reply.attachments);
   }
@@ -230,7 +244,9 @@ export function trimHistory(turns: HistoryTurn[], maxBytes: number): HistoryTurn
 }
 
 /**
- * Deletes the stored history of `conversation` (the `/reset` command).
+ * Deletes the stored history of `conversation` and bumps its epoch, so agents
+ * that keep their own history (Hermes) get a new session id (the `/reset`
+ * command).
  *
  * @example Usage
  * ```ts
@@ -243,7 +259,17 @@ export function trimHistory(turns: HistoryTurn[], maxBytes: number): HistoryTurn
  * ```
  */
 export async function resetHistory(kv: Deno.Kv, conversation: string): Promise<void> {
-  await commit(() => kv.atomic().delete(keys.history(conversation)));
+  for (let attempt = 1; attempt <= SAVE_ATTEMPTS; attempt++) {
+    const epoch = await kv.get<number>(keys.conversationEpoch(conversation));
+    const result = await commit(() =>
+      bumpEpoch(kv.atomic().delete(keys.history(conversation)), epoch, conversation)
+    );
+    if (result.ok) return;
+  }
+  throw new Error(
+    `Cannot reset the conversation: its epoch changed under us ${SAVE_ATTEMPTS} times in a row. ` +
+      "Send /reset again.",
+  );
 }
 
 function validTurns(value: unknown): HistoryTurn[] {

@@ -53,6 +53,14 @@ export interface AgentRequest {
    * and limits, 2048-byte split); the openai backend adds it to its system prompt.
    */
   platformHint?: string;
+  /**
+   * Opaque ids of the conversation (epoch included) and of the member, for
+   * the openai (`user`) and hermes (session headers) backends; see
+   * `./session_ids.ts`.
+   */
+  session?: { sessionId: string; memberId: string };
+  /** Epoch ms by which the job must end (`agent.timeout_seconds`): no retry starts after it. */
+  deadlineAt?: number;
 }
 
 /** A file the agent wants to send. */

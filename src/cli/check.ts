@@ -2,7 +2,8 @@
  * `check`: validates the configuration and shows what the gateway would run
  * with (never a secret, only its length), proves the KV location opens and is
  * writable, and with `--online` asks WeCom for an access token per app and
- * explains every failure in plain words.
+ * explains every failure in plain words, then checks the agent
+ * (`./agent_check.ts`).
  *
  * @example Usage
  * ```ts ignore
@@ -26,6 +27,7 @@ import { type Command, createCommand } from "./command.ts";
 import { type CliContext, loadConfigIn } from "./context.ts";
 import { describeFetchFailure } from "./network_error.ts";
 import { cliCommand } from "./invocation.ts";
+import { checkAgentOnline } from "./agent_check.ts";
 
 const HELP =
   `wecom-gateway check: validate the configuration, and with --online prove it works with WeCom.
@@ -38,6 +40,9 @@ Options:
                   confirm each agent_id, and explain failures: wrong Secret (40001), wrong CorpID
                   (40013), wrong AgentId (40056/301002), untrusted server IP (60020), network
                   (DNS, firewall, HTTPS_PROXY). Nothing is sent to any user.
+                  Then the agent: openai/hermes: reachable, key accepted, model listed (and for
+                  hermes the session headers accepted, without running the model); command: the
+                  program is executable and its cwd exists; http: the webhook's host is reachable.
 
 Without --online nothing leaves this machine. Every configuration problem is listed at once.
 Secrets are never printed, only their length. The KV location is opened and a probe key is
@@ -89,6 +94,12 @@ function describeAgent(config: GatewayConfig): string {
       return `${base}: runs ${agent.command.argv[0] ?? "(no program set)"}`;
     case "http":
       return `${base}: posts to ${safeUrl(agent.http.url)}`;
+    case "hermes":
+      return `${base}: Hermes at ${safeUrl(agent.hermes?.baseUrl ?? "")}, model ${
+        agent.hermes?.model ?? "hermes-agent"
+      }, ${agent.hermes?.apiKeyEnv ?? "API_SERVER_KEY"} ${
+        secretLength(agent.hermes?.apiKey ?? "")
+      }, ${agent.hermes?.revealIds ? "raw member ids" : "opaque session ids"}`;
     default:
       return `${base}: replies with the inbound text`;
   }
@@ -391,6 +402,13 @@ async function check(args: string[], context: CliContext, deps: CheckDeps): Prom
     } finally {
       kv.close();
     }
+    context.out(`\nAgent (${config.agent.kind}):`);
+    const agentLines = await checkAgentOnline(config.agent, {
+      timeoutMs,
+      env: context.env,
+      cwd: context.cwd,
+    });
+    for (const line of agentLines) report(line);
   } else {
     context.out(`\nRun '${cliCommand()} check --online' to prove the credentials with WeCom.`);
   }

@@ -37,11 +37,15 @@ import { type Command, runCommand } from "./command.ts";
 import { consoleOutput } from "./context.ts";
 import { isStartError } from "./start_failure.ts";
 import { cliCommand, taskCommand } from "./invocation.ts";
+import { demoAgentEnv, type DemoAgentFlags } from "./demo_agent.ts";
+import { listJobs } from "../jobs/store.ts";
 
 const HELP = `wecom-gateway demo: a round trip on this machine with a simulated WeCom
 (no WeCom account, no configuration).
 
 Usage: wecom-gateway demo [--interactive] [--verbose] [--timeout SECONDS]
+       wecom-gateway demo --agent hermes|openai [--agent-url URL] [--model NAME]
+                          [--key-env NAME] [--say TEXT] [-i]
        deno task demo [-i]
 
 Starts a simulated WeCom API and the gateway on 127.0.0.1 (random ports, KV in memory, echo agent,
@@ -56,7 +60,19 @@ a demo app with random keys for this run only), then:
 
 Options:
   -v, --verbose        also show the gateway's own log (default: warnings and errors only)
-  --timeout SECONDS    how long to wait for the replies to one message (default 10)
+  --timeout SECONDS    how long to wait for the replies to one message (default 10; 300 with
+                       --agent)
+
+Your own agent behind the simulated WeCom (instead of the echo agent):
+  --agent hermes       Hermes Agent's API server (hermes gateway run, API_SERVER_ENABLED=true);
+                       the key is read from API_SERVER_KEY (or --key-env NAME)
+  --agent openai       any OpenAI-compatible server; needs --agent-url and --model; the key (if
+                       any) from OPENAI_API_KEY (or --key-env NAME)
+  --agent-url URL      the server's base URL ending in /v1 (hermes: default
+                       http://127.0.0.1:8642/v1)
+  --model NAME         the model (hermes: default hermes-agent)
+  --say TEXT           the message sent (default a greeting); with -i, type your own
+  Exits 0 when the agent answered, 1 when it failed (the reason is printed).
 
 With no app configured, 'serve' runs this environment as a service on the configured port.`;
 
@@ -270,6 +286,50 @@ const STEPS: Step[] = [
   mediaStep("video", "A video"),
 ];
 
+/** What `demo --agent` sends when no `--say` is given. */
+export const DEFAULT_AGENT_GREETING =
+  "你好！请用一句话介绍你自己。(Hello! Introduce yourself in one sentence.)";
+
+/**
+ * Sends `text` once to the configured agent through the simulated WeCom and
+ * prints what the member got; 0 when the agent answered, 1 when its job
+ * failed (the operator's reason is printed) or nothing arrived.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { askAgentOnce } from "./demo.ts";
+ * const code = await askAgentOnce(demo, "hello");
+ * ```
+ */
+export async function askAgentOnce(
+  demo: DemoEnvironment,
+  text: string,
+  output: DemoOutput = CONSOLE,
+): Promise<number> {
+  output.out("");
+  output.out(`Asking your ${demo.config.agent.kind} agent through the simulated WeCom…`);
+  try {
+    const exchange = await demo.user.send(text);
+    printExchange(output, exchange, `text ${preview(text)}`, true);
+  } catch (error) {
+    if (error instanceof ReplyTimeoutError || error instanceof CallbackRejectedError) {
+      output.err(`  ✗ ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+  const [failed] = await listJobs(demo.gateway.kv, { state: "failed", limit: 1 });
+  if (failed) {
+    output.err(`  ✗ the agent failed; the member got the apology. Reason: ${failed.error}`);
+    output.err("    Run 'wecom-gateway check --online' with the same settings for the fix.");
+    return 1;
+  }
+  output.out(
+    "  ✓ your agent answered through the simulated WeCom. Next: the README's setup steps.",
+  );
+  return 0;
+}
+
 /** Prints where everything runs. */
 function printEnvironment(output: DemoOutput, demo: DemoEnvironment, kvLabel: string): void {
   const app = demo.app;
@@ -423,6 +483,10 @@ function onStopSignal(onSignal: () => void): () => void {
 }
 
 interface DemoFlags {
+  /** Your own agent instead of the echo agent. */
+  agent?: DemoAgentFlags;
+  /** The message sent to that agent. */
+  say?: string;
   interactive: boolean;
   verbose: boolean;
   timeoutMs: number;
@@ -439,12 +503,26 @@ function parseDemoArgs(args: string[]): DemoFlags | string {
         interactive: { type: "boolean", short: "i" },
         verbose: { type: "boolean", short: "v" },
         timeout: { type: "string" },
+        agent: { type: "string" },
+        "agent-url": { type: "string" },
+        model: { type: "string" },
+        "key-env": { type: "string" },
+        say: { type: "string" },
       },
     }));
   } catch (error) {
     return `${(error as Error).message}. Run 'wecom-gateway demo --help' for its options.`;
   }
-  const seconds = values.timeout === undefined ? 10 : Number(values.timeout);
+  const agent = values.agent;
+  if (agent !== undefined && agent !== "hermes" && agent !== "openai") {
+    return `Cannot run the demo as '--agent' must be hermes or openai: current value is ` +
+      `${JSON.stringify(agent)}.`;
+  }
+  if (agent === undefined && (values["agent-url"] || values.model || values.say)) {
+    return "Cannot run the demo as --agent-url, --model and --say need --agent hermes or " +
+      "--agent openai.";
+  }
+  const seconds = values.timeout === undefined ? (agent ? 300 : 10) : Number(values.timeout);
   if (!Number.isFinite(seconds) || seconds <= 0) {
     return `Cannot run the demo as '--timeout' must be a number of seconds greater than 0: ` +
       `current value is ${JSON.stringify(values.timeout)}.`;
@@ -453,6 +531,17 @@ function parseDemoArgs(args: string[]): DemoFlags | string {
     interactive: values.interactive ?? false,
     verbose: values.verbose ?? false,
     timeoutMs: Math.round(seconds * 1000),
+    ...(agent
+      ? {
+        agent: {
+          agent,
+          url: values["agent-url"],
+          model: values.model,
+          keyEnv: values["key-env"],
+        },
+        say: values.say,
+      }
+      : {}),
   };
 }
 
@@ -476,9 +565,29 @@ async function runDemo(args: string[]): Promise<number> {
   const output = CONSOLE;
   output.out("wecom-gateway demo: the gateway and a simulated WeCom on this machine.");
   output.out("");
-  const demo = await startDemo({ replyTimeoutMs: flags.timeoutMs });
+  let env: Record<string, string> | undefined;
+  if (flags.agent) {
+    const built = demoAgentEnv(flags.agent, Deno.env.toObject());
+    if (typeof built === "string") {
+      console.error(built);
+      return 2;
+    }
+    env = built;
+  }
+  let demo: DemoEnvironment;
+  try {
+    demo = await startDemo({ replyTimeoutMs: flags.timeoutMs, ...(env ? { env } : {}) });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(formatConfigError(error));
+    restoreLogs();
+    return 2;
+  }
   try {
     printEnvironment(output, demo, "in memory");
+    if (flags.agent && !flags.interactive) {
+      return await askAgentOnce(demo, flags.say ?? DEFAULT_AGENT_GREETING, output);
+    }
     if (!flags.interactive) return await runScript(demo, output);
     const stop = Promise.withResolvers<void>();
     const removeSignals = onStopSignal(() => stop.resolve());

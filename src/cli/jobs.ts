@@ -1,6 +1,6 @@
 /**
  * `jobs`: look into the gateway's KV store: jobs, counts, dead letters;
- * retry dead letters; purge old records. Message content is never shown.
+ * retry dead letters; run failed agent jobs again (`rerun`); purge old records. Message content is never shown.
  *
  * @example Usage
  * ```ts ignore
@@ -20,6 +20,7 @@ import { listDeadLetters, purgeDeadLetters, retryDeadLetter } from "../delivery/
 import type { OutboxItem, OutboxState } from "../delivery/types.ts";
 import { countJobs, FINISHED_STATES, JOB_STATES, listJobs, purgeJobs } from "../jobs/store.ts";
 import type { JobRecord, JobState } from "../jobs/types.ts";
+import { failedAgentJobs, rerunJob } from "../jobs/rerun.ts";
 import { openStore } from "../store/kv.ts";
 import { keys } from "../store/keys.ts";
 import type { CredentialFailure } from "../wecom/token.ts";
@@ -35,6 +36,7 @@ Usage: wecom-gateway jobs [list] [--state STATE] [--limit N] [--json]
        wecom-gateway jobs stats [--json]
        wecom-gateway jobs dead [--limit N] [--json]
        wecom-gateway jobs retry ID... | --all
+       wecom-gateway jobs rerun JOB_ID... | --all
        wecom-gateway jobs purge [--older-than 7d] [--state done,failed,dead] [--dead-letters]
 
 Subcommands:
@@ -49,6 +51,9 @@ Subcommands:
            attempts, last error
   retry    send dead letters again (by id, or --all); a running gateway picks them up at once,
            otherwise the next start does
+  rerun    run failed agent jobs again (by job id from 'jobs list --state failed', or --all:
+           every failed one except those /stop cancelled), each conversation's in the order
+           sent; the member gets the answer. Fix the cause first ('check --online')
   purge    delete finished jobs last changed more than --older-than ago (default 7d; e.g. 12h,
            30d, 0 for all), in the --state list (default done,failed,dead); --dead-letters also
            deletes dead letters older than that
@@ -520,11 +525,56 @@ async function runPurge(args: string[], context: CliContext): Promise<number> {
   });
 }
 
+async function runRerun(args: string[], context: CliContext): Promise<number> {
+  const command = "jobs rerun";
+  const { values, positionals } = parseOptions(args, {
+    command,
+    strings: COMMON.strings,
+    booleans: ["all"],
+    maxPositionals: Infinity,
+  });
+  if (values.all && positionals.length > 0) {
+    throw new UsageError(command, "Give job ids or --all, not both.");
+  }
+  if (!values.all && positionals.length === 0) {
+    throw new UsageError(
+      command,
+      "Name the failed jobs to run again (ids from 'wecom-gateway jobs list --state failed') " +
+        "or give --all.",
+    );
+  }
+  return await withStore(context, values, async (opened) => {
+    const ids = values.all
+      ? (await failedAgentJobs(opened.kv)).map((job) => job.id)
+      : [...positionals].sort(); // ids are time-ordered: oldest first keeps each conversation's order
+    if (ids.length === 0) {
+      context.out("No failed agent jobs to run again.");
+      return 0;
+    }
+    let failed = 0;
+    for (const id of ids) {
+      const outcome = await rerunJob(opened.kv, id, context.now());
+      if (outcome.ok) {
+        context.out(`${id}: queued again (${outcome.job.conversation})`);
+      } else {
+        failed++;
+        context.err(`${id}: ${outcome.reason}`);
+      }
+    }
+    context.out(
+      `${ids.length - failed} of ${ids.length} queued again. A running gateway runs them now; ` +
+        "otherwise the next start does.",
+    );
+    return failed > 0 ? 1 : 0;
+  });
+}
+
 const SUBCOMMANDS: Record<string, (args: string[], context: CliContext) => Promise<number>> = {
   list: runList,
   stats: runStats,
   dead: runDead,
   retry: runRetry,
+  rerun: runRerun,
   purge: runPurge,
 };
 

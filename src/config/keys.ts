@@ -16,6 +16,14 @@
  * @module
  */
 
+/**
+ * A top-level section only this gateway reads, in the shape of
+ * `platforms.wecom_callback` (`enabled`, `extra`): when present, it is read
+ * instead, so one config.yaml can serve Hermes and the gateway without
+ * Hermes starting its own WeCom adapter (see `./gateway_section.ts`).
+ */
+export const GATEWAY_ONLY_SECTION = "wecom_gateway";
+
 /** Path of Hermes's WeCom callback section in config.yaml. */
 export const EXTRA_PATH = ["platforms", "wecom_callback", "extra"] as const;
 
@@ -81,6 +89,15 @@ export const SETTINGS = {
   httpUrl: section("agent.http.url", "WECOM_GATEWAY_HTTP_URL"),
   httpHeaders: section("agent.http.headers"),
   agentPlatformHint: section("agent.platform_hint"),
+  agentFailureText: section("agent.failure_text", "WECOM_GATEWAY_FAILURE_TEXT"),
+  agentTruncationMarker: section("agent.truncation_marker"),
+  openaiHeaders: section("agent.openai.headers"),
+  hermesBaseUrl: section("agent.hermes.base_url", "WECOM_GATEWAY_HERMES_URL"),
+  hermesApiKeyEnv: section("agent.hermes.api_key_env"),
+  hermesModel: section("agent.hermes.model", "WECOM_GATEWAY_HERMES_MODEL"),
+  hermesSystemPrompt: section("agent.hermes.system_prompt"),
+  hermesHeaders: section("agent.hermes.headers"),
+  hermesRevealIds: section("agent.hermes.reveal_ids"),
   mediaDir: section("gateway.media.dir", "WECOM_GATEWAY_MEDIA_DIR"),
   mediaMaxBytes: section("gateway.media.max_bytes"),
   mediaRetentionHours: section("gateway.media.retention_hours"),
@@ -192,6 +209,9 @@ export const AGENT_KEYS: readonly string[] = [
   "command",
   "http",
   "platform_hint",
+  "hermes",
+  "failure_text",
+  "truncation_marker",
 ];
 
 /** Our keys directly under `gateway:` (Hermes keeps its own keys there too). */
@@ -206,7 +226,15 @@ export const GATEWAY_KEYS: readonly string[] = [
 
 /** Keys of our own sub-sections, by dotted section path. */
 export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
-  "agent.openai": ["base_url", "api_key_env", "model", "system_prompt", "history_max_bytes"],
+  "agent.openai": [
+    "base_url",
+    "api_key_env",
+    "model",
+    "system_prompt",
+    "history_max_bytes",
+    "headers",
+  ],
+  "agent.hermes": ["base_url", "api_key_env", "model", "system_prompt", "headers", "reveal_ids"],
   "agent.command": ["argv", "cwd"],
   "agent.http": ["url", "headers"],
   "gateway.jobs": [

@@ -28,7 +28,33 @@ export interface AppConfig {
 }
 
 /** Which agent backend answers messages. */
-export type AgentKind = "echo" | "openai" | "command" | "http";
+export type AgentKind = "echo" | "openai" | "command" | "http" | "hermes";
+
+/** The apology a member gets when their request finally fails, by language. */
+export interface FailureText {
+  /** For members who write Chinese. */
+  zh: string;
+  /** For everyone else. */
+  en: string;
+}
+
+/** Settings of the hermes backend: Hermes Agent's API server (`agent.hermes`). */
+export interface HermesConfig {
+  /** Base URL including `/v1` (default `http://127.0.0.1:8642/v1`). */
+  baseUrl: string;
+  /** Hermes' `API_SERVER_KEY`, read from the variable named by `apiKeyEnv`. */
+  apiKey: string;
+  /** The variable holding the key (default `API_SERVER_KEY`). */
+  apiKeyEnv: string;
+  /** Model name sent (default `hermes-agent`, what Hermes lists). */
+  model: string;
+  /** Extra system prompt sent with each message (default none: Hermes has its own). */
+  systemPrompt: string;
+  /** Extra request headers. Never logged. */
+  headers: Record<string, string>;
+  /** Send raw `corp_id:user_id` as session and member ids instead of opaque ones (default false). */
+  revealIds: boolean;
+}
 
 /** Settings of the agent backends (the `agent:` section of config.yaml). */
 export interface AgentConfig {
@@ -45,9 +71,19 @@ export interface AgentConfig {
     systemPrompt: string;
     /** Upper bound of the stored history per conversation, in UTF-8 bytes of content. */
     historyMaxBytes: number;
+    /** The variable the key was read from, for error messages (default OPENAI_API_KEY). */
+    apiKeyEnv?: string;
+    /** Extra request headers (`agent.openai.headers`). Never logged. */
+    headers?: Record<string, string>;
   };
+  /** Settings of `kind: hermes` (absent: defaults). */
+  hermes?: HermesConfig;
+  /** Appended to an answer the model cut short (`agent.truncation_marker`). */
+  truncationMarker?: string;
+  /** What a member is told when their request finally fails (`agent.failure_text`). */
+  failureText?: FailureText;
   command: {
-    /** Program and arguments, e.g. ["hermes", "chat", "--stdin"]. */
+    /** Program and arguments, e.g. ["hermes", "chat", "-Q", "-q"] (the message is appended). */
     argv: string[];
     cwd?: string;
   };

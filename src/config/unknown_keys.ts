@@ -148,7 +148,7 @@ function checkYaml(root: Readonly<Record<string, unknown>>, problems: ConfigProb
   }
 
   const agent = checkSection(problems, root.agent, "agent", AGENT_KEYS, false);
-  for (const name of ["openai", "command", "http"]) {
+  for (const name of ["openai", "command", "http", "hermes"]) {
     const path = `agent.${name}`;
     checkSection(problems, agent?.[name], path, SECTION_KEYS[path], true);
   }

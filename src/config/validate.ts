@@ -32,6 +32,8 @@ import { atPath, collectApps, fromEnv, type Layers } from "./layers.ts";
 import { createReader, where } from "./read.ts";
 import type { AgentKind, GatewayConfig } from "./types.ts";
 import { checkNames } from "./unknown_keys.ts";
+import { withGatewaySection } from "./gateway_section.ts";
+import { readAgentExtras, validHeaders } from "./validate_agent.ts";
 import { validateApps } from "./validate_apps.ts";
 import { readMedia, readPlainText, readWelcome } from "./validate_media.ts";
 
@@ -68,7 +70,7 @@ export const DEFAULTS = {
 const WECOM_PER_MINUTE = 30;
 const WECOM_PER_HOUR = 1000;
 
-const AGENT_KINDS: readonly AgentKind[] = ["echo", "openai", "command", "http"];
+const AGENT_KINDS: readonly AgentKind[] = ["echo", "openai", "command", "http", "hermes"];
 
 /** The outcome: a config (with defaults where values were wrong) and the problems found. */
 export interface ValidationResult {
@@ -106,7 +108,8 @@ function resolvePath(cwd: string, path: string): string {
  * console.assert(noApps && problems.length === 1);
  * ```
  */
-export function validateConfig(layers: Layers, cwd: string): ValidationResult {
+export function validateConfig(given: Layers, cwd: string): ValidationResult {
+  const layers: Layers = { ...given, root: withGatewaySection(given.root) };
   const read = createReader(layers);
   const problems: ConfigProblem[] = checkNames(layers);
 
@@ -369,6 +372,8 @@ function readAgent(
   const openai = {
     baseUrl,
     apiKey,
+    apiKeyEnv,
+    headers: validHeaders(read, SETTINGS.openaiHeaders),
     model,
     systemPrompt: read.text(SETTINGS.openaiSystemPrompt, ""),
     historyMaxBytes: read.integer(
@@ -388,7 +393,7 @@ function readAgent(
       read,
       SETTINGS.commandArgv,
       'is missing; the "command" agent needs the program to run.',
-      'to the program and its arguments, e.g. argv: ["hermes", "chat", "--stdin"].',
+      'to the program and its arguments, e.g. argv: ["hermes", "chat", "-Q", "-q", "{message}"].',
     );
   }
   const commandCwd = read.raw(SETTINGS.commandCwd) === undefined
@@ -409,21 +414,18 @@ function readAgent(
       `Set ${where(SETTINGS.httpUrl, undefined)} to e.g. http://127.0.0.1:8000/agent.`,
     );
   }
-  const headers = read.stringMap(SETTINGS.httpHeaders);
-  for (const name of Object.keys(headers)) {
-    try {
-      new Headers([[name, "x"]]);
-    } catch {
-      read.report(
-        SETTINGS.httpHeaders,
-        read.raw(SETTINGS.httpHeaders),
-        `has a header name that is not valid HTTP (${JSON.stringify(name.slice(0, 40))}).`,
-        "Use header names made of letters, digits and -, e.g. Authorization.",
-      );
-    }
-  }
+  const headers = validHeaders(read, SETTINGS.httpHeaders);
 
   const platformHint = read.boolean(SETTINGS.agentPlatformHint, true);
 
-  return { kind, timeoutMs, workers, openai, command, http: { url, headers }, platformHint };
+  return {
+    kind,
+    timeoutMs,
+    workers,
+    openai,
+    command,
+    http: { url, headers },
+    platformHint,
+    ...readAgentExtras(read, kind),
+  };
 }

@@ -207,7 +207,7 @@ export function createMessagePreparer(deps: PrepareDeps): PrepareMessage {
         throw error;
       }
       if (kind === "file") {
-        return explain(`WeCom refused it (errcode ${error.errcode})`, "WeCom refused the upload");
+        return explain("WeCom refused it", `WeCom refused the upload (errcode ${error.errcode})`);
       }
       log("info", `WeCom refused the attachment as ${kind}; sending it as a file`, {
         ...fields,
@@ -218,7 +218,7 @@ export function createMessagePreparer(deps: PrepareDeps): PrepareMessage {
         uploaded = await deps.client.uploadMedia(app, kind, bytes, plan.filename, plan.contentType);
       } catch (again) {
         if (again instanceof WeComApiError && REFUSED_FILE_ERRCODES.has(again.errcode)) {
-          return explain(`WeCom refused it (errcode ${again.errcode})`, "WeCom refused the upload");
+          return explain("WeCom refused it", `WeCom refused the upload (errcode ${again.errcode})`);
         }
         throw again;
       }

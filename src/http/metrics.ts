@@ -80,6 +80,8 @@ const HELP: Record<string, string> = {
   wecom_callbacks_total: "Callbacks answered, by method, outcome and HTTP status.",
   wecom_sends_total: "WeCom message/send and recall calls, by api and errcode (0 = ok).",
   wecom_token_fetches_total: "gettoken calls made by this process.",
+  wecom_agent_failures_total:
+    "Agent runs that failed, by reason (timeout, unreachable, http_<status>, failed_run, …).",
 };
 
 /** Creates an empty set of metrics. */

@@ -19,7 +19,8 @@
  *   the job is left to its new owner); one "working on it" notice after
  *   `config.workingNoticeMs`, recalled before the reply when
  *   `config.recallWorkingNotice`; agent errors and timeouts end the job
- *   `failed` with a short notice to the user.
+ *   `failed` with the error on the job (for the operator) and a short
+ *   apology to the member (`./apology.ts`), never the error itself.
  * - `stop()` waits for running jobs up to `graceMs`, then aborts them and
  *   releases their leases, so another process (or the next start) takes them
  *   at once.
@@ -29,7 +30,8 @@
 
 import { AgentError, shorten } from "../agent/errors.ts";
 import type { AgentReply } from "../agent/types.ts";
-import type { JobsConfig } from "../config/types.ts";
+import type { FailureText, JobsConfig } from "../config/types.ts";
+import { apologyFor } from "./apology.ts";
 import type { OutboxItem } from "../delivery/types.ts";
 import { createGroupCommit } from "../intake/group_commit.ts";
 import { type LogFields, type LogLevel, write } from "../log.ts";
@@ -92,6 +94,8 @@ export interface RunnerDeps {
   runAgent: (job: JobRecord, signal: AbortSignal) => Promise<AgentReply>;
   /** Clears a conversation's history (`resetHistory` of src/agent/run.ts), for `/reset`. */
   resetHistory: (kv: Deno.Kv, conversation: string) => Promise<void>;
+  /** The apology a member gets when their job fails (`agent.failure_text`; default zh/en). */
+  failureText?: FailureText;
   plan: OutboxPlanner;
   config: JobsConfig;
   /** Send replies as markdown (`delivery.markdown`). */
@@ -156,32 +160,25 @@ export const DEAD_NOTICE =
   "Sorry, your request could not be completed: it was interrupted several times. " +
   "Please send it again.";
 
-/** Text sent when the agent fails; `reason` is short and user-facing. */
-export function failureNotice(reason: string): string {
-  return `Sorry, the agent failed: ${reason}. Please try again.`;
-}
-
-/** Text sent when the agent times out; `reason` is short and user-facing. */
-export function timeoutNotice(reason: string): string {
-  return `Sorry, your request timed out: ${reason}. Please try again, perhaps with a smaller request.`;
-}
-
-/** The job's `error` and the user's notice for a failed run. */
-function describeFailure(error: unknown, command: boolean): { error: string; notice: string } {
+/**
+ * The job's `error` (for the operator: `jobs list`, the log) and the member's
+ * notice for a failed run: the apology of `./apology.ts`, never the error.
+ */
+function describeFailure(
+  error: unknown,
+  job: JobRecord,
+  command: boolean,
+  texts: FailureText | undefined,
+): { error: string; notice: string } {
   if (error instanceof AgentError) {
-    return {
-      error: `${error.kind}: ${error.message}`,
-      notice: error.kind === "timeout"
-        ? timeoutNotice(error.message)
-        : failureNotice(error.message),
-    };
+    return { error: `${error.kind}: ${error.message}`, notice: apologyFor(job.message, texts) };
   }
   const message = shorten(error instanceof Error ? error.message : String(error), 300);
   return {
     error: `internal: ${message}`,
     notice: command
       ? "Sorry, that command failed. Please try again."
-      : failureNotice("an internal error"),
+      : apologyFor(job.message, texts),
   };
 }
 
@@ -620,7 +617,7 @@ export function startRunner(deps: RunnerDeps): Runner {
     const items: OutboxItem[] = [];
     if (result.kind === "error") {
       state = "failed";
-      const failure = describeFailure(result.error, run.command !== null);
+      const failure = describeFailure(result.error, job, run.command !== null, deps.failureText);
       error = failure.error;
       items.push(plan.notice(target, failure.notice, "error"));
       log("warn", "job failed", fields(job, { error }));

@@ -60,6 +60,10 @@ export const keys = {
   // agent
   /** Conversation history of the openai backend (`HistoryTurn[]`). */
   history: (conversation: string): Deno.KvKey => ["history", conversation],
+  /** Conversation epoch: bumped by `/reset`, part of the agent's session id (`number`). */
+  conversationEpoch: (conversation: string): Deno.KvKey => ["conv_epoch", conversation],
+  /** Per-installation secret the opaque agent session ids are derived from (32 random bytes). */
+  sessionSecret: (): Deno.KvKey => ["session_secret"],
 
   // wecom API
   /** Cached access token of an app: `{ token, expiresAt }`. */

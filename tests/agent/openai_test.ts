@@ -95,7 +95,10 @@ Deno.test("openai: HTTP 500 is a clear error with the status and the API's messa
     await assert.rejects(
       openaiBackend(request("hi"), config(fake.url), live()),
       (error: Error) => {
-        assert.match(error.message, /the model API answered HTTP 500: Internal error/);
+        assert.match(
+          error.message,
+          /the model API at 127\.0\.0\.1:\d+ answered HTTP 500: Internal error/,
+        );
         assert.ok(!error.message.includes(API_KEY), error.message);
         assert.ok(!error.message.includes("0123456789abcdef"), error.message);
         return true;
@@ -128,7 +131,7 @@ Deno.test("openai: a malformed answer is a clear error", async () => {
     fake.setReply({ rawBody: JSON.stringify({ choices: [] }) });
     await assert.rejects(
       openaiBackend(request("hi"), config(fake.url), live()),
-      /no choices\[0\]\.message\.content/,
+      /without choices\[0\]\.message\.content/,
     );
   } finally {
     await fake.close();
@@ -158,4 +161,140 @@ Deno.test("openai: an unreachable API names the host and never the key", async (
       return true;
     },
   );
+});
+
+/** Answers each chat completions call with the next of `answers` (the last repeats). */
+function scriptedServer(answers: (() => Response)[]) {
+  const seen: Headers[] = [];
+  const bodies: Record<string, unknown>[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    seen.push(new Headers(req.headers));
+    bodies.push(await req.json());
+    return answers[Math.min(seen.length - 1, answers.length - 1)]();
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/v1`,
+    seen,
+    bodies,
+    close: () => server.shutdown(),
+  };
+}
+
+function completion(content: string, finish: string, headers: Record<string, string> = {}) {
+  return () =>
+    Response.json({
+      choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: finish }],
+    }, { headers });
+}
+
+Deno.test("openai: finish_reason error and content_filter are failures; length is delivered with the marker", async () => {
+  const server = scriptedServer([
+    completion("API call failed after 3 retries: Connection error.", "error"),
+    completion("something", "content_filter"),
+    completion("The first half", "length"),
+    completion("Fine answer", "stop", { "X-Hermes-Completed": "false" }),
+  ]);
+  try {
+    const settings = { ...config(server.url), truncationMarker: " (cut)" };
+    const deadline = () => textRequest("hi", { deadlineAt: Date.now() + 5000 });
+    await assert.rejects(openaiBackend(deadline(), settings, live()), /reported a failed run/);
+    await assert.rejects(openaiBackend(deadline(), settings, live()), /content_filter/);
+    assert.equal((await openaiBackend(deadline(), settings, live())).text, "The first half (cut)");
+    // A server that says the run did not complete is believed, whatever finish_reason says.
+    await assert.rejects(openaiBackend(deadline(), settings, live()), /completed false/);
+    assert.equal(server.seen.length, 4, "none of these is retried");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("openai: 429 waits for Retry-After, 503 is retried, 400 and 404 fail at once with the fix", async () => {
+  const server = scriptedServer([
+    () =>
+      Response.json({ error: { message: "slow down" } }, {
+        status: 429,
+        headers: { "Retry-After": "1" },
+      }),
+    () => Response.json({ error: { message: "overloaded" } }, { status: 503 }),
+    completion("at last", "stop"),
+  ]);
+  try {
+    const started = performance.now();
+    const reply = await openaiBackend(
+      textRequest("hi", { deadlineAt: Date.now() + 8000 }),
+      config(server.url),
+      live(),
+    );
+    assert.equal(reply.text, "at last");
+    assert.equal(server.seen.length, 3);
+    assert.ok(performance.now() - started >= 1000, "Retry-After: 1 was honoured");
+  } finally {
+    await server.close();
+  }
+  for (
+    const [status, fix] of [[400, /check agent\.openai\.model/], [
+      404,
+      /check agent\.openai\.base_url/,
+    ]] as const
+  ) {
+    const refusing = scriptedServer([
+      () => Response.json({ error: { message: "nope" } }, { status }),
+    ]);
+    try {
+      await assert.rejects(
+        openaiBackend(
+          textRequest("hi", { deadlineAt: Date.now() + 5000 }),
+          config(refusing.url),
+          live(),
+        ),
+        fix,
+      );
+      assert.equal(refusing.seen.length, 1, `HTTP ${status} is not retried`);
+    } finally {
+      await refusing.close();
+    }
+  }
+});
+
+Deno.test("openai: a retry never starts after the job's deadline", async () => {
+  const server = scriptedServer([
+    () =>
+      Response.json({ error: { message: "wait" } }, {
+        status: 429,
+        headers: { "Retry-After": "30" },
+      }),
+  ]);
+  try {
+    const started = performance.now();
+    await assert.rejects(
+      openaiBackend(
+        textRequest("hi", { deadlineAt: Date.now() + 2000 }),
+        config(server.url),
+        live(),
+      ),
+      /HTTP 429: wait/,
+    );
+    assert.equal(server.seen.length, 1);
+    assert.ok(performance.now() - started < 1000, "gave up at once: 30 s do not fit in 2 s");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("openai: extra headers are sent, and the opaque member id as user", async () => {
+  const server = scriptedServer([completion("ok", "stop")]);
+  try {
+    const settings = config(server.url, { headers: { "X-Tenant": "wecom", "X-Trace": "on" } });
+    await openaiBackend(
+      textRequest("hi", { session: { sessionId: "wecom-s", memberId: "wecom-m" } }),
+      settings,
+      live(),
+    );
+    const [sent] = server.seen;
+    assert.equal(sent.get("x-tenant"), "wecom");
+    assert.equal(sent.get("authorization"), `Bearer ${API_KEY}`);
+    assert.equal(server.bodies[0].user, "wecom-m");
+  } finally {
+    await server.close();
+  }
 });

@@ -389,7 +389,7 @@ Deno.test("config.example.yaml at the project root loads as is", async () => {
     const config = await loadConfig({ cwd: dir, env: {}, args: ["--config", example] });
     assert.deepEqual(config.apps.length, 1);
     assert.deepEqual(config.port, 8645);
-    assert.deepEqual(config.agent.command.argv, ["hermes", "chat", "--stdin"]);
+    assert.deepEqual(config.agent.command.argv, ["hermes", "chat", "-Q", "-q", "{message}"]);
   });
 });
 
@@ -428,6 +428,8 @@ gateway:
     assert.deepEqual(config.agent.openai, {
       baseUrl: "http://127.0.0.1:1234/v1",
       apiKey: "sk-test",
+      apiKeyEnv: "MY_MODEL_KEY",
+      headers: {},
       model: "test-model",
       systemPrompt: "Be brief.",
       historyMaxBytes: 32768,

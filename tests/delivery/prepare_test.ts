@@ -90,7 +90,7 @@ Deno.test("WeCom refusing a file as its type: it is uploaded as a file instead",
   );
   assert.deepEqual(refused.message, {
     msgtype: "text",
-    content: '[Could not send the file "b.gif": WeCom refused it (errcode 45001).]',
+    content: '[Could not send the file "b.gif": WeCom refused it.]',
   });
 });
 

@@ -6,6 +6,7 @@ import {
 } from "../../src/agent/errors.ts";
 import { appendHistory, loadHistory, resetHistory } from "../../src/agent/run.ts";
 import { DEAD_NOTICE, startRunner } from "../../src/jobs/runner.ts";
+import { FAILURE_TEXT_DEFAULTS } from "../../src/config/validate_agent.ts";
 import {
   cancelConversation,
   CANCELLED_ERROR,
@@ -261,7 +262,7 @@ Deno.test("a lost lease aborts the agent and the runner does not reply", async (
   }
 });
 
-Deno.test("an agent error fails the job and tells the user briefly", async () => {
+Deno.test("an agent error fails the job and tells the member the apology, never the error", async () => {
   using kv = await Deno.openKv(":memory:");
   const agent = (job: JobRecord) => {
     const text = job.message.type === "text" ? job.message.content : "";
@@ -277,31 +278,35 @@ Deno.test("an agent error fails the job and tells the user briefly", async () =>
     assertEquals((await getJob(kv, crash.id))?.state, "failed");
     assertEquals((await getJob(kv, crash.id))?.error, "crash: the agent crashed");
     assertEquals((await outbox(kv, "ww1:alice")).map((item) => [item.purpose, textOf(item)]), [
-      ["error", "Sorry, the agent failed: the agent crashed. Please try again."],
+      ["error", FAILURE_TEXT_DEFAULTS.en],
     ]);
     assertEquals((await getJob(kv, odd.id))?.state, "failed");
-    assertEquals((await outbox(kv, "ww1:bob")).map(textOf), [
-      "Sorry, the agent failed: an internal error. Please try again.",
-    ]);
+    // The operator's detail stays on the job; the member gets the apology only.
+    assertEquals((await getJob(kv, odd.id))?.error, "internal: ECONNREFUSED secret-host:1234");
+    assertEquals((await outbox(kv, "ww1:bob")).map(textOf), [FAILURE_TEXT_DEFAULTS.en]);
     assertEquals(runner.stats().failed, 2);
   } finally {
     await runner.stop();
   }
 });
 
-Deno.test("an agent timeout fails the job with a timeout notice", async () => {
+Deno.test("an agent timeout fails the job; the member gets the apology in their language", async () => {
   using kv = await Deno.openKv(":memory:");
   const agent = (job: { id: string }) => Promise.reject(new AgentTimeoutError(job.id, 1_800_000));
-  const runner = startRunner(runnerDeps(kv, agent));
+  const runner = startRunner(
+    runnerDeps(kv, agent, { failureText: { zh: "抱歉，出错了。", en: "Oops." } }),
+  );
   try {
     const job = await send(kv, "ww1:alice", "slow");
+    const chinese = await send(kv, "ww1:li", "请总结这份报告");
     runner.wake();
     await runner.idle();
     assertEquals((await getJob(kv, job.id))?.state, "failed");
+    assert((await getJob(kv, job.id))?.error?.includes("30 min"));
     const [notice] = await outbox(kv, "ww1:alice");
-    assertEquals(notice.purpose, "error");
-    assert(textOf(notice).startsWith("Sorry, your request timed out"), textOf(notice));
-    assert(textOf(notice).includes("30 min"));
+    assertEquals([notice.purpose, textOf(notice)], ["error", "Oops."]);
+    assertEquals((await getJob(kv, chinese.id))?.state, "failed");
+    assertEquals((await outbox(kv, "ww1:li")).map(textOf), ["抱歉，出错了。"]);
   } finally {
     await runner.stop();
   }

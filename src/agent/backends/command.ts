@@ -1,8 +1,11 @@
 /**
  * The command backend: runs a program once per message.
  *
- * The program (`agent.command.argv`, e.g. `["hermes", "chat", "--stdin"]`)
- * gets the message text on stdin and the context in its environment:
+ * The program (`agent.command.argv`, e.g. `["hermes", "chat", "-Q", "-q",
+ * "{message}"]`) gets the message text on stdin, and in place of every
+ * argument that is exactly `{message}` (for programs such as Hermes' CLI that
+ * take the message as an argument; no shell is involved), and the context in
+ * its environment:
  *
  * | variable | value |
  * |---|---|
@@ -47,6 +50,9 @@ const MAX_STDOUT_BYTES = 1024 * 1024;
 const MAX_STDERR_BYTES = 8 * 1024;
 /** Lines of stderr quoted in the error of a failed run. */
 const STDERR_LINES = 5;
+
+/** An argument exactly this is replaced by the message text. */
+export const MESSAGE_PLACEHOLDER = "{message}";
 
 /** Environment variables of the gateway that the agent program never sees. */
 const HIDDEN_ENV = /^WECOM_CALLBACK_(?:CORP_SECRET|TOKEN|ENCODING_AES_KEY)$/;
@@ -123,7 +129,7 @@ export async function commandBackend(
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(program, {
-      args,
+      args: args.map((arg) => arg === MESSAGE_PLACEHOLDER ? request.text ?? "" : arg),
       cwd: config.command.cwd || undefined,
       clearEnv: true,
       env: { ...inheritedEnv(), ...commandEnv(request) },
