@@ -13,6 +13,7 @@
  * @module
  */
 
+import { probeAgent } from "../agent/probe.ts";
 import { findConfigPath } from "../config/config_path.ts";
 import { readDotenv } from "../config/dotenv.ts";
 import type { AppConfig, GatewayConfig } from "../config/types.ts";
@@ -36,7 +37,9 @@ Options:
   --online        also ask WeCom for an access token for each app (gettoken, bypassing the cache),
                   confirm each agent_id, and explain failures: wrong Secret (40001), wrong CorpID
                   (40013), wrong AgentId (40056/301002), untrusted server IP (60020), network
-                  (DNS, firewall, HTTPS_PROXY). Nothing is sent to any user.
+                  (DNS, firewall, HTTPS_PROXY); and whether the agent backend is reachable
+                  (openai: GET /models; http: HEAD on its URL; command: the program exists).
+                  Nothing is sent to any user and no agent runs.
 
 Without --online nothing leaves this machine. Every configuration problem is listed at once.
 Secrets are never printed, only their length. The KV location is opened and a probe key is
@@ -387,6 +390,12 @@ async function check(args: string[], context: CliContext, deps: CheckDeps): Prom
         context.out(`  app '${app.name}':`);
         for (const line of await checkApp(app, kv, timeoutMs)) report(line, "    ");
       }
+      // The same probe as the operator console's health view.
+      const agent = await probeAgent(config.agent, timeoutMs);
+      report({
+        verdict: agent.ok ? "ok" : "fail",
+        text: `agent ${agent.kind}: ${agent.detail} (${agent.ms} ms)`,
+      });
     } finally {
       kv.close();
     }
