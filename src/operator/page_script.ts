@@ -328,7 +328,7 @@ var COLORS = ["#1f6feb", "#e8590c", "#12805c", "#b42318", "#7048e8", "#0b7285", 
 function niceMax(value) {
   if (!(value > 0)) return 1;
   var power = Math.pow(10, Math.floor(Math.log10(value)));
-  var steps = [1, 2, 2.5, 5, 10];
+  var steps = [1, 2, 4, 8, 10];
   for (var i = 0; i < steps.length; i++) if (steps[i] * power >= value) return steps[i] * power;
   return 10 * power;
 }
@@ -354,7 +354,8 @@ function lineChart(title, series, from, to, key) {
   }
   for (var m = 0; m <= 4; m++) {
     var at = from + (to - from) * m / 4;
-    svg += '<text x="' + x(at) + '" y="' + (H - 8) + '" font-size="11" text-anchor="middle" fill="#667085">' +
+    var anchor = m === 0 ? "start" : m === 4 ? "end" : "middle";
+    svg += '<text x="' + x(at) + '" y="' + (H - 8) + '" font-size="11" text-anchor="' + anchor + '" fill="#667085">' +
       esc(new Date(at).toTimeString().slice(0, to - from < 600000 ? 8 : 5)) + "</text>";
   }
   var points = 0;

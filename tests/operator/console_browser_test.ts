@@ -188,7 +188,10 @@ browserTest(
       await page.waitForSelector('[data-app="main"] [data-verification="ok"]', { timeout: 10_000 });
       ok((await text(page, "header")).includes("运维控制台"));
       ok((await text(page, '[data-app="main"] .status')).includes("已验证"));
+      // Only as tall as the content (the README shows this one).
+      await page.setViewport({ width: 1100, height: 300, deviceScaleFactor: 1 });
       await page.screenshot({ path: `${SHOTS}setup-verified-zh.png`, fullPage: true });
+      await page.setViewport({ width: 1180, height: 900, deviceScaleFactor: 1 });
 
       // WeCom refuses the reply from an untrusted IP and quotes the IP it saw.
       w.api.inject("send", [{
