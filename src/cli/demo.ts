@@ -23,6 +23,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, formatConfigError } from "../config/load.ts";
 import { NO_APPS_KEY } from "../config/errors.ts";
 import { type LogLevel, setLogSink } from "../log.ts";
+import { OperatorListenError } from "../operator/server.ts";
 import { type DemoEnvironment, type DemoOptions, startDemo } from "../simulator/demo.ts";
 import {
   CallbackRejectedError,
@@ -561,6 +562,10 @@ export async function serveDemoMode(
     if (error instanceof ConfigError) {
       output.err(formatConfigError(error));
       return 2;
+    }
+    if (error instanceof OperatorListenError) {
+      output.err(error.message);
+      return 1;
     }
     if (error instanceof Deno.errors.AddrInUse) {
       output.err(

@@ -8,6 +8,7 @@ import { ConfigError, formatConfigError, loadConfig } from "../config/load.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { type GatewayRole, startGateway } from "../gateway.ts";
 import { log } from "../log.ts";
+import { OperatorListenError } from "../operator/server.ts";
 import { type Command, runCommand } from "./command.ts";
 import { consoleOutput } from "./context.ts";
 import { onlyNoApps, serveDemoMode } from "./demo.ts";
@@ -106,7 +107,14 @@ async function serve(args: string[]): Promise<number> {
     if (role === "all" && onlyNoApps(error)) return await serveDemoMode(args);
     return 2;
   }
-  const gateway = await startGateway(config, { role });
+  let gateway;
+  try {
+    gateway = await startGateway(config, { role });
+  } catch (error) {
+    if (!(error instanceof OperatorListenError)) throw error;
+    console.error(error.message);
+    return 1;
+  }
   console.log(describe(config, role, gateway.address, gateway.operatorAddress));
 
   let signals = 0;
