@@ -25,7 +25,7 @@ export const CONSOLE_TEXTS: Record<"en" | "zh", Record<string, string>> = {
     updated: "updated {time}",
     copy: "Copy",
     copied: "Copied",
-    app: "App",
+    app: "app",
     corpId: "CorpID",
     agentId: "AgentId",
     callbackUrl: "URL (callback URL)",
