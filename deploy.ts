@@ -19,6 +19,9 @@ import { startGateway } from "./src/gateway.ts";
 
 try {
   const config = await loadConfig({ args: [] });
+  // Deploy gives a project one listener: no operator listener here (run the console and
+  // /metrics on the worker, which shares this KV).
+  delete config.operator;
   const kv = await Deno.openKv();
   await startGateway(config, { role: "edge", kv });
 } catch (error) {

@@ -270,7 +270,7 @@ async function runPass(
   let sampling: Promise<void> = Promise.resolve();
   const sampler = setInterval(() => {
     sampling = sampling.then(async () => {
-      const jobs = await jobGauges(server.port);
+      const jobs = await jobGauges(server.operatorPort!);
       peakQueued = Math.max(peakQueued, jobs.queued);
       peakRunning = Math.max(peakRunning, jobs.running);
     });
@@ -666,7 +666,7 @@ async function main(args: string[]): Promise<number> {
       }
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {
-        const workers = await busyWorkers(busy.server.port);
+        const workers = await busyWorkers(busy.server.operatorPort!);
         const started = (await agentGroups(pidFile)).length;
         if (workers === BUSY_AGENTS && started === BUSY_AGENTS) {
           busyReached = true;
@@ -701,7 +701,7 @@ async function main(args: string[]): Promise<number> {
                 ackRound(r),
                 options.ackConcurrency,
               );
-              row.busyAfter = await busyWorkers(busy.server.port);
+              row.busyAfter = await busyWorkers(busy.server.operatorPort!);
               busyRows.push(row);
               console.error(
                 `busy round ${r + 1}: ${

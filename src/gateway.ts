@@ -1,8 +1,9 @@
 /**
  * One gateway process: the pieces of the message flow, started in order.
  *
- * config → KV → http (callback, health, metrics) → crypto → intake → jobs
- * runner → agent pool → WeCom API client → delivery.
+ * config → KV → http (callback, health) → crypto → intake → jobs
+ * runner → agent pool → WeCom API client → delivery; and the operator
+ * listener (metrics, console) on its own address.
  *
  * Roles let one KV be shared by several processes: `edge` answers callbacks
  * only (it fits Deno Deploy), `worker` runs jobs and delivery only, `all`
@@ -32,6 +33,8 @@ import { addOutboxItems, planNotice, planRecall, planReply } from "./delivery/ou
 import { createCallbackHandler, prepareApps } from "./http/callback.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
 import { createRouter } from "./http/router.ts";
+import { type OperatorServer, startOperatorServer } from "./operator/server.ts";
+import { createVerificationLog } from "./operator/verifications.ts";
 import { createGroupCommit } from "./intake/group_commit.ts";
 import { createIntake } from "./intake/record.ts";
 import { type Runner, startRunner } from "./jobs/runner.ts";
@@ -60,12 +63,16 @@ export interface GatewayOptions {
   backoffBaseMs?: number;
   /** First back-off after 60020 (untrusted IP), ms (tests). */
   ipBackoffBaseMs?: number;
+  /** Interval of the operator console's chart samples, ms (default 10 000; tests). */
+  operatorSampleMs?: number;
 }
 
 /** A started gateway. */
 export interface Gateway {
   /** The callback server's address (absent for the worker role). */
   address?: Deno.NetAddr;
+  /** The operator listener's address (metrics, console); absent when it is off. */
+  operatorAddress?: Deno.NetAddr;
   kv: Deno.Kv;
   metrics: Metrics;
   runner?: Runner;
@@ -99,6 +106,7 @@ export async function startGateway(
     throw error;
   }
   const metrics = createMetrics();
+  const verifications = createVerificationLog(kv);
   // One committer for intake, jobs and delivery: concurrent commits share one durable commit.
   // KV Connect allows 10 checks per atomic operation.
   const commit = config.groupCommit
@@ -202,13 +210,17 @@ export async function startGateway(
         if (result.outcome === "refused" || result.notified) delivery?.wake();
         return result;
       },
-      observe: metrics.observeCallback,
+      observe: (observation) => {
+        metrics.observeCallback(observation);
+        verifications.observe(observation);
+      },
     });
+    // /metrics is served on the operator listener only.
     const handler = createRouter({
       path: config.path,
       apps,
       callback,
-      metrics: () => metrics.render(),
+      onStrayVerification: verifications.observeStray,
     });
     const listening = Promise.withResolvers<Deno.NetAddr>();
     try {
@@ -250,9 +262,11 @@ export async function startGateway(
 
   const done = Promise.withResolvers<void>();
   let stopping: Promise<void> | undefined;
+  let operator: OperatorServer | undefined;
   const stop = (stopOptions: { graceMs?: number } = {}) => {
     stopping ??= (async () => {
       try {
+        await operator?.shutdown();
         await server?.shutdown();
         await runner?.stop({ graceMs: stopOptions.graceMs ?? 10_000 });
         await pool?.close();
@@ -266,5 +280,33 @@ export async function startGateway(
     return stopping;
   };
 
-  return { address, kv, metrics, runner, delivery, client, stop, finished: done.promise };
+  if (config.operator) {
+    try {
+      operator = await startOperatorServer({
+        operator: config.operator,
+        config,
+        kv,
+        metrics,
+        verifications,
+        role,
+        publicAddress: address,
+        sampleMs: options.operatorSampleMs,
+      });
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+  }
+
+  return {
+    address,
+    operatorAddress: operator?.address,
+    kv,
+    metrics,
+    runner,
+    delivery,
+    client,
+    stop,
+    finished: done.promise,
+  };
 }

@@ -5,6 +5,9 @@
  * secrets or message bodies are replaced by `[redacted]` before anything is
  * written, so a careless call cannot leak them.
  *
+ * The last warnings and errors (redacted the same way) are also kept in a
+ * small in-memory ring for the operator console: {@linkcode recentProblems}.
+ *
  * @example Usage
  * ```ts
  * import { log } from "./log.ts";
@@ -94,11 +97,46 @@ function human(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** One remembered warning or error, already redacted. */
+export interface LogRecord {
+  time: string;
+  level: "warn" | "error";
+  msg: string;
+  fields: LogFields;
+}
+
+/** How many warnings and errors {@linkcode recentProblems} keeps. */
+export const RECENT_PROBLEMS = 200;
+
+const recent: LogRecord[] = [];
+
+/**
+ * The last warnings and errors of this process, oldest first (at most
+ * {@linkcode RECENT_PROBLEMS}), whatever the sink's level; fields redacted as written.
+ *
+ * @example Usage
+ * ```ts
+ * import { log, recentProblems } from "./log.ts";
+ * log.warn("disk almost full", { token: "s3cret" });
+ * const last = recentProblems().at(-1)!;
+ * console.assert(last.msg === "disk almost full" && last.fields.token === "[redacted]");
+ * ```
+ */
+export function recentProblems(): LogRecord[] {
+  return recent.slice();
+}
+
 /** Writes one line at `level`. */
 export function write(level: LogLevel, message: string, fields: LogFields = {}): void {
-  if (ORDER[level] < ORDER[sink.level]) return;
+  const remember = level === "warn" || level === "error";
+  if (!remember && ORDER[level] < ORDER[sink.level]) return;
   const safe = redact(fields);
   const time = new Date().toISOString();
+  if (remember) {
+    recent.push({ time, level, msg: message, fields: safe });
+    if (recent.length > RECENT_PROBLEMS) recent.splice(0, recent.length - RECENT_PROBLEMS);
+    if (ORDER[level] < ORDER[sink.level]) return;
+  }
   if (sink.format === "json") {
     sink.write(JSON.stringify({ time, level, msg: message, ...safe }), level);
   } else {

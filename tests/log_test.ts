@@ -1,5 +1,5 @@
 import { equal, ok } from "node:assert/strict";
-import { log, redact, setLogSink } from "../src/log.ts";
+import { log, RECENT_PROBLEMS, recentProblems, redact, setLogSink } from "../src/log.ts";
 import { startWorld } from "./fakes/world.ts";
 
 Deno.test("redact replaces secret-looking and body-looking fields", () => {
@@ -85,4 +85,22 @@ Deno.test("a field without a value is left out of the line, never written as 'un
   }
   equal(lines.length, 1);
   ok(lines[0].endsWith("sent app=a attempts=0"), lines[0]);
+});
+
+Deno.test("recentProblems keeps the last warnings and errors, redacted, whatever the sink's level", () => {
+  const previous = setLogSink({ format: "json", level: "error", write: () => {} });
+  try {
+    log.info("not kept");
+    for (let i = 0; i < RECENT_PROBLEMS + 5; i++) log.warn(`ring ${i}`, { secret: "s3cret", n: i });
+    log.error("ring last", { app: "a" });
+    const kept = recentProblems();
+    equal(kept.length, RECENT_PROBLEMS);
+    equal(kept.at(-1)!.msg, "ring last");
+    equal(kept.at(-1)!.level, "error");
+    equal(kept[0].msg, "ring 6");
+    equal(kept[0].fields.secret, "[redacted]");
+    ok(!kept.some((line) => line.msg === "not kept"));
+  } finally {
+    setLogSink(previous);
+  }
 });

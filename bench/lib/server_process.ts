@@ -24,6 +24,8 @@ export interface ServerProcess {
   name: string;
   pid: number;
   port: number;
+  /** The gateway's operator listener (`/metrics`), when {@linkcode startGateway} started it. */
+  operatorPort?: number;
   /** VmHWM of the process in KiB (peak resident set size), or NaN when unknown. */
   peakRssKiB(): Promise<number>;
   /** User + system CPU seconds used by the process so far, or NaN when unknown. */
@@ -266,7 +268,11 @@ export interface GatewayOptions {
  * ```
  */
 export async function startGateway(options: GatewayOptions): Promise<ServerProcess> {
-  return await startServer({
+  // A free port for the operator listener (/metrics), found by binding port 0 and letting go.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const operatorPort = probe.addr.port;
+  probe.close();
+  const server = await startServer({
     name: options.name,
     args: [
       "run",
@@ -285,9 +291,12 @@ export async function startGateway(options: GatewayOptions): Promise<ServerProce
       WECOM_CALLBACK_HOST: "127.0.0.1",
       WECOM_CALLBACK_PORT: "0",
       WECOM_CALLBACK_ALLOW_ALL_USERS: "true",
+      WECOM_GATEWAY_OPERATOR_PORT: String(operatorPort),
       ...options.env,
     }),
     cwd: options.cwd,
     ready: /health:\s+http:\/\/[^/]+:(\d+)\/health/,
   });
+  server.operatorPort = operatorPort;
+  return server;
 }

@@ -3,7 +3,7 @@
  * with (never a secret, only its length), proves the KV location opens and is
  * writable, and with `--online` asks WeCom for an access token per app and
  * explains every failure in plain words, then checks the agent
- * (`./agent_check.ts`).
+ * (`../agent/check.ts`).
  *
  * @example Usage
  * ```ts ignore
@@ -27,7 +27,7 @@ import { type Command, createCommand } from "./command.ts";
 import { type CliContext, loadConfigIn } from "./context.ts";
 import { describeFetchFailure } from "./network_error.ts";
 import { cliCommand } from "./invocation.ts";
-import { checkAgentOnline } from "./agent_check.ts";
+import { checkAgentOnline } from "../agent/check.ts";
 
 const HELP =
   `wecom-gateway check: validate the configuration, and with --online prove it works with WeCom.
@@ -402,6 +402,7 @@ async function check(args: string[], context: CliContext, deps: CheckDeps): Prom
     } finally {
       kv.close();
     }
+    // The same checks as the operator console's health view.
     context.out(`\nAgent (${config.agent.kind}):`);
     const agentLines = await checkAgentOnline(config.agent, {
       timeoutMs,

@@ -746,6 +746,12 @@ export async function serveDemoMode(
   output.out(`  listening on:        ${address.hostname}:${address.port}`);
   output.out(`  callback URL:        ${demo.callbackUrl}`);
   output.out(`  health:              ${demo.healthUrl}`);
+  const operator = demo.gateway.operatorAddress;
+  if (operator) {
+    output.out(
+      `  operator console:    http://${operator.hostname}:${operator.port}/  (and /metrics)`,
+    );
+  }
   output.out(`  simulated WeCom API: ${demo.api.url}  (replies are delivered here, not to WeCom)`);
   output.out(`  demo app:            corp ${app.corpId}, agent ${app.agentId}`);
   output.out(

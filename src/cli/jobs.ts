@@ -15,15 +15,14 @@ import { resolve } from "node:path";
 import { ConfigError, formatConfigError, loadConfig } from "../config/load.ts";
 import { readDotenv } from "../config/dotenv.ts";
 import type { GatewayConfig } from "../config/types.ts";
-import type { AppDeliveryStatus } from "../delivery/deliverer.ts";
 import { listDeadLetters, purgeDeadLetters, retryDeadLetter } from "../delivery/dead_letters.ts";
 import type { OutboxItem, OutboxState } from "../delivery/types.ts";
-import { countJobs, FINISHED_STATES, JOB_STATES, listJobs, purgeJobs } from "../jobs/store.ts";
+import { keys } from "../store/keys.ts";
+import { FINISHED_STATES, JOB_STATES, listJobs, purgeJobs } from "../jobs/store.ts";
+import { readStoreStats } from "../jobs/stats.ts";
 import type { JobRecord, JobState } from "../jobs/types.ts";
 import { failedAgentJobs, rerunJob } from "../jobs/rerun.ts";
 import { openStore } from "../store/kv.ts";
-import { keys } from "../store/keys.ts";
-import type { CredentialFailure } from "../wecom/token.ts";
 import { parseOptions, UsageError } from "./args.ts";
 import { type Command, createCommand } from "./command.ts";
 import type { CliContext } from "./context.ts";
@@ -219,12 +218,12 @@ async function replyStates(kv: Deno.Kv, jobs: JobRecord[]): Promise<Map<string, 
   return states;
 }
 
-/** A job without its message content, for `--json`. */
-function jobSummary(job: JobRecord, reply: ReplyState): Record<string, unknown> {
+/** A job without its message content, for `--json` and the operator console. */
+export function jobSummary(job: JobRecord, reply?: ReplyState): Record<string, unknown> {
   return {
     id: job.id,
     state: job.state,
-    reply,
+    ...(reply === undefined ? {} : { reply }),
     conversation: job.conversation,
     app: job.app,
     corpId: job.corpId,
@@ -239,8 +238,8 @@ function jobSummary(job: JobRecord, reply: ReplyState): Record<string, unknown> 
   };
 }
 
-/** An outbox item without its message content, for `--json`. */
-function itemSummary(item: OutboxItem): Record<string, unknown> {
+/** An outbox item without its message content, for `--json` and the operator console. */
+export function itemSummary(item: OutboxItem): Record<string, unknown> {
   return {
     id: item.id,
     state: item.state,
@@ -305,36 +304,13 @@ async function runList(args: string[], context: CliContext): Promise<number> {
   });
 }
 
-async function countOutbox(kv: Deno.Kv): Promise<Record<OutboxState, number>> {
-  const counts: Record<OutboxState, number> = { pending: 0, sent: 0, dead: 0 };
-  for await (const entry of kv.list<OutboxItem>({ prefix: keys.outboxPrefix() })) {
-    counts[entry.value.state] = (counts[entry.value.state] ?? 0) + 1;
-  }
-  return counts;
-}
-
 async function runStats(args: string[], context: CliContext): Promise<number> {
   const { values } = parseOptions(args, { command: "jobs stats", ...COMMON });
   return await withStore(context, values, async (opened) => {
     const { kv, config } = opened;
-    const jobs = await countJobs(kv);
-    const outbox = await countOutbox(kv);
-    let deadLetters = 0;
-    for await (const _ of kv.list({ prefix: keys.deadLetterPrefix() })) deadLetters++;
-    const statuses: AppDeliveryStatus[] = [];
-    for await (const entry of kv.list<AppDeliveryStatus>({ prefix: keys.appStatusPrefix() })) {
-      statuses.push(entry.value);
-    }
-    const failures: (CredentialFailure & { app: string })[] = [];
     const now = context.now();
-    for (const app of config?.apps ?? []) {
-      const entry = await kv.get<CredentialFailure>(
-        keys.credentialFailure(app.corpId, app.agentId),
-      );
-      if (entry.value && entry.value.expiresAt > now) {
-        failures.push({ ...entry.value, app: app.name });
-      }
-    }
+    const stats = await readStoreStats(kv, config?.apps ?? [], now);
+    const { jobs, outbox, deadLetters, apps: statuses, gettokenPaused: failures } = stats;
 
     if (values.json) {
       context.out(JSON.stringify(

@@ -26,7 +26,9 @@ Options:
 
 Environment: WECOM_CALLBACK_CORP_ID, _CORP_SECRET, _AGENT_ID, _TOKEN, _ENCODING_AES_KEY (one app),
 WECOM_CALLBACK_HOST/_PORT/_PATH, WECOM_CALLBACK_ALLOWED_USERS, WECOM_CALLBACK_ALLOW_ALL_USERS,
-WECOM_GATEWAY_KV, WECOM_GATEWAY_AGENT, LOG_FORMAT=json. See config.example.yaml for every key.
+WECOM_GATEWAY_KV, WECOM_GATEWAY_AGENT, LOG_FORMAT=json, WECOM_GATEWAY_OPERATOR_HOST/_PORT/_TOKEN
+(the operator listener: console and /metrics, default 127.0.0.1:8646, port 0 = off). See
+config.example.yaml for every key.
 
 With no app configured at all, serve prints what to set and starts in demo mode: the gateway with
 a simulated WeCom and throwaway keys (see 'wecom-gateway demo --help').
@@ -48,6 +50,7 @@ function describeFields(
   config: GatewayConfig,
   role: GatewayRole,
   address?: Deno.NetAddr,
+  operator?: Deno.NetAddr,
 ): Record<string, unknown> {
   const nobody = !config.access.allowAll && config.access.allowedUsers.length === 0;
   return {
@@ -61,6 +64,7 @@ function describeFields(
         health: `http://${address.hostname}:${address.port}/health`,
       }
       : {}),
+    ...(operator ? { operator: `${operator.hostname}:${operator.port}` } : {}),
     apps: config.apps.map((app) => ({ name: app.name, corpId: app.corpId, agentId: app.agentId })),
     ...(nobody
       ? { note: "nobody is allowed yet; set WECOM_CALLBACK_ALLOWED_USERS=user1,user2" }
@@ -68,7 +72,12 @@ function describeFields(
   };
 }
 
-function describe(config: GatewayConfig, role: GatewayRole, address?: Deno.NetAddr): string {
+function describe(
+  config: GatewayConfig,
+  role: GatewayRole,
+  address?: Deno.NetAddr,
+  operator?: Deno.NetAddr,
+): string {
   const lines = [
     `wecom-gateway running (role ${role}, agent ${config.agent.kind}, KV ${config.kvPath})`,
   ];
@@ -79,6 +88,13 @@ function describe(config: GatewayConfig, role: GatewayRole, address?: Deno.NetAd
     lines.push(`  callback URL: http://${host}:${address.port}${config.path}`);
     if (config.apps.length > 1) lines.push(`  per app:      ${config.path}/<app name>`);
     lines.push(`  health:       http://${address.hostname}:${address.port}/health`);
+  }
+  if (operator) {
+    const host = operator.hostname.includes(":") ? `[${operator.hostname}]` : operator.hostname;
+    lines.push(
+      `  operator:     http://${host}:${operator.port}/ (console), /metrics` +
+        (config.operator?.token ? " (bearer token required)" : ""),
+    );
   }
   for (const app of config.apps) {
     lines.push(`  app '${app.name}': corp ${app.corpId}, agent ${app.agentId}`);
@@ -155,8 +171,11 @@ async function serve(args: string[]): Promise<number> {
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal);
   // Printed once the signals are handled: a stop right after "running" is a graceful one.
   if (logFormat() === "json") {
-    log.info("wecom-gateway running", describeFields(config, role, gateway.address));
-  } else console.log(describe(config, role, gateway.address));
+    log.info(
+      "wecom-gateway running",
+      describeFields(config, role, gateway.address, gateway.operatorAddress),
+    );
+  } else console.log(describe(config, role, gateway.address, gateway.operatorAddress));
   await gateway.finished;
   Deno.removeSignalListener("SIGINT", onSignal);
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onSignal);

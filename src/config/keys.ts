@@ -110,6 +110,9 @@ export const SETTINGS = {
   transcriptionApiKeyEnv: section("gateway.media.transcription.api_key_env"),
   transcriptionLanguage: section("gateway.media.transcription.language"),
   transcriptionFfmpeg: section("gateway.media.transcription.ffmpeg"),
+  operatorHost: section("gateway.operator.host", "WECOM_GATEWAY_OPERATOR_HOST"),
+  operatorPort: section("gateway.operator.port", "WECOM_GATEWAY_OPERATOR_PORT"),
+  operatorToken: section("gateway.operator.token", "WECOM_GATEWAY_OPERATOR_TOKEN"),
 } as const satisfies Record<string, SettingSpec>;
 
 /** The five credentials of one WeCom app. */
@@ -222,6 +225,7 @@ export const GATEWAY_KEYS: readonly string[] = [
   "jobs",
   "delivery",
   "media",
+  "operator",
 ];
 
 /** Keys of our own sub-sections, by dotted section path. */
@@ -249,6 +253,7 @@ export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   "gateway.delivery": ["max_attempts", "per_minute", "per_hour", "request_timeout_seconds"],
   "gateway.media": ["dir", "max_bytes", "retention_hours", "upload_roots", "transcription"],
   "gateway.media.transcription": ["base_url", "model", "api_key_env", "language", "ffmpeg"],
+  "gateway.operator": ["host", "port", "token"],
 };
 
 /** Every environment variable we read, besides the one named by `agent.openai.api_key_env`. */

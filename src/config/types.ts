@@ -195,6 +195,19 @@ export interface AccessConfig {
   refusalNoticeText: string;
 }
 
+/**
+ * The operator listener: `/metrics` and the operator console, apart from the
+ * public callback listener (`gateway.operator`).
+ */
+export interface OperatorConfig {
+  /** Address to bind (default 127.0.0.1; any other needs `token`). */
+  host: string;
+  /** Port (default 8646); 0 here binds any free port (tests: the loader turns port 0 off). */
+  port: number;
+  /** Bearer token every request but `/health` must carry; empty: none (loopback only). Never logged. */
+  token: string;
+}
+
 /** The whole validated configuration. */
 export interface GatewayConfig {
   apps: AppConfig[];
@@ -219,4 +232,6 @@ export interface GatewayConfig {
   groupCommit: boolean;
   /** `human` (default) or `json` (LOG_FORMAT=json). */
   logFormat: "human" | "json";
+  /** The operator listener; absent: none (`gateway.operator.port: 0`). */
+  operator?: OperatorConfig;
 }

@@ -159,7 +159,7 @@ function checkYaml(root: Readonly<Record<string, unknown>>, problems: ConfigProb
     GATEWAY_KEYS,
     false,
   );
-  for (const name of ["jobs", "delivery", "media"]) {
+  for (const name of ["jobs", "delivery", "media", "operator"]) {
     const path = `gateway.${name}`;
     const node = checkSection(problems, gateway?.[name], path, SECTION_KEYS[path], true);
     if (name === "media") {

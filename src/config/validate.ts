@@ -36,6 +36,7 @@ import { withGatewaySection } from "./gateway_section.ts";
 import { readAgentExtras, validHeaders } from "./validate_agent.ts";
 import { validateApps } from "./validate_apps.ts";
 import { readMedia, readPlainText, readWelcome } from "./validate_media.ts";
+import { readOperator } from "./validate_operator.ts";
 
 /** Defaults of every setting that has one. */
 export const DEFAULTS = {
@@ -255,6 +256,7 @@ export function validateConfig(given: Layers, cwd: string): ValidationResult {
   const welcome = readWelcome(read);
   // Read before read.problems is taken below: a wrong value must be reported, not dropped.
   const groupCommit = read.boolean(SETTINGS.groupCommit, true);
+  const operator = readOperator(read);
 
   const collected = collectApps(layers);
   problems.push(...collected.problems);
@@ -279,6 +281,7 @@ export function validateConfig(given: Layers, cwd: string): ValidationResult {
       welcome,
       logFormat,
       groupCommit,
+      ...(operator ? { operator } : {}),
     },
     problems,
     noApps,

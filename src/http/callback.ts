@@ -56,6 +56,10 @@ export interface CallbackObservation {
   /** Milliseconds from the request to the response. */
   ms: number;
   app?: string;
+  /** The request's path (the operator console tells which callback URL WeCom used). */
+  path?: string;
+  /** The crypto failure's code behind `decrypt_failed` (e.g. `receive_id_mismatch`). */
+  detail?: string;
 }
 
 /** What {@linkcode createCallbackHandler} needs. */
@@ -77,10 +81,12 @@ export interface CallbackDeps {
 class Refusal extends Error {
   status: number;
   outcome: string;
-  constructor(status: number, outcome: string, message: string) {
+  detail?: string;
+  constructor(status: number, outcome: string, message: string, detail?: string) {
     super(message);
     this.status = status;
     this.outcome = outcome;
+    this.detail = detail;
   }
 }
 
@@ -176,6 +182,7 @@ export function createCallbackHandler(
       403,
       "decrypt_failed",
       "The message could not be decrypted for this corp: check EncodingAESKey and CorpID.",
+      failure?.code,
     );
   };
 
@@ -197,6 +204,7 @@ export function createCallbackHandler(
       outcome: "verified",
       ms: 0,
       app: app.config.name,
+      path: url.pathname,
     });
     return new Response(message, { status: 200, headers: TEXT_HEADERS });
   };
@@ -329,6 +337,8 @@ export function createCallbackHandler(
         status: refusal.status,
         outcome: refusal.outcome,
         ms: performance.now() - started,
+        path: url.pathname,
+        detail: refusal.detail,
       });
       return new Response(refusal.message + "\n", {
         status: refusal.status,

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { redactUrlSecrets } from "../wecom/errors.ts";
 import type { WeComClient } from "../wecom/types.ts";
 import type { CallbackObservation } from "./callback.ts";
 
@@ -28,6 +29,35 @@ export interface Gauges {
   pool?: { size: number; busy: number; idle: number; queued: number; crashed: number };
 }
 
+/** Cumulative values at one moment, for the operator console's history (see `src/operator/history.ts`). */
+export interface MetricsSnapshot {
+  /** Epoch ms. */
+  at: number;
+  /** Callbacks answered (GET and POST). */
+  callbacks: number;
+  /** POST acknowledgement latency: count, sum (ms), and cumulative counts per bucket of `bucketsMs`. */
+  ack: { count: number; sumMs: number; bucketsMs: number[]; counts: number[] };
+  /** Agent runs: count and sum (s). */
+  agent: { count: number; sumSeconds: number };
+  /** Failed send and recall calls by errcode (`network` when WeCom gave none). */
+  sendErrors: Record<string, number>;
+}
+
+/** One failed send or recall, as WeCom answered it. */
+export interface SendFailure {
+  /** Epoch ms. */
+  at: number;
+  api: "send" | "recall";
+  app: string;
+  /** WeCom's errcode, or -2 when the call got no answer (network, HTTP status). */
+  errcode: number;
+  /** WeCom's errmsg or the transport failure (URL secrets removed). */
+  errmsg: string;
+}
+
+/** How many failed calls {@linkcode Metrics.recentFailures} keeps. */
+export const RECENT_FAILURES = 50;
+
 /** The metrics of one process. */
 export interface Metrics {
   observeCallback(observation: CallbackObservation): void;
@@ -36,7 +66,13 @@ export interface Metrics {
   /** Wraps a client so that every send and recall is counted by errcode. */
   wrapClient<T extends WeComClient>(client: T): T;
   setGauges(read: () => Promise<Gauges>): void;
+  /** Reads the gauges set by `setGauges` (empty when none, or when reading fails). */
+  gauges(): Promise<Gauges>;
   render(): Promise<string>;
+  /** Cumulative counters now. */
+  snapshot(): MetricsSnapshot;
+  /** The last failed sends and recalls, oldest first. */
+  recentFailures(): SendFailure[];
 }
 
 const ACK_BUCKETS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000];
@@ -90,6 +126,8 @@ export function createMetrics(): Metrics {
   const ack = histogram(ACK_BUCKETS_MS);
   const agent = histogram(AGENT_BUCKETS_S);
   let readGauges: (() => Promise<Gauges>) | undefined;
+  let callbacks = 0;
+  const failures: SendFailure[] = [];
 
   const count = (name: string, labels: Record<string, string> = {}) => {
     let series = counters.get(name);
@@ -98,20 +136,40 @@ export function createMetrics(): Metrics {
     series.set(key, (series.get(key) ?? 0) + 1);
   };
 
-  const countCall = async <R>(api: string, call: () => Promise<R>): Promise<R> => {
+  const gauges = async (): Promise<Gauges> =>
+    readGauges ? await readGauges().catch(() => ({} as Gauges)) : {};
+
+  const countCall = async <R>(
+    api: "send" | "recall",
+    app: string,
+    call: () => Promise<R>,
+  ): Promise<R> => {
     try {
       const result = await call();
       count("wecom_sends_total", { api, errcode: "0" });
       return result;
     } catch (error) {
-      const errcode = (error as { errcode?: number }).errcode;
+      const { errcode, errmsg, message } = error as {
+        errcode?: number;
+        errmsg?: string;
+        message?: string;
+      };
       count("wecom_sends_total", { api, errcode: String(errcode ?? "network") });
+      failures.push({
+        at: Date.now(),
+        api,
+        app,
+        errcode: errcode ?? -2,
+        errmsg: redactUrlSecrets(String(errmsg ?? message ?? error)).slice(0, 300),
+      });
+      if (failures.length > RECENT_FAILURES) failures.shift();
       throw error;
     }
   };
 
   return {
     observeCallback(observation) {
+      callbacks++;
       count("wecom_callbacks_total", {
         method: observation.method,
         outcome: observation.outcome,
@@ -127,12 +185,30 @@ export function createMetrics(): Metrics {
       return {
         ...client,
         send: (app, userId, message, options) =>
-          countCall("send", () => client.send(app, userId, message, options)),
-        recall: (app, msgId) => countCall("recall", () => client.recall(app, msgId)),
+          countCall("send", app.name, () => client.send(app, userId, message, options)),
+        recall: (app, msgId) => countCall("recall", app.name, () => client.recall(app, msgId)),
       };
     },
     setGauges(read) {
       readGauges = read;
+    },
+    gauges,
+    snapshot() {
+      const sendErrors: Record<string, number> = {};
+      for (const [labels, value] of counters.get("wecom_sends_total") ?? []) {
+        const errcode = /errcode="([^"]*)"/.exec(labels)?.[1] ?? "network";
+        if (errcode !== "0") sendErrors[errcode] = (sendErrors[errcode] ?? 0) + value;
+      }
+      return {
+        at: Date.now(),
+        callbacks,
+        ack: { count: ack.count, sumMs: ack.sum, bucketsMs: ack.buckets, counts: [...ack.counts] },
+        agent: { count: agent.count, sumSeconds: agent.sum },
+        sendErrors,
+      };
+    },
+    recentFailures() {
+      return failures.slice();
     },
     async render() {
       const lines: string[] = [];
@@ -149,28 +225,28 @@ export function createMetrics(): Metrics {
         ),
         ...renderHistogram("wecom_agent_run_seconds", "Duration of agent runs.", agent, 1),
       );
-      const gauges = readGauges ? await readGauges().catch(() => ({} as Gauges)) : {};
-      if (gauges.jobs) {
+      const values = await gauges();
+      if (values.jobs) {
         lines.push("# HELP wecom_jobs Jobs by state.", "# TYPE wecom_jobs gauge");
-        for (const [state, n] of Object.entries(gauges.jobs)) {
+        for (const [state, n] of Object.entries(values.jobs)) {
           lines.push(`wecom_jobs{state="${state}"} ${n}`);
         }
       }
-      if (gauges.deadLetters !== undefined) {
+      if (values.deadLetters !== undefined) {
         lines.push(
           "# HELP wecom_dead_letters Messages that could not be delivered.",
           "# TYPE wecom_dead_letters gauge",
-          `wecom_dead_letters ${gauges.deadLetters}`,
+          `wecom_dead_letters ${values.deadLetters}`,
         );
       }
-      if (gauges.pool) {
+      if (values.pool) {
         lines.push(
           "# HELP wecom_agent_workers Agent workers by state.",
           "# TYPE wecom_agent_workers gauge",
         );
-        lines.push(`wecom_agent_workers{state="busy"} ${gauges.pool.busy}`);
-        lines.push(`wecom_agent_workers{state="idle"} ${gauges.pool.idle}`);
-        lines.push(`wecom_agent_workers{state="queued"} ${gauges.pool.queued}`);
+        lines.push(`wecom_agent_workers{state="busy"} ${values.pool.busy}`);
+        lines.push(`wecom_agent_workers{state="idle"} ${values.pool.idle}`);
+        lines.push(`wecom_agent_workers{state="queued"} ${values.pool.queued}`);
       }
       return lines.join("\n") + "\n";
     },

@@ -1,10 +1,11 @@
 /**
- * The gateway's HTTP routes: the callback path (shared and per app), `/health`
- * and `/metrics`.
+ * The gateway's public HTTP routes: the callback path (shared and per app) and
+ * `/health`. `/metrics` only when given (the gateway serves it on the operator
+ * listener instead, see `../operator/server.ts`).
  *
  * @example Usage
  * ```ts ignore
- * const handler = createRouter({ path: "/wecom/callback", apps, callback, metrics });
+ * const handler = createRouter({ path: "/wecom/callback", apps, callback });
  * Deno.serve({ port: 8645 }, handler);
  * ```
  *
@@ -19,8 +20,10 @@ export interface RouterDeps {
   path: string;
   apps: CallbackApp[];
   callback: (request: Request, url: URL, candidates: CallbackApp[]) => Promise<Response>;
-  /** Prometheus text for `/metrics`; the route is absent without it. */
+  /** Prometheus text for `/metrics`; the route is absent without it (the gateway serves it on the operator listener). */
   metrics?: () => string | Promise<string>;
+  /** Told of a URL-verification GET (it has `echostr`) on a path that is not a callback path. */
+  onStrayVerification?: (pathname: string) => void;
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -38,6 +41,9 @@ export function createRouter(deps: RouterDeps): (request: Request) => Promise<Re
     const candidates = byPath.get(pathname);
     if (candidates) return await deps.callback(request, url, candidates);
     await request.body?.cancel().catch(() => {});
+    if (request.method === "GET" && url.searchParams.has("echostr")) {
+      deps.onStrayVerification?.(url.pathname);
+    }
     if (pathname === "/health" && (request.method === "GET" || request.method === "HEAD")) {
       return new Response(JSON.stringify({ status: "ok" }), { headers: JSON_HEADERS });
     }

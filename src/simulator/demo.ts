@@ -31,6 +31,7 @@
 import { loadConfig } from "../config/load.ts";
 import type { AppConfig, GatewayConfig } from "../config/types.ts";
 import { type Gateway, startGateway } from "../gateway.ts";
+import { randomText } from "../crypto/generate.ts";
 import { keys } from "../store/keys.ts";
 import type { JobRecord } from "../jobs/types.ts";
 import { createSimulatedUser, type SimulatedUser } from "./user.ts";
@@ -51,6 +52,7 @@ export const DEMO_ENV: Readonly<Record<string, string>> = {
   WECOM_CALLBACK_PORT: "0",
   WECOM_GATEWAY_KV: ":memory:",
   WECOM_GATEWAY_AGENT: "echo",
+  WECOM_GATEWAY_OPERATOR_PORT: "0",
 };
 
 /** The credentials of a demo app. */
@@ -58,20 +60,6 @@ export type DemoApp = Pick<
   AppConfig,
   "corpId" | "corpSecret" | "agentId" | "token" | "encodingAesKey"
 >;
-
-const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-function randomText(length: number, alphabet = ALNUM): string {
-  // 248 is the largest multiple of 62 below 256: rejecting the rest keeps every character equally likely.
-  const limit = 256 - (256 % alphabet.length);
-  let out = "";
-  while (out.length < length) {
-    for (const byte of crypto.getRandomValues(new Uint8Array(length))) {
-      if (byte < limit && out.length < length) out += alphabet[byte % alphabet.length];
-    }
-  }
-  return out;
-}
 
 /**
  * A demo app with fresh random credentials shaped like WeCom's: a `ww…` corp

@@ -107,6 +107,11 @@ export const keys = {
   /** Written and deleted at once by `check` to prove the KV location is writable. */
   checkProbe: (id: string): Deno.KvKey => ["check_probe", id],
 
+  // operator console
+  /** The last URL-verification GET seen on a path (`VerificationRecord`), for the console. */
+  verification: (path: string): Deno.KvKey => ["verification", path],
+  verificationPrefix: (): Deno.KvKey => ["verification"],
+
   // media
   /** Last welcome sent to a member (subscribe / enter_agent): `{ at, expiresAt }`. */
   welcome: (corpId: string, userId: string): Deno.KvKey => ["welcome", corpId, userId],

@@ -176,6 +176,20 @@ export function redactUrlSecrets(text: string): string {
   return text.replace(/((?:access_token|corpsecret)=)[^&\s)"'#]*/gi, "$1[redacted]");
 }
 
+/**
+ * The IP address WeCom quotes in a 60020 errmsg (`from ip: 1.2.3.4`): the
+ * address WeCom saw our request come from, the one to add as a trusted IP.
+ *
+ * @example Usage
+ * ```ts
+ * import { quotedIp } from "./errors.ts";
+ * console.assert(quotedIp("not allow to access from your ip, from ip: 203.0.113.7") === "203.0.113.7");
+ * ```
+ */
+export function quotedIp(text: string): string | undefined {
+  return /from ip:\s*([0-9a-f.:]+)/i.exec(text)?.[1];
+}
+
 /** Fields of a {@linkcode WeComApiError}. */
 export interface WeComApiErrorInit {
   /** API name, e.g. `gettoken`, `message/send`. */
@@ -233,7 +247,7 @@ function defaultMessage(init: WeComApiErrorInit, kind: WeComErrorKind): string {
     explainErrcode(init.errcode)
   }`;
   if (kind === "ip_not_trusted") {
-    const ip = /from ip:\s*([0-9a-f.:]+)/i.exec(init.errmsg)?.[1];
+    const ip = quotedIp(init.errmsg);
     if (ip) text += ` WeCom saw this server's IP as ${ip}.`;
   }
   return text;

@@ -214,6 +214,19 @@ Deno.test("check --online confirms agent_id with agent/get and explains a wrong 
     const good = await check(["--online"], appEnv(dir, base), dir);
     equal(good.code, 0, good.all);
     match(good.stdout, /ok +agent_id 1000002 is the app "HR助手"/);
+    match(good.stdout, /Agent \(echo\):\n +ok +the echo agent needs nothing/);
+
+    // The agent backend is probed as the operator console does: a missing program fails.
+    const noAgent = await check(
+      ["--online"],
+      appEnv(dir, base, {
+        WECOM_GATEWAY_AGENT: "command",
+        WECOM_GATEWAY_COMMAND: "no-such-agent-program-xyz",
+      }),
+      dir,
+    );
+    equal(noAgent.code, 1, noAgent.all);
+    match(noAgent.stdout, /FAIL +the agent program 'no-such-agent-program-xyz' is not on PATH/);
 
     const bad = await check(
       ["--online"],
@@ -223,7 +236,7 @@ Deno.test("check --online confirms agent_id with agent/get and explains a wrong 
     equal(bad.code, 1);
     match(bad.stdout, /does not accept agent_id 1000009 for this Secret \(errcode 301002\)/);
     match(bad.stdout, /must come from the same app/);
-    deepEqual(agentIds, ["1000002", "1000009"]);
+    deepEqual(agentIds, ["1000002", "1000002", "1000009"]);
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });

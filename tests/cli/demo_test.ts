@@ -20,7 +20,8 @@ const decoder = new TextDecoder();
 
 /** What a `deno run` subprocess needs from the environment, and nothing else. */
 function bareEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
+  // No operator listener: its default port is fixed, and tests run side by side.
+  const env: Record<string, string> = { NO_COLOR: "1", WECOM_GATEWAY_OPERATOR_PORT: "0" };
   for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"]) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;

@@ -59,6 +59,8 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
     PATH: Deno.env.get("PATH") ?? "",
     DENO_DIR: denoDir(),
     NO_COLOR: "1",
+    // No operator listener for `serve`: its default port is fixed, and tests run side by side.
+    WECOM_GATEWAY_OPERATOR_PORT: "0",
     ...options.env,
   };
   env.HOME ??= Deno.env.get("HOME") ?? "";

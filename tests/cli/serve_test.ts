@@ -264,3 +264,40 @@ Deno.test("serve with LOG_FORMAT=json (from .env): every line on stdout is JSON,
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve: an operator port in use is one line naming the fix, exit 2", async () => {
+  using blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dir = await workdir();
+  try {
+    const result = await runCli(["serve"], {
+      env: appEnv(dir, 0, { WECOM_GATEWAY_OPERATOR_PORT: String(blocker.addr.port) }),
+      cwd: dir,
+    });
+    assertOneLine(
+      result,
+      new RegExp(
+        `^Cannot listen for operators on 127\\.0\\.0\\.1:${blocker.addr.port}: .*` +
+          "Set gateway\\.operator\\.port \\(WECOM_GATEWAY_OPERATOR_PORT\\) to a free port",
+      ),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("serve: a non-loopback operator host without a token is refused before anything starts (exit 2)", async () => {
+  const dir = await workdir();
+  try {
+    const result = await runCli(["serve"], {
+      env: appEnv(dir, 0, {
+        WECOM_GATEWAY_OPERATOR_HOST: "0.0.0.0",
+        WECOM_GATEWAY_OPERATOR_PORT: "8646",
+      }),
+      cwd: dir,
+    });
+    equal(result.code, 2, result.stderr);
+    match(result.stderr, /gateway\.operator\.host .*is 0\.0\.0\.0, not a loopback address/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -54,7 +54,8 @@ export function randomApp(overrides: Partial<AppConfig> = {}): AppConfig {
 
 /**
  * A validated configuration from the real loader (defaults included), with
- * `apps`, everyone allowed, port 0 on 127.0.0.1 and KV in memory, then `overrides`.
+ * `apps`, everyone allowed, port 0 on 127.0.0.1, KV in memory and no operator listener
+ * (tests that want one set `operator`), then `overrides`.
  */
 export async function testConfig(
   apps: AppConfig[],
@@ -74,6 +75,7 @@ export async function testConfig(
       WECOM_CALLBACK_PORT: "0",
       WECOM_CALLBACK_ALLOW_ALL_USERS: "true",
       WECOM_GATEWAY_KV: ":memory:",
+      WECOM_GATEWAY_OPERATOR_PORT: "0",
     },
   });
   return { ...base, apps, ...overrides };

@@ -1,13 +1,17 @@
 import { equal, ok } from "node:assert/strict";
 import { setLogSink } from "../../src/log.ts";
-import { startWorld } from "../fakes/world.ts";
+import { startOperatorWorld } from "../operator/operator_world.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
 Deno.test("GET /metrics reports callbacks, latency, jobs, sends and token fetches in Prometheus text", async () => {
-  const w = await startWorld();
+  const w = await startOperatorWorld();
   try {
-    const base = `http://127.0.0.1:${w.gateway.address!.port}`;
+    // On the operator listener only: the public callback listener answers 404.
+    const publicMetrics = await fetch(`http://127.0.0.1:${w.gateway.address!.port}/metrics`);
+    equal(publicMetrics.status, 404);
+    await publicMetrics.body?.cancel();
+    const base = w.operatorBase;
     const sealed = await w.sealText("u", "hi", "1");
     for (let i = 0; i < 2; i++) await w.postSealed(sealed);
     await w.postSealed({ query: sealed.query, body: "nope" });

@@ -67,7 +67,8 @@ export interface GatewayProcess {
 const KEEP_LINES = 200;
 
 function childEnv(env: Record<string, string>): Record<string, string> {
-  const base: Record<string, string> = { NO_COLOR: "1" };
+  // No operator listener: its default port is fixed, and tests run side by side.
+  const base: Record<string, string> = { NO_COLOR: "1", WECOM_GATEWAY_OPERATOR_PORT: "0" };
   for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR", "XDG_CACHE_HOME"]) {
     const value = Deno.env.get(name);
     if (value !== undefined) base[name] = value;

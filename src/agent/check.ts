@@ -16,7 +16,7 @@
  *
  * @example Usage
  * ```ts ignore
- * import { checkAgentOnline } from "./agent_check.ts";
+ * import { checkAgentOnline } from "./check.ts";
  * for (const line of await checkAgentOnline(config.agent, { timeoutMs: 5000, env: Deno.env.toObject() })) {
  *   console.log(line.verdict, line.text);
  * }
@@ -26,8 +26,8 @@
  */
 
 import { isAbsolute, join, resolve } from "node:path";
-import { describeFetchError, redactSecrets, shorten } from "../agent/errors.ts";
-import { HERMES_DEFAULTS } from "../agent/backends/hermes.ts";
+import { describeFetchError, redactSecrets, shorten } from "./errors.ts";
+import { HERMES_DEFAULTS } from "./backends/hermes.ts";
 import type { AgentConfig } from "../config/types.ts";
 
 /** One finding: fine, a warning, or a failed check. */
@@ -317,7 +317,7 @@ async function checkHttp(agent: AgentConfig, timeoutMs: number): Promise<AgentCh
  *
  * @example Usage
  * ```ts
- * import { checkAgentOnline } from "./agent_check.ts";
+ * import { checkAgentOnline } from "./check.ts";
  * const lines = await checkAgentOnline({ kind: "echo" } as never, { timeoutMs: 1000, env: {} });
  * console.assert(lines[0].verdict === "ok");
  * ```

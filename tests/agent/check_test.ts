@@ -1,13 +1,13 @@
 import { equal, match, ok } from "node:assert/strict";
-import { checkAgentOnline } from "../../src/cli/agent_check.ts";
+import { checkAgentOnline } from "../../src/agent/check.ts";
 import { createCheckCommand } from "../../src/cli/check.ts";
 import { captureContext } from "../../src/cli/context.ts";
 import { HERMES_DEFAULTS } from "../../src/agent/backends/hermes.ts";
 import { FAKE_APP, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";
 import { startFakeHermes } from "../fakes/hermes_api.ts";
 import { startFakeOpenAi } from "../fakes/openai_api.ts";
-import { agentConfig } from "../agent/fixtures.ts";
-import { workdir } from "./run_cli.ts";
+import { agentConfig } from "./fixtures.ts";
+import { workdir } from "../cli/run_cli.ts";
 
 const KEY = "hermes-check-key-0123";
 const OPTIONS = { timeoutMs: 2000, env: {} as Record<string, string> };
