@@ -25,6 +25,7 @@ import type { AgentConfig } from "../../config/types.ts";
 import type { AgentReply, AgentRequest } from "../types.ts";
 import { parseReply } from "../reply.ts";
 import { describeFetchError, redactSecrets, shorten } from "../errors.ts";
+import { guardedFetch, RedirectRefusedError } from "../../guarded_fetch.ts";
 
 /** One message of a chat completions request. */
 export interface ChatMessage {
@@ -91,9 +92,12 @@ export async function openaiBackend(
 
   let response: Response;
   try {
-    response = await fetch(url, { method: "POST", headers, body, signal });
+    response = await guardedFetch(url, { method: "POST", headers, body, signal });
   } catch (error) {
     if (signal.aborted) throw signal.reason ?? error;
+    if (error instanceof RedirectRefusedError) {
+      throw new Error(scrub(`the model API (agent.openai.base_url) failed: ${error.message}`));
+    }
     throw new Error(
       scrub(`could not reach the model API at ${hostOf(url)}: ${describeFetchError(error)}`),
     );
