@@ -78,6 +78,7 @@ export const SETTINGS = {
   openaiHistoryMaxBytes: section("agent.openai.history_max_bytes"),
   commandArgv: section("agent.command.argv", "WECOM_GATEWAY_COMMAND"),
   commandCwd: section("agent.command.cwd"),
+  commandEnv: section("agent.command.env", "WECOM_GATEWAY_COMMAND_ENV"),
   httpUrl: section("agent.http.url", "WECOM_GATEWAY_HTTP_URL"),
   httpHeaders: section("agent.http.headers"),
   agentPlatformHint: section("agent.platform_hint"),
@@ -207,7 +208,7 @@ export const GATEWAY_KEYS: readonly string[] = [
 /** Keys of our own sub-sections, by dotted section path. */
 export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
   "agent.openai": ["base_url", "api_key_env", "model", "system_prompt", "history_max_bytes"],
-  "agent.command": ["argv", "cwd"],
+  "agent.command": ["argv", "cwd", "env"],
   "agent.http": ["url", "headers"],
   "gateway.jobs": [
     "concurrency",

@@ -33,6 +33,7 @@ import { createReader, where } from "./read.ts";
 import type { AgentKind, GatewayConfig } from "./types.ts";
 import { checkNames } from "./unknown_keys.ts";
 import { validateApps } from "./validate_apps.ts";
+import { readCommandEnv } from "./validate_command_env.ts";
 import { readMedia, readPlainText, readWelcome } from "./validate_media.ts";
 
 /** Defaults of every setting that has one. */
@@ -394,9 +395,12 @@ function readAgent(
   const commandCwd = read.raw(SETTINGS.commandCwd) === undefined
     ? undefined
     : read.text(SETTINGS.commandCwd, "").trim();
+  const commandEnv = readCommandEnv(read);
   const command = {
     argv,
     ...(commandCwd ? { cwd: resolvePath(cwd, commandCwd) } : {}),
+    ...(commandEnv.passEnv.length > 0 ? { passEnv: commandEnv.passEnv } : {}),
+    ...(Object.keys(commandEnv.env).length > 0 ? { env: commandEnv.env } : {}),
   };
 
   // http
