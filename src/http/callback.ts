@@ -156,15 +156,12 @@ async function confirmApp(
   sealed: { signature: string; timestamp: string; nonce: string; ciphertext: string },
 ): Promise<CallbackApp> {
   const agentId = message.agentId;
-  if (agentId === "" || agentId === opened.config.agentId) {
-    if (agentId !== "" && envelopeAgentId !== "" && envelopeAgentId !== agentId) {
-      throw agentMismatch(requestId, opened, envelopeAgentId, agentId, "envelope");
-    }
-    return opened;
-  }
+  // Without a signed AgentID (some events) the keys that opened it are all there is to go by.
+  if (agentId === "") return opened;
   if (envelopeAgentId !== "" && envelopeAgentId !== agentId) {
     throw agentMismatch(requestId, opened, envelopeAgentId, agentId, "envelope");
   }
+  if (agentId === opened.config.agentId) return opened;
   const named = candidates.find((app) =>
     app.config.corpId === message.corpId && app.config.agentId === agentId
   );
