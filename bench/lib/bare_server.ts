@@ -74,7 +74,7 @@ async function record(body: Uint8Array): Promise<void> {
     attempts: 0,
     updatedAt: at,
   };
-  const dedupe = keys.dedupe("wwbare", "1000002", `m:${n}`);
+  const dedupe = keys.dedupe("wwbare", `m:${n}`);
   const result = await group((op) => {
     op.check({ key: dedupe, versionstamp: null })
       .set(dedupe, { expiresAt: at + DEDUPE_TTL_MS, jobId: job.id }, { expireIn: DEDUPE_TTL_MS });

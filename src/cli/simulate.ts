@@ -36,7 +36,8 @@ const CREDENTIALS_HELP = `Credentials (default: the app from the configuration):
   --config PATH       config.yaml to read (default: ./config.yaml when present, or WECOM_GATEWAY_CONFIG)
   --app NAME          which configured app to act for (default: the first)
   --token T --aes-key K --corp-id ID [--agent-id N]
-                      use these instead of the configuration (agent id default 1000002)`;
+                      use these instead of the configuration (agent id default 1000002;
+                      the gateway refuses a message whose AgentID is not its app's)`;
 
 const SEND_HELP =
   `wecom-gateway simulate send: POST one message to a gateway exactly as WeCom would.

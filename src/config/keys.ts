@@ -86,6 +86,7 @@ export const SETTINGS = {
   openaiHistoryMaxBytes: section("agent.openai.history_max_bytes"),
   commandArgv: section("agent.command.argv", "WECOM_GATEWAY_COMMAND"),
   commandCwd: section("agent.command.cwd"),
+  commandEnv: section("agent.command.env", "WECOM_GATEWAY_COMMAND_ENV"),
   httpUrl: section("agent.http.url", "WECOM_GATEWAY_HTTP_URL"),
   httpHeaders: section("agent.http.headers"),
   agentPlatformHint: section("agent.platform_hint"),
@@ -239,7 +240,7 @@ export const SECTION_KEYS: Readonly<Record<string, readonly string[]>> = {
     "headers",
   ],
   "agent.hermes": ["base_url", "api_key_env", "model", "system_prompt", "headers", "reveal_ids"],
-  "agent.command": ["argv", "cwd"],
+  "agent.command": ["argv", "cwd", "env"],
   "agent.http": ["url", "headers"],
   "gateway.jobs": [
     "concurrency",

@@ -86,6 +86,15 @@ export interface AgentConfig {
     /** Program and arguments, e.g. ["hermes", "chat", "-Q", "-q"] (the message is appended). */
     argv: string[];
     cwd?: string;
+    /**
+     * Variables of the gateway's environment passed on to the program by name
+     * (`agent.command.env` as a list, or a name without a value in its mapping).
+     * The program otherwise gets only PATH, HOME, LANG, LC_ALL, LC_CTYPE, TZ,
+     * TMPDIR and the WECOM_* context.
+     */
+    passEnv?: string[];
+    /** Variables set for the program (`agent.command.env` as a mapping of name to value). */
+    env?: Record<string, string>;
   };
   http: {
     url: string;

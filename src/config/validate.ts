@@ -35,6 +35,7 @@ import { checkNames } from "./unknown_keys.ts";
 import { withGatewaySection } from "./gateway_section.ts";
 import { readAgentExtras, validHeaders } from "./validate_agent.ts";
 import { validateApps } from "./validate_apps.ts";
+import { readCommandEnv } from "./validate_command_env.ts";
 import { readMedia, readPlainText, readWelcome } from "./validate_media.ts";
 import { readOperator } from "./validate_operator.ts";
 
@@ -402,9 +403,12 @@ function readAgent(
   const commandCwd = read.raw(SETTINGS.commandCwd) === undefined
     ? undefined
     : read.text(SETTINGS.commandCwd, "").trim();
+  const commandEnv = readCommandEnv(read);
   const command = {
     argv,
     ...(commandCwd ? { cwd: resolvePath(cwd, commandCwd) } : {}),
+    ...(commandEnv.passEnv.length > 0 ? { passEnv: commandEnv.passEnv } : {}),
+    ...(Object.keys(commandEnv.env).length > 0 ? { env: commandEnv.env } : {}),
   };
 
   // http

@@ -13,6 +13,18 @@
  * its token verifies the signature and its key decrypts to its own corp id.
  * One misconfigured app never blocks the others.
  *
+ * The app is then confirmed from the decrypted (signed) message, never from
+ * the unsigned envelope or the path alone, before anything is recorded: its
+ * `ToUserName` must be the app's corp id and its `AgentID`, when it carries
+ * one (messages and the app events do; `batch_job_result`, `change_contact`
+ * and WeCom's C# sample body do not), the app's AgentID. On the shared path
+ * the app with the decrypted AgentID is taken (it must open the payload too),
+ * so apps sharing a token and EncodingAESKey cannot be swapped. Refused with
+ * 403 and a warning: an envelope `AgentID` other than the decrypted one, a
+ * decrypted AgentID of no app this path serves (e.g. a callback of app A
+ * replayed on `<path>/b`). Messages are deduplicated per corp and MsgId
+ * (`../intake/record.ts`), so no app choice turns one message into two jobs.
+ *
  * @module
  */
 
@@ -136,6 +148,70 @@ function signedQuery(url: URL, now: number, windowSeconds: number) {
 }
 
 /**
+ * Confirms the app of a decrypted message from its signed AgentID (see the
+ * module doc): returns the app to record it for, or throws a 403 refusal.
+ * `opened` is the app whose keys opened the payload; `candidates` the apps the
+ * path serves.
+ */
+async function confirmApp(
+  requestId: string,
+  opened: CallbackApp,
+  candidates: CallbackApp[],
+  message: InboundMessage,
+  envelopeAgentId: string,
+  sealed: { signature: string; timestamp: string; nonce: string; ciphertext: string },
+): Promise<CallbackApp> {
+  const agentId = message.agentId;
+  // Without a signed AgentID (some events) the keys that opened it are all there is to go by.
+  if (agentId === "") return opened;
+  if (envelopeAgentId !== "" && envelopeAgentId !== agentId) {
+    throw agentMismatch(requestId, opened, envelopeAgentId, agentId, "envelope");
+  }
+  if (agentId === opened.config.agentId) return opened;
+  const named = candidates.find((app) =>
+    app.config.corpId === message.corpId && app.config.agentId === agentId
+  );
+  if (named) {
+    try {
+      await verifyAndDecrypt(named.crypto, sealed);
+      return named;
+    } catch (error) {
+      if (!(error instanceof WeComCryptoError)) throw error;
+    }
+  }
+  throw agentMismatch(requestId, opened, envelopeAgentId, agentId, "path");
+}
+
+/** Logs and builds the 403 for a decrypted AgentID that does not confirm the app. */
+function agentMismatch(
+  requestId: string,
+  opened: CallbackApp,
+  envelopeAgentId: string,
+  agentId: string,
+  where: "envelope" | "path",
+): Refusal {
+  log.warn(
+    where === "envelope"
+      ? "callback refused: the envelope's AgentID is not the one in the signed message " +
+        "(a tampered or replayed callback)"
+      : "callback refused: the signed message is for an app this callback path does not serve " +
+        "(a callback replayed on another app's path, or an app missing from the configuration)",
+    {
+      requestId,
+      app: opened.config.name,
+      corpId: opened.config.corpId,
+      envelopeAgentId: envelopeAgentId.slice(0, 40),
+      messageAgentId: agentId.slice(0, 40),
+    },
+  );
+  return new Refusal(
+    403,
+    "agent_mismatch",
+    "The message's AgentID does not match the app it was sent to.",
+  );
+}
+
+/**
  * Returns the handler for requests on the callback path (`candidates` are the
  * apps that path serves: all of them on the shared path, one on `<path>/<name>`).
  */
@@ -241,7 +317,9 @@ export function createCallbackHandler(
         (!envelope.agentId || app.config.agentId === envelope.agentId);
       ordered = [...candidates.filter(hinted), ...candidates.filter((app) => !hinted(app))];
     }
-    const { app, message: plaintext } = await open(requestId, ordered, signed, envelope.encrypt);
+    const opened = await open(requestId, ordered, signed, envelope.encrypt);
+    let app = opened.app;
+    const plaintext = opened.message;
     let message: InboundMessage;
     try {
       message = parseMessage(plaintext);
@@ -258,6 +336,10 @@ export function createCallbackHandler(
     if (message.corpId !== app.config.corpId) {
       throw new Refusal(403, "wrong_corp", "The message is addressed to another corp.");
     }
+    app = await confirmApp(requestId, app, candidates, message, envelope.agentId, {
+      ...signed,
+      ciphertext: envelope.encrypt,
+    });
     if (estimateValueBytes(message) > MAX_MESSAGE_RECORD_BYTES) {
       throw new Refusal(
         413,

@@ -2,8 +2,9 @@
  * The identity of an inbound message for deduplication.
  *
  * WeCom retries a callback that was not answered within 5 s, up to three
- * times. Messages are identified by MsgId (scoped by corp and agent in the KV
- * key); events carry no MsgId and several distinct events can share
+ * times. Messages are identified by MsgId (scoped by corp in the KV key, not
+ * by app: the callback confirms the app from the signed AgentID, and one
+ * message must never become two jobs through two apps); events carry no MsgId and several distinct events can share
  * FromUserName + CreateTime, so they are identified by a hash of the whole
  * decrypted body.
  *

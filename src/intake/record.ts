@@ -150,7 +150,7 @@ export function createIntake(
       return { outcome: "refused", conversation };
     }
     const at = now();
-    const dedupeKey = keys.dedupe(app.corpId, app.agentId, await messageKey(message, plaintext));
+    const dedupeKey = keys.dedupe(message.corpId, await messageKey(message, plaintext));
     const forAgent = isForAgent(message);
     const job: JobRecord = {
       id: newId(at),

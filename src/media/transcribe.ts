@@ -24,6 +24,7 @@
 
 import type { TranscriptionConfig } from "../config/types.ts";
 import { describeFetchError, redactSecrets, shorten } from "../agent/errors.ts";
+import { guardedFetch, RedirectRefusedError } from "../guarded_fetch.ts";
 
 /** Options of {@linkcode transcribe}. */
 export interface TranscribeOptions {
@@ -83,15 +84,22 @@ export async function transcribe(
   let response: Response;
   let body: string;
   try {
-    response = await (options.fetch ?? fetch)(url, {
+    response = await guardedFetch(url, {
       method: "POST",
       headers,
       body: form,
       signal: AbortSignal.any(signals),
-    });
+    }, { fetch: options.fetch });
     body = await response.text();
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason ?? error;
+    if (error instanceof RedirectRefusedError) {
+      throw new Error(
+        scrub(
+          `the transcription API (gateway.media.transcription.base_url) failed: ${error.message}`,
+        ),
+      );
+    }
     throw new Error(
       scrub(
         `could not reach the transcription API at ${hostOf(url)}: ${describeFetchError(error)}`,

@@ -17,13 +17,13 @@
 /** Key builders, grouped by the module that owns the data. */
 export const keys = {
   // intake
-  /** Dedupe marker of one message: MsgId (or event body hash) scoped by corp and agent. */
-  dedupe: (corpId: string, agentId: string, messageKey: string): Deno.KvKey => [
-    "dedupe",
-    corpId,
-    agentId,
-    messageKey,
-  ],
+  /**
+   * Dedupe marker of one message: MsgId (or event body hash) scoped by corp, not by
+   * app, so that no choice of app turns one WeCom message into two jobs. (Before,
+   * the key also held the AgentID: `["dedupe", corp, agent, key]`; such markers
+   * expire within a day and are not read any more.)
+   */
+  dedupe: (corpId: string, messageKey: string): Deno.KvKey => ["dedupe", corpId, messageKey],
   /** Last refusal notice sent to a member not on the allowlist: `{ at }`. */
   refusalNotice: (corpId: string, userId: string): Deno.KvKey => ["refusal", corpId, userId],
 

@@ -18,7 +18,8 @@
  */
 
 import { NO_ERRCODE, WeComApiError } from "./errors.ts";
-import { httpStatusError, transportError } from "./request.ts";
+import { httpStatusError, redirectError, transportError } from "./request.ts";
+import { guardedFetch, RedirectRefusedError } from "../guarded_fetch.ts";
 import { concatBytes } from "../bytes.ts";
 
 /** WeCom answers `media/get` with this errcode for a file too large for one GET: use `Range`. */
@@ -101,9 +102,10 @@ export async function fetchMedia(url: string, init: FetchMediaInit): Promise<Med
   if (init.range) headers.range = `bytes=${init.range[0]}-${init.range[1]}`;
   let response: Response;
   try {
-    response = await (init.fetch ?? fetch)(url, { headers, signal: AbortSignal.any(signals) });
+    response = await guardedFetch(url, { headers, signal: AbortSignal.any(signals) }, init);
   } catch (error) {
     if (init.signal?.aborted) throw init.signal.reason ?? error;
+    if (error instanceof RedirectRefusedError) throw redirectError(api, error);
     throw transportError(api, url, error, timeoutMs, 0);
   }
   const status = response.status;

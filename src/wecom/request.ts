@@ -8,6 +8,11 @@
  * classifies HTTP and network failures with {@linkcode httpStatusError} and
  * {@linkcode transportError} from here.
  *
+ * Redirects: WeCom's API answers in place. A redirect to another origin (a
+ * captive portal, an `http://` api_base sent on to `https://`) is never
+ * followed, since the URL carries the access token: it is an error of kind
+ * `retry` naming both origins ({@linkcode redirectError}).
+ *
  * Proxies: Deno's `fetch` honours `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`
  * natively, so an egress proxy with a trusted fixed IP (for 60020) needs only
  * those environment variables; nothing here reimplements it.
@@ -16,6 +21,7 @@
  */
 
 import { NO_ERRCODE, redactUrlSecrets, WeComApiError } from "./errors.ts";
+import { guardedFetch, RedirectRefusedError } from "../guarded_fetch.ts";
 
 /** Options of {@linkcode wecomFetchJson}. */
 export interface WeComFetchInit {
@@ -59,20 +65,20 @@ export type WeComAnswer = Record<string, unknown>;
 export async function wecomFetchJson(url: string, init: WeComFetchInit): Promise<WeComAnswer> {
   const { api } = init;
   const timeoutMs = init.timeoutMs ?? 10_000;
-  const doFetch = init.fetch ?? fetch;
   const hasBody = init.body !== undefined;
   let status = 0;
   let text: string;
   try {
-    const response = await doFetch(url, {
+    const response = await guardedFetch(url, {
       method: init.method ?? (hasBody || init.form ? "POST" : "GET"),
       headers: hasBody ? { "content-type": "application/json; charset=utf-8" } : undefined,
       body: init.form ?? (hasBody ? JSON.stringify(init.body) : undefined),
       signal: AbortSignal.timeout(timeoutMs),
-    });
+    }, init);
     status = response.status;
     text = await response.text();
   } catch (error) {
+    if (error instanceof RedirectRefusedError) throw redirectError(api, error);
     throw transportError(api, url, error, timeoutMs, status);
   }
 
@@ -171,6 +177,32 @@ export function transportError(
     httpStatus: status || undefined,
     kind: "network",
     message,
+  });
+}
+
+/**
+ * The error (kind `retry`) for a WeCom call answered with a redirect that was
+ * not followed (`../guarded_fetch.ts`): it names the status and both origins,
+ * never the URL with its token.
+ *
+ * @example Usage
+ * ```ts
+ * import { redirectError } from "./request.ts";
+ * import { RedirectRefusedError } from "../guarded_fetch.ts";
+ * const refused = new RedirectRefusedError(302, "https://qyapi.weixin.qq.com", "http://portal.test", "cross_origin");
+ * const error = redirectError("message/send", refused);
+ * console.assert(error.kind === "retry" && error.httpStatus === 302);
+ * ```
+ */
+export function redirectError(api: string, error: RedirectRefusedError): WeComApiError {
+  return new WeComApiError({
+    api,
+    errcode: NO_ERRCODE,
+    errmsg: `HTTP ${error.status} redirect to ${error.toOrigin}`,
+    httpStatus: error.status,
+    kind: "retry",
+    message: `WeCom ${api} failed: ${error.message} (check api_base and any proxy in between; ` +
+      "the call is retried later).",
   });
 }
 

@@ -31,17 +31,92 @@ Deno.test("command: the context arrives in WECOM_* environment variables", async
   assert.equal(reply.text, "ww1:zhang|zhang|ww1|1000002|sales|job-42|text");
 });
 
-Deno.test("command: the gateway's WeCom secrets are not passed on, PATH is", async () => {
-  Deno.env.set("WECOM_CALLBACK_CORP_SECRET", "s3cr3t-value");
+/** Secrets of the gateway's own environment, and a variable the operator passes on. */
+const PARENT_ENV = {
+  DENO_KV_ACCESS_TOKEN: "kv-token-secret",
+  OPENAI_API_KEY: "sk-openai-secret",
+  WECOM_CALLBACK_CORP_SECRET: "corp-secret",
+  WECOM_CALLBACK_TOKEN: "callback-token",
+  HERMES_HOME: "/srv/hermes",
+};
+
+/** Runs `fn` with {@linkcode PARENT_ENV} set in this process, then restores it. */
+async function withParentEnv<T>(fn: () => Promise<T>): Promise<T> {
+  const before = Object.keys(PARENT_ENV).map((name) => [name, Deno.env.get(name)] as const);
+  for (const [name, value] of Object.entries(PARENT_ENV)) Deno.env.set(name, value);
   try {
-    const reply = await commandBackend(
-      request("hi"),
-      sh('echo "secret=[$WECOM_CALLBACK_CORP_SECRET] path=${PATH:+set}"'),
-      live(),
-    );
-    assert.equal(reply.text, "secret=[] path=set");
+    return await fn();
   } finally {
-    Deno.env.delete("WECOM_CALLBACK_CORP_SECRET");
+    for (const [name, value] of before) {
+      if (value === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, value);
+    }
+  }
+}
+
+/** Prints the program's whole environment, one NAME=value per line. */
+const PRINT_ENV = "env";
+
+function envOf(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text.split("\n").filter((line) => line.includes("=")).map((line) => {
+      const at = line.indexOf("=");
+      return [line.slice(0, at), line.slice(at + 1)];
+    }),
+  );
+}
+
+Deno.test("command: the program gets a minimal environment, none of the gateway's secrets", async () => {
+  const env = await withParentEnv(async () =>
+    envOf((await commandBackend(request("hi"), sh(PRINT_ENV), live())).text)
+  );
+  for (const name of Object.keys(PARENT_ENV)) assert.equal(env[name], undefined, name);
+  assert.equal(env.PATH, Deno.env.get("PATH"));
+  assert.equal(env.WECOM_JOB_ID, "job-42");
+  // Only the base variables and the context: nothing else of this process's environment.
+  const allowed = new Set(["PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"]);
+  const extra = Object.keys(env).filter((name) =>
+    !allowed.has(name) && !name.startsWith("WECOM_") &&
+    !["PWD", "SHLVL", "_", "OLDPWD"].includes(name)
+  );
+  assert.deepEqual(extra, []);
+});
+
+Deno.test("command: agent.command.env passes on the named variables and sets configured values", async () => {
+  const config = agentConfig({
+    kind: "command",
+    command: {
+      argv: ["sh", "-c", PRINT_ENV],
+      passEnv: ["HERMES_HOME", "OPENAI_API_KEY", "NOT_SET_ANYWHERE_W11B"],
+      env: { HERMES_PROFILE: "wecom", WECOM_JOB_ID: "forged" },
+    },
+  });
+  const env = await withParentEnv(async () =>
+    envOf((await commandBackend(request("hi"), config, live())).text)
+  );
+  assert.equal(env.HERMES_HOME, "/srv/hermes");
+  assert.equal(env.OPENAI_API_KEY, "sk-openai-secret", "named, so configured to get it");
+  assert.equal(env.HERMES_PROFILE, "wecom");
+  assert.equal(env.NOT_SET_ANYWHERE_W11B, undefined);
+  assert.equal(env.DENO_KV_ACCESS_TOKEN, undefined);
+  assert.equal(env.WECOM_CALLBACK_CORP_SECRET, undefined);
+  assert.equal(env.WECOM_JOB_ID, "job-42", "the context is not overridden by configuration");
+});
+
+Deno.test("command: through the pool's Web Workers the program still gets none of the gateway's secrets", async () => {
+  const config = agentConfig({
+    kind: "command",
+    command: { argv: ["sh", "-c", PRINT_ENV], passEnv: ["HERMES_HOME"] },
+  });
+  const pool = createAgentPool(config, { size: 1 });
+  try {
+    const env = await withParentEnv(async () => envOf((await pool.run(request("hi"))).text));
+    assert.equal(env.HERMES_HOME, "/srv/hermes");
+    assert.equal(env.DENO_KV_ACCESS_TOKEN, undefined);
+    assert.equal(env.OPENAI_API_KEY, undefined);
+    assert.equal(env.WECOM_CALLBACK_TOKEN, undefined);
+  } finally {
+    await pool.close();
   }
 });
 

@@ -175,3 +175,45 @@ Deno.test("http: aborting the signal stops a slow webhook call", async () => {
     await hook.close();
   }
 });
+
+/** A server on 127.0.0.1:0 that records method and `X-Api-Key` of each request. */
+function recorder(answer: (req: Request) => Response) {
+  const hits: { method: string; apiKey: string | null }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    hits.push({ method: req.method, apiKey: req.headers.get("x-api-key") });
+    await req.body?.cancel();
+    return answer(req);
+  });
+  const origin = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+  return { origin, hits, close: () => server.shutdown() };
+}
+
+for (const status of [302, 307, 308]) {
+  Deno.test(`http: a ${status} to another host is an error; the secret header and message never go there`, async () => {
+    const other = recorder(() => Response.json({ reply: "the other host's answer" }));
+    const agent = recorder(() =>
+      new Response(null, { status, headers: { location: `${other.origin}/collect` } })
+    );
+    try {
+      await assert.rejects(
+        httpBackend(
+          request,
+          config(`${agent.origin}/agent?token=abc`, { "X-Api-Key": "k-secret" }),
+          live(),
+        ),
+        (error: Error) => {
+          assert.match(error.message, /agent webhook \(agent\.http\.url\) failed/);
+          assert.ok(error.message.includes(`${agent.origin} answered HTTP ${status}`));
+          assert.ok(error.message.includes(`a redirect to ${other.origin}`));
+          assert.doesNotMatch(error.message, /k-secret|token=abc|other host's answer/);
+          return true;
+        },
+      );
+      assert.deepEqual(agent.hits, [{ method: "POST", apiKey: "k-secret" }]);
+      assert.deepEqual(other.hits, [], "the other host got neither the message nor the header");
+    } finally {
+      await agent.close();
+      await other.close();
+    }
+  });
+}

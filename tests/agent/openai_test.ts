@@ -298,3 +298,33 @@ Deno.test("openai: extra headers are sent, and the opaque member id as user", as
     await server.close();
   }
 });
+
+Deno.test("openai: a 307 to another host is an error; the key and the message never go there", async () => {
+  const seen: (string | null)[] = [];
+  const other = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    seen.push(req.headers.get("authorization"));
+    await req.body?.cancel();
+    return Response.json({ choices: [{ message: { content: "the other host's answer" } }] });
+  });
+  const otherOrigin = `http://127.0.0.1:${(other.addr as Deno.NetAddr).port}`;
+  const api = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    await req.body?.cancel();
+    return new Response(null, { status: 307, headers: { location: `${otherOrigin}/v1/x` } });
+  });
+  const apiOrigin = `http://127.0.0.1:${(api.addr as Deno.NetAddr).port}`;
+  try {
+    await assert.rejects(
+      openaiBackend(request("hi"), config(`${apiOrigin}/v1`), live()),
+      (error: Error) => {
+        assert.match(error.message, /model API at \S+ \(agent\.openai\.base_url\) failed/);
+        assert.ok(error.message.includes(`a redirect to ${otherOrigin}`), error.message);
+        assert.ok(!error.message.includes(API_KEY));
+        return true;
+      },
+    );
+    assert.deepEqual(seen, []);
+  } finally {
+    await api.shutdown();
+    await other.shutdown();
+  }
+});

@@ -13,9 +13,12 @@ import { amr, gif } from "../../src/simulator/media_samples.ts";
 
 const APP: AppConfig = randomApp({ name: "default" });
 
-/** The options that give an app's Token, EncodingAESKey and CorpID. */
-function credentials(app: Pick<AppConfig, "token" | "encodingAesKey" | "corpId">): string[] {
-  return ["--token", app.token, "--aes-key", app.encodingAesKey, "--corp-id", app.corpId];
+/** The options that give an app's Token, EncodingAESKey and CorpID (and AgentID when known). */
+function credentials(
+  app: Pick<AppConfig, "token" | "encodingAesKey" | "corpId"> & { agentId?: string },
+): string[] {
+  const agent = app.agentId === undefined ? [] : ["--agent-id", app.agentId];
+  return ["--token", app.token, "--aes-key", app.encodingAesKey, "--corp-id", app.corpId, ...agent];
 }
 
 const CREDENTIALS = credentials(APP);

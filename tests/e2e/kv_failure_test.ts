@@ -96,7 +96,7 @@ async function lockFile(path: string): Promise<{ release(): void }> {
 }
 
 async function hasDedupe(kv: Deno.Kv, app: AppConfig, msgId: string): Promise<boolean> {
-  return (await kv.get(keys.dedupe(app.corpId, app.agentId, `m:${msgId}`))).versionstamp !== null;
+  return (await kv.get(keys.dedupe(app.corpId, `m:${msgId}`))).versionstamp !== null;
 }
 
 Deno.test("a locked KV file: 503 fast and nothing recorded; WeCom's retry once unlocked: 200 and one reply", async () => {

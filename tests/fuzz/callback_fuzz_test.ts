@@ -713,6 +713,53 @@ async function garbagePlaintextCases(world: World, rng: gen.Rng, rounds: number)
   return { out, valid };
 }
 
+/**
+ * Valid controls whose unsigned parts name another app: the envelope's
+ * `ToUserName`/`AgentID`, or a signed message whose AgentID is not its app's.
+ * The app is confirmed from the signed message, so each is refused (403).
+ */
+async function appConfirmationCases(world: World, rng: gen.Rng, controls: Control[]) {
+  const out: FuzzCase[] = [];
+  for (const c of controls) {
+    const other = rng.pick(world.apps.filter((a) => a !== c.app));
+    out.push({
+      category: "",
+      label: `envelope naming ${other.config.name}`,
+      query: c.query,
+      body: envelope(c.encrypt, other),
+      expect: [403],
+    });
+    out.push({
+      category: "",
+      label: `envelope with ${other.config.name}'s AgentID only`,
+      query: c.query,
+      body: envelope(c.encrypt, c.app).replace(
+        `<AgentID><![CDATA[${c.app.config.agentId}]]>`,
+        `<AgentID><![CDATA[${other.config.agentId}]]>`,
+      ),
+      expect: [403],
+    });
+    // Sealed by the control's app, but the signed message names another AgentID.
+    const plaintext = c.plaintext.replace(
+      `<AgentID>${c.app.config.agentId}</AgentID>`,
+      `<AgentID>${other.config.agentId}</AgentID>`,
+    );
+    if (plaintext === c.plaintext) throw new Error("the control's AgentID was not found");
+    const ciphertext = await encrypt(c.app.crypto, plaintext, rng.bytes(16));
+    for (const withAgent of [true, false]) {
+      const body = envelope(ciphertext, c.app);
+      out.push({
+        category: "",
+        label: `signed AgentID of ${other.config.name}${withAgent ? "" : ", none in the envelope"}`,
+        query: await signedQuery(c.app, ciphertext, rng),
+        body: withAgent ? body : body.replace(/<AgentID>.*<\/AgentID>/, ""),
+        expect: [403],
+      });
+    }
+  }
+  return out;
+}
+
 async function queryCases(world: World, rng: gen.Rng, controls: Control[], random: number) {
   const out: FuzzCase[] = [];
   for (const c of controls.slice(0, 3)) {
@@ -1026,6 +1073,7 @@ Deno.test("fuzz: over 10 000 bad callbacks in process give contract statuses, no
     const garbage = await garbagePlaintextCases(world, root.fork("garbage"), 36);
     await run("garbage plaintext", () => garbage.out);
     await run("query", () => queryCases(world, root.fork("query"), controls, 400));
+    await run("app confirmation", () => appConfirmationCases(world, root.fork("app"), controls));
     await run("oversize", () => oversizeCases(controls[6]));
     await run("methods and GET", () => methodAndGetCases(world, root.fork("get"), controls));
 

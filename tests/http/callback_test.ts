@@ -208,7 +208,7 @@ Deno.test("POST: concurrent duplicates still give one job", async () => {
   }
 });
 
-Deno.test("POST: the same MsgId in two different apps is two jobs (dedupe is scoped by corp and agent)", async () => {
+Deno.test("POST: the same MsgId in two different corps is two jobs (dedupe is scoped by corp)", async () => {
   const one = randomApp({ name: "one" });
   const two = randomApp({ name: "two" });
   const h = await harness([one, two]);
@@ -220,6 +220,155 @@ Deno.test("POST: the same MsgId in two different apps is two jobs (dedupe is sco
       await response.body?.cancel();
     }
     equal((await queuedJobs(h.kv)).length, 2);
+  } finally {
+    await h.close();
+  }
+});
+
+/** Two apps of one corp that share a token and EncodingAESKey (allowed by WeCom's console). */
+function twinApps() {
+  const one = randomApp({ name: "one", agentId: "1000011" });
+  const two = { ...one, name: "two", agentId: "1000012", corpSecret: randomAlnum(43) };
+  return { one, two };
+}
+
+/** The same sealed callback with the envelope's AgentID replaced (or removed with ""). */
+function withEnvelopeAgent(body: string, agentId: string): string {
+  const replaced = body.replace(
+    /<AgentID><!\[CDATA\[[^\]]*\]\]><\/AgentID>/,
+    agentId === "" ? "" : `<AgentID><![CDATA[${agentId}]]></AgentID>`,
+  );
+  ok(replaced !== body);
+  return replaced;
+}
+
+async function status(response: Promise<Response>): Promise<number> {
+  const answer = await response;
+  await answer.body?.cancel();
+  return answer.status;
+}
+
+function mismatchLogged(agentId: string): boolean {
+  return logged.some((line) => {
+    const entry = JSON.parse(line);
+    return entry.level === "warn" && entry.messageAgentId === agentId &&
+      /callback refused: the (envelope|signed message)/.test(entry.msg ?? entry.message ?? "");
+  });
+}
+
+Deno.test("POST: apps sharing token and key: a callback replayed with the other app's envelope AgentID is refused", async () => {
+  const { one, two } = twinApps();
+  const h = await harness([one, two]);
+  try {
+    const sealed = await sealedText(one, "only once", "7100000000000000001");
+    equal(await status(h.post("/wecom/callback", sealed.query, sealed.body)), 200);
+    const replay = withEnvelopeAgent(sealed.body, two.agentId);
+    equal(await status(h.post("/wecom/callback", sealed.query, replay)), 403);
+    ok(mismatchLogged(one.agentId), "the refusal is logged with the signed AgentID");
+    const jobs = await queuedJobs(h.kv);
+    deepEqual(jobs.map((job) => [job.app, job.agentId]), [["one", one.agentId]]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: apps sharing token and key: a callback replayed on the other app's path is refused", async () => {
+  const { one, two } = twinApps();
+  const h = await harness([one, two]);
+  try {
+    const sealed = await sealedText(one, "only once", "7100000000000000002");
+    equal(await status(h.post("/wecom/callback/one", sealed.query, sealed.body)), 200);
+    equal(await status(h.post("/wecom/callback/two", sealed.query, sealed.body)), 403);
+    // Without the envelope's AgentID too: the path alone never decides.
+    const bare = withEnvelopeAgent(sealed.body, "");
+    equal(await status(h.post("/wecom/callback/two", sealed.query, bare)), 403);
+    ok(mismatchLogged(one.agentId));
+    deepEqual((await queuedJobs(h.kv)).map((job) => job.app), ["one"]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: apps sharing token and key: without an envelope AgentID the signed AgentID chooses the app", async () => {
+  const { one, two } = twinApps();
+  // `two` is tried first: its keys open the message, but the message is for `one`.
+  const h = await harness([two, one]);
+  try {
+    const sealed = await sealedText(one, "for one", "7100000000000000003");
+    const bare = withEnvelopeAgent(sealed.body, "");
+    equal(await status(h.post("/wecom/callback", sealed.query, bare)), 200);
+    // The same message again, now with an envelope naming `two`: refused, still one job.
+    equal(
+      await status(
+        h.post("/wecom/callback", sealed.query, withEnvelopeAgent(sealed.body, two.agentId)),
+      ),
+      403,
+    );
+    const jobs = await queuedJobs(h.kv);
+    deepEqual(jobs.map((job) => [job.app, job.agentId]), [["one", one.agentId]]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: a signed AgentID of no configured app is refused, on the shared path too", async () => {
+  const app = randomApp({ agentId: "1000020" });
+  const h = await harness([app]);
+  try {
+    const crypto = await importAppCrypto(app.encodingAesKey, app.token, app.corpId);
+    const xml = textMessage({
+      corpId: app.corpId,
+      agentId: "1000099",
+      userId: "lisi",
+      content: "x",
+      msgId: "7100000000000000004",
+    });
+    const sealed = await sealCallback(crypto, xml, { corpId: app.corpId, agentId: app.agentId });
+    equal(await status(h.post("/wecom/callback", sealed.query, sealed.body)), 403);
+    equal(
+      await status(h.post("/wecom/callback", sealed.query, withEnvelopeAgent(sealed.body, ""))),
+      403,
+    );
+    equal((await queuedJobs(h.kv)).length, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: one MsgId in one corp is one job whichever app it comes through (dedupe per corp)", async () => {
+  const one = randomApp({ name: "one", agentId: "1000031" });
+  // Same corp, its own token and key.
+  const two = randomApp({ name: "two", agentId: "1000032", corpId: one.corpId });
+  const h = await harness([one, two]);
+  try {
+    for (const app of [one, two]) {
+      const sealed = await sealedText(app, "hi", "7100000000000000005");
+      equal(await status(h.post("/wecom/callback", sealed.query, sealed.body)), 200);
+    }
+    deepEqual((await queuedJobs(h.kv)).map((job) => job.app), ["one"]);
+    // A different MsgId through the second app is its own job (positive control).
+    const other = await sealedText(two, "hi", "7100000000000000006");
+    equal(await status(h.post("/wecom/callback", other.query, other.body)), 200);
+    deepEqual((await queuedJobs(h.kv)).map((job) => job.app).sort(), ["one", "two"]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("POST: an event without AgentID (batch_job_result) is acknowledged by the app whose keys open it", async () => {
+  const app = randomApp({ name: "solo" });
+  const h = await harness([app]);
+  try {
+    const crypto = await importAppCrypto(app.encodingAesKey, app.token, app.corpId);
+    const xml = `<xml><ToUserName><![CDATA[${app.corpId}]]></ToUserName>` +
+      `<FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000000</CreateTime>` +
+      `<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[batch_job_result]]></Event>` +
+      `<BatchJob><JobId><![CDATA[S0MrnndvRG5fadSlLwiBqiDDbM143UqTmKP3152FZk4]]></JobId>` +
+      `<JobType><![CDATA[sync_user]]></JobType><ErrCode>0</ErrCode><ErrMsg><![CDATA[ok]]></ErrMsg>` +
+      `</BatchJob></xml>`;
+    const sealed = await sealCallback(crypto, xml, { corpId: app.corpId, agentId: "" });
+    equal(await status(h.post("/wecom/callback/solo", sealed.query, sealed.body)), 200);
+    equal((await queuedJobs(h.kv)).length, 0, "an event, not a job");
   } finally {
     await h.close();
   }

@@ -344,7 +344,7 @@ Deno.test("purgeJobs deletes only finished jobs older than the retention", async
 
 Deno.test("enqueueJob is pure: intake can add it to a commit guarded by its dedupe check", async () => {
   using kv = await Deno.openKv(":memory:");
-  const dedupe = keys.dedupe("ww1", "1000002", "msg-1");
+  const dedupe = keys.dedupe("ww1", "msg-1");
   const record = async () => {
     const job = textJob("ww1:alice", "hello", T0);
     const op = kv.atomic().check({ key: dedupe, versionstamp: null }).set(dedupe, { at: T0 });

@@ -16,8 +16,13 @@
  * | `WECOM_MSG_TYPE` | `text`, `image`, `voice`, `video`, `location`, `link`, `event`, or WeCom's own type |
  * | `WECOM_ATTACHMENTS` | the message's downloaded files as JSON `[{kind, path, filename, size, content_type, transcript?}]` (only when there are any) |
  *
- * It inherits the gateway's environment except the WeCom callback secrets
- * (`WECOM_CALLBACK_CORP_SECRET`, `…_TOKEN`, `…_ENCODING_AES_KEY`). Its stdout,
+ * Its environment is minimal: `PATH`, `HOME`, `USER`, `LANG`, `LC_ALL`,
+ * `LC_CTYPE`, `TZ` and `TMPDIR` from the gateway's environment (on Windows
+ * also `SystemRoot`, `ComSpec`, `PATHEXT`, `TEMP`, `TMP`, `USERPROFILE`), the
+ * variables `agent.command.env` names (passed on, or set to a configured
+ * value), then the context above. Nothing else of the gateway's environment
+ * reaches it: not its WeCom secrets, `DENO_KV_ACCESS_TOKEN`, nor
+ * `OPENAI_API_KEY`, unless `agent.command.env` names them. Its stdout,
  * trimmed, is the reply (`MEDIA:` lines become attachments). A stdout that is
  * one JSON object `{"reply": "…", "attachments": ["/path", {"path", "kind"}]}`
  * (no other keys) is read as structured output instead. A non-zero exit is
@@ -54,8 +59,20 @@ const STDERR_LINES = 5;
 /** An argument exactly this is replaced by the message text. */
 export const MESSAGE_PLACEHOLDER = "{message}";
 
-/** Environment variables of the gateway that the agent program never sees. */
-const HIDDEN_ENV = /^WECOM_CALLBACK_(?:CORP_SECRET|TOKEN|ENCODING_AES_KEY)$/;
+/** Variables of the gateway's environment every agent program gets (when set). */
+export const BASE_ENV: readonly string[] = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LANG",
+  "LC_ALL",
+  "LC_CTYPE",
+  "TZ",
+  "TMPDIR",
+  ...(Deno.build.os === "windows"
+    ? ["SystemRoot", "ComSpec", "PATHEXT", "TEMP", "TMP", "USERPROFILE"]
+    : []),
+];
 
 /** Options of {@linkcode commandBackend} beyond the backend contract. */
 export interface CommandBackendOptions {
@@ -132,7 +149,7 @@ export async function commandBackend(
       args: args.map((arg) => arg === MESSAGE_PLACEHOLDER ? request.text ?? "" : arg),
       cwd: config.command.cwd || undefined,
       clearEnv: true,
-      env: { ...inheritedEnv(), ...commandEnv(request) },
+      env: { ...programEnv(config.command), ...commandEnv(request) },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -191,16 +208,32 @@ export async function commandBackend(
   return parseStructuredReply(out) ?? parseReply(out);
 }
 
-/** The gateway's environment minus its WeCom secrets; empty without env permission. */
-function inheritedEnv(): Record<string, string> {
-  let env: Record<string, string>;
-  try {
-    env = Deno.env.toObject();
-  } catch {
-    return {};
+/**
+ * The program's environment before its context: {@linkcode BASE_ENV} and the
+ * names in `passEnv` taken from the gateway's environment (when set and
+ * readable), then the configured values of `env`.
+ *
+ * @example Usage
+ * ```ts
+ * import { programEnv } from "./command.ts";
+ * const env = programEnv({ argv: ["hermes"], env: { HERMES_PROFILE: "wecom" } });
+ * console.assert(env.HERMES_PROFILE === "wecom" && !("DENO_KV_ACCESS_TOKEN" in env));
+ * ```
+ */
+export function programEnv(
+  command: Pick<AgentConfig["command"], "passEnv" | "env">,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of [...BASE_ENV, ...(command.passEnv ?? [])]) {
+    let value: string | undefined;
+    try {
+      value = Deno.env.get(name);
+    } catch {
+      value = undefined; // no permission to read it: the program goes without
+    }
+    if (value !== undefined) env[name] = value;
   }
-  for (const name of Object.keys(env)) if (HIDDEN_ENV.test(name)) delete env[name];
-  return env;
+  return { ...env, ...command.env };
 }
 
 function signalGroup(pid: number, signal: Deno.Signal): void {

@@ -10,7 +10,9 @@
  * or `{filename, data_base64}` for a webhook on another machine), or the whole
  * body of any other answer (text/plain). `MEDIA:` lines and `<think>` blocks
  * are handled as for every backend (`../reply.ts`). A non-2xx answer is an
- * error naming the status.
+ * error naming the status. A redirect to another origin is never followed (it
+ * would carry the message and the headers there): it is an error naming both
+ * origins (`../../guarded_fetch.ts`).
  *
  * The webhook may take as long as the job timeout allows; it is told to stop
  * by the connection closing (the pool aborts the request).
@@ -28,6 +30,7 @@ import type { AgentConfig } from "../../config/types.ts";
 import type { AgentReply, AgentRequest } from "../types.ts";
 import { parseReply, structuredAttachments } from "../reply.ts";
 import { describeFetchError, redactSecrets, shorten } from "../errors.ts";
+import { guardedFetch, RedirectRefusedError } from "../../guarded_fetch.ts";
 
 /** The JSON body the webhook receives. */
 export interface WebhookPayload {
@@ -137,7 +140,7 @@ export async function httpBackend(
   requestHeaders.set("content-type", "application/json");
   let response: Response;
   try {
-    response = await fetch(url, {
+    response = await guardedFetch(url, {
       method: "POST",
       headers: requestHeaders,
       body: JSON.stringify(webhookPayload(request)),
@@ -145,6 +148,9 @@ export async function httpBackend(
     });
   } catch (error) {
     if (signal.aborted) throw signal.reason ?? error;
+    if (error instanceof RedirectRefusedError) {
+      throw new Error(scrub(`the agent webhook (agent.http.url) failed: ${error.message}`));
+    }
     throw new Error(
       scrub(`could not reach the agent webhook at ${host}: ${describeFetchError(error)}`),
     );

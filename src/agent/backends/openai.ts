@@ -34,6 +34,7 @@ import { describeFetchError, redactSecrets, shorten } from "../errors.ts";
 import { BackendFailure, type FailureContext, httpFailure, retryAfterMs } from "./failure.ts";
 import { retryWithin } from "./retry.ts";
 import { TRUNCATION_MARKER_DEFAULT } from "../../config/agent_defaults.ts";
+import { guardedFetch, RedirectRefusedError } from "../../guarded_fetch.ts";
 
 /** One message of a chat completions request. */
 export interface ChatMessage {
@@ -175,10 +176,21 @@ async function attemptChat(call: ChatCall, signal: AbortSignal): Promise<AgentRe
   let response: Response;
   let raw: string;
   try {
-    response = await fetch(url, { method: "POST", headers, body, signal });
+    response = await guardedFetch(url, { method: "POST", headers, body, signal });
     raw = await response.text();
   } catch (error) {
     if (signal.aborted) throw signal.reason ?? error;
+    if (error instanceof RedirectRefusedError) {
+      // Following it would send the member's message and the key to another host.
+      throw new BackendFailure(
+        scrub(
+          `${context.server} (${
+            context.urlKey ?? "agent.openai.base_url"
+          }) failed: ${error.message}`,
+        ),
+        { transient: false },
+      );
+    }
     throw new BackendFailure(
       scrub(`could not reach ${context.server}: ${describeFetchError(error)}`),
       { transient: true },

@@ -168,6 +168,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     WECOM_GATEWAY_KV: kvPath,
     WECOM_GATEWAY_AGENT: "command",
     WECOM_GATEWAY_COMMAND: scriptPath,
+    // The agent gets a minimal environment: pass on the name of the process it runs in.
+    WECOM_GATEWAY_COMMAND_ENV: "FAULTS_PROCESS",
     LOG_LEVEL: "warn",
     ...options.env,
   };
