@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ConfigError, formatConfigError, loadConfig } from "../config/load.ts";
+import { ConfigError, formatConfigError, formatConfigWarning, loadConfig } from "../config/load.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { type GatewayRole, startGateway } from "../gateway.ts";
 import { log } from "../log.ts";
@@ -92,6 +92,7 @@ async function serve(args: string[]): Promise<number> {
     if (role === "all" && onlyNoApps(error)) return await serveDemoMode(args);
     return 2;
   }
+  for (const warning of config.warnings ?? []) console.error(formatConfigWarning(warning));
   const gateway = await startGateway(config, { role });
   console.log(describe(config, role, gateway.address));
 
