@@ -12,6 +12,8 @@ import {
 import type { OutboxItem } from "../../src/delivery/types.ts";
 import type { LogFields, LogLevel } from "../../src/log.ts";
 import { keys } from "../../src/store/keys.ts";
+import { visibleText } from "../../src/delivery/duplicate_check.ts";
+import { DUPLICATE_CHECK_INTERVAL_SECONDS } from "../../src/wecom/client.ts";
 import {
   APP,
   type Clock,
@@ -676,20 +678,82 @@ Deno.test("stop waits for a send in flight; a restarted loop goes on without res
   }
 });
 
-Deno.test("a retry after WeCom answered an error does not use the duplicate check: an identical earlier reply does not swallow it", async () => {
+/** The raw contents (variant suffix included) sent to `userId`, in order. */
+function rawTexts(fake: FakeWeCom, userId: string): string[] {
+  return fake.received.filter((r) => r.userId === userId).map((r) =>
+    "content" in r.message ? r.message.content : ""
+  );
+}
+
+Deno.test("an identical later reply is not swallowed by WeCom's duplicate check: it differs invisibly", async () => {
   const h = await setup();
   try {
     const [first] = textItems(h.clock, "ivan", ["好的"]);
     await enqueue(h.kv, [first]);
     await drain(h, 1000);
-    assert.deepEqual(h.fake.textsOf("ivan"), ["好的"]);
     // The same text again, and WeCom is busy at the first try.
     h.fake.sendBehaviours.push(wecomError(-1));
     const [second] = textItems(h.clock, "ivan", ["好的"]);
     await enqueue(h.kv, [second]);
     await drain(h, 60_000);
-    assert.deepEqual(h.fake.textsOf("ivan"), ["好的", "好的"]);
+    assert.deepEqual(h.fake.textsOf("ivan"), ["好的", "好的"], "the member sees both");
     assert.deepEqual(h.fake.duplicates.length, 0);
+    assert(h.fake.calls.every((c) => c.duplicateCheck), "all with the duplicate check");
+    const [a, b] = rawTexts(h.fake, "ivan");
+    assert.notEqual(a, b, "the second request differs from the first");
+    assert.deepEqual(a, "好的", "the first goes out as written");
+    assert.deepEqual(visibleText(b), "好的");
+    assert.deepEqual((await item(h.kv, second.id)).variant, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("identical texts get distinct variants; a resend of one is the very same request and is dropped", async () => {
+  const h = await setup();
+  try {
+    const [one] = textItems(h.clock, "jack", ["ok"]);
+    await enqueue(h.kv, [one]);
+    await drain(h, 1000);
+    // The second one's answer is lost after WeCom delivered it: it is resent.
+    h.fake.sendBehaviours.push({ deliverThenThrow: timeoutError() });
+    const more = textItems(h.clock, "jack", ["ok", "ok"]);
+    await enqueue(h.kv, more);
+    await drain(h, 10_000);
+    assert.deepEqual(h.fake.textsOf("jack"), ["ok", "ok", "ok"]);
+    assert.deepEqual(new Set(rawTexts(h.fake, "jack")).size, 3, "three distinct requests");
+    assert.deepEqual(h.fake.duplicates.length, 1, "WeCom dropped the resend of the second");
+    const secondCalls = h.fake.calls.filter((c) =>
+      "content" in c.message && visibleText(c.message.content) === "ok" &&
+      c.message.content === rawTexts(h.fake, "jack")[1]
+    );
+    assert.deepEqual(secondCalls.length, 2, "the resend repeats the second's request exactly");
+
+    // Once the interval (and the retry window) has passed, the text goes out as written again.
+    h.clock.advance(DUPLICATE_CHECK_INTERVAL_SECONDS * 1000 + 2 * 3_600_000);
+    const [later] = textItems(h.clock, "jack", ["ok"]);
+    await enqueue(h.kv, [later]);
+    await drain(h, 1000);
+    assert.deepEqual(rawTexts(h.fake, "jack").at(-1), "ok");
+    // Another member's identical text is no copy either.
+    const [other] = textItems(h.clock, "kim", ["ok"]);
+    await enqueue(h.kv, [other]);
+    await drain(h, 1000);
+    assert.deepEqual(rawTexts(h.fake, "kim"), ["ok"]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a full 2048-byte chunk repeated within the interval goes out without the duplicate check", async () => {
+  const h = await setup();
+  try {
+    const full = "字".repeat(682) + "ab"; // 2048 UTF-8 bytes: no room for a suffix
+    const items = textItems(h.clock, "lena", [full, full]);
+    await enqueue(h.kv, items);
+    await drain(h, 1000);
+    assert.deepEqual(h.fake.textsOf("lena"), [full, full], "both arrive");
+    assert.deepEqual(h.fake.calls.map((c) => c.duplicateCheck), [true, false]);
   } finally {
     await h.close();
   }
