@@ -47,7 +47,7 @@ export interface OutboxItem {
   purpose: "reply" | "notice" | "working" | "recall" | "error";
   message: OutboundMessage | { msgtype: "recall"; ofItem: string } | MediaMessage;
   state: OutboxState;
-  /** Send attempts made; > 0 means a later send must use the duplicate check. */
+  /** Send attempts made. */
   attempts: number;
   /** Epoch ms before which the item must not be sent (backoff, pacing). */
   notBefore: number;
@@ -64,9 +64,10 @@ export interface OutboxItem {
   inFlightUntil?: number;
   /**
    * An earlier send may have reached WeCom without our knowing (a timeout, a
-   * lost connection, a crash mid-send): every later send of this item uses
-   * WeCom's duplicate check, and only then. A send WeCom answered with an
-   * error is known not to have been delivered and does not set it.
+   * lost connection, a crash mid-send): the next send waits until such a copy
+   * has landed (the end of its lease), so that WeCom's duplicate check, on every
+   * send, recognises the resend. A send WeCom answered with an error is known
+   * not to have been delivered and does not set it.
    */
   uncertain?: boolean;
   /** Epoch ms of the first send attempt: the retry window (`retryWindowMs`) runs from here. */
