@@ -394,14 +394,12 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     let variant = item.variant ?? 0;
     let counted: { entry: Deno.KvEntryMaybe<DuplicateRecord>; record: DuplicateRecord } | null =
       null;
-    if (item.variant === undefined) {
-      const key = await duplicateRecordKey(app, item);
-      if (key !== null) {
-        const seen = await kv.get<DuplicateRecord>(key);
-        const next = nextVariant(seen.value, at, variantHoldMs);
-        variant = next.variant;
-        counted = { entry: seen, record: next.record };
-      }
+    const counter = await duplicateRecordKey(app, item);
+    if (counter !== null) {
+      const seen = await kv.get<DuplicateRecord>(counter);
+      const next = nextVariant(seen.value, item.variant, at, variantHoldMs);
+      variant = next.variant;
+      counted = { entry: seen, record: next.record };
     }
     const claimed: OutboxItem = {
       ...item,

@@ -28,7 +28,7 @@
  * @example Usage
  * ```ts
  * import { nextVariant, withVariant } from "./duplicate_check.ts";
- * const { variant } = nextVariant({ next: 1, until: 10_000 }, 5000, 60_000);
+ * const { variant } = nextVariant({ next: 1, until: 10_000 }, undefined, 5000, 60_000);
  * const message = withVariant({ msgtype: "text", content: "好的" }, variant);
  * console.assert(message !== null && message.msgtype === "text" && message.content !== "好的");
  * ```
@@ -74,25 +74,37 @@ export async function duplicateRecordKey(
 }
 
 /**
- * The variant of a new identical text at `now`, and the record to store in the
- * same commit. `holdMs` is how long a variant's copies may still reach WeCom
- * and be remembered there: the duplicate-check interval plus the retry window.
+ * The variant of an item sent at `now` (its own `variant` when it has one, else
+ * the next free one), and the record to store in the same commit: it keeps
+ * every variant that may still be remembered by WeCom taken for `holdMs` (the
+ * duplicate-check interval plus the retry window) after this send, so that an
+ * item sent again later (a dead letter retried with its variant) is never
+ * matched by a newer identical text.
  *
  * @example Usage
  * ```ts
  * import { nextVariant } from "./duplicate_check.ts";
- * console.assert(nextVariant(null, 0, 1000).variant === 0);
- * console.assert(nextVariant({ next: 3, until: 500 }, 0, 1000).variant === 3);
- * console.assert(nextVariant({ next: 3, until: 500 }, 600, 1000).variant === 0);
+ * console.assert(nextVariant(null, undefined, 0, 1000).variant === 0);
+ * console.assert(nextVariant({ next: 3, until: 500 }, undefined, 0, 1000).variant === 3);
+ * console.assert(nextVariant({ next: 3, until: 500 }, undefined, 600, 1000).variant === 0);
+ * console.assert(nextVariant(null, 5, 600, 1000).record.next === 6);
  * ```
  */
 export function nextVariant(
   record: DuplicateRecord | null,
+  own: number | undefined,
   now: number,
   holdMs: number,
 ): { variant: number; record: DuplicateRecord } {
-  const variant = record !== null && record.until > now ? record.next : 0;
-  return { variant, record: { next: variant + 1, until: now + holdMs } };
+  const live = record !== null && record.until > now ? record : null;
+  const variant = own ?? live?.next ?? 0;
+  return {
+    variant,
+    record: {
+      next: Math.max(live?.next ?? 0, variant + 1),
+      until: Math.max(live?.until ?? 0, now + holdMs),
+    },
+  };
 }
 
 /**

@@ -745,6 +745,24 @@ Deno.test("identical texts get distinct variants; a resend of one is the very sa
   }
 });
 
+Deno.test("an item sent again with its old variant (a retried dead letter) is never matched by newer identical texts", async () => {
+  const h = await setup();
+  try {
+    // Kept its variant 3 from long ago; nothing identical was sent since.
+    const [retried] = textItems(h.clock, "mia", ["收到"]);
+    await enqueue(h.kv, [{ ...retried, variant: 3 }]);
+    await drain(h, 1000);
+    const newer = textItems(h.clock, "mia", ["收到", "收到", "收到", "收到"]);
+    await enqueue(h.kv, newer);
+    await drain(h, 1000);
+    assert.deepEqual(h.fake.textsOf("mia").length, 5, "all five arrive");
+    assert.deepEqual(h.fake.duplicates.length, 0);
+    assert.deepEqual(new Set(rawTexts(h.fake, "mia")).size, 5);
+  } finally {
+    await h.close();
+  }
+});
+
 Deno.test("a full 2048-byte chunk repeated within the interval goes out without the duplicate check", async () => {
   const h = await setup();
   try {
