@@ -369,13 +369,13 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       return "next";
     }
     if (item.notBefore > at) return await hold(ready, item.notBefore);
-    const windowEnd = (item.firstAttemptAt ?? at) + policy.windowMs;
-    if (item.inFlightUntil !== undefined && at >= windowEnd) {
-      // A sender stopped mid-send (a crash) after the window had run out.
-      const why = `gave up after ${item.attempts} attempts: the retry window ran out and the ` +
-        "last attempt's outcome is unknown (its sender stopped mid-send); last error: " +
-        (item.lastError ?? "none recorded");
-      await deadLetter(entry as Deno.KvEntry<OutboxItem>, why, deadReason(item, "window", why));
+    const stopped = stoppedAfterWindow(item, at);
+    if (stopped !== null) {
+      await deadLetter(
+        entry as Deno.KvEntry<OutboxItem>,
+        stopped,
+        deadReason(item, "window", stopped),
+      );
       return "next";
     }
     const slot = await reserveSlot(kv, app, item.userId, at, limits);
@@ -455,6 +455,28 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     const dropped = await finish(current, versionstamp, { state: "sent", msgId }, last);
     if (reported.has(app.name)) await appRecovered(app);
     return dropped ? "done" : "next";
+  }
+
+  /**
+   * Why an item whose sender stopped mid-send (a crash) is given up rather than
+   * resent, or null to resend it. Past the retry window it gets one more
+   * attempt (the gateway may simply have been down), as long as WeCom's
+   * duplicate check still covers its last send; a second stop after the window,
+   * or a last send older than the check's interval, makes a dead letter:
+   * resending then could deliver a second copy.
+   */
+  function stoppedAfterWindow(item: OutboxItem, at: number): string | null {
+    const windowEnd = (item.firstAttemptAt ?? at) + policy.windowMs;
+    if (item.inFlightUntil === undefined || at < windowEnd) return null;
+    const last = item.lastAttemptAt ?? item.firstAttemptAt ?? at;
+    const unknown = `gave up after ${item.attempts} attempts: the retry window ran out and the ` +
+      "last attempt's outcome is unknown (its sender stopped mid-send, so the member may have it)";
+    if (last >= windowEnd) return `${unknown}; it was the one attempt after the window`;
+    if (at - last >= DUPLICATE_CHECK_INTERVAL_SECONDS * 1000) {
+      return `${unknown}; a resend now would fall outside WeCom's duplicate check ` +
+        `(${DUPLICATE_CHECK_INTERVAL_SECONDS / 3600} h) and could arrive twice`;
+    }
+    return null;
   }
 
   /** Keeps the conversation's marker at `until` (the head is not due); "done" unless it moved. */

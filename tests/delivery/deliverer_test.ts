@@ -303,6 +303,42 @@ Deno.test("an item left in flight by a crashed sender is resent after its lease,
   }
 });
 
+Deno.test("an item left in flight past its window is resent once while WeCom's duplicate check covers it, else dead-lettered", async () => {
+  const h = await setup();
+  try {
+    const now = h.clock.now();
+    const [recent, old, next] = textItems(h.clock, "nora", ["down 40 min", "down 5 h", "after"]);
+    // Both were claimed and sent (with the check) by a process that then died; it stayed down.
+    for (const [crashed, ago] of [[recent, 40 * 60_000], [old, 5 * 3_600_000]] as const) {
+      await h.fake.client.send(
+        APP,
+        "nora",
+        crashed.message as { msgtype: "text"; content: string },
+        { duplicateCheck: true },
+      );
+      await enqueue(h.kv, [{
+        ...crashed,
+        attempts: 1,
+        variant: 0,
+        firstAttemptAt: now - ago,
+        lastAttemptAt: now - ago,
+        inFlightUntil: now - ago + 7000,
+      }]);
+    }
+    await enqueue(h.kv, [next]);
+    await drain(h, 1000);
+    assert.deepEqual(h.fake.textsOf("nora"), ["down 40 min", "down 5 h", "after"], "once each");
+    assert.deepEqual(h.fake.duplicates.length, 1, "the resend within 4 h was recognised");
+    assert.deepEqual((await item(h.kv, recent.id)).state, "sent");
+    const dead = await item(h.kv, old.id);
+    assert.deepEqual(dead.state, "dead", "not resent after 5 h: WeCom would not drop the copy");
+    assert.deepEqual(dead.deadReason?.cause, "window");
+    assert.match(dead.lastError ?? "", /outcome is unknown.*outside WeCom's duplicate check/);
+  } finally {
+    await h.close();
+  }
+});
+
 Deno.test("a permanent error makes a dead letter and the conversation's next item still goes out", async () => {
   const h = await setup();
   try {
