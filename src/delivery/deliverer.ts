@@ -150,6 +150,13 @@ export interface AppDeliveryStatus {
   at: number;
 }
 
+/** A variant and the per-member counter of identical texts to store with it. */
+interface Counted {
+  variant: number;
+  entry: Deno.KvEntryMaybe<DuplicateRecord>;
+  record: DuplicateRecord;
+}
+
 /** Attempts of a recall before it is given up (recalls never block a queue for long). */
 const RECALL_MAX_ATTEMPTS = 3;
 
@@ -391,16 +398,8 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       return "next";
     }
     // Which identical copy this text is, fixed at the first attempt (see ./duplicate_check.ts).
-    let variant = item.variant ?? 0;
-    let counted: { entry: Deno.KvEntryMaybe<DuplicateRecord>; record: DuplicateRecord } | null =
-      null;
-    const counter = await duplicateRecordKey(app, item);
-    if (counter !== null) {
-      const seen = await kv.get<DuplicateRecord>(counter);
-      const next = nextVariant(seen.value, item.variant, at, variantHoldMs);
-      variant = next.variant;
-      counted = { entry: seen, record: next.record };
-    }
+    // A media item is counted once prepared, if it turns out to be a text (an explanation).
+    const counted = await countCopy(app, item, item.message, at);
     const claimed: OutboxItem = {
       ...item,
       // A lease left behind means a sender stopped mid-send: that send may have landed.
@@ -408,17 +407,13 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       attempts: item.attempts + 1,
       firstAttemptAt: item.firstAttemptAt ?? at,
       lastAttemptAt: at,
-      variant,
       // An upload of up to 20 MB comes first for a media item: hold it longer.
       inFlightUntil: at + (item.message.msgtype === "media" ? mediaLeaseMs : leaseMs),
     };
-    const claim = await commit((op) => {
-      slot.commitMutation(op.check(entry)).set(entry.key, claimed);
-      if (counted === null) return op;
-      return op.check(counted.entry).set(counted.entry.key, counted.record, {
-        expireIn: variantHoldMs,
-      });
-    });
+    if (counted !== null) claimed.variant = counted.variant;
+    const claim = await commit((op) =>
+      addCount(slot.commitMutation(op.check(entry)).set(entry.key, claimed), counted)
+    );
     if (!claim.ok) return "next"; // another sender was faster: look again
     let current = claimed;
     let versionstamp = claim.versionstamp;
@@ -426,11 +421,19 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     let sending = false;
     try {
       const prepared = await prepare(app, { ...claimed, message: item.message });
-      if (prepared.persist) {
-        // Keep the media id before sending, so a resend sends the same one.
-        const kept: OutboxItem = { ...prepared.persist, inFlightUntil: claimed.inFlightUntil };
+      const late = item.message.msgtype === "media"
+        ? await countCopy(app, claimed, prepared.message, at)
+        : null;
+      if (prepared.persist || late !== null) {
+        // Keep the media id (and the variant of an explanation) before sending, so that a
+        // resend sends the very same request.
+        const kept: OutboxItem = {
+          ...(prepared.persist ?? claimed),
+          inFlightUntil: claimed.inFlightUntil,
+        };
+        if (late !== null) kept.variant = late.variant;
         const saved = await commit((op) =>
-          op.check({ key: entry.key, versionstamp }).set(entry.key, kept)
+          addCount(op.check({ key: entry.key, versionstamp }).set(entry.key, kept), late)
         );
         if (!saved.ok) return "next"; // the item changed meanwhile: look again
         current = kept;
@@ -439,7 +442,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       sending = true;
       // Every send carries the duplicate check (a crash may follow any of them), unless
       // the variant's suffix does not fit: then the text goes out as it is, unchecked.
-      const varied = withVariant(prepared.message, variant);
+      const varied = withVariant(prepared.message, current.variant ?? 0);
       const result = await client.send(app, item.userId, varied ?? prepared.message, {
         duplicateCheck: varied !== null,
       });
@@ -455,6 +458,33 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     const dropped = await finish(current, versionstamp, { state: "sent", msgId }, last);
     if (reported.has(app.name)) await appRecovered(app);
     return dropped ? "done" : "next";
+  }
+
+  /**
+   * The variant of `item` sent as `message` (its own, or the next free one for a
+   * text identical to earlier ones to the member), with the counter to store in
+   * the same commit; null for a message that cannot be a copy of another
+   * (media: a fresh upload each).
+   */
+  async function countCopy(
+    app: AppConfig,
+    item: OutboxItem,
+    message: OutboxItem["message"],
+    at: number,
+  ): Promise<Counted | null> {
+    const key = await duplicateRecordKey(app, { userId: item.userId, message });
+    if (key === null) return null;
+    const seen = await kv.get<DuplicateRecord>(key);
+    const next = nextVariant(seen.value, item.variant, at, variantHoldMs);
+    return { variant: next.variant, entry: seen, record: next.record };
+  }
+
+  /** Adds the store of a counter from {@linkcode countCopy} (with its check) to `op`. */
+  function addCount(op: Deno.AtomicOperation, counted: Counted | null): Deno.AtomicOperation {
+    if (counted === null) return op;
+    return op.check(counted.entry).set(counted.entry.key, counted.record, {
+      expireIn: variantHoldMs,
+    });
   }
 
   /**
