@@ -12,8 +12,9 @@
  * 3. Late landing: a send times out at the gateway and WeCom delivers it
  *    3 s later anyway, after the gateway's retry.
  * 4. Identical replies: a member sends the same text twice and the second
- *    reply's first send fails (HTTP 503), so the retry goes out with
- *    WeCom's duplicate check on.
+ *    reply's first send fails (HTTP 503). Every send carries WeCom's
+ *    duplicate check, so the second reply must differ (invisibly) from the
+ *    first or WeCom would drop it as a copy.
  *
  * Every acknowledged message must be answered exactly once, in order per
  * member. Prints one line per trial and a summary table; exits 1 on any lost,
@@ -260,7 +261,6 @@ async function apiStorm(row: Row): Promise<void> {
     requestTimeoutSeconds: REQUEST_TIMEOUT_S,
     agentSeconds: 0.1,
     concurrency: 4,
-    deliveryMaxAttempts: 30,
   });
   const storm = startApiStorm(h.api.url, {
     requestTimeoutMs: REQUEST_TIMEOUT_S * 1000,

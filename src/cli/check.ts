@@ -16,6 +16,7 @@
 
 import { findConfigPath } from "../config/config_path.ts";
 import { readDotenv } from "../config/dotenv.ts";
+import { formatConfigWarning } from "../config/errors.ts";
 import type { AppConfig, GatewayConfig } from "../config/types.ts";
 import { commit, openStore } from "../store/kv.ts";
 import { keys } from "../store/keys.ts";
@@ -379,6 +380,7 @@ async function check(args: string[], context: CliContext, deps: CheckDeps): Prom
   }
   const configPath = await configFileOf(context, configArgs);
   context.out(summary(config, configPath).join("\n"));
+  for (const warning of config.warnings ?? []) context.out(formatConfigWarning(warning));
 
   let failed = false;
   let warnings = 0;

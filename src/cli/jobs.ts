@@ -26,6 +26,7 @@ import { openStore } from "../store/kv.ts";
 import { parseOptions, UsageError } from "./args.ts";
 import { type Command, createCommand } from "./command.ts";
 import type { CliContext } from "./context.ts";
+import { deadReasonJson, deadReasonMeanings, deadReasonSummary } from "./dead_reason.ts";
 import { formatAge, parseDuration } from "./duration.ts";
 import { formatTable, truncate } from "./table.ts";
 
@@ -47,7 +48,8 @@ Subcommands:
   stats    jobs per state, outbox (pending, sent, dead), dead letters, and each app's delivery
            status (e.g. an untrusted IP, 60020, or a refused secret)
   dead     dead letters (replies that could not be delivered): id, conversation, purpose,
-           attempts, last error
+           attempts, first and last try, and why (refused for good, or the retry window ran
+           out, with WeCom's errcode and what it means)
   retry    send dead letters again (by id, or --all); a running gateway picks them up at once,
            otherwise the next start does
   rerun    run failed agent jobs again (by job id from 'jobs list --state failed', or --all:
@@ -382,7 +384,14 @@ async function runDead(args: string[], context: CliContext): Promise<number> {
   return await withStore(context, values, async (opened) => {
     const items = await listDeadLetters(opened.kv, { limit });
     if (values.json) {
-      context.out(JSON.stringify(items.map(itemSummary), null, 2));
+      context.out(JSON.stringify(
+        items.map((item) => ({
+          ...itemSummary(item),
+          ...(item.deadReason ? { deadReason: deadReasonJson(item.deadReason) } : {}),
+        })),
+        null,
+        2,
+      ));
       return 0;
     }
     if (items.length === 0) {
@@ -390,8 +399,9 @@ async function runDead(args: string[], context: CliContext): Promise<number> {
       return 0;
     }
     const now = context.now();
+    const ago = (at: number | undefined) => at === undefined ? "-" : formatAge(now - at);
     context.out(formatTable(
-      ["id", "conversation", "app", "purpose", "attempts", "age", "last error"],
+      ["id", "conversation", "app", "purpose", "attempts", "age", "first try", "last try", "why"],
       items.map((item) => [
         item.id,
         item.conversation,
@@ -399,11 +409,17 @@ async function runDead(args: string[], context: CliContext): Promise<number> {
         item.purpose,
         String(item.attempts),
         formatAge(now - item.createdAt),
-        truncate(item.lastError ?? "", 80),
+        ago(item.deadReason?.firstAttemptAt),
+        ago(item.deadReason?.lastAttemptAt),
+        truncate(deadReasonSummary(item), 80),
       ]),
     ));
+    const meanings = deadReasonMeanings(items);
+    if (meanings.length > 0) {
+      context.out(`\nWhat WeCom said:\n${meanings.map((line) => `  ${line}`).join("\n")}`);
+    }
     context.out(
-      "\nFix the cause (see the last error; 'wecom-gateway check --online'), then " +
+      "\nFix the cause (see why; 'wecom-gateway check --online'), then " +
         "'wecom-gateway jobs retry ID' or 'jobs retry --all'.",
     );
     return 0;

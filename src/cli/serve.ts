@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ConfigError, formatConfigError, loadConfig } from "../config/load.ts";
+import { ConfigError, formatConfigError, formatConfigWarning, loadConfig } from "../config/load.ts";
 import type { GatewayConfig } from "../config/types.ts";
 import { type GatewayRole, startGateway } from "../gateway.ts";
 import { log, logFormat, setLogFormat } from "../log.ts";
@@ -148,6 +148,7 @@ async function serve(args: string[]): Promise<number> {
     return 2;
   }
   setLogFormat(config.logFormat);
+  for (const warning of config.warnings ?? []) console.error(formatConfigWarning(warning));
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
     gateway = await startGateway(config, { role });

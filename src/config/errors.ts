@@ -147,3 +147,19 @@ export function formatConfigError(
   if (error.noApps) lines.push(...noAppsGuide());
   return lines.join("\n");
 }
+
+/**
+ * Renders a configuration warning (`GatewayConfig.warnings`: a setting that
+ * works but should change) as one line naming the key and the fix.
+ *
+ * @example Usage
+ * ```ts
+ * import { formatConfigWarning } from "./errors.ts";
+ * const line = formatConfigWarning({ key: "gateway.delivery.max_attempts", from: "config.yaml",
+ *   message: "is deprecated and ignored.", fix: "Remove it." });
+ * console.assert(line.startsWith("Warning: gateway.delivery.max_attempts"));
+ * ```
+ */
+export function formatConfigWarning(problem: ConfigProblem): string {
+  return `Warning: ${subject(problem)}: ${problem.message} Fix: ${problem.fix}`;
+}

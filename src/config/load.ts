@@ -34,7 +34,7 @@ import type { GatewayConfig } from "./types.ts";
 import { validateConfig } from "./validate.ts";
 import { readYamlFile } from "./yaml_file.ts";
 
-export { ConfigError, formatConfigError } from "./errors.ts";
+export { ConfigError, formatConfigError, formatConfigWarning } from "./errors.ts";
 export type { ConfigProblem } from "./errors.ts";
 
 /** Where to load from; everything defaults to the real process. */

@@ -9,6 +9,8 @@
  * @module
  */
 
+import type { ConfigProblem } from "./errors.ts";
+
 /** One WeCom self-built application (企业自建应用). */
 export interface AppConfig {
   /** Unique name; also the extra callback path `<path>/<name>`. "default" for the flat single-app form. */
@@ -131,8 +133,19 @@ export interface JobsConfig {
 export interface DeliveryConfig {
   /** Send replies as WeCom `markdown` instead of `text` (default false). */
   markdown: boolean;
-  /** Attempts for one message before it becomes a dead letter (default 8). */
-  maxAttempts: number;
+  /**
+   * Deprecated and ignored (`gateway.delivery.max_attempts`): retries of a
+   * failing send now last `retryWindowMs`. Kept so that old settings still load.
+   */
+  maxAttempts?: number;
+  /**
+   * How long a send that fails for a reason WeCom may get over (busy, rate
+   * limit, HTTP 5xx, network, 60020) is retried, counted from its first
+   * attempt, ms (default 30 min); then it becomes a dead letter.
+   */
+  retryWindowMs?: number;
+  /** Largest back-off between two retries of a send, ms (default 5 min). */
+  retryMaxBackoffMs?: number;
   /** Per app and member: at most this many messages a minute (WeCom: 30). */
   perMinute: number;
   /** Per app and member: at most this many messages an hour (WeCom: 1000). */
@@ -243,4 +256,9 @@ export interface GatewayConfig {
   logFormat: "human" | "json";
   /** The operator listener; absent: none (`gateway.operator.port: 0`). */
   operator?: OperatorConfig;
+  /**
+   * Settings that still work but should change (e.g. a deprecated key), to be
+   * shown at start; never errors.
+   */
+  warnings?: ConfigProblem[];
 }

@@ -62,7 +62,8 @@ export const DEFAULTS = {
   jobsWorkingNoticeText: "正在处理，请稍候… (working on it)",
   jobsRecallWorkingNotice: true,
   jobsPollMs: 1000,
-  deliveryMaxAttempts: 8,
+  deliveryRetryWindowMinutes: 30,
+  deliveryRetryMaxBackoffSeconds: 300,
   deliveryPerMinute: 30,
   deliveryPerHour: 1000,
   deliveryRequestTimeoutSeconds: 10,
@@ -231,9 +232,20 @@ export function validateConfig(given: Layers, cwd: string): ValidationResult {
   };
   const delivery = {
     markdown: read.boolean(SETTINGS.markdown, false),
-    maxAttempts: read.integer(SETTINGS.deliveryMaxAttempts, DEFAULTS.deliveryMaxAttempts, {
-      min: 1,
-    }),
+    retryWindowMs: Math.round(
+      read.number(
+        SETTINGS.deliveryRetryWindowMinutes,
+        DEFAULTS.deliveryRetryWindowMinutes,
+        positive,
+      ) * 60_000,
+    ),
+    retryMaxBackoffMs: Math.round(
+      read.number(
+        SETTINGS.deliveryRetryMaxBackoffSeconds,
+        DEFAULTS.deliveryRetryMaxBackoffSeconds,
+        positive,
+      ) * 1000,
+    ),
     perMinute: read.integer(SETTINGS.deliveryPerMinute, DEFAULTS.deliveryPerMinute, {
       min: 1,
       max: WECOM_PER_MINUTE,
@@ -251,6 +263,8 @@ export function validateConfig(given: Layers, cwd: string): ValidationResult {
     ),
     ...readPlainText(read),
   };
+
+  const warnings = deliveryWarnings(read, delivery.retryWindowMs);
 
   const agent = readAgent(read, cwd, concurrency);
   const media = readMedia(read, cwd, agent.command.cwd);
@@ -283,10 +297,52 @@ export function validateConfig(given: Layers, cwd: string): ValidationResult {
       logFormat,
       groupCommit,
       ...(operator ? { operator } : {}),
+      warnings,
     },
     problems,
     noApps,
   };
+}
+
+/** WeCom's longest `duplicate_check_interval`, minutes (api-facts §6a). */
+const DUPLICATE_CHECK_MAX_MINUTES = 240;
+
+/**
+ * Warnings about delivery settings that work but should change: the deprecated
+ * `max_attempts` (ignored), and a retry window longer than WeCom's duplicate
+ * check can cover.
+ */
+function deliveryWarnings(
+  read: ReturnType<typeof createReader>,
+  retryWindowMs: number,
+): ConfigProblem[] {
+  const warnings: ConfigProblem[] = [];
+  const maxAttempts = read.raw(SETTINGS.deliveryMaxAttempts);
+  if (maxAttempts !== undefined) {
+    warnings.push({
+      key: SETTINGS.deliveryMaxAttempts.key,
+      from: maxAttempts.from,
+      message: "is deprecated and ignored: a failing send is now retried for a time window " +
+        `(${SETTINGS.deliveryRetryWindowMinutes.key}, default ` +
+        `${DEFAULTS.deliveryRetryWindowMinutes} minutes), not a number of attempts.`,
+      fix: `Remove ${SETTINGS.deliveryMaxAttempts.key}; set ` +
+        `${SETTINGS.deliveryRetryWindowMinutes.key} to how long WeCom failures should be ` +
+        "retried before a reply becomes a dead letter.",
+    });
+  }
+  if (retryWindowMs > DUPLICATE_CHECK_MAX_MINUTES * 60_000) {
+    const raw = read.raw(SETTINGS.deliveryRetryWindowMinutes);
+    warnings.push({
+      key: SETTINGS.deliveryRetryWindowMinutes.key,
+      from: raw?.from,
+      message: `is ${retryWindowMs / 60_000} minutes, longer than WeCom's duplicate check ` +
+        `(at most ${DUPLICATE_CHECK_MAX_MINUTES} minutes): a reply resent later than that ` +
+        "after its first send could arrive twice if the first copy landed unseen.",
+      fix: `Set ${SETTINGS.deliveryRetryWindowMinutes.key} to ` +
+        `${DUPLICATE_CHECK_MAX_MINUTES} or less, unless a rare double is better than a dead letter.`,
+    });
+  }
+  return warnings;
 }
 
 /** Reports `spec`'s value as wrong; the fix reads "Set <where it is set> <to>". */

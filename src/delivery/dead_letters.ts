@@ -2,8 +2,10 @@
  * Dead letters and outbox listings, for the operator (CLI and status).
  *
  * A dead letter is an outbox item that could not be delivered (a permanent
- * WeCom error, exhausted attempts, an app no longer configured). It keeps its
- * `lastError` and stays until it is retried or purged.
+ * WeCom error, a retry window that ran out, an app no longer configured). It
+ * keeps its `lastError` and why it was given up (`deadReason`: cause, errcode
+ * and its meaning, attempts, first and last attempt) and stays until it is
+ * retried or purged.
  *
  * @example Usage
  * ```ts
@@ -98,6 +100,11 @@ export async function retryDeadLetter(
     };
     delete fresh.lastError;
     delete fresh.msgId;
+    delete fresh.deadReason;
+    // A new retry window; the variant stays, so that a copy that may have landed
+    // before (a timeout) still counts as this one at WeCom's duplicate check.
+    delete fresh.firstAttemptAt;
+    delete fresh.lastAttemptAt;
     const result = await commit(() =>
       addOutboxItems(
         kv.atomic()

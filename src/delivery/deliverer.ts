@@ -8,16 +8,25 @@
  *   commits `attempts + 1`, a short in-flight lease (`inFlightUntil`) and the
  *   pacing reservation, with a check on the item's versionstamp. After the send
  *   it commits `state: "sent"` and the msgid and removes the queue entry.
- * - Crashes: an item whose lease ran out is due again. A send whose item
- *   already had attempts (a retry, or a resend after a crash between send and
- *   commit) uses WeCom's duplicate check, so an identical copy is dropped.
+ * - Exactly once (`./duplicate_check.ts`): every send, the first included,
+ *   carries WeCom's duplicate check with a 4-hour interval, so a resend after a
+ *   crash between send and commit (or after a timeout) is the same request as
+ *   the copy that may have landed, and WeCom drops it. A text identical to one
+ *   sent to the member within that interval gets an invisible suffix (its
+ *   variant, fixed at the first attempt) so that WeCom does not drop it.
+ * - Crashes: an item whose lease ran out is due again.
  * - Pacing (`./pacing.ts`): a message over 30/min or 1000/h per member is held
  *   (`notBefore`), never sent, because WeCom would drop it silently.
- * - Failures (`./retry_policy.ts`): busy, rate limit, token and network errors
- *   back off with jitter; 60020 (untrusted IP) is reported to the operator once
- *   per app, recorded at `keys.appStatus(app)` and retried slowly; credential
- *   and permanent errors, exhausted attempts and unknown apps become dead
- *   letters, and the conversation's next item goes on.
+ * - Failures (`./retry_policy.ts`): busy, rate limit, HTTP 5xx, token and
+ *   network errors back off exponentially with jitter, capped
+ *   (`retryMaxBackoffMs`, default 5 min), for the retry window from the first
+ *   attempt (`retryWindowMs`, default 30 min); meanwhile the item holds its
+ *   conversation, so later items for the member wait behind it, in order.
+ *   60020 (untrusted IP) is reported to the operator once per app, recorded at
+ *   `keys.appStatus(app)` and retried slowly within the same window. Credential
+ *   and permanent errors (81013, 40003, 86xxx, …) at once, an exhausted window
+ *   and unknown apps make dead letters that record why (`deadReason`), and the
+ *   conversation's next item goes on.
  * - Media and markdown (`./prepare.ts`): right before a send, a media item is
  *   uploaded (its media id stored on the item first, so a resend sends the
  *   same one) or explained in a short text; markdown goes as text to
@@ -55,9 +64,17 @@ import {
   decideRetry,
   DEFAULT_RETRY_POLICY,
   describeError,
+  explainError,
   type RetryPolicy,
 } from "./retry_policy.ts";
-import type { OutboxItem } from "./types.ts";
+import { DUPLICATE_CHECK_INTERVAL_SECONDS } from "../wecom/client.ts";
+import {
+  type DuplicateRecord,
+  duplicateRecordKey,
+  nextVariant,
+  withVariant,
+} from "./duplicate_check.ts";
+import type { DeadReason, OutboxItem } from "./types.ts";
 
 /** A log function: level, message, plain fields (never message content). */
 export type DeliveryLog = (level: LogLevel, message: string, fields?: LogFields) => void;
@@ -78,7 +95,7 @@ export interface DeliveryDeps {
   pollMs?: number;
   /** First retry back-off, ms (default 1000; doubles up to `backoffMaxMs`). */
   backoffBaseMs?: number;
-  /** Largest retry back-off, ms (default 5 min). */
+  /** Largest retry back-off, ms (default `config.retryMaxBackoffMs`, else 5 min). */
   backoffMaxMs?: number;
   /** First back-off after 60020 (untrusted IP), ms (default 60 s). */
   ipBackoffBaseMs?: number;
@@ -133,6 +150,13 @@ export interface AppDeliveryStatus {
   at: number;
 }
 
+/** A variant and the per-member counter of identical texts to store with it. */
+interface Counted {
+  variant: number;
+  entry: Deno.KvEntryMaybe<DuplicateRecord>;
+  record: DuplicateRecord;
+}
+
 /** Attempts of a recall before it is given up (recalls never block a queue for long). */
 const RECALL_MAX_ATTEMPTS = 3;
 
@@ -168,11 +192,23 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   const mediaLeaseMs = positiveInteger("mediaLeaseMs", deps.mediaLeaseMs ?? leaseMs + 240_000);
   const prepare = deps.prepare ?? passThrough;
   const policy: RetryPolicy = {
-    maxAttempts: positiveInteger("delivery.maxAttempts", config.maxAttempts),
+    windowMs: positiveInteger(
+      "delivery.retryWindowMs",
+      config.retryWindowMs ?? DEFAULT_RETRY_POLICY.windowMs,
+    ),
     baseMs: deps.backoffBaseMs ?? DEFAULT_RETRY_POLICY.baseMs,
-    maxMs: deps.backoffMaxMs ?? DEFAULT_RETRY_POLICY.maxMs,
+    maxMs: positiveInteger(
+      "delivery.retryMaxBackoffMs",
+      deps.backoffMaxMs ?? config.retryMaxBackoffMs ?? DEFAULT_RETRY_POLICY.maxMs,
+    ),
     ipBaseMs: deps.ipBackoffBaseMs ?? DEFAULT_RETRY_POLICY.ipBaseMs,
   };
+  /**
+   * How long an identical text's variant is remembered: WeCom's duplicate-check
+   * interval from the latest copy that may still reach it (a retry within the
+   * window, a late landing within a lease).
+   */
+  const variantHoldMs = DUPLICATE_CHECK_INTERVAL_SECONDS * 1000 + policy.windowMs + mediaLeaseMs;
   const limits: PacingLimits = {
     perMinute: config.perMinute,
     perHour: config.perHour,
@@ -330,19 +366,22 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     }
     const app = apps.get(item.app);
     if (app === undefined) {
+      const why = `Cannot deliver through app '${item.app}': no app of that name is configured ` +
+        "(the configuration changed). Add the app back and retry the dead letter, or purge it.";
       await deadLetter(
         entry as Deno.KvEntry<OutboxItem>,
-        `Cannot deliver through app '${item.app}': no app of that name is configured ` +
-          "(the configuration changed). Add the app back and retry the dead letter, or purge it.",
+        why,
+        deadReason(item, "app_missing", why),
       );
       return "next";
     }
     if (item.notBefore > at) return await hold(ready, item.notBefore);
-    if (item.attempts >= policy.maxAttempts) {
+    const stopped = stoppedAfterWindow(item, at);
+    if (stopped !== null) {
       await deadLetter(
         entry as Deno.KvEntry<OutboxItem>,
-        `gave up after ${item.attempts} attempts (the last one's outcome is unknown); ` +
-          `last error: ${item.lastError ?? "none recorded"}`,
+        stopped,
+        deadReason(item, "window", stopped),
       );
       return "next";
     }
@@ -358,16 +397,22 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       }
       return "next";
     }
+    // Which identical copy this text is, fixed at the first attempt (see ./duplicate_check.ts).
+    // A media item is counted once prepared, if it turns out to be a text (an explanation).
+    const counted = await countCopy(app, item, item.message, at);
     const claimed: OutboxItem = {
       ...item,
       // A lease left behind means a sender stopped mid-send: that send may have landed.
       uncertain: item.uncertain === true || item.inFlightUntil !== undefined,
       attempts: item.attempts + 1,
+      firstAttemptAt: item.firstAttemptAt ?? at,
+      lastAttemptAt: at,
       // An upload of up to 20 MB comes first for a media item: hold it longer.
       inFlightUntil: at + (item.message.msgtype === "media" ? mediaLeaseMs : leaseMs),
     };
+    if (counted !== null) claimed.variant = counted.variant;
     const claim = await commit((op) =>
-      slot.commitMutation(op.check(entry)).set(entry.key, claimed)
+      addCount(slot.commitMutation(op.check(entry)).set(entry.key, claimed), counted)
     );
     if (!claim.ok) return "next"; // another sender was faster: look again
     let current = claimed;
@@ -376,19 +421,30 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     let sending = false;
     try {
       const prepared = await prepare(app, { ...claimed, message: item.message });
-      if (prepared.persist) {
-        // Keep the media id before sending, so a resend sends the same one.
-        const kept: OutboxItem = { ...prepared.persist, inFlightUntil: claimed.inFlightUntil };
+      const late = item.message.msgtype === "media"
+        ? await countCopy(app, claimed, prepared.message, at)
+        : null;
+      if (prepared.persist || late !== null) {
+        // Keep the media id (and the variant of an explanation) before sending, so that a
+        // resend sends the very same request.
+        const kept: OutboxItem = {
+          ...(prepared.persist ?? claimed),
+          inFlightUntil: claimed.inFlightUntil,
+        };
+        if (late !== null) kept.variant = late.variant;
         const saved = await commit((op) =>
-          op.check({ key: entry.key, versionstamp }).set(entry.key, kept)
+          addCount(op.check({ key: entry.key, versionstamp }).set(entry.key, kept), late)
         );
         if (!saved.ok) return "next"; // the item changed meanwhile: look again
         current = kept;
         versionstamp = saved.versionstamp;
       }
       sending = true;
-      const result = await client.send(app, item.userId, prepared.message, {
-        duplicateCheck: claimed.uncertain,
+      // Every send carries the duplicate check (a crash may follow any of them), unless
+      // the variant's suffix does not fit: then the text goes out as it is, unchecked.
+      const varied = withVariant(prepared.message, current.variant ?? 0);
+      const result = await client.send(app, item.userId, varied ?? prepared.message, {
+        duplicateCheck: varied !== null,
       });
       msgId = result.msgId;
     } catch (error) {
@@ -402,6 +458,55 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     const dropped = await finish(current, versionstamp, { state: "sent", msgId }, last);
     if (reported.has(app.name)) await appRecovered(app);
     return dropped ? "done" : "next";
+  }
+
+  /**
+   * The variant of `item` sent as `message` (its own, or the next free one for a
+   * text identical to earlier ones to the member), with the counter to store in
+   * the same commit; null for a message that cannot be a copy of another
+   * (media: a fresh upload each).
+   */
+  async function countCopy(
+    app: AppConfig,
+    item: OutboxItem,
+    message: OutboxItem["message"],
+    at: number,
+  ): Promise<Counted | null> {
+    const key = await duplicateRecordKey(app, { userId: item.userId, message });
+    if (key === null) return null;
+    const seen = await kv.get<DuplicateRecord>(key);
+    const next = nextVariant(seen.value, item.variant, at, variantHoldMs);
+    return { variant: next.variant, entry: seen, record: next.record };
+  }
+
+  /** Adds the store of a counter from {@linkcode countCopy} (with its check) to `op`. */
+  function addCount(op: Deno.AtomicOperation, counted: Counted | null): Deno.AtomicOperation {
+    if (counted === null) return op;
+    return op.check(counted.entry).set(counted.entry.key, counted.record, {
+      expireIn: variantHoldMs,
+    });
+  }
+
+  /**
+   * Why an item whose sender stopped mid-send (a crash) is given up rather than
+   * resent, or null to resend it. Past the retry window it gets one more
+   * attempt (the gateway may simply have been down), as long as WeCom's
+   * duplicate check still covers its last send; a second stop after the window,
+   * or a last send older than the check's interval, makes a dead letter:
+   * resending then could deliver a second copy.
+   */
+  function stoppedAfterWindow(item: OutboxItem, at: number): string | null {
+    const windowEnd = (item.firstAttemptAt ?? at) + policy.windowMs;
+    if (item.inFlightUntil === undefined || at < windowEnd) return null;
+    const last = item.lastAttemptAt ?? item.firstAttemptAt ?? at;
+    const unknown = `gave up after ${item.attempts} attempts: the retry window ran out and the ` +
+      "last attempt's outcome is unknown (its sender stopped mid-send, so the member may have it)";
+    if (last >= windowEnd) return `${unknown}; it was the one attempt after the window`;
+    if (at - last >= DUPLICATE_CHECK_INTERVAL_SECONDS * 1000) {
+      return `${unknown}; a resend now would fall outside WeCom's duplicate check ` +
+        `(${DUPLICATE_CHECK_INTERVAL_SECONDS / 3600} h) and could arrive twice`;
+    }
+    return null;
   }
 
   /** Keeps the conversation's marker at `until` (the head is not due); "done" unless it moved. */
@@ -488,8 +593,9 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
         attempt: claimed.attempts,
         error: reason,
       });
+      const history = { attempts: claimed.attempts, firstAttemptAt: at, now: now() };
       const retry = claimed.attempts < RECALL_MAX_ATTEMPTS &&
-        decideRetry(error, claimed.attempts, policy, random).action === "retry";
+        decideRetry(error, history, policy, random).action === "retry";
       if (retry) {
         // Try again right away: a recall must not hold up the conversation.
         const again: OutboxItem = { ...withoutLease(claimed), lastError: reason };
@@ -528,6 +634,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     for (;;) {
       const done: OutboxItem = { ...withoutLease(current.value), ...outcome };
       if (outcome.state === "sent" && outcome.msgId !== undefined) delete done.lastError;
+      if (outcome.state === "sent") delete done.deadReason;
       const dropping = marker;
       const result = await commit((op) => {
         finishMutation(op.check({ key, versionstamp: current.versionstamp }), done);
@@ -572,13 +679,19 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     error: unknown,
     sending: boolean,
   ): Promise<void> {
-    const decision = decideRetry(error, claimed.attempts, policy, random);
+    const history = {
+      attempts: claimed.attempts,
+      firstAttemptAt: claimed.firstAttemptAt ?? now(),
+      now: now(),
+    };
+    const decision = decideRetry(error, history, policy, random);
     if (decision.kind === "ip_not_trusted" || decision.kind === "credentials") {
       await appProblem(app, decision.kind, error);
     }
     const key = keys.outbox(claimed.id);
     if (decision.action === "dead") {
-      await deadLetter({ key, value: claimed, versionstamp }, decision.reason);
+      const why = deadReason(claimed, decision.cause, decision.reason, error);
+      await deadLetter({ key, value: claimed, versionstamp }, decision.reason, why);
       return;
     }
     const reason = describeError(error);
@@ -606,10 +719,34 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     });
   }
 
+  /** Why `item` is given up, for the operator (`jobs dead`). */
+  function deadReason(
+    item: OutboxItem,
+    cause: DeadReason["cause"],
+    description: string,
+    error?: unknown,
+  ): DeadReason {
+    const explained = error === undefined ? { meaning: description } : explainError(error);
+    const why: DeadReason = { cause, ...explained, attempts: item.attempts, at: now() };
+    if (item.firstAttemptAt !== undefined) why.firstAttemptAt = item.firstAttemptAt;
+    if (item.lastAttemptAt !== undefined) why.lastAttemptAt = item.lastAttemptAt;
+    if (cause === "window") why.windowMs = policy.windowMs;
+    return why;
+  }
+
   /** Moves an item to the dead letters; the conversation's next item goes on. */
-  async function deadLetter(entry: Deno.KvEntry<OutboxItem>, reason: string): Promise<void> {
+  async function deadLetter(
+    entry: Deno.KvEntry<OutboxItem>,
+    reason: string,
+    why: DeadReason,
+  ): Promise<void> {
     const item = entry.value;
-    const dead: OutboxItem = { ...withoutLease(item), state: "dead", lastError: reason };
+    const dead: OutboxItem = {
+      ...withoutLease(item),
+      state: "dead",
+      lastError: reason,
+      deadReason: why,
+    };
     const result = await commit((op) =>
       op
         .check(entry)
@@ -621,6 +758,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       log("error", "message could not be delivered: moved to the dead letters", {
         ...itemFields(item),
         attempts: item.attempts,
+        cause: why.cause,
         reason,
       });
     }

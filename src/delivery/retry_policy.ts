@@ -2,29 +2,36 @@
  * What delivery does after a failed send: retry later (and when), or give up.
  *
  * Decisions follow the `kind` of {@linkcode WeComApiError}: busy, rate limits,
- * revoked tokens and network failures are retried with exponential back-off and
- * jitter; an untrusted IP (60020) is retried with a long back-off because the
- * operator can fix it; wrong credentials and requests WeCom rejects for good
- * (81013, 40003, 60011, …) become dead letters at once. Errors that are not
+ * revoked tokens, HTTP 5xx and network failures are retried with capped
+ * exponential back-off and jitter for as long as the retry window lasts
+ * (counted from the item's first attempt; default 30 minutes), so that a WeCom
+ * outage of that length needs no operator; an untrusted IP (60020) is retried
+ * within the same window with a longer first back-off because the operator
+ * can fix it; wrong credentials and requests WeCom rejects for good (81013,
+ * 40003, 60011, 86xxx, …) become dead letters at once. Errors that are not
  * WeCom errors count as network failures.
  *
  * @example Usage
  * ```ts
  * import { decideRetry } from "./retry_policy.ts";
- * const policy = { maxAttempts: 8, baseMs: 1000, maxMs: 300_000, ipBaseMs: 60_000 };
- * const decision = decideRetry(new Error("connection reset"), 1, policy, () => 0.5);
+ * const policy = { windowMs: 1_800_000, baseMs: 1000, maxMs: 300_000, ipBaseMs: 60_000 };
+ * const history = { attempts: 1, firstAttemptAt: 0, now: 0 };
+ * const decision = decideRetry(new Error("connection reset"), history, policy, () => 0.5);
  * console.assert(decision.action === "retry" && decision.delayMs === 750);
  * ```
  *
  * @module
  */
 
-import { NO_ERRCODE, WeComApiError, type WeComErrorKind } from "../wecom/errors.ts";
+import { explainErrcode, NO_ERRCODE, WeComApiError, type WeComErrorKind } from "../wecom/errors.ts";
 
 /** Back-off settings. */
 export interface RetryPolicy {
-  /** Attempts before an item becomes a dead letter. */
-  maxAttempts: number;
+  /**
+   * How long failures WeCom may get over are retried, ms, counted from the
+   * item's first attempt; after it the item becomes a dead letter.
+   */
+  windowMs: number;
   /** First back-off, ms (doubles each attempt). */
   baseMs: number;
   /** Largest back-off, ms. */
@@ -33,18 +40,34 @@ export interface RetryPolicy {
   ipBaseMs: number;
 }
 
-/** The default policy: 1 s, 2 s, 4 s … capped at 5 minutes; 1 minute first after 60020. */
+/**
+ * The default policy: retries for 30 minutes, 1 s, 2 s, 4 s … capped at 5
+ * minutes; 1 minute first after 60020.
+ */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  maxAttempts: 8,
+  windowMs: 30 * 60_000,
   baseMs: 1000,
   maxMs: 300_000,
   ipBaseMs: 60_000,
 };
 
+/** The attempts of an item so far, for {@linkcode decideRetry}. */
+export interface AttemptHistory {
+  /** Attempts made, the failed one included (1-based). */
+  attempts: number;
+  /** Epoch ms of the first attempt. */
+  firstAttemptAt: number;
+  /** Epoch ms now. */
+  now: number;
+}
+
+/** Why an item is given up: see `DeadReason` in `./types.ts`. */
+export type GiveUpCause = "permanent" | "credentials" | "window";
+
 /** What to do after a failure. */
 export type RetryDecision =
   | { action: "retry"; delayMs: number; kind: WeComErrorKind }
-  | { action: "dead"; kind: WeComErrorKind; reason: string };
+  | { action: "dead"; kind: WeComErrorKind; cause: GiveUpCause; reason: string };
 
 /**
  * The kind of a failure: the `kind` of a {@linkcode WeComApiError}, else
@@ -101,36 +124,76 @@ export function backoffDelay(
 }
 
 /**
- * Decides what to do after attempt number `attempts` (1-based, already counted)
- * failed with `error`.
+ * Decides what to do after attempt number `history.attempts` (1-based, already
+ * counted) failed with `error`: a permanent or credential error gives up at
+ * once; any other is retried after a capped, jittered exponential back-off
+ * until the retry window (from the first attempt) has passed. The last retry
+ * is placed at the window's end, so an outage a little shorter than the window
+ * is still bridged.
  *
  * @example Usage
  * ```ts
  * import { decideRetry, DEFAULT_RETRY_POLICY } from "./retry_policy.ts";
  * import { WeComApiError } from "../wecom/errors.ts";
  * const error = new WeComApiError({ api: "message/send", errcode: 81013, errmsg: "invalid user" });
- * console.assert(decideRetry(error, 1, DEFAULT_RETRY_POLICY).action === "dead");
+ * const history = { attempts: 1, firstAttemptAt: 0, now: 0 };
+ * console.assert(decideRetry(error, history, DEFAULT_RETRY_POLICY).action === "dead");
  * ```
  */
 export function decideRetry(
   error: unknown,
-  attempts: number,
+  history: AttemptHistory,
   policy: RetryPolicy,
   random: () => number = Math.random,
 ): RetryDecision {
   const kind = errorKind(error);
   const description = describeError(error);
   if (kind === "credentials" || kind === "permanent") {
-    return { action: "dead", kind, reason: description };
+    return { action: "dead", kind, cause: kind, reason: description };
   }
-  if (attempts >= policy.maxAttempts) {
+  const windowEnd = history.firstAttemptAt + policy.windowMs;
+  if (history.now >= windowEnd) {
     return {
       action: "dead",
       kind,
-      reason: `gave up after ${attempts} attempts; last error: ${description}`,
+      cause: "window",
+      reason: `gave up after ${history.attempts} attempts over ${
+        formatMinutes(history.now - history.firstAttemptAt)
+      } (retry window ${formatMinutes(policy.windowMs)}); last error: ${description}`,
     };
   }
   const base = kind === "ip_not_trusted" ? Math.max(policy.ipBaseMs, policy.baseMs) : policy.baseMs;
   const maxMs = Math.max(policy.maxMs, base);
-  return { action: "retry", kind, delayMs: backoffDelay(attempts, base, maxMs, random) };
+  const delayMs = Math.min(
+    backoffDelay(history.attempts, base, maxMs, random),
+    windowEnd - history.now,
+  );
+  return { action: "retry", kind, delayMs };
+}
+
+/**
+ * What an error means for the operator: WeCom's errcode with its explanation,
+ * or the transport failure.
+ *
+ * @example Usage
+ * ```ts
+ * import { explainError } from "./retry_policy.ts";
+ * console.assert(explainError(new Error("reset")).meaning === "reset");
+ * ```
+ */
+export function explainError(
+  error: unknown,
+): { errcode?: number; httpStatus?: number; meaning: string } {
+  if (error instanceof WeComApiError) {
+    const known = error.errcode === NO_ERRCODE ? {} : { errcode: error.errcode };
+    const status = error.httpStatus === undefined ? {} : { httpStatus: error.httpStatus };
+    const meaning = error.errcode === NO_ERRCODE ? error.message : explainErrcode(error.errcode);
+    return { ...known, ...status, meaning };
+  }
+  return { meaning: describeError(error) };
+}
+
+function formatMinutes(ms: number): string {
+  const minutes = ms / 60_000;
+  return minutes >= 1 ? `${Math.round(minutes)} min` : `${Math.round(ms / 1000)} s`;
 }

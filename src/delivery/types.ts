@@ -47,7 +47,7 @@ export interface OutboxItem {
   purpose: "reply" | "notice" | "working" | "recall" | "error";
   message: OutboundMessage | { msgtype: "recall"; ofItem: string } | MediaMessage;
   state: OutboxState;
-  /** Send attempts made; > 0 means a later send must use the duplicate check. */
+  /** Send attempts made. */
   attempts: number;
   /** Epoch ms before which the item must not be sent (backoff, pacing). */
   notBefore: number;
@@ -64,9 +64,52 @@ export interface OutboxItem {
   inFlightUntil?: number;
   /**
    * An earlier send may have reached WeCom without our knowing (a timeout, a
-   * lost connection, a crash mid-send): every later send of this item uses
-   * WeCom's duplicate check, and only then. A send WeCom answered with an
-   * error is known not to have been delivered and does not set it.
+   * lost connection, a crash mid-send): the next send waits until such a copy
+   * has landed (the end of its lease), so that WeCom's duplicate check, on every
+   * send, recognises the resend. A send WeCom answered with an error is known
+   * not to have been delivered and does not set it.
    */
   uncertain?: boolean;
+  /** Epoch ms of the first send attempt: the retry window (`retryWindowMs`) runs from here. */
+  firstAttemptAt?: number;
+  /** Epoch ms of the latest send attempt. */
+  lastAttemptAt?: number;
+  /**
+   * Which copy of an identical text this item is (`./duplicate_check.ts`): 0 for
+   * the first one sent to this member within the duplicate-check interval, n for
+   * the n-th identical one after it, which gets an invisible suffix so that
+   * WeCom's duplicate check does not take it for a resend. Fixed at the first
+   * attempt, so that every resend of the item is the very same request.
+   */
+  variant?: number;
+  /** Why the item became a dead letter (set with `state: "dead"`, except for cancels). */
+  deadReason?: DeadReason;
+}
+
+/**
+ * Why an item became a dead letter, for the operator (`jobs dead`):
+ *
+ * - `permanent`: WeCom refused the request for good (81013 member gone, 40003
+ *   unknown user, 86xxx content errors, …): retrying cannot help.
+ * - `credentials`: WeCom refused the app's corp id or secret.
+ * - `window`: WeCom kept failing (busy, rate limit, HTTP 5xx, network) for the
+ *   whole retry window.
+ * - `app_missing`: the item's app is no longer configured.
+ */
+export interface DeadReason {
+  cause: "permanent" | "credentials" | "window" | "app_missing";
+  /** WeCom's errcode of the last failure; absent when WeCom gave none (HTTP status, network). */
+  errcode?: number;
+  /** HTTP status of the last failure, when it was one. */
+  httpStatus?: number;
+  /** What the last failure means and what to do (never message content). */
+  meaning: string;
+  attempts: number;
+  /** Epoch ms of the first and the last send attempt (absent when none was made). */
+  firstAttemptAt?: number;
+  lastAttemptAt?: number;
+  /** The retry window in force, ms (cause `window`). */
+  windowMs?: number;
+  /** Epoch ms when the item was given up. */
+  at: number;
 }

@@ -19,10 +19,16 @@
  *   answered errcode 0 with a msgid but not delivered (recorded in
  *   `state.dropped`), as WeCom drops the excess silently. Only delivered
  *   messages count towards the windows.
- *   `enable_duplicate_check: 1`: an identical request (all fields except the two
- *   duplicate-check fields) delivered within `duplicate_check_interval`
- *   (default 1800 s) is answered errcode 0 with the original msgid and not
- *   delivered again (recorded in `state.duplicatesSuppressed`).
+ *   `enable_duplicate_check: 1`: WeCom documents "在一定时间间隔内，同样内容（请求json）
+ *   的消息，不会重复收到" (api-facts §6a), so a request whose whole JSON equals
+ *   that of a message delivered within `duplicate_check_interval` (default
+ *   1800 s, at most 4 h) is answered errcode 0 with the original msgid and not
+ *   delivered again (recorded in `state.duplicatesSuppressed`). The same
+ *   request JSON means the earlier one carried the same two duplicate-check
+ *   fields: a copy sent without them is no original. `duplicateCheck:
+ *   "content"` takes the other reading of the same sentence (the message
+ *   alone, the two fields aside, against any delivered message) for tests
+ *   that must hold under both.
  * - `POST /cgi-bin/message/recall?access_token`: 0 when the msgid is known, sent
  *   by the same app, not yet recalled and at most 24 h old; else 40058 (WeCom's
  *   code for a recall by another app; its code for an unknown msgid is not
@@ -130,6 +136,12 @@ export interface FakeWeComOptions {
   users?: string[];
   /** Text/markdown over 2048 bytes: deliver cut with a flag (default) or refuse with 45002. */
   oversize?: "truncate" | "reject";
+  /**
+   * What `enable_duplicate_check` compares: the whole request JSON (default,
+   * WeCom's "同样内容（请求json）") or the message without the two duplicate-check
+   * fields, against any delivered message (`content`).
+   */
+  duplicateCheck?: "request" | "content";
   /** Deliveries per app and member per 60 s before silent drops (default 30). */
   perMinute?: number;
   /** Deliveries per app and member per hour before silent drops (default 1000). */
@@ -350,8 +362,12 @@ function truncateUtf8(text: string, maxBytes: number): string {
   return new TextDecoder().decode(bytes.subarray(0, end));
 }
 
-/** The canonical request of a duplicate check: all fields except the check's own. */
-function duplicateKey(body: Record<string, unknown>): string {
+/**
+ * What a duplicate check compares: the whole request JSON (`request`), or the
+ * request without the check's own two fields (`content`).
+ */
+function duplicateKey(body: Record<string, unknown>, mode: "request" | "content"): string {
+  if (mode === "request") return canonicalJson(body);
   const rest = { ...body };
   delete rest.enable_duplicate_check;
   delete rest.duplicate_check_interval;
@@ -387,6 +403,7 @@ export function startFakeWeComApi(options: FakeWeComOptions = {}): FakeWeComApi 
   const ttlMs = (options.tokenTtlSeconds ?? 7200) * 1000;
   const perMinute = options.perMinute ?? 30;
   const perHour = options.perHour ?? 1000;
+  const duplicateMode = options.duplicateCheck ?? "request";
   const state: FakeState = {
     apps: options.apps ?? [FAKE_APP],
     tokens: new Map(),
@@ -458,7 +475,7 @@ export function startFakeWeComApi(options: FakeWeComOptions = {}): FakeWeComApi 
     if (valid.length === 0) throw new WeComError(81013);
 
     const msgid = randomToken(24);
-    const key = duplicateKey(body);
+    const key = duplicateKey(body, duplicateMode);
     const interval = Math.min(Number(body.duplicate_check_interval ?? 1800) || 1800, 14_400);
     const records: FakeMessage[] = [];
     let answerMsgid = msgid;

@@ -97,6 +97,23 @@ export const keys = {
     agentId,
     userId,
   ],
+  /**
+   * Identical texts sent to one member through one app within WeCom's
+   * duplicate-check interval (`DuplicateRecord` of src/delivery/duplicate_check.ts),
+   * by a hash of the message.
+   */
+  duplicateCheck: (
+    corpId: string,
+    agentId: string,
+    userId: string,
+    hash: Uint8Array,
+  ): Deno.KvKey => [
+    "dup_check",
+    corpId,
+    agentId,
+    userId,
+    hash,
+  ],
   /** Dead letters: value is the outbox item id. */
   deadLetter: (id: string): Deno.KvKey => ["dead", id],
   deadLetterPrefix: (): Deno.KvKey => ["dead"],

@@ -55,8 +55,12 @@ import type {
 
 export type { WeComLog } from "./token.ts";
 
-/** Seconds within which WeCom drops an identical message when `duplicateCheck` is set. */
-export const DUPLICATE_CHECK_INTERVAL_SECONDS = 1800;
+/**
+ * `duplicate_check_interval` of every send with `duplicateCheck`: WeCom's
+ * documented maximum, 4 hours (api-facts §6a), so that a resend after a crash
+ * or an outage of up to that long is recognised as a copy.
+ */
+export const DUPLICATE_CHECK_INTERVAL_SECONDS = 4 * 3600;
 
 /** Dependencies of {@linkcode createWeComClient}. */
 export interface WeComClientDeps {
@@ -379,7 +383,7 @@ export function createWeComClient(deps: WeComClientDeps): GatewayWeComClient {
  * import { sendBody } from "./client.ts";
  * sendBody(app, "zhangsan", { msgtype: "text", content: "hi" }, { duplicateCheck: true });
  * // { touser: "zhangsan", msgtype: "text", agentid: 1000002, text: { content: "hi" },
- * //   enable_duplicate_check: 1, duplicate_check_interval: 1800 }
+ * //   enable_duplicate_check: 1, duplicate_check_interval: 14400 }
  * ```
  */
 export function sendBody(

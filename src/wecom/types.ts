@@ -17,7 +17,11 @@ export type OutboundMessage =
 
 /** Options of one send. */
 export interface SendOptions {
-  /** Set on retried sends so that WeCom drops an identical copy (`enable_duplicate_check`). */
+  /**
+   * `enable_duplicate_check` with a 4-hour interval: WeCom drops a request identical to one
+   * it received within that time. Delivery sets it on every send, so that a resend after a
+   * crash or a timeout is identical to the first copy.
+   */
   duplicateCheck?: boolean;
 }
 

@@ -254,3 +254,19 @@ Deno.test("check refuses an unknown option with exit 2 and a pointer to --help",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("check shows a deprecated delivery.max_attempts as a warning with the fix, and passes", async () => {
+  const dir = await workdir();
+  try {
+    await Deno.writeTextFile(`${dir}/config.yaml`, "gateway:\n  delivery:\n    max_attempts: 8\n");
+    const env = appEnv(dir, `http://127.0.0.1:${closedPort()}`);
+    const result = await check([], env, dir);
+    equal(result.code, 0, result.all);
+    match(
+      result.stdout,
+      /^Warning: gateway\.delivery\.max_attempts .*deprecated and ignored.*Fix: Remove gateway\.delivery\.max_attempts; set gateway\.delivery\.retry_window_minutes/m,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -291,10 +291,16 @@ Deno.test("jobs dead lists dead letters with their last error; retry queues one 
   try {
     const dead = await jobsCli(["dead"], fixture.env, fixture.dir);
     equal(dead.code, 0);
-    match(dead.stdout, /^id +conversation +app +purpose +attempts +age +last error$/m);
     match(
       dead.stdout,
-      new RegExp(`${fixture.dead.old.id} +${CORP}:lisi +default +reply +8 +10d +errcode 60020`),
+      /^id +conversation +app +purpose +attempts +age +first try +last try +why$/m,
+    );
+    // A dead letter written before reasons were recorded shows its last error.
+    match(
+      dead.stdout,
+      new RegExp(
+        `${fixture.dead.old.id} +${CORP}:lisi +default +reply +8 +10d +- +- +errcode 60020`,
+      ),
     );
     match(dead.stdout, /jobs retry --all/);
     const json = JSON.parse((await jobsCli(["dead", "--json"], fixture.env, fixture.dir)).stdout);

@@ -90,7 +90,8 @@ Deno.test("flat single-app yaml loads with its values and the documented default
     assert.ok(config.jobs.workingNoticeText.length > 0);
     assert.deepEqual(config.delivery, {
       markdown: false,
-      maxAttempts: 8,
+      retryWindowMs: 30 * 60_000,
+      retryMaxBackoffMs: 5 * 60_000,
       perMinute: 30,
       perHour: 1000,
       requestTimeoutMs: 10_000,

@@ -1,6 +1,11 @@
 // Each class of problem with the gateway-wide settings, through the public loadConfig().
 import assert from "node:assert/strict";
-import { ConfigError, formatConfigError, loadConfig } from "../../src/config/load.ts";
+import {
+  ConfigError,
+  formatConfigError,
+  formatConfigWarning,
+  loadConfig,
+} from "../../src/config/load.ts";
 import { validateConfig } from "../../src/config/validate.ts";
 import { ENV_APP, loadError } from "./load_error.ts";
 
@@ -97,7 +102,7 @@ Deno.test("numbers that must be positive", async () => {
 agent: {timeout_seconds: 0, workers: 0}
 gateway:
   jobs: {concurrency: 0, lease_seconds: -1, max_attempts: 0, poll_ms: 0, working_notice_seconds: -1}
-  delivery: {max_attempts: 0, per_minute: 0, per_hour: 0, request_timeout_seconds: 0}
+  delivery: {retry_window_minutes: 0, retry_max_backoff_seconds: -5, per_minute: 0, per_hour: 0, request_timeout_seconds: 0}
 `;
   const error = await load(yaml);
   for (
@@ -109,7 +114,8 @@ gateway:
       "gateway.jobs.max_attempts",
       "gateway.jobs.poll_ms",
       "gateway.jobs.working_notice_seconds",
-      "gateway.delivery.max_attempts",
+      "gateway.delivery.retry_window_minutes",
+      "gateway.delivery.retry_max_backoff_seconds",
       "gateway.delivery.per_minute",
       "gateway.delivery.per_hour",
       "gateway.delivery.request_timeout_seconds",
@@ -117,7 +123,7 @@ gateway:
   ) {
     line(error, key);
   }
-  assert.equal(error.problems.length, 11);
+  assert.equal(error.problems.length, 12);
   const concurrency = line(
     await load(undefined, { WECOM_GATEWAY_CONCURRENCY: "-2" }),
     "gateway.jobs.concurrency",
@@ -191,4 +197,44 @@ Deno.test("validateConfig is pure: same input, same result, nothing read", () =>
   const second = validateConfig(layers, "/srv/gw");
   assert.deepEqual(first, second);
   assert.equal(first.config.kvPath, "/srv/gw/data/wecom-gateway.sqlite3");
+});
+
+Deno.test("delivery retries: a window in minutes and a back-off cap in seconds; the old max_attempts only warns", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const loadIn = async (yaml: string) => {
+      await Deno.writeTextFile(`${dir}/config.yaml`, yaml);
+      return await loadConfig({ cwd: dir, env: ENV_APP });
+    };
+    const defaults = await loadIn("gateway: {}\n");
+    assert.equal(defaults.delivery.retryWindowMs, 30 * 60_000);
+    assert.equal(defaults.delivery.retryMaxBackoffMs, 5 * 60_000);
+    assert.deepEqual(defaults.warnings, []);
+
+    const set = await loadIn(
+      "gateway: {delivery: {retry_window_minutes: 90, retry_max_backoff_seconds: 120}}\n",
+    );
+    assert.equal(set.delivery.retryWindowMs, 90 * 60_000);
+    assert.equal(set.delivery.retryMaxBackoffMs, 120_000);
+
+    // An old config still loads: the deprecated key (even with a value that was never valid)
+    // is a warning that says what to do, not an error.
+    for (const value of ["8", "0", "lots"]) {
+      const old = await loadIn(`gateway: {delivery: {max_attempts: ${value}}}\n`);
+      assert.equal(old.warnings?.length, 1);
+      const text = formatConfigWarning(old.warnings![0]);
+      assert.match(text, /^Warning: gateway\.delivery\.max_attempts .*config\.yaml/);
+      assert.match(text, /deprecated and ignored/);
+      assert.match(
+        text,
+        /Fix: Remove gateway\.delivery\.max_attempts; set gateway\.delivery\.retry_window_minutes/,
+      );
+    }
+
+    const long = await loadIn("gateway: {delivery: {retry_window_minutes: 300}}\n");
+    assert.equal(long.delivery.retryWindowMs, 300 * 60_000);
+    assert.match(formatConfigWarning(long.warnings![0]), /longer than WeCom's duplicate check/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

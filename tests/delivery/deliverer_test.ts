@@ -12,6 +12,8 @@ import {
 import type { OutboxItem } from "../../src/delivery/types.ts";
 import type { LogFields, LogLevel } from "../../src/log.ts";
 import { keys } from "../../src/store/keys.ts";
+import { visibleText } from "../../src/delivery/duplicate_check.ts";
+import { DUPLICATE_CHECK_INTERVAL_SECONDS } from "../../src/wecom/client.ts";
 import {
   APP,
   type Clock,
@@ -119,8 +121,8 @@ Deno.test("delivers each conversation's items once, in id order, and records the
     assert.deepEqual(h.fake.textsOf("bob"), ["b1", "b2", "b3"]);
     assert.deepEqual(h.fake.calls.length, 8);
     assert(
-      h.fake.calls.every((call) => !call.duplicateCheck),
-      "first sends skip the duplicate check",
+      h.fake.calls.every((call) => call.duplicateCheck),
+      "every send, the first included, carries the duplicate check (a crash may follow it)",
     );
     const stored = await item(h.kv, a[0].id);
     assert.deepEqual(stored.state, "sent");
@@ -218,20 +220,11 @@ Deno.test("busy, rate-limited, 503 and timed-out sends are retried until each ar
     await drain(h, 60_000);
     assert.deepEqual(h.fake.textsOf("frank"), texts);
     assert.deepEqual(h.fake.duplicates.length, 0);
-    // Retries of r1 use the duplicate check only after a send whose outcome was unknown (the
-    // timeout, the fourth call);
-    // errcodes and 503 mean WeCom did not deliver. The others went out at the first try.
+    // Every send of r1 is the same request with the duplicate check on.
     const r1Calls = h.fake.calls.filter((c) =>
       "content" in c.message && c.message.content === "r1"
     );
-    assert.deepEqual(r1Calls.map((c) => c.duplicateCheck), [
-      false,
-      false,
-      false,
-      false,
-      true,
-      true,
-    ]);
+    assert.deepEqual(r1Calls.map((c) => c.duplicateCheck), [true, true, true, true, true, true]);
     assert.deepEqual((await item(h.kv, items[0].id)).attempts, 6);
     assert(h.logs.some((line) => line.level === "warn" && line.message.includes("retrying")));
     assertNoContent(h.logs, ["r1", "r2", "r3"]);
@@ -271,7 +264,7 @@ Deno.test("a send whose answer was lost is resent with the duplicate check and a
     await drain(h, 10_000);
     assert.deepEqual(h.fake.textsOf("hank"), ["once", "after"]);
     assert.deepEqual(h.fake.duplicates.length, 1, "WeCom dropped the identical resend");
-    assert.deepEqual(h.fake.calls.map((c) => c.duplicateCheck), [false, true, false]);
+    assert.deepEqual(h.fake.calls.map((c) => c.duplicateCheck), [true, true, true]);
     assert.deepEqual((await item(h.kv, items[0].id)).state, "sent");
   } finally {
     await h.close();
@@ -283,9 +276,14 @@ Deno.test("an item left in flight by a crashed sender is resent after its lease,
   try {
     const [crashed, next] = textItems(h.clock, "ivan", ["in flight", "next one"]);
     // The crashed process claimed the item and WeCom delivered it; "sent" was never recorded.
-    await h.fake.client.send(APP, "ivan", crashed.message as { msgtype: "text"; content: string });
+    await h.fake.client.send(
+      APP,
+      "ivan",
+      crashed.message as { msgtype: "text"; content: string },
+      { duplicateCheck: true },
+    );
     await enqueue(h.kv, [
-      { ...crashed, attempts: 1, inFlightUntil: h.clock.now() + 30_000 },
+      { ...crashed, attempts: 1, variant: 0, inFlightUntil: h.clock.now() + 30_000 },
       next,
     ]);
     await h.delivery.idle();
@@ -295,11 +293,47 @@ Deno.test("an item left in flight by a crashed sender is resent after its lease,
     h.delivery.wake();
     await h.delivery.idle();
     assert.deepEqual(h.fake.textsOf("ivan"), ["in flight", "next one"]);
-    assert.deepEqual(h.fake.calls.map((c) => c.duplicateCheck), [false, true, false]);
+    assert.deepEqual(h.fake.calls.map((c) => c.duplicateCheck), [true, true, true]);
     assert.deepEqual(h.fake.duplicates.length, 1);
     const stored = await item(h.kv, crashed.id);
     assert.deepEqual(stored.state, "sent");
     assert.deepEqual(stored.attempts, 2);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("an item left in flight past its window is resent once while WeCom's duplicate check covers it, else dead-lettered", async () => {
+  const h = await setup();
+  try {
+    const now = h.clock.now();
+    const [recent, old, next] = textItems(h.clock, "nora", ["down 40 min", "down 5 h", "after"]);
+    // Both were claimed and sent (with the check) by a process that then died; it stayed down.
+    for (const [crashed, ago] of [[recent, 40 * 60_000], [old, 5 * 3_600_000]] as const) {
+      await h.fake.client.send(
+        APP,
+        "nora",
+        crashed.message as { msgtype: "text"; content: string },
+        { duplicateCheck: true },
+      );
+      await enqueue(h.kv, [{
+        ...crashed,
+        attempts: 1,
+        variant: 0,
+        firstAttemptAt: now - ago,
+        lastAttemptAt: now - ago,
+        inFlightUntil: now - ago + 7000,
+      }]);
+    }
+    await enqueue(h.kv, [next]);
+    await drain(h, 1000);
+    assert.deepEqual(h.fake.textsOf("nora"), ["down 40 min", "down 5 h", "after"], "once each");
+    assert.deepEqual(h.fake.duplicates.length, 1, "the resend within 4 h was recognised");
+    assert.deepEqual((await item(h.kv, recent.id)).state, "sent");
+    const dead = await item(h.kv, old.id);
+    assert.deepEqual(dead.state, "dead", "not resent after 5 h: WeCom would not drop the copy");
+    assert.deepEqual(dead.deadReason?.cause, "window");
+    assert.match(dead.lastError ?? "", /outcome is unknown.*outside WeCom's duplicate check/);
   } finally {
     await h.close();
   }
@@ -327,18 +361,113 @@ Deno.test("a permanent error makes a dead letter and the conversation's next ite
   }
 });
 
-Deno.test("exhausted attempts make a dead letter", async () => {
-  const h = await setup({ config: { maxAttempts: 3 } });
+/**
+ * Makes WeCom fail every send until `recoverAt` (fake clock), cycling through HTTP 500,
+ * errcode -1 and errcode 45009; counts the failed calls per text.
+ */
+function outageUntil(h: Harness, recoverAt: number): Map<string, number> {
+  const failed = new Map<string, number>();
+  const errors = [httpError(500), wecomError(-1), wecomError(45009)];
+  const send = h.fake.client.send;
+  let n = 0;
+  h.fake.client.send = (app, userId, message, options) => {
+    if (h.clock.now() >= recoverAt) return send(app, userId, message, options);
+    const text = "content" in message ? message.content : "";
+    failed.set(text, (failed.get(text) ?? 0) + 1);
+    return Promise.reject(errors[n++ % errors.length]);
+  };
+  return failed;
+}
+
+Deno.test("a 25-minute WeCom outage (HTTP 500, -1, 45009) needs no operator: replies wait in order and go out on their own, once", async () => {
+  const h = await setup(); // default window: 30 minutes
   try {
-    for (let i = 0; i < 3; i++) h.fake.sendBehaviours.push(wecomError(45009));
-    const items = textItems(h.clock, "kate", ["doomed", "fine"]);
+    const start = h.clock.now();
+    const recoverAt = start + 25 * 60_000;
+    const failed = outageUntil(h, recoverAt);
+    const a = textItems(h.clock, "olga", ["o1", "o2", "o3"]);
+    const b = textItems(h.clock, "pete", ["p1"]);
+    await enqueue(h.kv, [...a, ...b]);
+
+    // Through the outage, in steps of 20 s of fake time.
+    while (h.clock.now() < recoverAt) {
+      await h.delivery.idle();
+      h.clock.advance(20_000);
+      h.delivery.wake();
+    }
+    assert.deepEqual(h.fake.received.length, 0, "nothing got through during the outage");
+    assert.deepEqual((await listOutbox(h.kv, { state: "dead" })).length, 0, "no dead letters");
+    assert((failed.get("o1") ?? 0) > 8, `o1 was tried ${failed.get("o1")} times, beyond 8`);
+    assert.deepEqual(failed.get("o2"), undefined, "o2 waits behind o1: never sent before it");
+    const waiting = await item(h.kv, a[0].id);
+    assert.deepEqual(waiting.state, "pending");
+    assert.deepEqual(waiting.firstAttemptAt, start);
+    assert(
+      waiting.notBefore - h.clock.now() <= 5 * 60_000,
+      "the back-off is capped at 5 minutes",
+    );
+
+    // WeCom is back: everything goes out without anyone running `jobs retry`.
+    await drain(h, 20_000, 100);
+    assert.deepEqual(h.fake.textsOf("olga"), ["o1", "o2", "o3"]);
+    assert.deepEqual(h.fake.textsOf("pete"), ["p1"]);
+    assert.deepEqual(h.fake.received.length, 4, "each reply exactly once");
+    const lastAt = Math.max(...h.fake.received.map((r) => r.at));
+    assert(lastAt - recoverAt <= 5 * 60_000 + 20_000, "out within one capped back-off");
+    assert.deepEqual((await listOutbox(h.kv, { state: "dead" })).length, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("an outage longer than the retry window makes a dead letter that records why; the next reply goes on", async () => {
+  const h = await setup({ config: { retryWindowMs: 10 * 60_000, retryMaxBackoffMs: 60_000 } });
+  try {
+    const start = h.clock.now();
+    outageUntil(h, start + 15 * 60_000);
+    const items = textItems(h.clock, "quinn", ["q1", "q2"]);
     await enqueue(h.kv, items);
-    await drain(h, 60_000);
-    assert.deepEqual(h.fake.textsOf("kate"), ["fine"]);
+    await drain(h, 10_000, 200);
+    assert.deepEqual(h.fake.textsOf("quinn"), ["q2"]);
     const dead = await item(h.kv, items[0].id);
     assert.deepEqual(dead.state, "dead");
-    assert.deepEqual(dead.attempts, 3);
-    assert.match(dead.lastError ?? "", /gave up after 3 attempts.*45009/);
+    assert((await h.kv.get(keys.deadLetter(items[0].id))).versionstamp, "listed as dead letter");
+    const why = dead.deadReason!;
+    assert.deepEqual(why.cause, "window");
+    assert.deepEqual(why.windowMs, 10 * 60_000);
+    assert.deepEqual(why.firstAttemptAt, start);
+    assert(why.lastAttemptAt! >= start + 10 * 60_000, "tried until the window's end");
+    assert.deepEqual(why.attempts, dead.attempts);
+    assert(why.attempts > 8);
+    assert(why.errcode === -1 || why.errcode === 45009 || why.httpStatus === 500);
+    assert.match(dead.lastError ?? "", /gave up after \d+ attempts over 10 min/);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("81013, 40003 and 86xxx make dead letters at once, with the errcode and its meaning", async () => {
+  const h = await setup();
+  try {
+    for (const errcode of [81013, 40003, 86001]) {
+      h.fake.sendBehaviours.push(wecomError(errcode));
+    }
+    const items = textItems(h.clock, "rita", ["r-a", "r-b", "r-c", "r-d"]);
+    await enqueue(h.kv, items);
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.textsOf("rita"), ["r-d"], "no retry, and the queue goes on");
+    assert.deepEqual(h.fake.calls.length, 4);
+    const reasons = await Promise.all(items.slice(0, 3).map(async (i) => (await item(h.kv, i.id))));
+    assert.deepEqual(reasons.map((r) => r.deadReason?.cause), [
+      "permanent",
+      "permanent",
+      "permanent",
+    ]);
+    assert.deepEqual(reasons.map((r) => r.deadReason?.errcode), [81013, 40003, 86001]);
+    assert.deepEqual(reasons.map((r) => r.deadReason?.attempts), [1, 1, 1]);
+    assert.match(reasons[0].deadReason!.meaning, /visible range/);
+    assert.match(reasons[1].deadReason!.meaning, /user id/);
+    assert.deepEqual(reasons[0].deadReason!.firstAttemptAt, h.clock.now());
   } finally {
     await h.close();
   }
@@ -537,8 +666,8 @@ Deno.test("startDelivery refuses settings it cannot honour", async () => {
     const fake = createFakeWeCom(Date.now);
     const base = { kv, apps: [APP], client: fake.client };
     assert.throws(
-      () => startDelivery({ ...base, config: { ...DELIVERY, maxAttempts: 0 } }),
-      /'delivery.maxAttempts' must be a positive integer: current value is 0/,
+      () => startDelivery({ ...base, config: { ...DELIVERY, retryWindowMs: 0 } }),
+      /'delivery.retryWindowMs' must be a positive integer: current value is 0/,
     );
     assert.throws(
       () => startDelivery({ ...base, config: { ...DELIVERY, perHour: 100_000 } }),
@@ -585,20 +714,100 @@ Deno.test("stop waits for a send in flight; a restarted loop goes on without res
   }
 });
 
-Deno.test("a retry after WeCom answered an error does not use the duplicate check: an identical earlier reply does not swallow it", async () => {
+/** The raw contents (variant suffix included) sent to `userId`, in order. */
+function rawTexts(fake: FakeWeCom, userId: string): string[] {
+  return fake.received.filter((r) => r.userId === userId).map((r) =>
+    "content" in r.message ? r.message.content : ""
+  );
+}
+
+Deno.test("an identical later reply is not swallowed by WeCom's duplicate check: it differs invisibly", async () => {
   const h = await setup();
   try {
     const [first] = textItems(h.clock, "ivan", ["好的"]);
     await enqueue(h.kv, [first]);
     await drain(h, 1000);
-    assert.deepEqual(h.fake.textsOf("ivan"), ["好的"]);
     // The same text again, and WeCom is busy at the first try.
     h.fake.sendBehaviours.push(wecomError(-1));
     const [second] = textItems(h.clock, "ivan", ["好的"]);
     await enqueue(h.kv, [second]);
     await drain(h, 60_000);
-    assert.deepEqual(h.fake.textsOf("ivan"), ["好的", "好的"]);
+    assert.deepEqual(h.fake.textsOf("ivan"), ["好的", "好的"], "the member sees both");
     assert.deepEqual(h.fake.duplicates.length, 0);
+    assert(h.fake.calls.every((c) => c.duplicateCheck), "all with the duplicate check");
+    const [a, b] = rawTexts(h.fake, "ivan");
+    assert.notEqual(a, b, "the second request differs from the first");
+    assert.deepEqual(a, "好的", "the first goes out as written");
+    assert.deepEqual(visibleText(b), "好的");
+    assert.deepEqual((await item(h.kv, second.id)).variant, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("identical texts get distinct variants; a resend of one is the very same request and is dropped", async () => {
+  const h = await setup();
+  try {
+    const [one] = textItems(h.clock, "jack", ["ok"]);
+    await enqueue(h.kv, [one]);
+    await drain(h, 1000);
+    // The second one's answer is lost after WeCom delivered it: it is resent.
+    h.fake.sendBehaviours.push({ deliverThenThrow: timeoutError() });
+    const more = textItems(h.clock, "jack", ["ok", "ok"]);
+    await enqueue(h.kv, more);
+    await drain(h, 10_000);
+    assert.deepEqual(h.fake.textsOf("jack"), ["ok", "ok", "ok"]);
+    assert.deepEqual(new Set(rawTexts(h.fake, "jack")).size, 3, "three distinct requests");
+    assert.deepEqual(h.fake.duplicates.length, 1, "WeCom dropped the resend of the second");
+    const secondCalls = h.fake.calls.filter((c) =>
+      "content" in c.message && visibleText(c.message.content) === "ok" &&
+      c.message.content === rawTexts(h.fake, "jack")[1]
+    );
+    assert.deepEqual(secondCalls.length, 2, "the resend repeats the second's request exactly");
+
+    // Once the interval (and the retry window) has passed, the text goes out as written again.
+    h.clock.advance(DUPLICATE_CHECK_INTERVAL_SECONDS * 1000 + 2 * 3_600_000);
+    const [later] = textItems(h.clock, "jack", ["ok"]);
+    await enqueue(h.kv, [later]);
+    await drain(h, 1000);
+    assert.deepEqual(rawTexts(h.fake, "jack").at(-1), "ok");
+    // Another member's identical text is no copy either.
+    const [other] = textItems(h.clock, "kim", ["ok"]);
+    await enqueue(h.kv, [other]);
+    await drain(h, 1000);
+    assert.deepEqual(rawTexts(h.fake, "kim"), ["ok"]);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("an item sent again with its old variant (a retried dead letter) is never matched by newer identical texts", async () => {
+  const h = await setup();
+  try {
+    // Kept its variant 3 from long ago; nothing identical was sent since.
+    const [retried] = textItems(h.clock, "mia", ["收到"]);
+    await enqueue(h.kv, [{ ...retried, variant: 3 }]);
+    await drain(h, 1000);
+    const newer = textItems(h.clock, "mia", ["收到", "收到", "收到", "收到"]);
+    await enqueue(h.kv, newer);
+    await drain(h, 1000);
+    assert.deepEqual(h.fake.textsOf("mia").length, 5, "all five arrive");
+    assert.deepEqual(h.fake.duplicates.length, 0);
+    assert.deepEqual(new Set(rawTexts(h.fake, "mia")).size, 5);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a full 2048-byte chunk repeated within the interval goes out without the duplicate check", async () => {
+  const h = await setup();
+  try {
+    const full = "字".repeat(682) + "ab"; // 2048 UTF-8 bytes: no room for a suffix
+    const items = textItems(h.clock, "lena", [full, full]);
+    await enqueue(h.kv, items);
+    await drain(h, 1000);
+    assert.deepEqual(h.fake.textsOf("lena"), [full, full], "both arrive");
+    assert.deepEqual(h.fake.calls.map((c) => c.duplicateCheck), [true, false]);
   } finally {
     await h.close();
   }
@@ -619,7 +828,7 @@ Deno.test("after a timed-out send the retry waits for the send's lease to end an
     const calls = h.fake.calls.filter((c) =>
       "content" in c.message && c.message.content === "late"
     );
-    assert.deepEqual(calls.map((c) => c.duplicateCheck), [false, true]);
+    assert.deepEqual(calls.map((c) => c.duplicateCheck), [true, true]);
     assert.deepEqual(h.fake.textsOf("judy"), ["late"]);
   } finally {
     await h.close();

@@ -4,8 +4,10 @@
  *
  * - More than `perMinute` messages from one app to one member within 60 s are
  *   accepted (errcode 0) but dropped silently, as WeCom does.
- * - With `duplicateCheck`, a message identical to one accepted in the last
- *   30 minutes is accepted but not delivered again.
+ * - With `duplicateCheck`, a request identical to one accepted in the last
+ *   4 hours (the interval the client sends) is accepted but not delivered
+ *   again. As WeCom compares the request JSON, the earlier one must have
+ *   carried the duplicate check too.
  * - Failures are injected per call: an error to throw, or "deliver, then
  *   throw" (the answer was lost after WeCom delivered: a timeout, a crash).
  *
@@ -15,6 +17,8 @@
 import type { AppConfig, DeliveryConfig } from "../../src/config/types.ts";
 import { NO_ERRCODE, WeComApiError } from "../../src/wecom/errors.ts";
 import type { OutboundMessage, SendOptions, WeComClient } from "../../src/wecom/types.ts";
+import { DUPLICATE_CHECK_INTERVAL_SECONDS } from "../../src/wecom/client.ts";
+import { visibleText } from "../../src/delivery/duplicate_check.ts";
 
 /** One message a member received (or that WeCom dropped). */
 export interface Received {
@@ -54,14 +58,15 @@ export interface FakeWeCom {
   sendBehaviours: Behaviour[];
   /** Behaviours of the next recall calls, consumed in order. */
   recallBehaviours: Behaviour[];
-  /** Received texts of one member, in order. */
+  /** Received texts of one member, in order, as shown (without an invisible variant suffix). */
   textsOf(userId: string): string[];
 }
 
 /** Creates the fake; `now` is the test's clock. */
 export function createFakeWeCom(now: () => number, perMinute = 30): FakeWeCom {
   let nextMsgId = 1;
-  const accepted: Received[] = [];
+  /** Accepted requests: what was sent, and whether it carried the duplicate check. */
+  const accepted: { record: Received; duplicateCheck: boolean }[] = [];
   const fake: FakeWeCom = {
     received: [],
     dropped: [],
@@ -73,7 +78,7 @@ export function createFakeWeCom(now: () => number, perMinute = 30): FakeWeCom {
     recallBehaviours: [],
     textsOf: (userId) =>
       fake.received.filter((r) => r.userId === userId).map((r) =>
-        "content" in r.message ? r.message.content : r.message.mediaId
+        "content" in r.message ? visibleText(r.message.content) : r.message.mediaId
       ),
     client: {
       send(app: AppConfig, userId: string, message: OutboundMessage, options?: SendOptions) {
@@ -92,7 +97,10 @@ export function createFakeWeCom(now: () => number, perMinute = 30): FakeWeCom {
         const same = (r: Received) =>
           r.agentId === record.agentId && r.userId === userId &&
           JSON.stringify(r.message) === JSON.stringify(message);
-        if (duplicateCheck && accepted.some((r) => same(r) && at - r.at < 1_800_000)) {
+        const copyOf = (a: { record: Received; duplicateCheck: boolean }) =>
+          a.duplicateCheck && same(a.record) &&
+          at - a.record.at < DUPLICATE_CHECK_INTERVAL_SECONDS * 1000;
+        if (duplicateCheck && accepted.some(copyOf)) {
           fake.duplicates.push(record);
         } else {
           const lastMinute = fake.received.filter((r) =>
@@ -100,7 +108,7 @@ export function createFakeWeCom(now: () => number, perMinute = 30): FakeWeCom {
           );
           if (lastMinute.length >= perMinute) fake.dropped.push(record);
           else fake.received.push(record);
-          accepted.push(record);
+          accepted.push({ record, duplicateCheck });
         }
         if (behaviour !== undefined) return Promise.reject(behaviour.deliverThenThrow);
         return Promise.resolve({ msgId: record.msgId, invalidUsers: [] });
@@ -159,7 +167,6 @@ export const APP: AppConfig = {
 /** Delivery settings of the tests. */
 export const DELIVERY: DeliveryConfig = {
   markdown: false,
-  maxAttempts: 8,
   perMinute: 30,
   perHour: 1000,
   requestTimeoutMs: 1000,

@@ -9,6 +9,8 @@ import { httpError, timeoutError, wecomError } from "./fake_client.ts";
 
 const policy = DEFAULT_RETRY_POLICY;
 const top = () => 1;
+/** The first failed attempt, at time 0. */
+const first = { attempts: 1, firstAttemptAt: 0, now: 0 };
 
 Deno.test("busy, rate limits, token, HTTP 5xx and network failures are retried", () => {
   for (
@@ -18,20 +20,23 @@ Deno.test("busy, rate limits, token, HTTP 5xx and network failures are retried",
       wecomError(45033),
       wecomError(42001),
       httpError(503),
+      httpError(500),
       timeoutError(),
       new TypeError("error sending request: connection refused"),
     ]
   ) {
-    const decision = decideRetry(error, 1, policy, top);
+    const decision = decideRetry(error, first, policy, top);
     assert.equal(decision.action, "retry", describeError(error));
     assert.equal(decision.action === "retry" && decision.delayMs, 1000);
   }
 });
 
 Deno.test("permanent and credential errors are not retried", () => {
-  for (const errcode of [81013, 40003, 60011, 40058, 45002, 40001, 40013]) {
-    const decision = decideRetry(wecomError(errcode), 1, policy, top);
+  for (const errcode of [81013, 40003, 86001, 86220, 60011, 40058, 45002, 40001, 40013]) {
+    const decision = decideRetry(wecomError(errcode), first, policy, top);
     assert.equal(decision.action, "dead", `errcode ${errcode}`);
+    const cause = [40001, 40013].includes(errcode) ? "credentials" : "permanent";
+    assert.equal(decision.action === "dead" && decision.cause, cause, `errcode ${errcode}`);
     assert.match(
       decision.action === "dead" ? decision.reason : "",
       new RegExp(`errcode ${errcode}`),
@@ -39,12 +44,44 @@ Deno.test("permanent and credential errors are not retried", () => {
   }
 });
 
-Deno.test("60020 is retried with a long back-off; attempts run out", () => {
-  const ip = decideRetry(wecomError(60020), 1, policy, top);
+Deno.test("60020 is retried with a long back-off", () => {
+  const ip = decideRetry(wecomError(60020), first, policy, top);
   assert.deepEqual(ip, { action: "retry", kind: "ip_not_trusted", delayMs: 60_000 });
-  const last = decideRetry(wecomError(-1), policy.maxAttempts, policy, top);
-  assert.equal(last.action, "dead");
-  assert.match(last.action === "dead" ? last.reason : "", /gave up after 8 attempts/);
+});
+
+Deno.test("transient failures are retried, capped, across the whole window; the last retry is at its end", () => {
+  const windowMs = 30 * 60_000;
+  const capped = { ...policy, windowMs, maxMs: 300_000 };
+  const errors = [wecomError(-1), wecomError(45009), httpError(500)];
+  const times: number[] = [];
+  let now = 0;
+  let attempts = 0;
+  for (;;) {
+    attempts++;
+    times.push(now);
+    const error = errors[attempts % errors.length];
+    const decision = decideRetry(error, { attempts, firstAttemptAt: 0, now }, capped, top);
+    if (decision.action === "dead") {
+      assert.equal(decision.cause, "window");
+      assert.match(
+        decision.reason,
+        /gave up after \d+ attempts over 30 min \(retry window 30 min\)/,
+      );
+      break;
+    }
+    assert(decision.delayMs <= 300_000, "back-off capped at the maximum");
+    now += decision.delayMs;
+  }
+  // 1 s, 2 s … 256 s, then 300 s each: far more than the old 8 attempts (~4 min).
+  assert(attempts > 8, `${attempts} attempts`);
+  assert.equal(times.at(-1), windowMs, "the last attempt is at the window's end");
+  assert(times.at(-2)! < windowMs);
+});
+
+Deno.test("an item first tried long ago is given up when it fails after its window", () => {
+  const late = { attempts: 3, firstAttemptAt: 0, now: 31 * 60_000 };
+  const decision = decideRetry(timeoutError(), late, policy, top);
+  assert.equal(decision.action === "dead" && decision.cause, "window");
 });
 
 Deno.test("backoffDelay doubles, caps and jitters between half and all", () => {

@@ -86,16 +86,14 @@ Deno.test("e2e hermes: Hermes down is retried, fails once with the apology; jobs
   await hermes.stop();
   const w = await hermesWorld(hermes, 1500);
   try {
-    const started = performance.now();
     equal(await w.text("zhaoliu", "你在吗", "1"), 200);
     await w.waitFor(() => w.texts("zhaoliu").length === 1, "the apology");
-    ok(performance.now() - started > 500, "it was retried before giving up");
     deepEqual(w.texts("zhaoliu"), [FAILURE_TEXT_DEFAULTS.zh]);
     const [failed] = await listJobs(w.gateway.kv, { state: "failed" });
-    ok(
-      /could not reach Hermes at 127\.0\.0\.1:\d+.*after \d+ attempts/.test(failed.error ?? ""),
-      failed.error,
+    const attempts = /could not reach Hermes at 127\.0\.0\.1:\d+.*after (\d+) attempts/.exec(
+      failed.error ?? "",
     );
+    ok(attempts && Number(attempts[1]) >= 2, `it was retried before giving up: ${failed.error}`);
     ok(!w.texts("zhaoliu")[0].includes("127.0.0.1"));
     ok(
       (await w.gateway.metrics.render()).includes(

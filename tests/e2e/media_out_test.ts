@@ -9,6 +9,7 @@
  * that names a file it must not send.
  */
 
+import { visibleText } from "../../src/delivery/duplicate_check.ts";
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { GatewayConfig } from "../../src/config/types.ts";
 import { setLogSink } from "../../src/log.ts";
@@ -149,7 +150,11 @@ Deno.test("a path outside the allowed folders is refused and explained, without 
     ].join("\n");
     equal(await w.text("lisi", reply, "1"), 200);
     await w.waitFor(() => w.delivered("lisi").length === 5, "five explanations");
-    const texts = w.delivered("lisi").map((m: FakeMessage) => String(m.payload.content));
+    // As the member sees them: the second identical explanation differs only invisibly (so
+    // that WeCom's duplicate check does not drop it).
+    const texts = w.delivered("lisi").map((m: FakeMessage) =>
+      visibleText(String(m.payload.content))
+    );
     const outside = "it is not in a folder this app may send files from";
     deepEqual(texts, [
       `[Could not send the file "secret.env": ${outside}.]`,

@@ -209,14 +209,12 @@ Deno.test("fake applies the hourly limit over a sliding hour", async () => {
   assert.equal(f.api.delivered("u1").length, 6);
 });
 
-Deno.test("fake duplicate check suppresses an identical message within the interval", async () => {
+Deno.test("fake duplicate check: the same request JSON within the interval is delivered once", async () => {
   await using f = fixture();
   const token = await f.token();
-  const first = await f.send(token, text("u1", "hello"));
-  const dup = await f.send(
-    token,
-    text("u1", "hello", { enable_duplicate_check: 1, duplicate_check_interval: 1800 }),
-  );
+  const checked = { enable_duplicate_check: 1, duplicate_check_interval: 14_400 };
+  const first = await f.send(token, text("u1", "hello", checked));
+  const dup = await f.send(token, text("u1", "hello", checked));
   assert.equal(dup.errcode, 0);
   assert.equal(dup.msgid, first.msgid, "the answer names the message already delivered");
   assert.equal(f.api.delivered("u1").length, 1);
@@ -224,18 +222,46 @@ Deno.test("fake duplicate check suppresses an identical message within the inter
 
   await f.send(token, text("u1", "hello", { enable_duplicate_check: 0 }));
   assert.equal(f.api.delivered("u1").length, 2, "without the flag a copy is delivered");
-  await f.send(token, text("u1", "hello!", { enable_duplicate_check: 1 }));
+  await f.send(token, text("u1", "hello!", checked));
   assert.equal(f.api.delivered("u1").length, 3, "different content is not a duplicate");
-  await f.send(token, text("u2", "hello", { enable_duplicate_check: 1 }));
+  await f.send(token, text("u2", "hello", checked));
   assert.equal(f.api.delivered("u2").length, 1, "another member is not a duplicate");
 
-  f.clock.t += 61_000;
-  await f.send(
-    token,
-    text("u1", "hello", { enable_duplicate_check: 1, duplicate_check_interval: 60 }),
-  );
+  f.clock.t += 4 * 3_600_000 + 1000;
+  await f.send(await f.token(), text("u1", "hello", checked)); // tokens live 2 h
   assert.equal(f.api.delivered("u1").length, 4, "outside the interval it is delivered again");
   assert.equal(f.api.state.duplicatesSuppressed.length, 1);
+});
+
+Deno.test("fake duplicate check: a first copy sent without the check is no original (the request JSON differs)", async () => {
+  await using f = fixture();
+  const token = await f.token();
+  await f.send(token, text("u1", "the answer"));
+  await f.send(
+    token,
+    text("u1", "the answer", { enable_duplicate_check: 1, duplicate_check_interval: 1800 }),
+  );
+  assert.equal(f.api.delivered("u1").length, 2, "the checked resend is delivered again");
+  await f.send(
+    token,
+    text("u1", "the answer", { enable_duplicate_check: 1, duplicate_check_interval: 3600 }),
+  );
+  assert.equal(f.api.delivered("u1").length, 3, "another interval is another request JSON");
+  assert.equal(f.api.state.duplicatesSuppressed.length, 0);
+});
+
+Deno.test("fake duplicate check, content reading: the message alone decides, against any delivered copy", async () => {
+  await using f = fixture({ duplicateCheck: "content" });
+  const token = await f.token();
+  await f.send(token, text("u1", "the answer"));
+  await f.send(
+    token,
+    text("u1", "the answer", { enable_duplicate_check: 1, duplicate_check_interval: 1800 }),
+  );
+  assert.equal(f.api.delivered("u1").length, 1);
+  assert.equal(f.api.state.duplicatesSuppressed.length, 1);
+  await f.send(token, text("u1", "the answer\u200c", { enable_duplicate_check: 1 }));
+  assert.equal(f.api.delivered("u1").length, 2, "an invisible difference is a difference");
 });
 
 Deno.test("fake recall: same app within 24 h only, once", async () => {

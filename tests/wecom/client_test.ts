@@ -102,7 +102,7 @@ Deno.test("send delivers text with a numeric agentid and returns WeCom's msgid",
     agentid: 1000002,
     file: { media_id: "M1" },
     enable_duplicate_check: 1,
-    duplicate_check_interval: 1800,
+    duplicate_check_interval: 14_400,
   });
 });
 
@@ -310,16 +310,34 @@ Deno.test("a send that timed out but arrived is not delivered twice when retried
   await f.client.send(f.app, "warm", hi);
   f.api.inject("send", [{ delayMs: 250 }]);
   const message = { msgtype: "text", content: "the answer is 42" } as const;
-  const error = await rejection(f.client.send(f.app, "u1", message));
+  const checked = { duplicateCheck: true };
+  const error = await rejection(f.client.send(f.app, "u1", message, checked));
   assert.equal(error.kind, "network");
   assert.match(error.message, /timed out after 100 ms/);
   await new Promise((resolve) => setTimeout(resolve, 250)); // the fake finishes the slow send
   assert.equal(f.api.delivered("u1").length, 1, "WeCom delivered it despite the timeout");
 
-  const retry = await f.client.send(f.app, "u1", message, { duplicateCheck: true });
+  const retry = await f.client.send(f.app, "u1", message, checked);
   assert.equal(f.api.delivered("u1").length, 1);
   assert.equal(f.api.state.duplicatesSuppressed.length, 1);
   assert.equal(retry.msgId, f.api.delivered("u1")[0].msgid);
+  const body = f.api.received.filter((r) => r.api === "send").at(-1)!.body as Record<
+    string,
+    unknown
+  >;
+  assert.equal(body.enable_duplicate_check, 1);
+  assert.equal(body.duplicate_check_interval, 14_400, "WeCom's maximum, 4 hours");
+});
+
+Deno.test("a first send without the duplicate check is not recognised by a checked retry: it arrives twice", async () => {
+  await using f = await fixture({}, { timeoutMs: 100 });
+  await f.client.send(f.app, "warm", hi);
+  f.api.inject("send", [{ delayMs: 250 }]);
+  const message = { msgtype: "text", content: "the answer is 42" } as const;
+  await rejection(f.client.send(f.app, "u1", message));
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  await f.client.send(f.app, "u1", message, { duplicateCheck: true });
+  assert.equal(f.api.delivered("u1").length, 2, "why every send of the gateway carries the check");
 });
 
 Deno.test("the access token and secret never appear in errors or logs", async () => {

@@ -53,8 +53,8 @@ export interface HarnessOptions {
   jobMaxAttempts?: number;
   /** `gateway.delivery.request_timeout_seconds` (default 1). */
   requestTimeoutSeconds?: number;
-  /** `gateway.delivery.max_attempts` (default 20). */
-  deliveryMaxAttempts?: number;
+  /** `gateway.delivery.retry_window_minutes` (default 30). */
+  retryWindowMinutes?: number;
   /** `replay_window_seconds` (default 300). */
   replayWindowSeconds?: number;
   /** How long one agent run sleeps before answering, seconds (default 0.4). */
@@ -117,7 +117,7 @@ function configYaml(options: HarnessOptions): string {
     "    working_notice_seconds: 0",
     `    poll_ms: ${options.pollMs ?? 100}`,
     "  delivery:",
-    `    max_attempts: ${options.deliveryMaxAttempts ?? 20}`,
+    `    retry_window_minutes: ${options.retryWindowMinutes ?? 30}`,
     `    request_timeout_seconds: ${options.requestTimeoutSeconds ?? 1}`,
     "",
   ].join("\n");
