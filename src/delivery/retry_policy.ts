@@ -96,7 +96,8 @@ export function errorKind(error: unknown): WeComErrorKind {
 export function describeError(error: unknown): string {
   if (error instanceof WeComApiError) {
     const status = error.httpStatus ? ` (HTTP ${error.httpStatus})` : "";
-    return error.errcode === NO_ERRCODE
+    // The default message already names the errcode ("WeCom gettoken failed with errcode 40001: …").
+    return error.errcode === NO_ERRCODE || error.message.includes(`errcode ${error.errcode}`)
       ? `${error.message}${status}`
       : `errcode ${error.errcode}${status}: ${error.message}`;
   }

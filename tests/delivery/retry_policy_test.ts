@@ -6,6 +6,7 @@ import {
   describeError,
 } from "../../src/delivery/retry_policy.ts";
 import { httpError, timeoutError, wecomError } from "./fake_client.ts";
+import { WeComApiError } from "../../src/wecom/errors.ts";
 
 const policy = DEFAULT_RETRY_POLICY;
 const top = () => 1;
@@ -97,7 +98,15 @@ Deno.test("backoffDelay doubles, caps and jitters between half and all", () => {
 });
 
 Deno.test("describeError names the errcode and HTTP status", () => {
-  assert.match(describeError(wecomError(81013)), /^errcode 81013: /);
+  assert.match(describeError(wecomError(81013)), /failed with errcode 81013: /);
   assert.match(describeError(httpError(503)), /HTTP 503/);
   assert.equal(describeError("plain"), "plain");
+});
+
+Deno.test("describeError names an errcode once, not again in front of WeCom's own message", () => {
+  const text = describeError(
+    new WeComApiError({ api: "gettoken", errcode: 40001, errmsg: "invalid credential" }),
+  );
+  assert.match(text, /^WeCom gettoken failed with errcode 40001: /);
+  assert.equal(text.match(/40001/g)?.length, 1, text);
 });
