@@ -119,10 +119,14 @@ Deno.test("README: the defaults in its configuration tables are the loader's def
         }\`, "${jobs.workingNoticeText}", \`${jobs.recallWorkingNotice}\``,
       ],
       [
-        "`gateway.delivery.max_attempts`",
-        `\`${delivery.maxAttempts}\`, \`${delivery.perMinute}\`, \`${delivery.perHour}\`, \`${
+        "`gateway.delivery.per_minute`",
+        `\`${delivery.perMinute}\`, \`${delivery.perHour}\`, \`${
           delivery.requestTimeoutMs / 1000
         }\``,
+      ],
+      [
+        "`gateway.delivery.retry_window_minutes`",
+        `\`${delivery.retryWindowMs! / 60_000}\`, \`${delivery.retryMaxBackoffMs! / 1000}\``,
       ],
       ["`agent.kind`", `\`${config.agent.kind}\``],
       ["`agent.timeout_seconds`", `\`${config.agent.timeoutMs / 1000}\``],
