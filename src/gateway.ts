@@ -31,6 +31,7 @@ import { addOutboxItems, planNotice, planRecall, planReply } from "./delivery/ou
 import { createCallbackHandler, prepareApps } from "./http/callback.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
 import { createRouter } from "./http/router.ts";
+import { type CallbackServer, startCallbackServer } from "./http/server.ts";
 import { createGroupCommit } from "./intake/group_commit.ts";
 import { createIntake } from "./intake/record.ts";
 import { type Runner, startRunner } from "./jobs/runner.ts";
@@ -38,6 +39,7 @@ import { countJobs } from "./jobs/store.ts";
 import { keys } from "./store/keys.ts";
 import { log } from "./log.ts";
 import { commit as commitAlone, openStore } from "./store/kv.ts";
+import { watchFileIdentity } from "./store/file_identity.ts";
 import { createWeComClient, type GatewayWeComClient } from "./wecom/client.ts";
 
 /** What a process does. */
@@ -76,6 +78,8 @@ export interface Gateway {
   stop(options?: { graceMs?: number }): Promise<void>;
   /** Resolves when the gateway has stopped. */
   finished: Promise<void>;
+  /** Why the gateway stopped by itself (its KV file was deleted or replaced), if it did. */
+  readonly failure?: string;
 }
 
 /** Starts a gateway process for `config`. */
@@ -165,8 +169,9 @@ export async function startGateway(
     });
   }
 
-  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let server: CallbackServer | undefined;
   let address: Deno.NetAddr | undefined;
+  let failure: string | undefined;
   if (role !== "worker") {
     const apps = await prepareApps(config.apps);
     const wakeRunner = runner;
@@ -192,18 +197,25 @@ export async function startGateway(
       apps,
       callback,
       metrics: () => metrics.render(),
+      unavailable: () => failure,
     });
-    const listening = Promise.withResolvers<Deno.NetAddr>();
-    server = Deno.serve({
+    server = await startCallbackServer({
       hostname: config.host,
       port: config.port,
-      onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+      limits: config.http ?? {
+        idleTimeoutMs: 60_000,
+        headerTimeoutMs: 5_000,
+        maxConnections: 1024,
+        front: true,
+      },
+      handler,
       onError: (error) => {
         log.error("HTTP handler failed", { error: (error as Error).message });
         return new Response("Internal error.\n", { status: 500 });
       },
-    }, handler);
-    address = await listening.promise;
+      onEvent: (reason) => metrics.count("http_connections_closed_total", { reason }),
+    });
+    address = server.addr;
     options.onListen?.(address);
   }
 
@@ -235,5 +247,29 @@ export async function startGateway(
     return stopping;
   };
 
-  return { address, kv, metrics, runner, delivery, client, stop, finished: done.promise };
+  // A KV file deleted or replaced under us: stop acknowledging (503), fail /health, stop.
+  const fileWatch = await watchFileIdentity(config.kvPath, {
+    intervalMs: config.kvCheckMs ?? 2000,
+    onLost: (reason) => {
+      failure = `${reason}; acknowledging nothing more, stopping so that a supervisor ` +
+        "restarts the gateway on a real store";
+      log.error(`KV store lost: ${failure}`);
+      stop();
+    },
+  });
+  done.promise.then(() => fileWatch?.stop());
+
+  return {
+    address,
+    kv,
+    metrics,
+    runner,
+    delivery,
+    client,
+    stop,
+    finished: done.promise,
+    get failure() {
+      return failure;
+    },
+  };
 }

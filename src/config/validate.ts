@@ -34,6 +34,7 @@ import type { AgentKind, GatewayConfig } from "./types.ts";
 import { checkNames } from "./unknown_keys.ts";
 import { validateApps } from "./validate_apps.ts";
 import { readMedia, readPlainText, readWelcome } from "./validate_media.ts";
+import { readHttp, readKvCheckMs } from "./validate_http.ts";
 
 /** Defaults of every setting that has one. */
 export const DEFAULTS = {
@@ -252,6 +253,8 @@ export function validateConfig(layers: Layers, cwd: string): ValidationResult {
   const welcome = readWelcome(read);
   // Read before read.problems is taken below: a wrong value must be reported, not dropped.
   const groupCommit = read.boolean(SETTINGS.groupCommit, true);
+  const http = readHttp(read);
+  const kvCheckMs = readKvCheckMs(read);
 
   const collected = collectApps(layers);
   problems.push(...collected.problems);
@@ -276,6 +279,8 @@ export function validateConfig(layers: Layers, cwd: string): ValidationResult {
       welcome,
       logFormat,
       groupCommit,
+      http,
+      kvCheckMs,
     },
     problems,
     noApps,
