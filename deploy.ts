@@ -19,6 +19,8 @@ import { startGateway } from "./src/gateway.ts";
 
 try {
   const config = await loadConfig({ args: [] });
+  // Deploy serves HTTP itself and bounds its connections: no front of our own.
+  if (config.http) config.http.front = false;
   const kv = await Deno.openKv();
   await startGateway(config, { role: "edge", kv });
 } catch (error) {

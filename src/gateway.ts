@@ -248,7 +248,7 @@ export async function startGateway(
   };
 
   // A KV file deleted or replaced under us: stop acknowledging (503), fail /health, stop.
-  const fileWatch = await watchFileIdentity(config.kvPath, {
+  const fileWatch = options.kv ? undefined : await watchFileIdentity(config.kvPath, {
     intervalMs: config.kvCheckMs ?? 2000,
     onLost: (reason) => {
       failure = `${reason}; acknowledging nothing more, stopping so that a supervisor ` +

@@ -109,6 +109,8 @@ interface Connection {
   /** How much of CR LF CR LF the head scan has seen so far. */
   matched: number;
   closed: boolean;
+  /** Settles when the answers' pump has ended (the upstream side closed). */
+  answered?: Promise<void>;
 }
 
 /** Bytes kept free for answers that close the connection after a 408 or 413. */
@@ -277,7 +279,7 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
             return;
           }
           connection.upstream = upstream;
-          pumpAnswers(connection, upstream);
+          connection.answered = pumpAnswers(connection, upstream);
         }
         await writeAll(connection.upstream, chunk);
       }
@@ -377,6 +379,13 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
         if (connection.phase !== "request") close(connection);
       }
       await inner.shutdown();
+      // Deno.serve has written the last answers: let them reach their clients, briefly.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all([...connections.values()].map((connection) => connection.answered)),
+        new Promise((resolve) => timer = setTimeout(resolve, 2000)),
+      ]);
+      clearTimeout(timer);
       for (const connection of [...connections.values()]) close(connection);
       clearInterval(sweeper);
       if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
