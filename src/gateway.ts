@@ -42,6 +42,9 @@ import { commit as commitAlone, openStore } from "./store/kv.ts";
 import { watchFileIdentity } from "./store/file_identity.ts";
 import { createWeComClient, type GatewayWeComClient } from "./wecom/client.ts";
 
+/** How long a gateway whose KV file was lost answers 503 with the reason before it stops, ms. */
+const STORE_LOST_LINGER_MS = 1000;
+
 /** What a process does. */
 export type GatewayRole = "all" | "edge" | "worker";
 
@@ -254,7 +257,8 @@ export async function startGateway(
       failure = `${reason}; acknowledging nothing more, stopping so that a supervisor ` +
         "restarts the gateway on a real store";
       log.error(`KV store lost: ${failure}`);
-      stop();
+      // Answer 503 (callbacks) and fail /health for a moment, so the reason is seen, then stop.
+      setTimeout(() => stop(), STORE_LOST_LINGER_MS);
     },
   });
   done.promise.then(() => fileWatch?.stop());
