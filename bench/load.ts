@@ -31,9 +31,11 @@
  * XML; `--floor-rows no-state|minimal` commits fewer rows, to measure what
  * fewer would bring), `gateway` (group commit on,
  * LOG_LEVEL from `--log-level`, default warn), `gateway-nogroup`
- * (WECOM_GATEWAY_GROUP_COMMIT=0: one KV commit per callback) and
+ * (WECOM_GATEWAY_GROUP_COMMIT=0: one KV commit per callback),
  * `gateway-info` (group commit on, LOG_LEVEL=info: one log line per callback
- * to a drained pipe).
+ * to a drained pipe) and `gateway-nofront` (WECOM_GATEWAY_HTTP_FRONT=0:
+ * `Deno.serve` alone, without the connection front that bounds idle and
+ * header time and the number of connections: what the front costs).
  *
  * A list value of `0` skips that kind of phase (`--concurrency 0 --rate 1000,2000`).
  *
@@ -61,7 +63,14 @@ import { summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt, probeKvCommit, serverEnv } from "./lib/report.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const TARGETS = ["bare", "bare-kv", "gateway", "gateway-nogroup", "gateway-info"] as const;
+const TARGETS = [
+  "bare",
+  "bare-kv",
+  "gateway",
+  "gateway-nogroup",
+  "gateway-info",
+  "gateway-nofront",
+] as const;
 type Target = typeof TARGETS[number];
 
 interface Options {
@@ -185,6 +194,8 @@ async function startTarget(
       WECOM_GATEWAY_KV: kvPath,
       WECOM_GATEWAY_GROUP_COMMIT: target === "gateway-nogroup" ? "0" : "1",
       LOG_LEVEL: target === "gateway-info" ? "info" : logLevel,
+      // Without the bounded connection front: Deno.serve alone, as before it.
+      WECOM_GATEWAY_HTTP_FRONT: target === "gateway-nofront" ? "0" : "1",
     },
   });
 }
