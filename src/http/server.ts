@@ -120,6 +120,7 @@ const CR = 13;
 const LF = 10;
 const HEAD_END = [CR, LF, CR, LF];
 const ERROR_STATUS = /^HTTP\/1\.[01] (408|413) /;
+const INTERIM_STATUS = /^HTTP\/1\.[01] 1\d\d /;
 const decoder = new TextDecoder();
 
 /** True for an `accept()` failure that a pause can cure (descriptors, memory, an aborted peer). */
@@ -232,9 +233,12 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
         const chunk = buffer.subarray(0, n);
         const now = performance.now();
         if (connection.phase === "request") {
-          const error = ERROR_STATUS.test(decoder.decode(chunk.subarray(0, 16)));
-          connection.phase = error ? "closing" : "idle";
-          connection.since = now;
+          const status = decoder.decode(chunk.subarray(0, 16));
+          // An interim answer (100 Continue) leaves the request in progress.
+          if (!INTERIM_STATUS.test(status)) {
+            connection.phase = ERROR_STATUS.test(status) ? "closing" : "idle";
+            connection.since = now;
+          }
         }
         touch(connection, now);
         await writeAll(connection.client, chunk);

@@ -32,6 +32,9 @@ function start(limits: { idleMs?: number; headerMs?: number; max?: number } = {}
         }
         return new Response(`got ${(await request.text()).length}\n`);
       }
+      if (new URL(request.url).pathname === "/slow-body") {
+        return new Response("too slow\n", { status: 408 });
+      }
       return new Response("ok\n");
     },
   });
@@ -135,7 +138,7 @@ Deno.test("a connection that sends nothing is cut at the header timeout", async 
   }
 });
 
-Deno.test("a connection answered 413 is closed at once; a 200 on keep-alive stays open", async () => {
+Deno.test("a connection answered 413 or 408 is closed at once; a 200 on keep-alive stays open", async () => {
   const server = await start({ idleMs: 60_000 });
   try {
     const big = await open(server, "POST /x HTTP/1.1\r\nHost: gw\r\nContent-Length: 5000\r\n\r\n");
@@ -143,6 +146,12 @@ Deno.test("a connection answered 413 is closed at once; a 200 on keep-alive stay
     ok(text.startsWith("HTTP/1.1 413"), text);
     ok(ms < 2000, `closed ${Math.round(ms)} ms after the request`);
     equal(server.stats().events.closed_after_error, 1);
+
+    const slow = await open(server, "GET /slow-body HTTP/1.1\r\nHost: gw\r\n\r\n");
+    const answered408 = await slow.closed;
+    ok(answered408.text.startsWith("HTTP/1.1 408"), answered408.text);
+    ok(answered408.ms < 2000, `closed ${Math.round(answered408.ms)} ms after the request`);
+    equal(server.stats().events.closed_after_error, 2);
 
     const fine = await open(
       server,
@@ -236,4 +245,26 @@ Deno.test("connectionCap keeps descriptors for KV and the WeCom API", () => {
   equal(connectionCap(1024, 65536), 1024);
   equal(connectionCap(1024, undefined), 1024);
   equal(connectionCap(1024, 100), 8);
+});
+
+Deno.test("Expect: 100-continue: the interim answer does not end the request", async () => {
+  const server = await start({ headerMs: 300, idleMs: 60_000 });
+  try {
+    const raw = await open(
+      server,
+      "POST /x HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await raw.conn.write(encoder.encode("hello"));
+    // Longer than the header timeout: a body taken for a new head would be cut by now.
+    const outcome = await Promise.race([
+      raw.closed.then(() => "closed"),
+      new Promise((resolve) => setTimeout(() => resolve("open"), 900)),
+    ]);
+    equal(outcome, "open");
+    equal(server.stats().events.header_timeout, 0);
+    closeAll([raw]);
+  } finally {
+    await server.shutdown();
+  }
 });
