@@ -119,9 +119,19 @@ const BUFFER_BYTES = 8 * 1024;
 const CR = 13;
 const LF = 10;
 const HEAD_END = [CR, LF, CR, LF];
-const ERROR_STATUS = /^HTTP\/1\.[01] (408|413) /;
-const INTERIM_STATUS = /^HTTP\/1\.[01] 1\d\d /;
-const decoder = new TextDecoder();
+const DIGIT_0 = 48;
+
+/** The status code of an answer that starts `chunk` (`HTTP/1.x NNN `), or 0. */
+function statusOf(chunk: Uint8Array): number {
+  if (chunk.length < 13 || chunk[0] !== 72 /* H */ || chunk[8] !== 32 || chunk[12] !== 32) return 0;
+  let status = 0;
+  for (let i = 9; i < 12; i++) {
+    const digit = chunk[i] - DIGIT_0;
+    if (digit < 0 || digit > 9) return 0;
+    status = status * 10 + digit;
+  }
+  return status;
+}
 
 /** True for an `accept()` failure that a pause can cure (descriptors, memory, an aborted peer). */
 function isTransientAcceptError(error: unknown): boolean {
@@ -233,10 +243,10 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
         const chunk = buffer.subarray(0, n);
         const now = performance.now();
         if (connection.phase === "request") {
-          const status = decoder.decode(chunk.subarray(0, 16));
+          const status = statusOf(chunk);
           // An interim answer (100 Continue) leaves the request in progress.
-          if (!INTERIM_STATUS.test(status)) {
-            connection.phase = ERROR_STATUS.test(status) ? "closing" : "idle";
+          if (status >= 200 || status === 0) {
+            connection.phase = status === 408 || status === 413 ? "closing" : "idle";
             connection.since = now;
           }
         }
