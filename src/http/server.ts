@@ -353,6 +353,12 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
         break;
       }
       stats.accepted++;
+      // Answers go out as they come from Deno.serve, often head and body apart: no Nagle delay.
+      try {
+        (client as Deno.TcpConn).setNoDelay(true);
+      } catch {
+        // not a TCP socket, or already closed
+      }
       if (connections.size >= options.maxConnections && !shedOne()) {
         note("refused");
         try {
