@@ -216,7 +216,7 @@ export async function startGateway(
         log.error("HTTP handler failed", { error: (error as Error).message });
         return new Response("Internal error.\n", { status: 500 });
       },
-      onEvent: (reason) => metrics.count("http_connections_closed_total", { reason }),
+      onEvent: (reason) => metrics.count("wecom_http_connections_closed_total", { reason }),
     });
     address = server.addr;
     options.onListen?.(address);

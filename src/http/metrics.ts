@@ -80,6 +80,8 @@ const HELP: Record<string, string> = {
   wecom_callbacks_total: "Callbacks answered, by method, outcome and HTTP status.",
   wecom_sends_total: "WeCom message/send and recall calls, by api and errcode (0 = ok).",
   wecom_token_fetches_total: "gettoken calls made by this process.",
+  wecom_http_connections_closed_total:
+    "Connections the HTTP front closed or refused, by reason (timeouts, 408/413, the cap).",
 };
 
 /** Creates an empty set of metrics. */

@@ -56,6 +56,12 @@ Deno.test({
       equal(health.status, 200, "/health answers during the flood");
       await health.body?.cancel();
 
+      const metrics = await (await fetch(`${gateway.baseUrl}/metrics`)).text();
+      const shed = Number(
+        /wecom_http_connections_closed_total\{reason="shed"\} (\d+)/.exec(metrics)?.[1],
+      );
+      ok(shed > 0, `the idlest connections were shed for new ones:\n${metrics}`);
+
       for (const conn of conns) {
         try {
           conn.close();
@@ -80,7 +86,7 @@ Deno.test({
       const stopped = await gateway.stop();
       equal(stopped.code, 0, gateway.output());
       console.log(
-        `flood of ${FLOOD} under ulimit -n ${LIMIT}: callback acknowledged in ${
+        `flood of ${FLOOD} under ulimit -n ${LIMIT}: ${shed} shed; callback acknowledged in ${
           Math.round(ackMs)
         } ms after it`,
       );
