@@ -106,19 +106,18 @@ interface Connection {
   since: number;
   /** When a byte last went either way. */
   last: number;
-  /** How much of CR LF CR LF the head scan has seen so far. */
-  matched: number;
+  /** True when the head scan's last byte other than CR was LF (a second one ends the head). */
+  sawLf: boolean;
   closed: boolean;
   /** Settles when the answers' pump has ended (the upstream side closed). */
   answered?: Promise<void>;
 }
 
-/** Bytes kept free for answers that close the connection after a 408 or 413. */
+/** Time left for the rest of a 408 or 413 answer to go out before its connection is closed, ms. */
 const CLOSE_AFTER_ERROR_MS = 250;
 const BUFFER_BYTES = 8 * 1024;
 const CR = 13;
 const LF = 10;
-const HEAD_END = [CR, LF, CR, LF];
 const DIGIT_0 = 48;
 
 /** The status code of an answer that starts `chunk` (`HTTP/1.x NNN `), or 0. */
@@ -271,18 +270,20 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
         if (connection.phase === "idle") {
           connection.phase = "head";
           connection.since = now;
-          connection.matched = 0;
+          connection.sawLf = false;
         }
         if (connection.phase === "head") {
+          // The head ends at an empty line: CR LF CR LF, or bare LF LF as parsers also accept.
           for (let i = 0; i < n; i++) {
             const byte = chunk[i];
-            if (byte === HEAD_END[connection.matched]) {
-              if (++connection.matched === 4) {
+            if (byte === LF) {
+              if (connection.sawLf) {
                 connection.phase = "request";
                 connection.since = now;
                 break;
               }
-            } else connection.matched = byte === CR ? 1 : 0;
+              connection.sawLf = true;
+            } else if (byte !== CR) connection.sawLf = false;
           }
         }
         touch(connection, now);
@@ -374,7 +375,7 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
         phase: "head",
         since: now,
         last: now,
-        matched: 0,
+        sawLf: false,
         closed: false,
       };
       connections.set(client, connection);

@@ -268,3 +268,20 @@ Deno.test("Expect: 100-continue: the interim answer does not end the request", a
     await server.shutdown();
   }
 });
+
+Deno.test("a head ended by bare LF LF counts as complete: answered, then held as keep-alive", async () => {
+  const server = await start({ headerMs: 300, idleMs: 60_000 });
+  try {
+    const raw = await open(server, "GET /health HTTP/1.1\nHost: gw\n\n");
+    const outcome = await Promise.race([
+      raw.closed.then(() => "closed"),
+      new Promise((resolve) => setTimeout(() => resolve("open"), 900)),
+    ]);
+    equal(outcome, "open", "not cut at the header timeout");
+    equal(server.stats().events.header_timeout, 0);
+    closeAll([raw]);
+    ok((await raw.closed).text.startsWith("HTTP/1.1 200"), "answered");
+  } finally {
+    await server.shutdown();
+  }
+});
