@@ -21,8 +21,12 @@
  *   place of the least recently active one that has no request in progress
  *   (or is refused when all have one), so a flood of idle connections never
  *   locks out WeCom's next callback;
- * - survives `accept()` failing for lack of descriptors (EMFILE): it sheds the
- *   idlest connection, backs off briefly and carries on.
+ * - counts a closed connection against the cap until its descriptors are
+ *   given back, pausing accepts meanwhile, so a flood cannot spend the
+ *   descriptors kept for KV and the WeCom API;
+ * - survives `accept()` failing for lack of descriptors (EMFILE): it lowers
+ *   the cap below what it holds, sheds the idlest connections, pauses 10 ms
+ *   and carries on.
  *
  * `Deno.serve` still parses every request, so the handler, its body limits
  * and its error answers are exactly as without the front.
@@ -81,6 +85,8 @@ export type ConnectionEvent =
 export interface ConnectionStats {
   /** Connections open now. */
   open: number;
+  /** The cap now: `maxConnections`, or lower once accept() ran out of descriptors. */
+  cap: number;
   accepted: number;
   /** Closed or refused by the front, by reason. */
   events: Record<ConnectionEvent, number>;
@@ -111,11 +117,17 @@ interface Connection {
   closed: boolean;
   /** Settles when the answers' pump has ended (the upstream side closed). */
   answered?: Promise<void>;
+  /** Settles when the requests' pump has ended (its read of the client gave up its socket). */
+  reading?: Promise<void>;
 }
 
 /** Time left for the rest of a 408 or 413 answer to go out before its connection is closed, ms. */
 const CLOSE_AFTER_ERROR_MS = 250;
 const BUFFER_BYTES = 8 * 1024;
+/** The lowest cap accept() failures can bring the cap down to. */
+const MIN_CAP = 8;
+/** Longest pause of accepting while closed connections give back their descriptors, ms. */
+const MAX_DRAIN_WAIT_MS = 200;
 const CR = 13;
 const LF = 10;
 const DIGIT_0 = 48;
@@ -175,10 +187,16 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
       ? Deno.connect({ transport: "unix", path: innerAddr.path }) as Promise<Deno.Conn>
       : Deno.connect({ hostname: "127.0.0.1", port: (innerAddr as Deno.NetAddr).port });
 
+  // Deno sets up its signal handling on first use and panics when no descriptor is free then
+  // (measured: "panicked at ext/signals/lib.rs ... Too many open files" under a flood right after
+  // start). A listener for SIGWINCH, ignored by default, sets it up now, while descriptors are free.
+  const noSignal = () => {};
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGWINCH", noSignal);
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
   const addr = listener.addr as Deno.NetAddr;
   const stats: ConnectionStats = {
     open: 0,
+    cap: options.maxConnections,
     accepted: 0,
     events: {
       header_timeout: 0,
@@ -192,6 +210,11 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
   // Insertion order is recency order: a connection is moved to the end on every byte.
   const connections = new Map<Deno.Conn, Connection>();
   let stopping = false;
+  /** The cap: `maxConnections`, lowered when accept() runs out of descriptors below it. */
+  let cap = options.maxConnections;
+  // Closed connections whose pumps have not ended yet: their descriptors are not free yet.
+  let draining = 0;
+  let drained = Promise.withResolvers<void>();
 
   const note = (event: ConnectionEvent) => {
     stats.events[event]++;
@@ -214,6 +237,12 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
     } catch {
       // already closed
     }
+    draining++;
+    Promise.allSettled([connection.reading, connection.answered]).then(() => {
+      draining--;
+      drained.resolve();
+      drained = Promise.withResolvers<void>();
+    });
   };
 
   const touch = (connection: Connection, now: number) => {
@@ -329,24 +358,49 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
   }, sweepEveryMs);
 
   let lastAcceptWarning = -Infinity;
+  /**
+   * Waits, briefly, while the connections held and those still giving back their descriptors
+   * fill the cap: under a flood, accepting at the rate connections are shed would spend the
+   * descriptors kept for KV and the WeCom API before the closed ones are released.
+   */
+  const drainBelowCap = async () => {
+    const began = performance.now();
+    while (
+      !stopping && connections.size + draining >= cap && draining > 0 &&
+      performance.now() - began < MAX_DRAIN_WAIT_MS
+    ) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        drained.promise,
+        new Promise((resolve) => timer = setTimeout(resolve, 10)),
+      ]);
+      clearTimeout(timer);
+    }
+  };
+
   const accepting = (async () => {
     while (!stopping) {
+      await drainBelowCap();
       let client: Deno.Conn;
       try {
         client = await listener.accept();
       } catch (error) {
         if (stopping || !isTransientAcceptError(error)) break;
         note("accept_error");
+        // Out of descriptors below the cap: what is held now is what fits. Lower the cap under it,
+        // so that from now on a newcomer takes an idle connection's place at once.
+        const lowered = Math.max(MIN_CAP, Math.floor(connections.size * 0.9));
+        if (lowered < cap) cap = lowered;
+        while (connections.size > cap && shedOne());
         const now = performance.now();
         if (now - lastAcceptWarning > 10_000) {
           lastAcceptWarning = now;
-          log.warn("HTTP accept failed: shedding the idlest connection and retrying", {
-            error: (error as Error).message,
-            open: connections.size,
-          });
+          log.warn(
+            `HTTP accept failed for lack of descriptors: shedding idle connections, cap now ${cap}`,
+            { error: (error as Error).message, open: connections.size },
+          );
         }
-        shedOne();
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, 10));
         continue;
       }
       if (stopping) {
@@ -360,7 +414,7 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
       } catch {
         // not a TCP socket, or already closed
       }
-      if (connections.size >= options.maxConnections && !shedOne()) {
+      if (connections.size >= cap && !shedOne()) {
         note("refused");
         try {
           client.close();
@@ -380,13 +434,13 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
       };
       connections.set(client, connection);
       stats.open = connections.size;
-      pumpRequests(connection);
+      connection.reading = pumpRequests(connection);
     }
   })();
 
   return {
     addr,
-    stats: () => ({ ...stats, open: connections.size, events: { ...stats.events } }),
+    stats: () => ({ ...stats, open: connections.size, cap, events: { ...stats.events } }),
     async shutdown() {
       if (stopping) return;
       stopping = true;
@@ -409,6 +463,7 @@ export async function serveBounded(options: BoundedServerOptions): Promise<Bound
       clearTimeout(timer);
       for (const connection of [...connections.values()]) close(connection);
       clearInterval(sweeper);
+      if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGWINCH", noSignal);
       if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
