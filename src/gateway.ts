@@ -20,6 +20,7 @@
  */
 
 import type { GatewayConfig } from "./config/types.ts";
+import { defaultHttpConfig } from "./config/validate_http.ts";
 import { createAgentPool } from "./agent/pool.ts";
 import { platformHint } from "./agent/platform_hint.ts";
 import { createMessagePreparer } from "./delivery/prepare.ts";
@@ -205,12 +206,7 @@ export async function startGateway(
     server = await startCallbackServer({
       hostname: config.host,
       port: config.port,
-      limits: config.http ?? {
-        idleTimeoutMs: 60_000,
-        headerTimeoutMs: 5_000,
-        maxConnections: 1024,
-        front: true,
-      },
+      limits: config.http ?? defaultHttpConfig(),
       handler,
       onError: (error) => {
         log.error("HTTP handler failed", { error: (error as Error).message });

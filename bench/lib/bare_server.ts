@@ -35,6 +35,7 @@ import type { JobRecord } from "../../src/jobs/types.ts";
 import { newId } from "../../src/store/id.ts";
 import { keys } from "../../src/store/keys.ts";
 import { serveBounded } from "../../src/http/server.ts";
+import { defaultHttpConfig } from "../../src/config/validate_http.ts";
 
 const port = Number(Deno.env.get("BARE_PORT") ?? "0");
 const kvPath = Deno.env.get("BARE_KV");
@@ -102,14 +103,7 @@ const handler = async (request: Request) => {
 };
 // BARE_FRONT=1: behind the gateway's bounded connection front (src/http/server.ts), to measure it.
 const server = Deno.env.get("BARE_FRONT") === "1"
-  ? await serveBounded({
-    hostname: "127.0.0.1",
-    port,
-    idleTimeoutMs: 60_000,
-    headerTimeoutMs: 5_000,
-    maxConnections: 1024,
-    handler,
-  })
+  ? await serveBounded({ hostname: "127.0.0.1", port, ...defaultHttpConfig(), handler })
   : Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handler);
 console.log(`listening ${server.addr.port}`);
 const stopped = Promise.withResolvers<void>();

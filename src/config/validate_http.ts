@@ -32,6 +32,24 @@ export const HTTP_DEFAULTS = {
 } as const;
 
 /**
+ * The bounds of `gateway.http` when nothing is configured.
+ *
+ * @example Usage
+ * ```ts
+ * import { defaultHttpConfig } from "./validate_http.ts";
+ * console.assert(defaultHttpConfig().headerTimeoutMs === 5000);
+ * ```
+ */
+export function defaultHttpConfig(): HttpConfig {
+  return {
+    idleTimeoutMs: HTTP_DEFAULTS.idleTimeoutSeconds * 1000,
+    headerTimeoutMs: HTTP_DEFAULTS.headerTimeoutSeconds * 1000,
+    maxConnections: HTTP_DEFAULTS.maxConnections,
+    front: HTTP_DEFAULTS.front,
+  };
+}
+
+/**
  * Reads `gateway.http`: the idle and header timeouts (seconds, above 0, at
  * most an hour), the connection cap (at least 8) and the front switch.
  *

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { ConfigError, formatConfigError, loadConfig } from "../../src/config/load.ts";
 import { ENV_APP, loadError } from "./load_error.ts";
+import { defaultHttpConfig } from "../../src/config/validate_http.ts";
 
 async function loaded(env: Record<string, string>, yaml?: string) {
   const dir = await Deno.makeTempDir({ prefix: "wecom_http_config_" });
@@ -28,6 +29,7 @@ Deno.test("gateway.http defaults: 60 s idle, 5 s header, 1024 connections, the f
     maxConnections: 1024,
     front: true,
   });
+  assert.deepEqual(defaultHttpConfig(), config.http);
   assert.equal(config.kvCheckMs, 2000);
 });
 

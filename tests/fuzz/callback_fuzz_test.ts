@@ -32,6 +32,7 @@ import {
 import { createCallbackHandler, prepareApps } from "../../src/http/callback.ts";
 import { createRouter } from "../../src/http/router.ts";
 import { startCallbackServer } from "../../src/http/server.ts";
+import { defaultHttpConfig } from "../../src/config/validate_http.ts";
 import { parseEnvelope } from "../../src/intake/parse.ts";
 import { createIntake } from "../../src/intake/record.ts";
 import { countJobs } from "../../src/jobs/store.ts";
@@ -1151,7 +1152,7 @@ Deno.test("fuzz: a few hundred bad callbacks over a real socket, with oversize, 
   const server = await startCallbackServer({
     hostname: "127.0.0.1",
     port: 0,
-    limits: { idleTimeoutMs: 60_000, headerTimeoutMs: 5_000, maxConnections: 1024, front: true },
+    limits: defaultHttpConfig(),
     onError: (error) => {
       serverErrors.push(String((error as Error)?.stack ?? error));
       return new Response("Internal error.\n", { status: 500 });
