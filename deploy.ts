@@ -22,6 +22,8 @@ try {
   // Deploy gives a project one listener: no operator listener here (run the console and
   // /metrics on the worker, which shares this KV).
   delete config.operator;
+  // Deploy serves HTTP itself and bounds its connections: no front of our own.
+  if (config.http) config.http.front = false;
   const kv = await Deno.openKv();
   await startGateway(config, { role: "edge", kv });
 } catch (error) {

@@ -31,9 +31,12 @@
  * XML; `--floor-rows no-state|minimal` commits fewer rows, to measure what
  * fewer would bring), `gateway` (group commit on,
  * LOG_LEVEL from `--log-level`, default warn), `gateway-nogroup`
- * (WECOM_GATEWAY_GROUP_COMMIT=0: one KV commit per callback) and
+ * (WECOM_GATEWAY_GROUP_COMMIT=0: one KV commit per callback),
  * `gateway-info` (group commit on, LOG_LEVEL=info: one log line per callback
- * to a drained pipe).
+ * to a drained pipe) and `gateway-nofront` (WECOM_GATEWAY_HTTP_FRONT=0:
+ * `Deno.serve` alone, without the connection front that bounds idle and
+ * header time and the number of connections: what the front costs), and
+ * `bare-front` (`bare` behind that front: its cost without KV or crypto).
  *
  * A list value of `0` skips that kind of phase (`--concurrency 0 --rate 1000,2000`).
  *
@@ -61,7 +64,15 @@ import { summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt, probeKvCommit, serverEnv } from "./lib/report.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const TARGETS = ["bare", "bare-kv", "gateway", "gateway-nogroup", "gateway-info"] as const;
+const TARGETS = [
+  "bare",
+  "bare-kv",
+  "gateway",
+  "gateway-nogroup",
+  "gateway-info",
+  "gateway-nofront",
+  "bare-front",
+] as const;
 type Target = typeof TARGETS[number];
 
 interface Options {
@@ -157,7 +168,7 @@ async function startTarget(
   options: Options,
 ): Promise<ServerProcess> {
   const { logLevel, floorRows } = options;
-  if (target === "bare" || target === "bare-kv") {
+  if (target === "bare" || target === "bare-kv" || target === "bare-front") {
     return await startServer({
       name: target,
       args: [
@@ -171,7 +182,13 @@ async function startTarget(
         "--allow-write",
         `${ROOT}bench/lib/bare_server.ts`,
       ],
-      env: serverEnv(target === "bare-kv" ? { BARE_KV: kvPath, BARE_KV_ROWS: floorRows } : {}),
+      env: serverEnv(
+        target === "bare-kv"
+          ? { BARE_KV: kvPath, BARE_KV_ROWS: floorRows }
+          : target === "bare-front"
+          ? { BARE_FRONT: "1" }
+          : {},
+      ),
       cwd: dir,
       ready: /^listening (\d+)/,
     });
@@ -185,6 +202,8 @@ async function startTarget(
       WECOM_GATEWAY_KV: kvPath,
       WECOM_GATEWAY_GROUP_COMMIT: target === "gateway-nogroup" ? "0" : "1",
       LOG_LEVEL: target === "gateway-info" ? "info" : logLevel,
+      // Without the bounded connection front: Deno.serve alone, as before it.
+      WECOM_GATEWAY_HTTP_FRONT: target === "gateway-nofront" ? "0" : "1",
     },
   });
 }
@@ -243,7 +262,7 @@ async function runPhase(
       clientCpuPct: (selfCpu / seconds) * 100,
       otherCpuPct: Math.max(0, ((machineCpu - serverCpu - selfCpu) / seconds) * 100),
       cut: result.cut,
-      acknowledged: target === "bare" ? undefined : warm.ok + result.ok,
+      acknowledged: target === "bare" || target === "bare-front" ? undefined : warm.ok + result.ok,
       exitCode,
     };
   } finally {
@@ -251,7 +270,7 @@ async function runPhase(
     exitCode = await server.stop();
   }
   row.exitCode = exitCode;
-  if (target !== "bare") {
+  if (target !== "bare" && target !== "bare-front") {
     row.jobsInKv = await countJobs(kvPath);
     for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(kvPath + suffix).catch(() => {});
   }

@@ -21,6 +21,7 @@
  */
 
 import type { GatewayConfig } from "./config/types.ts";
+import { defaultHttpConfig } from "./config/validate_http.ts";
 import { createAgentPool } from "./agent/pool.ts";
 import { platformHint } from "./agent/platform_hint.ts";
 import { createMessagePreparer } from "./delivery/prepare.ts";
@@ -35,6 +36,7 @@ import { createMetrics, type Metrics } from "./http/metrics.ts";
 import { createRouter } from "./http/router.ts";
 import { type OperatorServer, startOperatorServer } from "./operator/server.ts";
 import { createVerificationLog } from "./operator/verifications.ts";
+import { type CallbackServer, startCallbackServer } from "./http/server.ts";
 import { createGroupCommit } from "./intake/group_commit.ts";
 import { createIntake } from "./intake/record.ts";
 import { type Runner, startRunner } from "./jobs/runner.ts";
@@ -44,7 +46,11 @@ import { log } from "./log.ts";
 import { commit as commitAlone, openStore } from "./store/kv.ts";
 import { isLocalKvFile, type KvLock, lockKvFile } from "./store/kv_lock.ts";
 import { listenError } from "./http/listen_error.ts";
+import { watchFileIdentity } from "./store/file_identity.ts";
 import { createWeComClient, type GatewayWeComClient } from "./wecom/client.ts";
+
+/** How long a gateway whose KV file was lost answers 503 with the reason before it stops, ms. */
+const STORE_LOST_LINGER_MS = 1000;
 
 /** What a process does. */
 export type GatewayRole = "all" | "edge" | "worker";
@@ -86,6 +92,8 @@ export interface Gateway {
   stop(options?: { graceMs?: number }): Promise<void>;
   /** Resolves when the gateway has stopped. */
   finished: Promise<void>;
+  /** Why the gateway stopped by itself (its KV file was deleted or replaced), if it did. */
+  readonly failure?: string;
 }
 
 /** Starts a gateway process for `config`. */
@@ -190,8 +198,9 @@ export async function startGateway(
     });
   }
 
-  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  let server: CallbackServer | undefined;
   let address: Deno.NetAddr | undefined;
+  let failure: string | undefined;
   if (role !== "worker") {
     const apps = await prepareApps(config.apps);
     const wakeRunner = runner;
@@ -221,18 +230,20 @@ export async function startGateway(
       apps,
       callback,
       onStrayVerification: verifications.observeStray,
+      unavailable: () => failure,
     });
-    const listening = Promise.withResolvers<Deno.NetAddr>();
     try {
-      server = Deno.serve({
+      server = await startCallbackServer({
         hostname: config.host,
         port: config.port,
-        onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+        limits: config.http ?? defaultHttpConfig(),
+        handler,
         onError: (error) => {
           log.error("HTTP handler failed", { error: (error as Error).message });
           return new Response("Internal error.\n", { status: 500 });
         },
-      }, handler);
+        onEvent: (reason) => metrics.count("wecom_http_connections_closed_total", { reason }),
+      });
     } catch (error) {
       // Undo what started before the server, so the caller can report one line and exit.
       try {
@@ -245,7 +256,7 @@ export async function startGateway(
       }
       throw listenError(error, config.host, config.port);
     }
-    address = await listening.promise;
+    address = server.addr;
     options.onListen?.(address);
   }
 
@@ -280,6 +291,19 @@ export async function startGateway(
     return stopping;
   };
 
+  // A KV file deleted or replaced under us: stop acknowledging (503), fail /health, stop.
+  const fileWatch = options.kv ? undefined : await watchFileIdentity(config.kvPath, {
+    intervalMs: config.kvCheckMs ?? 2000,
+    onLost: (reason) => {
+      failure = `${reason}; acknowledging nothing more, stopping so that a supervisor ` +
+        "restarts the gateway on a real store";
+      log.error(`KV store lost: ${failure}`);
+      // Answer 503 (callbacks) and fail /health for a moment, so the reason is seen, then stop.
+      setTimeout(() => stop(), STORE_LOST_LINGER_MS);
+    },
+  });
+  done.promise.then(() => fileWatch?.stop());
+
   if (config.operator) {
     try {
       operator = await startOperatorServer({
@@ -308,5 +332,8 @@ export async function startGateway(
     client,
     stop,
     finished: done.promise,
+    get failure() {
+      return failure;
+    },
   };
 }

@@ -15,6 +15,9 @@
  *   ready hint, wake-up; not enough for the job store's ordering, a
  *   measurement only).
  *
+ * `BARE_FRONT=1` serves through the gateway's bounded connection front
+ * (`src/http/server.ts`) instead of `Deno.serve` alone: what the front costs.
+ *
  * Listens on 127.0.0.1 and the port in `BARE_PORT` (default 0, any free port)
  * and prints `listening <port>` once it accepts connections. SIGTERM stops it
  * gracefully.
@@ -31,6 +34,8 @@ import { enqueueJob } from "../../src/jobs/store.ts";
 import type { JobRecord } from "../../src/jobs/types.ts";
 import { newId } from "../../src/store/id.ts";
 import { keys } from "../../src/store/keys.ts";
+import { serveBounded } from "../../src/http/server.ts";
+import { defaultHttpConfig } from "../../src/config/validate_http.ts";
 
 const port = Number(Deno.env.get("BARE_PORT") ?? "0");
 const kvPath = Deno.env.get("BARE_KV");
@@ -90,16 +95,18 @@ async function record(body: Uint8Array): Promise<void> {
   if (!result.ok) throw new Error("Cannot record the request as its dedupe check failed");
 }
 
-const server = Deno.serve({
-  hostname: "127.0.0.1",
-  port,
-  onListen: ({ port }) => console.log(`listening ${port}`),
-}, async (request) => {
+const handler = async (request: Request) => {
   // Read the body as the gateway must, so the ceiling includes receiving it.
   const body = await request.bytes();
   await record(body);
   return new Response(null, { status: 200 });
-});
-Deno.addSignalListener("SIGTERM", () => server.shutdown());
-await server.finished;
+};
+// BARE_FRONT=1: behind the gateway's bounded connection front (src/http/server.ts), to measure it.
+const server = Deno.env.get("BARE_FRONT") === "1"
+  ? await serveBounded({ hostname: "127.0.0.1", port, ...defaultHttpConfig(), handler })
+  : Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handler);
+console.log(`listening ${server.addr.port}`);
+const stopped = Promise.withResolvers<void>();
+Deno.addSignalListener("SIGTERM", () => server.shutdown().then(() => stopped.resolve()));
+await stopped.promise;
 kv?.close();

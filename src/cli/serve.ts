@@ -180,6 +180,10 @@ async function serve(args: string[]): Promise<number> {
   await gateway.finished;
   Deno.removeSignalListener("SIGINT", onSignal);
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onSignal);
+  if (gateway.failure) {
+    log.error(`stopped: ${gateway.failure}`);
+    return 1;
+  }
   log.info("stopped");
   return 0;
 }

@@ -230,6 +230,22 @@ export interface OperatorConfig {
   token: string;
 }
 
+/** How the callback server bounds its connections: the `gateway.http` section. */
+export interface HttpConfig {
+  /** Close a connection with no request in progress after this long without a byte, ms (default 60 s). */
+  idleTimeoutMs: number;
+  /** Close a connection whose request head is not complete this long after it began, ms (default 5 s). */
+  headerTimeoutMs: number;
+  /** Connections held at once (default 1024; lowered to fit the open-files limit). */
+  maxConnections: number;
+  /**
+   * Serve through the in-process front that enforces the three bounds above
+   * (default true). False serves with `Deno.serve` alone, unbounded: only
+   * behind a reverse proxy that bounds connections, or on Deno Deploy.
+   */
+  front: boolean;
+}
+
 /** The whole validated configuration. */
 export interface GatewayConfig {
   apps: AppConfig[];
@@ -252,6 +268,13 @@ export interface GatewayConfig {
    * one durable commit each (default true; WECOM_GATEWAY_GROUP_COMMIT=0 turns it off).
    */
   groupCommit: boolean;
+  /** Connection bounds of the callback server (absent: the defaults). */
+  http?: HttpConfig;
+  /**
+   * How often the KV file's identity is checked, ms (default 2 s; 0 = never).
+   * A file deleted or replaced under a running gateway stops it.
+   */
+  kvCheckMs?: number;
   /** `human` (default) or `json` (LOG_FORMAT=json). */
   logFormat: "human" | "json";
   /** The operator listener; absent: none (`gateway.operator.port: 0`). */

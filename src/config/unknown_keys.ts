@@ -6,7 +6,7 @@
  *
  * Strict (every unknown key reported): `platforms.wecom_callback.extra`, its
  * `apps` entries, and our own sub-sections (`agent.openai`, `agent.command`,
- * `agent.http`, `gateway.jobs`, `gateway.delivery`). Lenient (reported only
+ * `agent.http`, `gateway.jobs`, `gateway.delivery`, `gateway.http`). Lenient (reported only
  * when it looks like a typo of one of ours): `agent:`, `gateway:`,
  * `platforms.wecom_callback` and `WECOM_CALLBACK_*` / `WECOM_GATEWAY_*`
  * variables, because Hermes and other tools keep their own keys there.
@@ -159,7 +159,7 @@ function checkYaml(root: Readonly<Record<string, unknown>>, problems: ConfigProb
     GATEWAY_KEYS,
     false,
   );
-  for (const name of ["jobs", "delivery", "media", "operator"]) {
+  for (const name of ["jobs", "delivery", "media", "operator", "http"]) {
     const path = `gateway.${name}`;
     const node = checkSection(problems, gateway?.[name], path, SECTION_KEYS[path], true);
     if (name === "media") {

@@ -38,6 +38,7 @@ import { validateApps } from "./validate_apps.ts";
 import { readCommandEnv } from "./validate_command_env.ts";
 import { readMedia, readPlainText, readWelcome } from "./validate_media.ts";
 import { readOperator } from "./validate_operator.ts";
+import { readHttp, readKvCheckMs } from "./validate_http.ts";
 
 /** Defaults of every setting that has one. */
 export const DEFAULTS = {
@@ -272,6 +273,8 @@ export function validateConfig(given: Layers, cwd: string): ValidationResult {
   // Read before read.problems is taken below: a wrong value must be reported, not dropped.
   const groupCommit = read.boolean(SETTINGS.groupCommit, true);
   const operator = readOperator(read);
+  const http = readHttp(read);
+  const kvCheckMs = readKvCheckMs(read);
 
   const collected = collectApps(layers);
   problems.push(...collected.problems);
@@ -298,6 +301,8 @@ export function validateConfig(given: Layers, cwd: string): ValidationResult {
       groupCommit,
       ...(operator ? { operator } : {}),
       warnings,
+      http,
+      kvCheckMs,
     },
     problems,
     noApps,

@@ -118,6 +118,8 @@ const HELP: Record<string, string> = {
   wecom_token_fetches_total: "gettoken calls made by this process.",
   wecom_agent_failures_total:
     "Agent runs that failed, by reason (timeout, unreachable, http_<status>, failed_run, …).",
+  wecom_http_connections_closed_total:
+    "Connections the HTTP front closed or refused, by reason (timeouts, 408/413, the cap).",
 };
 
 /** Creates an empty set of metrics. */

@@ -24,6 +24,12 @@ export interface RouterDeps {
   metrics?: () => string | Promise<string>;
   /** Told of a URL-verification GET (it has `echostr`) on a path that is not a callback path. */
   onStrayVerification?: (pathname: string) => void;
+  /**
+   * Why the gateway cannot work any more (its KV file was lost), or undefined.
+   * While set, callbacks and `/health` answer 503 with the reason, so WeCom
+   * retries elsewhere or later and a supervisor sees the failure.
+   */
+  unavailable?: () => string | undefined;
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -39,6 +45,14 @@ export function createRouter(deps: RouterDeps): (request: Request) => Promise<Re
     let pathname = url.pathname;
     if (pathname.length > 1 && pathname.endsWith("/")) pathname = pathname.slice(0, -1);
     const candidates = byPath.get(pathname);
+    const down = deps.unavailable?.();
+    if (down !== undefined && (candidates || pathname === "/health")) {
+      await request.body?.cancel().catch(() => {});
+      return new Response(JSON.stringify({ status: "error", reason: down }), {
+        status: 503,
+        headers: JSON_HEADERS,
+      });
+    }
     if (candidates) return await deps.callback(request, url, candidates);
     await request.body?.cancel().catch(() => {});
     if (request.method === "GET" && url.searchParams.has("echostr")) {

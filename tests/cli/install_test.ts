@@ -87,6 +87,7 @@ Deno.test({
       match(unit, new RegExp(`^EnvironmentFile=${s.dir}/\\.env$`, "m"));
       match(unit, /^Restart=on-failure$/m);
       match(unit, /^KillSignal=SIGTERM$/m);
+      match(unit, /^LimitNOFILE=65536$/m);
       match(unit, /^KillMode=mixed$/m);
       match(unit, /^TimeoutStopSec=45$/m);
       match(unit, /^WantedBy=default\.target$/m);

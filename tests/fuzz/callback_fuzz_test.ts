@@ -31,6 +31,8 @@ import {
 } from "../../src/crypto/mod.ts";
 import { createCallbackHandler, prepareApps } from "../../src/http/callback.ts";
 import { createRouter } from "../../src/http/router.ts";
+import { startCallbackServer } from "../../src/http/server.ts";
+import { defaultHttpConfig } from "../../src/config/validate_http.ts";
 import { parseEnvelope } from "../../src/intake/parse.ts";
 import { createIntake } from "../../src/intake/record.ts";
 import { countJobs } from "../../src/jobs/store.ts";
@@ -1195,18 +1197,20 @@ Deno.test("fuzz: a few hundred bad callbacks over a real socket, with oversize, 
   const serverErrors: string[] = [];
   const observed: number[] = [];
   const handler = world.handler;
-  const server = Deno.serve({
+  // The gateway's own server: the bounded front before Deno.serve, with the default bounds.
+  const server = await startCallbackServer({
     hostname: "127.0.0.1",
     port: 0,
-    onListen: () => {},
+    limits: defaultHttpConfig(),
     onError: (error) => {
       serverErrors.push(String((error as Error)?.stack ?? error));
       return new Response("Internal error.\n", { status: 500 });
     },
-  }, async (request) => {
-    const response = await handler(request);
-    if (new URL(request.url).pathname.startsWith(PATH)) observed.push(response.status);
-    return response;
+    handler: async (request) => {
+      const response = await handler(request);
+      if (new URL(request.url).pathname.startsWith(PATH)) observed.push(response.status);
+      return response;
+    },
   });
   const port = server.addr.port;
   const base = `http://127.0.0.1:${port}`;

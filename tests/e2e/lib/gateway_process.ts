@@ -42,6 +42,8 @@ export interface GatewayProcessOptions {
   readyTimeoutMs?: number;
   /** Name used in error messages (default "gateway"). */
   name?: string;
+  /** Run under `ulimit -n` of this many open files (through bash; the pid stays the gateway's). */
+  openFilesLimit?: number;
 }
 
 /** A running gateway subprocess. */
@@ -123,8 +125,11 @@ export async function startGatewayProcess(
   ];
   if (options.configPath) args.push("--config", options.configPath);
   const began = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const limited = options.openFilesLimit !== undefined;
+  const child = new Deno.Command(limited ? "bash" : Deno.execPath(), {
+    args: limited
+      ? ["-c", `ulimit -n ${options.openFilesLimit} && exec "$@"`, "bash", Deno.execPath(), ...args]
+      : args,
     cwd: options.cwd,
     clearEnv: true,
     env: childEnv(options.env),

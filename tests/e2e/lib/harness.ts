@@ -80,7 +80,12 @@ export interface Harness {
    * Starts a gateway subprocess on the harness's KV file; `name` also reaches
    * the agent script (`FAULTS_PROCESS`), so runs can be told apart per process.
    */
-  start(role?: ProcessRole, name?: string, env?: Record<string, string>): Promise<GatewayProcess>;
+  start(
+    role?: ProcessRole,
+    name?: string,
+    env?: Record<string, string>,
+    openFilesLimit?: number,
+  ): Promise<GatewayProcess>;
   /** A sealed text callback from `user` (timestamp: now, or `timestamp` in epoch seconds). */
   callback(
     user: string,
@@ -182,8 +187,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     app,
     api,
     env,
-    start: (role = "all", name = "gateway", extra = {}) =>
+    start: (role = "all", name = "gateway", extra = {}, openFilesLimit) =>
       startGatewayProcess({
+        openFilesLimit,
         env: { ...env, FAULTS_PROCESS: name.replaceAll(" ", "-"), ...extra },
         configPath,
         cwd: dir,
