@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
+import { setLogSink } from "../../src/log.ts";
 import { startWorld } from "../fakes/world.ts";
+
+// The refused redirect is logged for the operator: captured here and asserted, not printed.
+const logged: string[] = [];
+setLogSink({ format: "json", level: "info", write: (line) => logged.push(line) });
 
 for (const status of [302, 307]) {
   Deno.test(`a member's message to an http agent that answers ${status} to another host: that host's answer never reaches the member`, async () => {
@@ -43,6 +48,9 @@ for (const status of [302, 307]) {
         texts.join("|"),
       );
       assert.deepEqual(otherHits, [], "the other host got neither the message nor the header");
+      const failed = logged.filter((line) => line.includes(`HTTP ${status}, a redirect to`));
+      assert.ok(failed.some((line) => line.includes(otherOrigin)), logged.join("\n"));
+      assert.ok(!logged.some((line) => line.includes("k-secret")), "the secret header was logged");
     } finally {
       await w.close();
       await agent.shutdown();

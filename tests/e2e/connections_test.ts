@@ -10,6 +10,7 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { createHarness, waitFor } from "./lib/harness.ts";
+import { measured } from "../lib/measured.ts";
 import { waitForSettledKv } from "./lib/kv_state.ts";
 
 const LIMIT = 256;
@@ -93,7 +94,7 @@ Deno.test({
       ok(!/Uncaught/.test(gateway.output()), `no error escaped:\n${gateway.output()}`);
       const stopped = await gateway.stop();
       equal(stopped.code, 0, gateway.output());
-      console.log(
+      measured(
         `flood of ${FLOOD} under ulimit -n ${LIMIT}: ${shed} shed, ${acceptErrors} accept errors; ` +
           `callback acknowledged in ${Math.round(ackMs)} ms after it`,
       );

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { measured } from "../lib/measured.ts";
 import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import type { GatewayProcess } from "./lib/gateway_process.ts";
 import { createHarness, type Harness, waitFor } from "./lib/harness.ts";
@@ -76,7 +77,7 @@ async function scenario(
     } finally {
       await again.kill();
     }
-    console.log(`${expected.source}: noticed in ${Math.round(noticedMs)} ms`);
+    measured(`${expected.source}: noticed in ${Math.round(noticedMs)} ms`);
   } finally {
     await gateway.kill();
   }
