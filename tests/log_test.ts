@@ -1,6 +1,7 @@
 import { equal, ok } from "node:assert/strict";
 import { log, RECENT_PROBLEMS, recentProblems, redact, setLogSink } from "../src/log.ts";
 import { startWorld } from "./fakes/world.ts";
+import { waitFor } from "./lib/wait.ts";
 
 Deno.test("redact replaces secret-looking and body-looking fields", () => {
   const fields = redact({
@@ -56,7 +57,7 @@ Deno.test("a whole round trip, with failures on the way, logs no secret and no m
       body: sealed.body,
     });
     await w.postSealed(sealed);
-    await w.waitFor(() => w.delivered("lisi").length > 0, "the reply", 10000);
+    await waitFor(() => w.delivered("lisi").length > 0, "the reply", 10000);
     equal(w.delivered("lisi").length, 1);
   } finally {
     await w.close();

@@ -12,6 +12,7 @@ import { runScript } from "../../src/cli/demo.ts";
 import { demoMedia } from "../../src/simulator/media_samples.ts";
 import { startDemo } from "../../src/simulator/demo.ts";
 import { setLogSink } from "../../src/log.ts";
+import { waitFor } from "../lib/wait.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -179,13 +180,14 @@ function collect(stream: ReadableStream<Uint8Array>) {
     text: () => text,
     done,
     async until(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        const found = text.match(pattern);
-        if (found) return found;
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      throw new Error(`timed out waiting for ${pattern}; output so far:\n${text}`);
+      const seen: { found: RegExpMatchArray | null } = { found: null };
+      await waitFor(
+        () => (seen.found = text.match(pattern)) !== null,
+        () => `${pattern}; output so far:\n${text}`,
+        timeoutMs,
+        25,
+      );
+      return seen.found!;
     },
   };
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startWorld } from "../fakes/world.ts";
+import { waitFor } from "../lib/wait.ts";
 
 for (const status of [302, 307]) {
   Deno.test(`a member's message to an http agent that answers ${status} to another host: that host's answer never reaches the member`, async () => {
@@ -35,7 +36,7 @@ for (const status of [302, 307]) {
     try {
       assert.equal(await w.text("lisi", "hello", "9100"), 200);
       // Positive control: the job ran, the agent was asked, and the member was told it failed.
-      await w.waitFor(() => w.texts("lisi").length > 0, "the failure notice");
+      await waitFor(() => w.texts("lisi").length > 0, "the failure notice");
       assert.ok(agentHits >= 1);
       const texts = w.texts("lisi");
       assert.ok(

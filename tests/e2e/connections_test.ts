@@ -9,7 +9,8 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { createHarness, waitFor } from "./lib/harness.ts";
+import { createHarness } from "./lib/harness.ts";
+import { waitFor } from "../lib/wait.ts";
 import { waitForSettledKv } from "./lib/kv_state.ts";
 
 const LIMIT = 256;

@@ -10,7 +10,8 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { SealedCallback } from "../../src/simulator/seal.ts";
 import type { GatewayProcess } from "./lib/gateway_process.ts";
-import { createHarness, type Harness, tag, waitFor } from "./lib/harness.ts";
+import { createHarness, type Harness, tag } from "./lib/harness.ts";
+import { waitFor } from "../lib/wait.ts";
 import { checkLedger, createLedger, type Ledger } from "./lib/ledger.ts";
 import { readKvState, waitForSettledKv } from "./lib/kv_state.ts";
 import { measured } from "../lib/measured.ts";

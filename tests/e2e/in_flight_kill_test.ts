@@ -15,7 +15,8 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { visibleText } from "../../src/delivery/duplicate_check.ts";
-import { createHarness, tag, waitFor } from "./lib/harness.ts";
+import { createHarness, tag } from "./lib/harness.ts";
+import { waitFor } from "../lib/wait.ts";
 import { readKvState, waitForSettledKv } from "./lib/kv_state.ts";
 
 /** Sends of the reply WeCom received (held or not), by the fake's request log. */

@@ -20,7 +20,7 @@ import { keys } from "../../src/store/keys.ts";
 import { testConfig } from "../fakes/config.ts";
 import { startFakeWeComApp } from "../fakes/wecom_app.ts";
 import { startCountingAgent } from "./lib/counting_agent.ts";
-import { waitFor } from "./lib/harness.ts";
+import { waitFor } from "../lib/wait.ts";
 import { measured } from "../lib/measured.ts";
 
 setLogSink({

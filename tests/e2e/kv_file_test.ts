@@ -11,7 +11,8 @@
 
 import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
 import type { GatewayProcess } from "./lib/gateway_process.ts";
-import { createHarness, type Harness, waitFor } from "./lib/harness.ts";
+import { createHarness, type Harness } from "./lib/harness.ts";
+import { waitFor } from "../lib/wait.ts";
 import { waitForSettledKv } from "./lib/kv_state.ts";
 
 const CHECK = { WECOM_GATEWAY_KV_CHECK_SECONDS: "0.2" };

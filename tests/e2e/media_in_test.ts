@@ -10,6 +10,7 @@ import { type LogLevel, setLogSink } from "../../src/log.ts";
 import { amr, jpg, mp4, png } from "../fakes/media_samples.ts";
 import { startFakeTranscription } from "../fakes/transcription_api.ts";
 import { mediaWorld, pause } from "./media_world.ts";
+import { waitFor } from "../lib/wait.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -31,7 +32,7 @@ Deno.test("image: downloaded after the 200 into the store; the echo agent descri
     });
     equal(status, 200);
     ok(performance.now() - started < 1000, "acknowledged before the download finished");
-    await w.waitFor(() => w.texts("lisi").length === 1, "the reply");
+    await waitFor(() => w.texts("lisi").length === 1, "the reply");
     equal(
       w.texts("lisi")[0],
       `[image] media_id=${mediaId} url=https://wework.qpic.cn/wwpic/1/0 file=101.jpg size=3000 type=image/jpeg`,
@@ -53,7 +54,7 @@ Deno.test("voice without transcription: the AMR file is saved and described", as
       await w.message("lisi", "voice", { MediaId: mediaId, Format: "amr", MsgId: "102" }),
       200,
     );
-    await w.waitFor(() => w.texts("lisi").length === 1, "the reply");
+    await waitFor(() => w.texts("lisi").length === 1, "the reply");
     equal(
       w.texts("lisi")[0],
       `[voice] media_id=${mediaId} format=amr file=102.amr size=${bytes.length} type=audio/amr`,
@@ -79,7 +80,7 @@ Deno.test("voice with transcription: the transcript reaches the agent; a failing
     const bytes = amr(1);
     const first = w.api.addMedia(bytes, { contentType: "audio/amr" });
     equal(await w.message("lisi", "voice", { MediaId: first, Format: "amr", MsgId: "103" }), 200);
-    await w.waitFor(() => w.texts("lisi").length === 1, "the first reply");
+    await waitFor(() => w.texts("lisi").length === 1, "the first reply");
     equal(
       w.texts("lisi")[0],
       `[voice] media_id=${first} format=amr file=103.amr size=${bytes.length} type=audio/amr ` +
@@ -95,7 +96,7 @@ Deno.test("voice with transcription: the transcript reaches the agent; a failing
     stt.answer({ status: 500, error: "model overloaded" });
     const second = w.api.addMedia(bytes, { contentType: "audio/amr" });
     equal(await w.message("lisi", "voice", { MediaId: second, Format: "amr", MsgId: "104" }), 200);
-    await w.waitFor(() => w.texts("lisi").length === 2, "the second reply");
+    await waitFor(() => w.texts("lisi").length === 2, "the second reply");
     equal(
       w.texts("lisi")[1],
       `[voice] media_id=${second} format=amr file=104.amr size=${bytes.length} type=audio/amr`,
@@ -115,7 +116,7 @@ Deno.test("video, location and link are each answered with their description", a
       await w.message("lisi", "video", { MediaId: mediaId, ThumbMediaId: "thumb1", MsgId: "105" }),
       200,
     );
-    await w.waitFor(() => w.texts("lisi").length === 1, "the video reply");
+    await waitFor(() => w.texts("lisi").length === 1, "the video reply");
     equal(
       await w.message("lisi", "location", {
         Location_X: "31.2304",
@@ -127,7 +128,7 @@ Deno.test("video, location and link are each answered with their description", a
       }),
       200,
     );
-    await w.waitFor(() => w.texts("lisi").length === 2, "the location reply");
+    await waitFor(() => w.texts("lisi").length === 2, "the location reply");
     equal(
       await w.message("lisi", "link", {
         Title: "Deno 2.9",
@@ -138,7 +139,7 @@ Deno.test("video, location and link are each answered with their description", a
       }),
       200,
     );
-    await w.waitFor(() => w.texts("lisi").length === 3, "the link reply");
+    await waitFor(() => w.texts("lisi").length === 3, "the link reply");
     deepEqual(w.texts("lisi"), [
       `[video] media_id=${mediaId} thumb_media_id=thumb1 file=105.mp4 size=5000 type=video/mp4`,
       '[location] 31.2304,121.4737 label="上海市黄浦区" scale=15',
@@ -156,7 +157,7 @@ Deno.test("a media id WeCom no longer has: the echo agent still answers with the
       await w.message("lisi", "image", { PicUrl: "https://p/1", MediaId: "gone", MsgId: "108" }),
       200,
     );
-    await w.waitFor(() => w.texts("lisi").length === 1, "the reply");
+    await waitFor(() => w.texts("lisi").length === 1, "the reply");
     equal(w.texts("lisi")[0], "[image] media_id=gone url=https://p/1");
   } finally {
     await w.close();
@@ -195,7 +196,7 @@ Deno.test("http agent: gets the file's path and the platform hint; its data atta
       await w.message("lisi", "image", { PicUrl: "https://p/2", MediaId: mediaId, MsgId: "109" }),
       200,
     );
-    await w.waitFor(() => w.delivered("lisi").length === 2, "text and image");
+    await waitFor(() => w.delivered("lisi").length === 2, "text and image");
     const payload = hook.seen[0] as {
       text: string;
       attachments: { kind: string; path: string; size: number; content_type: string }[];
@@ -240,7 +241,7 @@ Deno.test("http agent: a file over gateway.media.max_bytes is not downloaded and
       await w.message("lisi", "image", { PicUrl: "https://p/3", MediaId: mediaId, MsgId: "110" }),
       200,
     );
-    await w.waitFor(() => w.texts("lisi").length === 1, "the reply");
+    await waitFor(() => w.texts("lisi").length === 1, "the reply");
     const payload = hook.seen[0] as { text: string; attachments?: unknown };
     equal(payload.attachments, undefined);
     match(
@@ -266,12 +267,12 @@ Deno.test("enter_agent: one welcome per member per period, without running the a
     equal(await w.event("lisi", "enter_agent", { createTime: t }), 200);
     equal(await w.event("lisi", "enter_agent", { createTime: t }), 200); // WeCom's retry
     equal(await w.event("lisi", "enter_agent", { createTime: t + 1 }), 200); // opened again
-    await w.waitFor(() => w.texts("lisi").length === 1, "the welcome");
+    await waitFor(() => w.texts("lisi").length === 1, "the welcome");
     await pause(300);
     deepEqual(w.texts("lisi"), ["欢迎！发送 /help 查看用法。"]);
     await pause(1000); // the period is over
     equal(await w.event("lisi", "enter_agent", { createTime: t + 2 }), 200);
-    await w.waitFor(() => w.texts("lisi").length === 2, "the second welcome");
+    await waitFor(() => w.texts("lisi").length === 2, "the second welcome");
     equal(w.gateway.runner!.stats().claimed, 0, "no agent job");
   } finally {
     await w.close();
@@ -287,7 +288,7 @@ Deno.test("subscribe welcomes; with welcome_on_enter off, enter_agent does not",
   try {
     equal(await w.event("wangwu", "enter_agent"), 200);
     equal(await w.event("zhaoliu", "subscribe"), 200);
-    await w.waitFor(() => w.texts("zhaoliu").length === 1, "the welcome");
+    await waitFor(() => w.texts("zhaoliu").length === 1, "the welcome");
     await pause(200);
     deepEqual(w.texts("zhaoliu"), ["Welcome aboard."]);
     deepEqual(w.texts("wangwu"), []);
@@ -328,10 +329,10 @@ Deno.test("click: the menu key reaches the agent; a command key is answered as t
   const w = await mediaWorld();
   try {
     equal(await w.event("lisi", "click", { eventKey: "menu_weather" }), 200);
-    await w.waitFor(() => w.texts("lisi").length === 1, "the click reply");
+    await waitFor(() => w.texts("lisi").length === 1, "the click reply");
     equal(w.texts("lisi")[0], "[event click] key=menu_weather");
     equal(await w.event("lisi", "click", { eventKey: "/help" }), 200);
-    await w.waitFor(() => w.texts("lisi").length === 2, "the help");
+    await waitFor(() => w.texts("lisi").length === 2, "the help");
     equal(w.texts("lisi")[1], HELP_TEXT);
   } finally {
     await w.close();

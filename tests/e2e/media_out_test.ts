@@ -16,6 +16,7 @@ import { setLogSink } from "../../src/log.ts";
 import type { FakeMessage } from "../../src/simulator/wecom_api.ts";
 import { amr, blob, gif, jpg, mp4, png } from "../fakes/media_samples.ts";
 import { mediaWorld, pause } from "./media_world.ts";
+import { waitFor } from "../lib/wait.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -43,7 +44,7 @@ Deno.test("image, voice, video and file attachments are uploaded as their type, 
     const reply = ["Here are your files:", ...files.map(([name]) => `MEDIA:${w.out}/${name}`)]
       .join("\n");
     equal(await w.text("lisi", reply, "1"), 200);
-    await w.waitFor(() => w.delivered("lisi").length === 5, "text and four files");
+    await waitFor(() => w.delivered("lisi").length === 5, "text and four files");
     const [text, ...media] = w.delivered("lisi");
     equal(text.msgtype, "text");
     equal(text.payload.content, "Here are your files:");
@@ -70,7 +71,7 @@ Deno.test("structured output of the command agent: a JSON reply with attachments
       attachments: [{ path: `${w.out}/photo.jpg`, kind: "image" }],
     });
     equal(await w.text("lisi", json, "1"), 200);
-    await w.waitFor(() => w.delivered("lisi").length === 2, "text and image");
+    await waitFor(() => w.delivered("lisi").length === 2, "text and image");
     deepEqual(w.delivered("lisi").map((m) => m.msgtype), ["text", "image"]);
     equal(w.delivered("lisi")[0].payload.content, "Done.");
   } finally {
@@ -92,7 +93,7 @@ Deno.test("over-size: an 11 MB image goes as a file; a 21 MB file is explained, 
       ),
       200,
     );
-    await w.waitFor(() => w.delivered("lisi").length === 3, "three messages", 15000);
+    await waitFor(() => w.delivered("lisi").length === 3, "three messages", 15000);
     const [big, huge, long] = w.delivered("lisi");
     equal(big.msgtype, "file");
     equal(w.api.state.media.get(String(big.payload.media_id))?.filename, "big.png");
@@ -122,7 +123,7 @@ Deno.test("unsupported formats go as files: a GIF asked for as an image, an unkn
       ],
     });
     equal(await w.text("lisi", json, "1"), 200);
-    await w.waitFor(() => w.delivered("lisi").length === 3, "three messages");
+    await waitFor(() => w.delivered("lisi").length === 3, "three messages");
     const [cat, data, empty] = w.delivered("lisi");
     deepEqual([cat.msgtype, data.msgtype], ["file", "file"]);
     equal(w.api.state.media.get(String(cat.payload.media_id))?.filename, "cat.gif");
@@ -149,7 +150,7 @@ Deno.test("a path outside the allowed folders is refused and explained, without 
       "MEDIA:/etc/passwd",
     ].join("\n");
     equal(await w.text("lisi", reply, "1"), 200);
-    await w.waitFor(() => w.delivered("lisi").length === 5, "five explanations");
+    await waitFor(() => w.delivered("lisi").length === 5, "five explanations");
     // As the member sees them: the second identical explanation differs only invisibly (so
     // that WeCom's duplicate check does not drop it).
     const texts = w.delivered("lisi").map((m: FakeMessage) =>
@@ -175,12 +176,12 @@ Deno.test("a member may be sent back their own file from the store, not another 
   try {
     const mine = w.api.addMedia(jpg(2500), { contentType: "image/jpeg" });
     equal(await w.message("lisi", "image", { PicUrl: "u", MediaId: mine, MsgId: "7" }), 200);
-    await w.waitFor(() => w.delivered("lisi").length === 1, "the image description");
+    await waitFor(() => w.delivered("lisi").length === 1, "the image description");
     const own = `${w.store}/inbound/${w.app.corpId}/lisi/7.jpg`;
     equal(await w.text("lisi", `MEDIA:${own}`, "8"), 200);
     equal(await w.text("wangwu", `MEDIA:${own}`, "9"), 200);
-    await w.waitFor(() => w.delivered("lisi").length === 2, "the image back");
-    await w.waitFor(() => w.delivered("wangwu").length === 1, "the refusal");
+    await waitFor(() => w.delivered("lisi").length === 2, "the image back");
+    await waitFor(() => w.delivered("wangwu").length === 1, "the refusal");
     equal(w.delivered("lisi")[1].msgtype, "image");
     equal(
       w.delivered("wangwu")[0].payload.content,
@@ -197,7 +198,7 @@ Deno.test("media/upload failing for a while: the attachment is retried and sent 
     await Deno.writeFile(`${w.out}/a.png`, png(2000));
     w.api.inject("upload", [{ errcode: -1 }, { httpStatus: 502 }]);
     equal(await w.text("lisi", `MEDIA:${w.out}/a.png`, "1"), 200);
-    await w.waitFor(() => w.delivered("lisi").length === 1, "the image", 15000);
+    await waitFor(() => w.delivered("lisi").length === 1, "the image", 15000);
     await pause(200);
     equal(w.delivered("lisi").length, 1);
     equal(w.delivered("lisi")[0].msgtype, "image");
@@ -223,7 +224,7 @@ Deno.test("markdown on: listed and detected WeChat-plugin members get the plain-
       await w.message("zhaoliu", "location", { ...location, MsgId: "2", AppType: "wxwork" }),
       200,
     );
-    await w.waitFor(
+    await waitFor(
       () => w.delivered("wangwu").length === 1 && w.delivered("zhaoliu").length === 1,
       "the location replies",
     );
@@ -232,7 +233,7 @@ Deno.test("markdown on: listed and detected WeChat-plugin members get the plain-
     ) {
       equal(await w.text(user, markdown, id), 200);
     }
-    await w.waitFor(
+    await waitFor(
       () =>
         w.delivered("zhangsan").length === 1 && w.delivered("lisi").length === 1 &&
         w.delivered("wangwu").length === 2 && w.delivered("zhaoliu").length === 2,

@@ -1,6 +1,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { setLogSink } from "../../src/log.ts";
 import { startWorld } from "../fakes/world.ts";
+import { waitFor } from "../lib/wait.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -8,7 +9,7 @@ Deno.test("a text message comes back from the echo agent through message/send", 
   const w = await startWorld();
   try {
     equal(await w.text("lisi", "你好, WeCom! 🙂", "1"), 200);
-    await w.waitFor(() => w.texts("lisi").length === 1, "the reply");
+    await waitFor(() => w.texts("lisi").length === 1, "the reply");
     deepEqual(w.texts("lisi"), ["你好, WeCom! 🙂"]);
   } finally {
     await w.close();
@@ -25,7 +26,7 @@ Deno.test("replies arrive in order, once each, even when WeCom retries callbacks
         equal(await w.text("zhangsan", "message 3", "3"), 200);
       }
     }
-    await w.waitFor(() => w.texts("zhangsan").length >= 5, "five replies");
+    await waitFor(() => w.texts("zhangsan").length >= 5, "five replies");
     await new Promise((resolve) => setTimeout(resolve, 200));
     deepEqual(w.texts("zhangsan"), [1, 2, 3, 4, 5].map((i) => `message ${i}`));
   } finally {
@@ -40,7 +41,7 @@ Deno.test("a long reply is split into parts of at most 2048 bytes that add up to
     const long = Array.from({ length: 6 }, (_, i) => `${i}: ${paragraph}`).join("\n\n");
     ok(new TextEncoder().encode(long).length > 6000);
     equal(await w.text("wangwu", long, "1"), 200);
-    await w.waitFor(() => w.texts("wangwu").join("\n\n").length >= long.length, "all parts");
+    await waitFor(() => w.texts("wangwu").join("\n\n").length >= long.length, "all parts");
     const parts = w.texts("wangwu");
     ok(parts.length >= 3);
     for (const part of parts) ok(new TextEncoder().encode(part).length <= 2048);
@@ -57,7 +58,7 @@ Deno.test("WeCom answering -1, 42001 and 503 for a while: every reply is still d
       errcode: 45009,
     }]);
     for (let i = 1; i <= 3; i++) equal(await w.text("zhaoliu", `m${i}`, String(i)), 200);
-    await w.waitFor(() => w.texts("zhaoliu").length >= 3, "three replies", 15000);
+    await waitFor(() => w.texts("zhaoliu").length >= 3, "three replies", 15000);
     await new Promise((resolve) => setTimeout(resolve, 200));
     deepEqual(w.texts("zhaoliu"), ["m1", "m2", "m3"]);
     equal(w.api.gettokenCalls(), 2); // the first token, and one refetch after 42001
@@ -74,7 +75,7 @@ Deno.test("many users at once: each gets exactly their reply, with one gettoken"
       users.map((user, i) => w.text(user, `hi ${user}`, String(i))),
     );
     ok(statuses.every((status) => status === 200));
-    await w.waitFor(() => users.every((user) => w.texts(user).length === 1), "40 replies", 15000);
+    await waitFor(() => users.every((user) => w.texts(user).length === 1), "40 replies", 15000);
     for (const user of users) deepEqual(w.texts(user), [`hi ${user}`]);
     equal(w.api.gettokenCalls(), 1);
   } finally {

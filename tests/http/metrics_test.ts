@@ -1,6 +1,7 @@
 import { equal, ok } from "node:assert/strict";
 import { setLogSink } from "../../src/log.ts";
 import { startOperatorWorld } from "../operator/operator_world.ts";
+import { waitFor } from "../lib/wait.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -15,7 +16,7 @@ Deno.test("GET /metrics reports callbacks, latency, jobs, sends and token fetche
     const sealed = await w.sealText("u", "hi", "1");
     for (let i = 0; i < 2; i++) await w.postSealed(sealed);
     await w.postSealed({ query: sealed.query, body: "nope" });
-    await w.waitFor(() => w.delivered("u").length > 0, "the reply", 5000);
+    await waitFor(() => w.delivered("u").length > 0, "the reply", 5000);
     const response = await fetch(`${base}/metrics`);
     equal(response.status, 200);
     ok(response.headers.get("content-type")!.startsWith("text/plain"));

@@ -26,8 +26,8 @@ import {
   send,
   sleep,
   textOf,
-  until,
 } from "./job_fixtures.ts";
+import { waitFor } from "../lib/wait.ts";
 
 Deno.test("runner answers a message: job done and its reply in the outbox", async () => {
   using kv = await Deno.openKv(":memory:");
@@ -58,7 +58,7 @@ Deno.test("runner picks up a job recorded by another process through the watched
   try {
     await sleep(20);
     const job = await send(kv, "ww1:alice", "from elsewhere");
-    await until(async () => (await getJob(kv, job.id))?.state === "done", 2000, "the job");
+    await waitFor(async () => (await getJob(kv, job.id))?.state === "done", "the job", 2000);
   } finally {
     await runner.stop();
   }
@@ -97,7 +97,7 @@ Deno.test("runner never runs more agent jobs at once than its concurrency", asyn
   try {
     for (let i = 0; i < 7; i++) await send(kv, `ww1:user${i}`, `m${i}`);
     runner.wake();
-    await until(() => runner.stats().running === 2, 1000, "two running");
+    await waitFor(() => runner.stats().running === 2, "two running", 1000);
     await runner.idle();
     assertEquals(runs.length, 7);
     assertEquals(maxActive(), 2);
@@ -179,7 +179,7 @@ Deno.test("two runners on one store run each of 50 jobs exactly once", async () 
   const one = startRunner(runnerDeps(kv, agent, { runnerId: "one" }));
   const two = startRunner(runnerDeps(kv, agent, { runnerId: "two" }));
   try {
-    await until(async () => (await countJobs(kv)).done === 50, 10_000, "50 jobs done");
+    await waitFor(async () => (await countJobs(kv)).done === 50, "50 jobs done", 10_000);
     assertEquals(counts.size, 50);
     assert([...counts.values()].every((count) => count === 1), "every job ran exactly once");
     assert(!overlap, "no conversation ran two jobs at once");
@@ -205,7 +205,7 @@ Deno.test("a job left by a dead runner is swept back and run again", async () =>
     await sleep(40);
     assertEquals(runs.length, 0, "the lease is still valid");
     offset.ms = 30_001;
-    await until(async () => (await getJob(kv, job.id))?.state === "done", 2000, "the rerun");
+    await waitFor(async () => (await getJob(kv, job.id))?.state === "done", "the rerun", 2000);
     assertEquals((await getJob(kv, job.id))?.attempts, 2);
     assertEquals((await outbox(kv)).map(textOf), ["echo: hello"]);
   } finally {
@@ -227,7 +227,7 @@ Deno.test("a job that exhausted its attempts becomes dead and the user is told",
   const { agent, runs } = recordingAgent();
   const runner = startRunner(runnerDeps(kv, agent, { now: () => t }));
   try {
-    await until(async () => (await getJob(kv, job.id))?.state === "dead", 2000, "dead");
+    await waitFor(async () => (await getJob(kv, job.id))?.state === "dead", "dead", 2000);
     assertEquals(runs.length, 0);
     const items = await outbox(kv, "ww1:alice");
     assertEquals(items.map((item) => [item.purpose, textOf(item)]), [["error", DEAD_NOTICE]]);
@@ -243,7 +243,7 @@ Deno.test("a lost lease aborts the agent and the runner does not reply", async (
   try {
     const job = await send(kv, "ww1:alice", "hello");
     runner.wake();
-    await until(() => gate.started.length === 1, 1000, "the agent to start");
+    await waitFor(() => gate.started.length === 1, "the agent to start", 1000);
     // Another runner took the job over (as after a sweep).
     const record = (await getJob(kv, job.id))!;
     await kv.set(keys.job(job.id), {
@@ -251,7 +251,7 @@ Deno.test("a lost lease aborts the agent and the runner does not reply", async (
       attempts: 2,
       lease: { owner: "thief", until: Date.now() + 60_000 },
     });
-    await until(() => gate.started[0].signal.aborted, 1000, "the abort");
+    await waitFor(() => gate.started[0].signal.aborted, "the abort", 1000);
     await runner.idle();
     assertEquals(runner.stats().lost, 1);
     assertEquals((await getJob(kv, job.id))?.lease?.owner, "thief");
@@ -319,7 +319,7 @@ Deno.test("a slow agent gets one working notice, recalled before the reply", asy
   try {
     const job = await send(kv, "ww1:alice", "think hard");
     runner.wake();
-    await until(async () => (await outbox(kv)).length === 1, 1000, "the working notice");
+    await waitFor(async () => (await outbox(kv)).length === 1, "the working notice", 1000);
     const [working] = await outbox(kv);
     assertEquals([working.purpose, textOf(working)], ["working", "Working on it…"]);
     assertEquals((await getJob(kv, job.id))?.state, "running");
@@ -371,12 +371,12 @@ Deno.test("/stop cancels the running job at once and drops the waiting ones", as
   try {
     const running = await send(kv, "ww1:alice", "long task");
     runner.wake();
-    await until(() => gate.started.length === 1, 1000, "the agent to start");
+    await waitFor(() => gate.started.length === 1, "the agent to start", 1000);
     const waiting = await send(kv, "ww1:alice", "next task");
     const stop = await send(kv, "ww1:alice", "/stop");
     const sent = performance.now();
     runner.wake();
-    await until(() => gate.started[0].signal.aborted, 1000, "the abort");
+    await waitFor(() => gate.started[0].signal.aborted, "the abort", 1000);
     assert(performance.now() - sent < 500, "cancelled without waiting for a heartbeat");
     await runner.idle();
     assertEquals((await getJob(kv, running.id))?.state, "failed");
@@ -401,11 +401,11 @@ Deno.test("/stop from another process reaches the runner through the watched key
   try {
     const job = await send(kv, "ww1:alice", "long task");
     runner.wake();
-    await until(() => gate.started.length === 1, 1000, "the agent to start");
+    await waitFor(() => gate.started.length === 1, "the agent to start", 1000);
     const result = await cancelConversation(kv, "ww1:alice", Date.now());
     assertEquals(result.stopped.map((stopped) => stopped.id), [job.id]);
-    await until(() => gate.started[0].signal.aborted, 1000, "the abort");
-    await until(async () => (await getJob(kv, job.id))?.state === "failed", 1000, "failed");
+    await waitFor(() => gate.started[0].signal.aborted, "the abort", 1000);
+    await waitFor(async () => (await getJob(kv, job.id))?.state === "failed", "failed", 1000);
     assertEquals(await outbox(kv), []);
   } finally {
     await runner.stop();
@@ -444,12 +444,12 @@ Deno.test("/status and /help are answered while the conversation's agent job run
   try {
     const running = await send(kv, "ww1:alice", "long task");
     runner.wake();
-    await until(() => gate.started.length === 1, 1000, "the agent to start");
+    await waitFor(() => gate.started.length === 1, "the agent to start", 1000);
     await send(kv, "ww1:alice", "next task");
     await send(kv, "ww1:alice", "/status");
     await send(kv, "ww1:alice", "/help");
     runner.wake();
-    await until(async () => (await outbox(kv)).length === 2, 1000, "two answers");
+    await waitFor(async () => (await outbox(kv)).length === 2, "two answers", 1000);
     assertEquals((await getJob(kv, running.id))?.state, "running");
     const [status, help] = (await outbox(kv)).map(textOf);
     assert(status.includes("Running: your message from"), status);
@@ -476,7 +476,7 @@ Deno.test("stop() releases running jobs so a new runner takes them at once", asy
   const first = startRunner(runnerDeps(kv, gate.agent, { runnerId: "first" }));
   const job = await send(kv, "ww1:alice", "long task");
   first.wake();
-  await until(() => gate.started.length === 1, 1000, "the agent to start");
+  await waitFor(() => gate.started.length === 1, "the agent to start", 1000);
   await first.stop({ graceMs: 20 });
   assert(gate.started[0].signal.aborted);
   assertEquals(first.stats().released, 1);
@@ -504,7 +504,7 @@ Deno.test("stop() lets a run that ends within the grace period finish", async ()
   const runner = startRunner(runnerDeps(kv, agent));
   const job = await send(kv, "ww1:alice", "short task");
   runner.wake();
-  await until(() => runner.stats().running === 1, 1000, "the run");
+  await waitFor(() => runner.stats().running === 1, "the run", 1000);
   await runner.stop({ graceMs: 2000 });
   assertEquals((await getJob(kv, job.id))?.state, "done");
   assertEquals(runner.stats().released, 0);
@@ -516,7 +516,7 @@ Deno.test("a closing agent pool gives the job back instead of failing it", async
   const runner = startRunner(runnerDeps(kv, agent));
   const job = await send(kv, "ww1:alice", "hello");
   try {
-    await until(() => runner.stats().released === 1, 1000, "the release");
+    await waitFor(() => runner.stats().released === 1, "the release", 1000);
     await sleep(60);
     assertEquals(runner.stats().released, 1, "the job is not taken again by this runner");
   } finally {

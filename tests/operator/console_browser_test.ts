@@ -19,6 +19,7 @@ import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { setLogSink } from "../../src/log.ts";
 import { TEST_MESSAGE_TEXT } from "../../src/operator/api.ts";
 import { type OperatorWorld, startOperatorWorld } from "./operator_world.ts";
+import { waitFor } from "../lib/wait.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -230,13 +231,13 @@ browserTest(
       // A member WeCom does not know yet: the reply becomes a dead letter (81013 is permanent).
       w.api.inject("send", [{ errcode: 81013 }]);
       equal(await w.text("wangwu", "first", "1"), 200);
-      await w.waitFor(() => w.api.received.some((r) => r.api === "send"), "the failed send");
+      await waitFor(() => w.api.received.some((r) => r.api === "send"), "the failed send");
       const page = await openConsole(browser, w, "work", "en-US");
       await page.waitForSelector("#view-work .retry", { timeout: 10_000 });
       ok((await text(page, "#view-work")).includes("81013"));
       await page.screenshot({ path: `${SHOTS}work-dead-letter-en.png`, fullPage: true });
       await page.click("#view-work .retry");
-      await w.waitFor(() => w.texts("wangwu").length === 1, "the retried reply", 10_000);
+      await waitFor(() => w.texts("wangwu").length === 1, "the retried reply", 10_000);
       equal(w.texts("wangwu")[0], "first");
       await waitForText(page, "#view-work", "No dead letters");
 
@@ -245,7 +246,7 @@ browserTest(
         equal(await w.text(`u${i % 3}`, `m${i}`, String(100 + i)), 200);
         await new Promise((resolve) => setTimeout(resolve, 60));
       }
-      await w.waitFor(() => w.texts("u0").length === 4, "the replies", 10_000);
+      await waitFor(() => w.texts("u0").length === 4, "the replies", 10_000);
       await new Promise((resolve) => setTimeout(resolve, 300));
       await page.click('nav button[data-view="charts"]');
       for (const chart of ["ack", "callbacks", "queue", "errors", "agent"]) {

@@ -6,6 +6,7 @@ import { log, setLogSink } from "../../src/log.ts";
 import { OperatorListenError } from "../../src/operator/server.ts";
 import { testConfig } from "../fakes/config.ts";
 import { startOperatorWorld } from "./operator_world.ts";
+import { waitFor } from "../lib/wait.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -174,7 +175,7 @@ Deno.test("overview shows what to paste and never the corp secret or an access t
   const w = await startOperatorWorld();
   try {
     equal(await w.text("lisi", "hi", "1"), 200);
-    await w.waitFor(() => w.texts("lisi").length === 1, "the reply");
+    await waitFor(() => w.texts("lisi").length === 1, "the reply");
     const text = JSON.stringify(await w.getJson("/api/overview"));
     ok(text.includes(w.app.token) && text.includes(w.app.encodingAesKey));
     ok(!text.includes(w.app.corpSecret), "corp secret shown");
@@ -207,7 +208,7 @@ Deno.test("retry through the API is `jobs retry`: the dead letter is queued agai
     equal((await w.postJson("/api/retry", { ids: "x" })).status, 400);
     const retried = await w.postJson("/api/retry", { ids: [dead[0].id] });
     equal((retried.body.results as { ok: boolean }[])[0].ok, true);
-    await w.waitFor(() => w.texts("wangwu").length === 1, "the retried reply");
+    await waitFor(() => w.texts("wangwu").length === 1, "the retried reply");
     equal(w.texts("wangwu")[0], "hello");
     deepEqual((await w.getJson("/api/work")).deadLetters, []);
   } finally {
@@ -220,7 +221,7 @@ Deno.test("test message: queued through the outbox and delivered; a bad app or m
   try {
     const sent = await w.postJson("/api/test-message", { app: "main", user: "zhaoliu" });
     equal(sent.status, 200);
-    await w.waitFor(() => w.texts("zhaoliu").length === 1, "the test message");
+    await waitFor(() => w.texts("zhaoliu").length === 1, "the test message");
     let item: Record<string, unknown> = {};
     for (let i = 0; i < 100 && item.state !== "sent"; i++) {
       item = await w.getJson(`/api/outbox/${sent.body.id}`);
@@ -245,7 +246,7 @@ Deno.test("history: callbacks, latency, queue depth, agent time and send errors 
   try {
     w.api.inject("send", [{ errcode: 81013 }]);
     for (let i = 0; i < 5; i++) equal(await w.text(`u${i}`, "x", String(i)), 200);
-    await w.waitFor(() => w.api.delivered().length === 4, "the replies");
+    await waitFor(() => w.api.delivered().length === 4, "the replies");
     await new Promise((resolve) => setTimeout(resolve, 350));
     const { points } = await w.getJson("/api/history") as {
       points: {
