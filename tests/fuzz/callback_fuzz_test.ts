@@ -21,7 +21,7 @@
  * @module
  */
 
-import { deepEqual, equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import type { AppConfig } from "../../src/config/types.ts";
 import {
   type AppCrypto,
@@ -235,7 +235,7 @@ async function sendControls(world: World, rng: gen.Rng, count: number): Promise<
     sent.push(control);
   }
   const jobs = await countJobs(world.kv);
-  equal(jobs.queued, world.controls.size, `seed ${SEED_TEXT}: one job per control message`);
+  assert.equal(jobs.queued, world.controls.size, `seed ${SEED_TEXT}: one job per control message`);
   return sent;
 }
 
@@ -1085,16 +1085,22 @@ Deno.test("fuzz: over 10 000 bad callbacks in process give contract statuses, no
     }
     await runCases(world, garbage.valid.map((v) => v.fuzzCase));
     const jobs = await countJobs(world.kv);
-    equal(jobs.queued, world.controls.size, `seed ${SEED_TEXT}: one job per control`);
+    assert.equal(jobs.queued, world.controls.size, `seed ${SEED_TEXT}: one job per control`);
 
     // The signed categories get past the signature and fail later (base64, AES, padding, XML).
     for (const name of ["bad base64", "garbage plaintext", "truncated"]) {
-      equal(world.tally[name].signature ?? 0, 0, `${name}: ${JSON.stringify(world.tally[name])}`);
+      assert.equal(
+        world.tally[name].signature ?? 0,
+        0,
+        `${name}: ${JSON.stringify(world.tally[name])}`,
+      );
     }
-    ok(world.tally["bad base64"][400] > 0 && world.tally["bad base64"][403] > 0);
-    ok(world.tally["garbage plaintext"][400] > 0 && world.tally["garbage plaintext"][403] > 0);
+    assert.ok(world.tally["bad base64"][400] > 0 && world.tally["bad base64"][403] > 0);
+    assert.ok(
+      world.tally["garbage plaintext"][400] > 0 && world.tally["garbage plaintext"][403] > 0,
+    );
     // Variations of valid envelopes that are still valid are acknowledged as duplicates.
-    ok(world.tally.documents[200] > 0 && world.tally.mutated[200] > 0);
+    assert.ok(world.tally.documents[200] > 0 && world.tally.mutated[200] > 0);
 
     checkLogs(world);
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
@@ -1103,9 +1109,9 @@ Deno.test("fuzz: over 10 000 bad callbacks in process give contract statuses, no
       `callback fuzz (seed ${SEED_TEXT}): ${total} bad inputs + ${world.controls.size} controls ` +
         `in ${seconds.toFixed(1)} s; ${JSON.stringify(counts)}`,
     );
-    ok(total >= 10_000, `only ${total} cases were generated`);
-    deepEqual(world.strayJobs, [], report(world, "in process"));
-    deepEqual(world.violations, [], report(world, "in process"));
+    assert.ok(total >= 10_000, `only ${total} cases were generated`);
+    assert.deepEqual(world.strayJobs, [], report(world, "in process"));
+    assert.deepEqual(world.violations, [], report(world, "in process"));
   } finally {
     world.close();
   }
@@ -1127,8 +1133,8 @@ Deno.test("fuzz: with KV broken, valid messages get the documented 503 and bad o
       await response.body?.cancel();
       statuses.push(response.status);
     }
-    deepEqual(statuses, Array(8).fill(503), `seed ${SEED_TEXT}`);
-    equal(world.intakeCalls, 8);
+    assert.deepEqual(statuses, Array(8).fill(503), `seed ${SEED_TEXT}`);
+    assert.equal(world.intakeCalls, 8);
     // Bad inputs stop before the store: no 503 and no intake call.
     const controls = await Promise.all(Array.from({ length: 6 }, () => newControl(world, rng)));
     const cases = [
@@ -1139,9 +1145,9 @@ Deno.test("fuzz: with KV broken, valid messages get the documented 503 and bad o
     ];
     for (const c of cases) c.category = "broken KV";
     await runCases(world, cases);
-    equal(world.intakeCalls, 8, `seed ${SEED_TEXT}: a bad input reached the store`);
+    assert.equal(world.intakeCalls, 8, `seed ${SEED_TEXT}: a bad input reached the store`);
     checkLogs(world);
-    deepEqual(world.violations, [], report(world, "broken KV"));
+    assert.deepEqual(world.violations, [], report(world, "broken KV"));
   } finally {
     world.close();
   }
@@ -1378,17 +1384,17 @@ Deno.test("fuzz: a few hundred bad callbacks over a real socket, with oversize, 
 
     // Still serving, no handler error, no job, no write.
     const health = await fetch(`${base}/health`, { client });
-    equal(health.status, 200);
+    assert.equal(health.status, 200);
     await health.body?.cancel();
-    equal(await snapshot(world.kv), snapshotBefore, `seed ${SEED_TEXT}: KV changed`);
+    assert.equal(await snapshot(world.kv), snapshotBefore, `seed ${SEED_TEXT}: KV changed`);
     await sendControls(world, rng.fork("controls-end"), 2);
     for (const status of observed) {
       if (!CONTRACT.has(status)) world.violations.push(`server answered ${status}`);
     }
     checkLogs(world);
-    deepEqual(serverErrors, [], `seed ${SEED_TEXT}: the server's onError ran`);
-    deepEqual(world.strayJobs, [], report(world, "socket"));
-    deepEqual(world.violations, [], report(world, "socket"));
+    assert.deepEqual(serverErrors, [], `seed ${SEED_TEXT}: the server's onError ran`);
+    assert.deepEqual(world.strayJobs, [], report(world, "socket"));
+    assert.deepEqual(world.violations, [], report(world, "socket"));
     measured(
       `socket fuzz (seed ${SEED_TEXT}): ${world.cases} cases in ${
         ((performance.now() - began) / 1000).toFixed(1)

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { deepEqual, equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { CallbackFormatError, parseEnvelope, parseMessage } from "../../src/intake/parse.ts";
 import { readXmlFields, XmlError } from "../../src/intake/xml.ts";
 import * as gen from "./lib/generate.ts";
@@ -231,7 +231,7 @@ Deno.test("fuzz: random, truncated, nested and huge inputs give a value or XmlEr
   }
   const stderr = new TextDecoder().decode(output.stderr).trim();
   const lastCategory = stderr.split("\n").filter((l) => l.startsWith("category ")).pop();
-  ok(
+  assert.ok(
     output.success,
     `seed ${seedText}: the XML fuzz process ${
       output.signal === "SIGKILL"
@@ -247,16 +247,16 @@ Deno.test("fuzz: random, truncated, nested and huge inputs give a value or XmlEr
       result.slowestMs.toFixed(1)
     } ms; values ${result.values}, XmlError ${result.xmlErrors}, CallbackFormatError ${result.formatErrors}`,
   );
-  deepEqual(
+  assert.deepEqual(
     result.violations.slice(0, 20),
     [],
     `seed ${seedText}: ${result.violations.length} violation(s); reproduce with FUZZ_SEED=${seedText}\n` +
       result.violations.slice(0, 20).join("\n"),
   );
   const inputCount = Object.values(result.byCategory).reduce((a, b) => a + b, 0);
-  ok(inputCount >= 10_000, `only ${inputCount} inputs`);
+  assert.ok(inputCount >= 10_000, `only ${inputCount} inputs`);
   // Both outcomes occur: the inputs are not all rejected at the first character.
-  ok(result.values > 100 && result.xmlErrors > 1000 && result.formatErrors > 100);
+  assert.ok(result.values > 100 && result.xmlErrors > 1000 && result.formatErrors > 100);
 });
 
 Deno.test("fuzz: generated well-formed documents read back exactly", () => {
@@ -273,13 +273,13 @@ Deno.test("fuzz: generated well-formed documents read back exactly", () => {
         `seed 0x${seed.toString(16)}, document ${i}: ${(error as Error).message}\n${xml}`,
       );
     }
-    deepEqual(
+    assert.deepEqual(
       Object.fromEntries(actual),
       Object.fromEntries(expected),
       `seed 0x${seed.toString(16)}, document ${i}:\n${xml}`,
     );
     fields += expected.size;
   }
-  ok(fields > 10_000, `only ${fields} fields were generated`);
-  equal(readXmlFields("<xml><A>&#x1F600;&lt;</A></xml>").get("A"), "😀<");
+  assert.ok(fields > 10_000, `only ${fields} fields were generated`);
+  assert.equal(readXmlFields("<xml><A>&#x1F600;&lt;</A></xml>").get("A"), "😀<");
 });
