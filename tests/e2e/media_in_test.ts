@@ -11,6 +11,7 @@ import { amr, jpg, mp4, png } from "../fakes/media_samples.ts";
 import { startFakeTranscription } from "../fakes/transcription_api.ts";
 import { mediaWorld, pause } from "./media_world.ts";
 import { waitFor } from "../lib/wait.ts";
+import { outbox } from "../jobs/job_fixtures.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -274,7 +275,14 @@ Deno.test("enter_agent: one welcome per member per period, without running the a
     assert.equal(await w.event("lisi", "enter_agent", { createTime: t }), 200); // WeCom's retry
     assert.equal(await w.event("lisi", "enter_agent", { createTime: t + 1 }), 200); // opened again
     await waitFor(() => w.texts("lisi").length === 1, "the welcome");
-    await pause(300);
+    // Positive control instead of a bare wait: each 200 came after its commit, so all the
+    // three events queued is in the outbox by now; wait until it is all sent.
+    const lisi = `${w.app.corpId}:lisi`;
+    await waitFor(
+      async () => (await outbox(w.gateway.kv, lisi)).every((item) => item.state === "sent"),
+      "lisi's outbox sent",
+    );
+    assert.equal((await outbox(w.gateway.kv, lisi)).length, 1, "one welcome queued");
     assert.deepEqual(w.texts("lisi"), ["欢迎！发送 /help 查看用法。"]);
     await pause(1000); // the period is over
     assert.equal(await w.event("lisi", "enter_agent", { createTime: t + 2 }), 200);
@@ -295,7 +303,15 @@ Deno.test("subscribe welcomes; with welcome_on_enter off, enter_agent does not",
     assert.equal(await w.event("wangwu", "enter_agent"), 200);
     assert.equal(await w.event("zhaoliu", "subscribe"), 200);
     await waitFor(() => w.texts("zhaoliu").length === 1, "the welcome");
-    await pause(200);
+    // Each 200 came after its commit: wangwu's enter_agent queued nothing, zhaoliu's one item.
+    const queued = async (userId: string) =>
+      await outbox(w.gateway.kv, `${w.app.corpId}:${userId}`);
+    await waitFor(
+      async () => (await queued("zhaoliu")).every((item) => item.state === "sent"),
+      "zhaoliu's outbox sent",
+    );
+    assert.equal((await queued("zhaoliu")).length, 1);
+    assert.deepEqual(await queued("wangwu"), []);
     assert.deepEqual(w.texts("zhaoliu"), ["Welcome aboard."]);
     assert.deepEqual(w.texts("wangwu"), []);
   } finally {
@@ -319,7 +335,10 @@ Deno.test("unsubscribe and other events are acknowledged and logged only", async
     assert.equal(await w.event("lisi", "unsubscribe"), 200);
     assert.equal(await w.event("lisi", "LOCATION"), 200);
     assert.equal(await w.event("lisi", "view", { eventKey: "https://example.com" }), 200);
-    await pause(400);
+    // Positive control: a later subscribe of another member is welcomed meanwhile.
+    assert.equal(await w.event("zhaoliu", "subscribe"), 200);
+    await waitFor(() => w.texts("zhaoliu").length === 1, "the control welcome");
+    assert.deepEqual(await outbox(w.gateway.kv, `${w.app.corpId}:lisi`), [], "nothing queued");
     assert.deepEqual(w.delivered("lisi"), []);
     assert.equal(w.gateway.runner!.stats().claimed, 0);
     const logged = lines.map((entry) => JSON.parse(entry.line));

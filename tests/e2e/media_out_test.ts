@@ -15,8 +15,9 @@ import type { GatewayConfig } from "../../src/config/types.ts";
 import { setLogSink } from "../../src/log.ts";
 import type { FakeMessage } from "../../src/simulator/wecom_api.ts";
 import { amr, blob, gif, jpg, mp4, png } from "../fakes/media_samples.ts";
-import { mediaWorld, pause } from "./media_world.ts";
+import { mediaWorld } from "./media_world.ts";
 import { waitFor } from "../lib/wait.ts";
+import { outbox } from "../jobs/job_fixtures.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -202,7 +203,12 @@ Deno.test("media/upload failing for a while: the attachment is retried and sent 
     w.api.inject("upload", [{ errcode: -1 }, { httpStatus: 502 }]);
     assert.equal(await w.text("lisi", `MEDIA:${w.out}/a.png`, "1"), 200);
     await waitFor(() => w.delivered("lisi").length === 1, "the image", 15000);
-    await pause(200);
+    // Positive control instead of a bare wait: the item is sent, so nothing resends it.
+    const lisi = `${w.app.corpId}:lisi`;
+    await waitFor(
+      async () => (await outbox(w.gateway.kv, lisi)).every((item) => item.state === "sent"),
+      "lisi's outbox sent",
+    );
     assert.equal(w.delivered("lisi").length, 1);
     assert.equal(w.delivered("lisi")[0].msgtype, "image");
     assert.equal(w.api.uploads().length, 1);

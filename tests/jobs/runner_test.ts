@@ -202,12 +202,20 @@ Deno.test("a job left by a dead runner is swept back and run again", async () =>
   const { agent, runs } = recordingAgent();
   const runner = startRunner(runnerDeps(kv, agent, { now, sweepMs: 10 }));
   try {
-    await sleep(40);
-    assert.deepEqual(runs.length, 0, "the lease is still valid");
+    await sleep(40); // four sweep periods
+    // Positive control: the runner is claiming and running meanwhile.
+    const other = await send(kv, "ww1:bob", "meanwhile");
+    runner.wake();
+    await waitFor(
+      async () => (await getJob(kv, other.id))?.state === "done",
+      "the other job",
+      2000,
+    );
+    assert.deepEqual(runs.map((run) => run.id), [other.id], "the lease is still valid");
     offset.ms = 30_001;
     await waitFor(async () => (await getJob(kv, job.id))?.state === "done", "the rerun", 2000);
     assert.deepEqual((await getJob(kv, job.id))?.attempts, 2);
-    assert.deepEqual((await outbox(kv)).map(textOf), ["echo: hello"]);
+    assert.deepEqual((await outbox(kv, "ww1:alice")).map(textOf), ["echo: hello"]);
   } finally {
     await runner.stop();
   }
@@ -335,14 +343,24 @@ Deno.test("a slow agent gets one working notice, recalled before the reply", asy
 
 Deno.test("no working notice when the agent answers before the delay", async () => {
   using kv = await Deno.openKv(":memory:");
-  const { agent } = recordingAgent(0);
+  const quick = recordingAgent(0).agent;
+  const slow = recordingAgent(150).agent;
+  const agent = (job: JobRecord, signal: AbortSignal) =>
+    job.conversation === "ww1:bob" ? slow(job, signal) : quick(job, signal);
   const runner = startRunner(runnerDeps(kv, agent, { config: { workingNoticeMs: 60 } }));
   try {
     await send(kv, "ww1:alice", "quick");
     runner.wake();
     await runner.idle();
-    await sleep(100);
-    assert.deepEqual((await outbox(kv)).map((item) => item.purpose), ["reply"]);
+    // Positive control: a run started later that outlasts the delay gets its notice.
+    await send(kv, "ww1:bob", "slow");
+    runner.wake();
+    await waitFor(
+      async () => (await outbox(kv, "ww1:bob")).some((item) => item.purpose === "working"),
+      "the working notice of the slow run",
+      2000,
+    );
+    assert.deepEqual((await outbox(kv, "ww1:alice")).map((item) => item.purpose), ["reply"]);
   } finally {
     await runner.stop();
   }
@@ -521,6 +539,10 @@ Deno.test("a closing agent pool gives the job back instead of failing it", async
   try {
     await waitFor(() => runner.stats().released === 1, "the release", 1000);
     await sleep(60);
+    // Positive control: the runner still claims (commands need no agent) meanwhile.
+    const help = await send(kv, "ww1:bob", "/help");
+    runner.wake();
+    await waitFor(async () => (await getJob(kv, help.id))?.state === "done", "the /help", 1000);
     assert.deepEqual(runner.stats().released, 1, "the job is not taken again by this runner");
   } finally {
     await runner.stop();
@@ -528,7 +550,7 @@ Deno.test("a closing agent pool gives the job back instead of failing it", async
   const record = await getJob(kv, job.id);
   assert.deepEqual(record?.state, "queued");
   assert.deepEqual(record?.attempts, 0);
-  assert.deepEqual(await outbox(kv), []);
+  assert.deepEqual(await outbox(kv, "ww1:alice"), []);
 });
 
 Deno.test("startRunner refuses a configuration it cannot run", async () => {
