@@ -10,6 +10,7 @@ import { randomApp, testConfig } from "../fakes/config.ts";
 import { dotenv, runCli, workdir } from "./run_cli.ts";
 import { startDemo } from "../../src/simulator/demo.ts";
 import { amr, gif } from "../../src/simulator/media_samples.ts";
+import { waitFor } from "../lib/wait.ts";
 
 const APP: AppConfig = randomApp({ name: "default" });
 
@@ -481,7 +482,7 @@ Deno.test("simulate send --file uploads the file first; the gateway downloads ex
     const [upload] = demo.api.uploads();
     assert.deepEqual([upload.type, upload.bytes], ["voice", voice]);
     assert.match(result.stdout, new RegExp(`uploaded as MediaId ${upload.mediaId}`));
-    while (!(await demo.settled(demo.user.userId))) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => demo.settled(demo.user.userId), "the conversation settled");
     const [reply] = demo.api.delivered(demo.user.userId);
     assert.match(
       String(reply.payload.content),

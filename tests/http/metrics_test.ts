@@ -35,11 +35,10 @@ Deno.test("GET /metrics reports callbacks, latency, jobs, sends and token fetche
     assert.ok(/wecom_callback_ack_seconds_bucket\{le="\+Inf"\} 3/.test(text));
     // Jobs in the states whose sets stay small; finished ones are counted by `jobs stats`.
     let jobs = "";
-    for (let i = 0; i < 100; i++) {
+    await waitFor(async () => {
       jobs = await (await fetch(`${base}/metrics`)).text();
-      if (jobs.includes('wecom_jobs{state="running"} 0')) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+      return jobs.includes('wecom_jobs{state="running"} 0');
+    }, () => `no running jobs in /metrics:\n${jobs}`);
     assert.ok(jobs.includes('wecom_jobs{state="queued"} 0'), jobs);
     assert.ok(jobs.includes('wecom_jobs{state="running"} 0'), jobs);
     assert.ok(text.includes('wecom_jobs{state="dead"} 0'), text);

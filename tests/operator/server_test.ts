@@ -143,12 +143,11 @@ Deno.test("setup status: each verification GET is diagnosed (token, key, corp id
     for (const [code, keys, url] of tries) {
       const report = await verifyCallbackUrl(await importAppCrypto(...keys), url);
       assert.equal(report.ok, code === "ok", report.explanation);
-      let verification;
-      for (let i = 0; i < 50; i++) {
-        verification = (await latest()).apps[0].verification;
-        if (verification?.code === code) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await waitFor(
+        async () => (await latest()).apps[0].verification?.code === code,
+        `the verification ${code}`,
+      );
+      const verification = (await latest()).apps[0].verification;
       assert.equal(verification?.code, code);
       assert.equal(verification?.ok, code === "ok");
       assert.equal(verification?.path, new URL(url).pathname);
@@ -161,10 +160,7 @@ Deno.test("setup status: each verification GET is diagnosed (token, key, corp id
     );
     assert.equal(stray.outcome, "not_found");
     let overview = await latest();
-    for (let i = 0; i < 50 && overview.stray.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      overview = await latest();
-    }
+    await waitFor(async () => (overview = await latest()).stray.length > 0, "the stray request");
     assert.deepEqual(overview.stray.map((r) => [r.code, r.path]), [["path", "/wecom/callbak"]]);
   } finally {
     await w.close();
@@ -194,10 +190,10 @@ Deno.test("retry through the API is `jobs retry`: the dead letter is queued agai
     w.api.inject("send", [{ errcode: 81013 }]);
     assert.equal(await w.text("wangwu", "hello", "1"), 200);
     let dead: { id: string; lastError?: string }[] = [];
-    for (let i = 0; i < 200 && dead.length === 0; i++) {
+    await waitFor(async () => {
       dead = (await w.getJson("/api/work")).deadLetters as typeof dead;
-      if (dead.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+      return dead.length > 0;
+    }, "the dead letter");
     assert.equal(dead.length, 1);
     assert.match(dead[0].lastError!, /81013/);
     const unknown = await w.postJson("/api/retry", { ids: ["nope"] });
@@ -226,10 +222,10 @@ Deno.test("test message: queued through the outbox and delivered; a bad app or m
     assert.equal(sent.status, 200);
     await waitFor(() => w.texts("zhaoliu").length === 1, "the test message");
     let item: Record<string, unknown> = {};
-    for (let i = 0; i < 100 && item.state !== "sent"; i++) {
+    await waitFor(async () => {
       item = await w.getJson(`/api/outbox/${sent.body.id}`);
-      if (item.state !== "sent") await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+      return item.state === "sent";
+    }, "the test message sent");
     assert.equal(item.state, "sent");
     assert.equal(item.conversation, `${w.app.corpId}:zhaoliu`);
     const noApp = await w.postJson("/api/test-message", { app: "nope", user: "zhaoliu" });

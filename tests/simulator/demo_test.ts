@@ -12,6 +12,7 @@ import {
 import { setLogSink } from "../../src/log.ts";
 import { longDemoMessage } from "../../src/cli/demo.ts";
 import { randomAlnum } from "../fakes/config.ts";
+import { waitFor } from "../lib/wait.ts";
 
 const encoder = new TextEncoder();
 
@@ -242,7 +243,7 @@ Deno.test("a send whose replies never settle fails after the timeout with what a
     assert.deepStrictEqual(error.userId, "wangwu");
     assert.match(error.message, /within 300 ms/);
     // Let the gateway finish the reply before closing.
-    while (!(await demo.settled("wangwu"))) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => demo.settled("wangwu"), "wangwu's conversation settled");
   });
 });
 
