@@ -1,6 +1,7 @@
-import { equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { log, RECENT_PROBLEMS, recentProblems, redact, setLogSink } from "../src/log.ts";
 import { startWorld } from "./fakes/world.ts";
+import { waitFor } from "./lib/wait.ts";
 
 Deno.test("redact replaces secret-looking and body-looking fields", () => {
   const fields = redact({
@@ -13,13 +14,13 @@ Deno.test("redact replaces secret-looking and body-looking fields", () => {
     apiKey: "sk",
     error: new Error("boom"),
   });
-  equal(fields.app, "a");
+  assert.equal(fields.app, "a");
   for (
     const name of ["corpSecret", "token", "encodingAesKey", "access_token", "content", "apiKey"]
   ) {
-    equal(fields[name], "[redacted]", name);
+    assert.equal(fields[name], "[redacted]", name);
   }
-  equal(fields.error, "boom");
+  assert.equal(fields.error, "boom");
 });
 
 Deno.test("json log lines are one JSON object each, with level, msg and fields", () => {
@@ -28,11 +29,11 @@ Deno.test("json log lines are one JSON object each, with level, msg and fields",
   try {
     log.debug("hidden");
     log.info("callback recorded", { app: "a", requestId: "r1" });
-    equal(lines.length, 1);
+    assert.equal(lines.length, 1);
     const parsed = JSON.parse(lines[0]);
-    equal(parsed.level, "info");
-    equal(parsed.msg, "callback recorded");
-    equal(parsed.requestId, "r1");
+    assert.equal(parsed.level, "info");
+    assert.equal(parsed.msg, "callback recorded");
+    assert.equal(parsed.requestId, "r1");
   } finally {
     setLogSink(previous);
   }
@@ -56,19 +57,19 @@ Deno.test("a whole round trip, with failures on the way, logs no secret and no m
       body: sealed.body,
     });
     await w.postSealed(sealed);
-    await w.waitFor(() => w.delivered("lisi").length > 0, "the reply", 10000);
-    equal(w.delivered("lisi").length, 1);
+    await waitFor(() => w.delivered("lisi").length > 0, "the reply", 10000);
+    assert.equal(w.delivered("lisi").length, 1);
   } finally {
     await w.close();
     setLogSink(previous);
   }
   const text = lines.join("\n");
-  ok(lines.length > 3, "the round trip was logged");
-  ok(text.includes("60020") || text.includes("trusted"), "the 60020 failure was logged");
+  assert.ok(lines.length > 3, "the round trip was logged");
+  assert.ok(text.includes("60020") || text.includes("trusted"), "the 60020 failure was logged");
   for (const secret of [w.app.token, w.app.encodingAesKey, w.app.corpSecret, secretContent]) {
-    ok(!text.includes(secret), `a log line contains a secret or the message body`);
+    assert.ok(!text.includes(secret), `a log line contains a secret or the message body`);
   }
-  ok(!/access_token=[A-Za-z0-9]/.test(text), "an access token reached the log");
+  assert.ok(!/access_token=[A-Za-z0-9]/.test(text), "an access token reached the log");
 });
 
 Deno.test("a field without a value is left out of the line, never written as 'undefined'", () => {
@@ -83,8 +84,8 @@ Deno.test("a field without a value is left out of the line, never written as 'un
   } finally {
     setLogSink(previous);
   }
-  equal(lines.length, 1);
-  ok(lines[0].endsWith("sent app=a attempts=0"), lines[0]);
+  assert.equal(lines.length, 1);
+  assert.ok(lines[0].endsWith("sent app=a attempts=0"), lines[0]);
 });
 
 Deno.test("recentProblems keeps the last warnings and errors, redacted, whatever the sink's level", () => {
@@ -94,12 +95,12 @@ Deno.test("recentProblems keeps the last warnings and errors, redacted, whatever
     for (let i = 0; i < RECENT_PROBLEMS + 5; i++) log.warn(`ring ${i}`, { secret: "s3cret", n: i });
     log.error("ring last", { app: "a" });
     const kept = recentProblems();
-    equal(kept.length, RECENT_PROBLEMS);
-    equal(kept.at(-1)!.msg, "ring last");
-    equal(kept.at(-1)!.level, "error");
-    equal(kept[0].msg, "ring 6");
-    equal(kept[0].fields.secret, "[redacted]");
-    ok(!kept.some((line) => line.msg === "not kept"));
+    assert.equal(kept.length, RECENT_PROBLEMS);
+    assert.equal(kept.at(-1)!.msg, "ring last");
+    assert.equal(kept.at(-1)!.level, "error");
+    assert.equal(kept[0].msg, "ring 6");
+    assert.equal(kept[0].fields.secret, "[redacted]");
+    assert.ok(!kept.some((line) => line.msg === "not kept"));
   } finally {
     setLogSink(previous);
   }

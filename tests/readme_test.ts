@@ -2,7 +2,7 @@
  * The README against the code: its tables render, and every task, file,
  * environment variable and CLI command it names exists.
  */
-import { deepEqual } from "node:assert/strict";
+import assert from "node:assert/strict";
 
 const root = new URL("../", import.meta.url);
 const readme = await Deno.readTextFile(new URL("README.md", root));
@@ -44,12 +44,12 @@ Deno.test("README: every table row has as many cells as its header (no stray pip
       if (row.length !== width || unbalanced) broken.push(lines[j].slice(0, 80));
     }
   }
-  deepEqual(broken, []);
+  assert.deepEqual(broken, []);
 });
 
 Deno.test("README: every `deno task NAME` it shows is a task in deno.json", () => {
   const named = [...readme.matchAll(/deno task ([a-z:]+)/g)].map((match) => match[1]);
-  deepEqual(named.filter((name) => !(name in denoJson.tasks)), []);
+  assert.deepEqual(named.filter((name) => !(name in denoJson.tasks)), []);
 });
 
 Deno.test("README: every file it names or links exists in the repository", async () => {
@@ -60,7 +60,7 @@ Deno.test("README: every file it names or links exists in the repository", async
   }
   const missing: string[] = [];
   for (const path of paths) if (!(await exists(path))) missing.push(path);
-  deepEqual(missing, []);
+  assert.deepEqual(missing, []);
 });
 
 Deno.test("README: every environment variable it names is read by the code", async () => {
@@ -72,15 +72,18 @@ Deno.test("README: every environment variable it names is read by the code", asy
   const unread = [...named].filter((name) =>
     name !== "DENO_KV_ACCESS_TOKEN" && !source.includes(name)
   );
-  deepEqual(unread, []);
+  assert.deepEqual(unread, []);
 });
 
 Deno.test("README: every CLI command in its Commands table is a command of main.ts", async () => {
   const section = readme.slice(readme.indexOf("## Commands"), readme.indexOf("HTTP endpoints"));
   const commands = [...section.matchAll(/^\| `([a-z]+)/gm)].map((match) => match[1]);
   const source = await Deno.readTextFile(new URL("src/cli/main.ts", root));
-  deepEqual(commands.filter((name) => !source.includes(`"${name}"`) && !source.includes(name)), []);
-  deepEqual(commands.length >= 6, true);
+  assert.deepEqual(
+    commands.filter((name) => !source.includes(`"${name}"`) && !source.includes(name)),
+    [],
+  );
+  assert.deepEqual(commands.length >= 6, true);
 });
 
 Deno.test("README: the defaults in its configuration tables are the loader's defaults", async () => {
@@ -147,7 +150,7 @@ Deno.test("README: the defaults in its configuration tables are the loader's def
       const shown = row ? cells(row).at(-1)!.trim() : "(no row)";
       if (shown !== value) wrong.push(`${key}: README ${shown}, loader ${value}`);
     }
-    deepEqual(wrong, []);
+    assert.deepEqual(wrong, []);
   } finally {
     await Deno.remove(cwd, { recursive: true });
   }

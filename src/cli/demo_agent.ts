@@ -23,7 +23,10 @@
  * @module
  */
 
-import { DEMO_ENV } from "../simulator/demo.ts";
+import { listJobs } from "../jobs/store.ts";
+import { DEMO_ENV, type DemoEnvironment } from "../simulator/demo.ts";
+import { CallbackRejectedError, ReplyTimeoutError } from "../simulator/user.ts";
+import { CONSOLE, type DemoOutput, preview, printExchange } from "./demo_output.ts";
 
 /** The agent flags of `demo`. */
 export interface DemoAgentFlags {
@@ -77,4 +80,48 @@ export function demoAgentEnv(
   env.WECOM_GATEWAY_OPENAI_MODEL = flags.model;
   if (key) env.OPENAI_API_KEY = key; // the variable agent.openai.api_key_env names by default
   return env;
+}
+
+/** What `demo --agent` sends when no `--say` is given. */
+export const DEFAULT_AGENT_GREETING =
+  "你好！请用一句话介绍你自己。(Hello! Introduce yourself in one sentence.)";
+
+/**
+ * Sends `text` once to the configured agent through the simulated WeCom and
+ * prints what the member got; 0 when the agent answered, 1 when its job
+ * failed (the operator's reason is printed) or nothing arrived.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { askAgentOnce } from "./demo_agent.ts";
+ * const code = await askAgentOnce(demo, "hello");
+ * ```
+ */
+export async function askAgentOnce(
+  demo: DemoEnvironment,
+  text: string,
+  output: DemoOutput = CONSOLE,
+): Promise<number> {
+  output.out("");
+  output.out(`Asking your ${demo.config.agent.kind} agent through the simulated WeCom…`);
+  try {
+    const exchange = await demo.user.send(text);
+    printExchange(output, exchange, `text ${preview(text)}`, true);
+  } catch (error) {
+    if (error instanceof ReplyTimeoutError || error instanceof CallbackRejectedError) {
+      output.err(`  ✗ ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+  const [failed] = await listJobs(demo.gateway.kv, { state: "failed", limit: 1 });
+  if (failed) {
+    output.err(`  ✗ the agent failed; the member got the apology. Reason: ${failed.error}`);
+    output.err("    Run 'wecom-gateway check --online' with the same settings for the fix.");
+    return 1;
+  }
+  output.out(
+    "  ✓ your agent answered through the simulated WeCom. Next: the README's setup steps.",
+  );
+  return 0;
 }

@@ -1,4 +1,4 @@
-import { equal, match, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { checkAgentOnline } from "../../src/agent/check.ts";
 import { createCheckCommand } from "../../src/cli/check.ts";
 import { captureContext } from "../../src/cli/context.ts";
@@ -39,14 +39,14 @@ Deno.test("check --online (whole command) checks Hermes too: a wrong key fails t
     };
     const { context, stdout } = captureContext({ env, cwd: dir });
     const code = await createCheckCommand({ context, timeoutMs: 2000 }).run(["--online"]);
-    equal(code, 1);
-    match(stdout(), /gettoken ok/);
-    match(
+    assert.equal(code, 1);
+    assert.match(stdout(), /gettoken ok/);
+    assert.match(
       stdout(),
       /FAIL +the key in API_SERVER_KEY is rejected by http:\/\/127\.0\.0\.1:\d+\/v1 \(HTTP 401: Invalid API key\)/,
     );
-    ok(!stdout().includes(KEY));
-    match(stdout(), /Some checks failed/);
+    assert.ok(!stdout().includes(KEY));
+    assert.match(stdout(), /Some checks failed/);
   } finally {
     await hermes.close();
     await api.close();
@@ -58,12 +58,15 @@ Deno.test("agent check: Hermes reachable, key and session headers accepted, with
   const hermes = startFakeHermes({ apiKey: KEY });
   try {
     const lines = await checkAgentOnline(hermesAgent(hermes.url, KEY), OPTIONS);
-    ok(lines.every((line) => line.verdict === "ok"), JSON.stringify(lines));
-    match(lines.map((line) => line.text).join("\n"), /model 'hermes-agent' is served/);
-    match(lines.map((line) => line.text).join("\n"), /accepts the key and the session headers/);
-    equal(hermes.sessions.size, 0, "no run was started");
+    assert.ok(lines.every((line) => line.verdict === "ok"), JSON.stringify(lines));
+    assert.match(lines.map((line) => line.text).join("\n"), /model 'hermes-agent' is served/);
+    assert.match(
+      lines.map((line) => line.text).join("\n"),
+      /accepts the key and the session headers/,
+    );
+    assert.equal(hermes.sessions.size, 0, "no run was started");
     const unknown = await checkAgentOnline(hermesAgent(hermes.url, KEY, "gpt-9"), OPTIONS);
-    ok(
+    assert.ok(
       unknown.some((line) =>
         line.verdict === "fail" &&
         /set agent\.hermes\.model to one it lists \(hermes-agent\)/.test(line.text)
@@ -79,8 +82,8 @@ Deno.test("agent check: Hermes without API_SERVER_KEY refuses session headers, a
   try {
     const lines = await checkAgentOnline(hermesAgent(hermes.url, ""), OPTIONS);
     const failed = lines.filter((line) => line.verdict === "fail");
-    equal(failed.length, 1, JSON.stringify(lines));
-    match(
+    assert.equal(failed.length, 1, JSON.stringify(lines));
+    assert.match(
       failed[0].text,
       /Hermes refuses session headers \(HTTP 403.*set API_SERVER_KEY in Hermes' \$HERMES_HOME\/\.env/,
     );
@@ -106,7 +109,7 @@ Deno.test("agent check: openai down, wrong key, right key", async () => {
       },
     });
   const down = await checkAgentOnline(openai(`http://127.0.0.1:${port}/v1`, "k"), OPTIONS);
-  match(
+  assert.match(
     down[0].text,
     new RegExp(`cannot reach http://127.0.0.1:${port}/v1: .*fix agent\\.openai\\.base_url`),
   );
@@ -114,13 +117,13 @@ Deno.test("agent check: openai down, wrong key, right key", async () => {
   try {
     const wrong = await checkAgentOnline(openai(fake.url, "sk-wrong"), OPTIONS);
     const failed = wrong.filter((line) => line.verdict === "fail");
-    equal(failed.length, 1, JSON.stringify(wrong));
-    match(
+    assert.equal(failed.length, 1, JSON.stringify(wrong));
+    assert.match(
       failed[0].text,
       /the key in MY_KEY is rejected by http:\/\/127\.0\.0\.1:\d+\/v1 \(HTTP 401/,
     );
     const right = await checkAgentOnline(openai(fake.url, "sk-right"), OPTIONS);
-    ok(right.every((line) => line.verdict === "ok"), JSON.stringify(right));
+    assert.ok(right.every((line) => line.verdict === "ok"), JSON.stringify(right));
   } finally {
     await fake.close();
   }
@@ -135,17 +138,17 @@ Deno.test("agent check: command program on PATH and executable, cwd exists; http
       agentConfig({ kind: "command", command: { argv, ...(cwd ? { cwd } : {}) } });
     const env = { PATH: `${dir}:/usr/bin:/bin` };
     const notExec = await checkAgentOnline(command(["agent.sh"]), { ...OPTIONS, env });
-    match(notExec[0].text, /'agent\.sh' is not executable: chmod \+x it/);
+    assert.match(notExec[0].text, /'agent\.sh' is not executable: chmod \+x it/);
     await Deno.chmod(`${dir}/agent.sh`, 0o755);
     const good = await checkAgentOnline(command(["agent.sh"], dir), { ...OPTIONS, env });
-    ok(good.every((line) => line.verdict === "ok"), JSON.stringify(good));
+    assert.ok(good.every((line) => line.verdict === "ok"), JSON.stringify(good));
     const missing = await checkAgentOnline(command(["no-such-agent"], `${dir}/nope`), {
       ...OPTIONS,
       env,
     });
-    equal(missing.filter((line) => line.verdict === "fail").length, 2);
-    match(missing.map((line) => line.text).join("\n"), /not on PATH/);
-    match(missing.map((line) => line.text).join("\n"), /does not exist: create it/);
+    assert.equal(missing.filter((line) => line.verdict === "fail").length, 2);
+    assert.match(missing.map((line) => line.text).join("\n"), /not on PATH/);
+    assert.match(missing.map((line) => line.text).join("\n"), /does not exist: create it/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -156,7 +159,7 @@ Deno.test("agent check: command program on PATH and executable, cwd exists; http
   try {
     const http = (url: string) => agentConfig({ kind: "http", http: { url, headers: {} } });
     const up = await checkAgentOnline(http(`http://127.0.0.1:${server.addr.port}/agent`), OPTIONS);
-    equal(up[0].verdict, "ok");
+    assert.equal(up[0].verdict, "ok");
   } finally {
     await server.shutdown();
   }
@@ -167,5 +170,8 @@ Deno.test("agent check: command program on PATH and executable, cwd exists; http
     agentConfig({ kind: "http", http: { url: `http://127.0.0.1:${port}/x`, headers: {} } }),
     OPTIONS,
   );
-  match(down[0].text, /cannot reach the agent webhook at 127\.0\.0\.1:\d+: .*fix agent\.http\.url/);
+  assert.match(
+    down[0].text,
+    /cannot reach the agent webhook at 127\.0\.0\.1:\d+: .*fix agent\.http\.url/,
+  );
 });

@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { createCheckCommand } from "../../src/cli/check.ts";
 import { captureContext } from "../../src/cli/context.ts";
 import { FAKE_APP, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";
@@ -24,7 +24,7 @@ function appEnv(dir: string, apiBase: string, overrides: Record<string, string> 
 
 function assertNoSecrets(text: string, secrets: string[]): void {
   for (const secret of secrets) {
-    ok(!text.includes(secret), `output contains a secret (${secret.length} chars)`);
+    assert.ok(!text.includes(secret), `output contains a secret (${secret.length} chars)`);
   }
 }
 
@@ -45,9 +45,9 @@ function closedPort(): number {
 
 Deno.test("check --help (subprocess) names --online and the exit codes", async () => {
   const result = await runCli(["check", "--help"]);
-  equal(result.code, 0);
-  match(result.stdout, /--online/);
-  match(result.stdout, /Exit codes: 0 all good, 1 a check failed, 2/);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /--online/);
+  assert.match(result.stdout, /Exit codes: 0 all good, 1 a check failed, 2/);
 });
 
 Deno.test("check --online (subprocess) against the simulated WeCom API passes and shows no secret", async () => {
@@ -56,14 +56,14 @@ Deno.test("check --online (subprocess) against the simulated WeCom API passes an
   try {
     await Deno.writeTextFile(`${dir}/.env`, dotenv(appEnv(dir, api.url)));
     const result = await runCli(["check", "--online"], { cwd: dir, env: { HOME: dir } });
-    equal(result.code, 0, result.stdout + result.stderr);
-    match(result.stdout, /Configuration is valid/);
-    match(result.stdout, /corp_secret: 43 characters, token: 29 characters/);
-    match(result.stdout, /allowlist: +2 entries: zhangsan, lisi/);
-    match(result.stdout, /ok +KV at .*kv\.sqlite3 opens and is writable/);
-    match(result.stdout, /ok +gettoken ok in \d+ ms/);
-    match(result.stdout, /All checks passed/);
-    equal(api.gettokenCalls(FAKE_APP.agentId), 1);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /Configuration is valid/);
+    assert.match(result.stdout, /corp_secret: 43 characters, token: 29 characters/);
+    assert.match(result.stdout, /allowlist: +2 entries: zhangsan, lisi/);
+    assert.match(result.stdout, /ok +KV at .*kv\.sqlite3 opens and is writable/);
+    assert.match(result.stdout, /ok +gettoken ok in \d+ ms/);
+    assert.match(result.stdout, /All checks passed/);
+    assert.equal(api.gettokenCalls(FAKE_APP.agentId), 1);
     assertNoSecrets(result.stdout + result.stderr, [FAKE_APP.corpSecret, TOKEN, AES_KEY]);
   } finally {
     await api.close();
@@ -79,11 +79,11 @@ Deno.test("check lists every configuration problem at once and exits 2", async (
       WECOM_CALLBACK_AGENT_ID: "agent-x",
     });
     const result = await check([], env, dir);
-    equal(result.code, 2);
-    match(result.stderr, /2 problems/);
-    match(result.stderr, /WECOM_CALLBACK_ENCODING_AES_KEY/);
-    match(result.stderr, /WECOM_CALLBACK_AGENT_ID/);
-    match(result.stderr, /run '(deno|npx --yes deno@[\d.]+) task cli check' again/);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /2 problems/);
+    assert.match(result.stderr, /WECOM_CALLBACK_ENCODING_AES_KEY/);
+    assert.match(result.stderr, /WECOM_CALLBACK_AGENT_ID/);
+    assert.match(result.stderr, /run '(deno|npx --yes deno@[\d.]+) task cli check' again/);
     assertNoSecrets(result.all, [FAKE_APP.corpSecret, TOKEN, "tooShort"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -98,10 +98,10 @@ Deno.test("check without --online touches no network, warns about an empty allow
       WECOM_GATEWAY_KV: ":memory:",
     });
     const result = await check([], env, dir);
-    equal(result.code, 0, result.all);
-    match(result.stdout, /allowlist: +warning: nobody may talk to the agent yet/);
-    match(result.stdout, /warn +KV is in memory/);
-    match(result.stdout, /Run '(deno|npx --yes deno@[\d.]+) task cli check --online'/);
+    assert.equal(result.code, 0, result.all);
+    assert.match(result.stdout, /allowlist: +warning: nobody may talk to the agent yet/);
+    assert.match(result.stdout, /warn +KV is in memory/);
+    assert.match(result.stdout, /Run '(deno|npx --yes deno@[\d.]+) task cli check --online'/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -114,9 +114,9 @@ Deno.test("check fails when the KV location cannot be created", async () => {
       WECOM_GATEWAY_KV: `${dir}/a-file/kv.sqlite3`,
     });
     const result = await check([], env, dir);
-    equal(result.code, 1);
-    match(result.stdout, /FAIL +Cannot open Deno KV at .*a-file\/kv\.sqlite3/);
-    match(result.stdout, /Set WECOM_GATEWAY_KV to a writable file path/);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /FAIL +Cannot open Deno KV at .*a-file\/kv\.sqlite3/);
+    assert.match(result.stdout, /Set WECOM_GATEWAY_KV to a writable file path/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -132,11 +132,14 @@ Deno.test("check --online explains a wrong secret (40001) without printing eithe
       appEnv(dir, api.url, { WECOM_CALLBACK_CORP_SECRET: wrong }),
       dir,
     );
-    equal(result.code, 1);
-    match(result.stdout, /FAIL +gettoken failed: WeCom refused corp_secret \(errcode 40001\)/);
-    match(result.stdout, /wrong, was reset in the admin console, or the app is disabled/);
-    match(result.stdout, /banned by WeCom for an hour/);
-    match(result.stdout, /Some checks failed/);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stdout,
+      /FAIL +gettoken failed: WeCom refused corp_secret \(errcode 40001\)/,
+    );
+    assert.match(result.stdout, /wrong, was reset in the admin console, or the app is disabled/);
+    assert.match(result.stdout, /banned by WeCom for an hour/);
+    assert.match(result.stdout, /Some checks failed/);
     assertNoSecrets(result.all, [wrong, FAKE_APP.corpSecret, TOKEN, AES_KEY]);
   } finally {
     await api.close();
@@ -153,9 +156,9 @@ Deno.test("check --online explains an unknown CorpID (40013)", async () => {
       appEnv(dir, api.url, { WECOM_CALLBACK_CORP_ID: "wwunknown000000001" }),
       dir,
     );
-    equal(result.code, 1);
-    match(result.stdout, /does not know corp_id 'wwunknown000000001' \(errcode 40013\)/);
-    match(result.stdout, /我的企业 → 企业信息/);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /does not know corp_id 'wwunknown000000001' \(errcode 40013\)/);
+    assert.match(result.stdout, /我的企业 → 企业信息/);
   } finally {
     await api.close();
     await Deno.remove(dir, { recursive: true });
@@ -168,11 +171,11 @@ Deno.test("check --online explains 60020 with the IP WeCom saw and where to add 
   try {
     api.inject("gettoken", [{ errcode: 60020 }]);
     const result = await check(["--online"], appEnv(dir, api.url), dir);
-    equal(result.code, 1);
-    match(result.stdout, /errcode 60020/);
-    match(result.stdout, /WeCom saw the request coming from 127\.0\.0\.1/);
-    match(result.stdout, /Add 127\.0\.0\.1 to the trusted IPs of app 'default'/);
-    match(result.stdout, /企业可信IP/);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /errcode 60020/);
+    assert.match(result.stdout, /WeCom saw the request coming from 127\.0\.0\.1/);
+    assert.match(result.stdout, /Add 127\.0\.0\.1 to the trusted IPs of app 'default'/);
+    assert.match(result.stdout, /企业可信IP/);
     assertNoSecrets(result.all, [FAKE_APP.corpSecret, TOKEN, AES_KEY]);
   } finally {
     await api.close();
@@ -185,10 +188,10 @@ Deno.test("check --online explains an unreachable api_base as a refused connecti
   try {
     const base = `http://127.0.0.1:${closedPort()}`;
     const result = await check(["--online"], appEnv(dir, base), dir);
-    equal(result.code, 1);
-    match(result.stdout, /Cannot reach WeCom at api_base http:\/\/127\.0\.0\.1:\d+/);
-    match(result.stdout, /Connection refused/);
-    match(result.stdout, /HTTPS_PROXY/);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /Cannot reach WeCom at api_base http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(result.stdout, /Connection refused/);
+    assert.match(result.stdout, /HTTPS_PROXY/);
     assertNoSecrets(result.all, [FAKE_APP.corpSecret, TOKEN, AES_KEY]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -212,9 +215,9 @@ Deno.test("check --online confirms agent_id with agent/get and explains a wrong 
   try {
     const base = `http://127.0.0.1:${server.addr.port}`;
     const good = await check(["--online"], appEnv(dir, base), dir);
-    equal(good.code, 0, good.all);
-    match(good.stdout, /ok +agent_id 1000002 is the app "HR助手"/);
-    match(good.stdout, /Agent \(echo\):\n +ok +the echo agent needs nothing/);
+    assert.equal(good.code, 0, good.all);
+    assert.match(good.stdout, /ok +agent_id 1000002 is the app "HR助手"/);
+    assert.match(good.stdout, /Agent \(echo\):\n +ok +the echo agent needs nothing/);
 
     // The agent backend is probed as the operator console does: a missing program fails.
     const noAgent = await check(
@@ -225,18 +228,21 @@ Deno.test("check --online confirms agent_id with agent/get and explains a wrong 
       }),
       dir,
     );
-    equal(noAgent.code, 1, noAgent.all);
-    match(noAgent.stdout, /FAIL +the agent program 'no-such-agent-program-xyz' is not on PATH/);
+    assert.equal(noAgent.code, 1, noAgent.all);
+    assert.match(
+      noAgent.stdout,
+      /FAIL +the agent program 'no-such-agent-program-xyz' is not on PATH/,
+    );
 
     const bad = await check(
       ["--online"],
       appEnv(dir, base, { WECOM_CALLBACK_AGENT_ID: "1000009" }),
       dir,
     );
-    equal(bad.code, 1);
-    match(bad.stdout, /does not accept agent_id 1000009 for this Secret \(errcode 301002\)/);
-    match(bad.stdout, /must come from the same app/);
-    deepEqual(agentIds, ["1000002", "1000002", "1000009"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /does not accept agent_id 1000009 for this Secret \(errcode 301002\)/);
+    assert.match(bad.stdout, /must come from the same app/);
+    assert.deepEqual(agentIds, ["1000002", "1000002", "1000009"]);
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
@@ -247,9 +253,9 @@ Deno.test("check refuses an unknown option with exit 2 and a pointer to --help",
   const dir = await workdir();
   try {
     const result = await check(["--onlin"], appEnv(dir, "https://qyapi.weixin.qq.com"), dir);
-    equal(result.code, 2);
-    match(result.stderr, /'check' has no option '?--onlin/);
-    match(result.stderr, /wecom-gateway check --help/);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /'check' has no option '?--onlin/);
+    assert.match(result.stderr, /wecom-gateway check --help/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -261,8 +267,8 @@ Deno.test("check shows a deprecated delivery.max_attempts as a warning with the 
     await Deno.writeTextFile(`${dir}/config.yaml`, "gateway:\n  delivery:\n    max_attempts: 8\n");
     const env = appEnv(dir, `http://127.0.0.1:${closedPort()}`);
     const result = await check([], env, dir);
-    equal(result.code, 0, result.all);
-    match(
+    assert.equal(result.code, 0, result.all);
+    assert.match(
       result.stdout,
       /^Warning: gateway\.delivery\.max_attempts .*deprecated and ignored.*Fix: Remove gateway\.delivery\.max_attempts; set gateway\.delivery\.retry_window_minutes/m,
     );

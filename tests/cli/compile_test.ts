@@ -6,19 +6,19 @@
  * module (loaded by URL at run time) is embedded.
  */
 
-import { equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 
 Deno.test("the compile task's arguments type-check and embed the agent worker module", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
   const task: string = config.tasks.compile;
-  ok(task.startsWith("deno compile "), task);
+  assert.ok(task.startsWith("deno compile "), task);
   const args = task.slice("deno ".length).split(/\s+/);
   const dir = await Deno.makeTempDir();
   try {
     const output = args.indexOf("--output");
-    ok(output > 0, "the compile task names --output");
+    assert.ok(output > 0, "the compile task names --output");
     args[output + 1] = `${dir}/wecom-gateway`;
-    ok(args.includes("--unstable-kv"), "KV must be enabled in the binary");
+    assert.ok(args.includes("--unstable-kv"), "KV must be enabled in the binary");
     const result = await new Deno.Command(Deno.execPath(), {
       args,
       cwd: new URL("../..", import.meta.url).pathname,
@@ -27,9 +27,12 @@ Deno.test("the compile task's arguments type-check and embed the agent worker mo
       stderr: "piped",
     }).output();
     const text = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
-    equal(result.code, 0, text);
-    ok(/worker\.ts/.test(text), `worker.ts is not listed among the embedded files:\n${text}`);
-    ok(/backends/.test(text), "the agent backends are embedded");
+    assert.equal(result.code, 0, text);
+    assert.ok(
+      /worker\.ts/.test(text),
+      `worker.ts is not listed among the embedded files:\n${text}`,
+    );
+    assert.ok(/backends/.test(text), "the agent backends are embedded");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -5,13 +5,14 @@
  * @module
  */
 
-import { deepStrictEqual as deepEqual, match, ok as assert } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { sealCallback, textMessage } from "../../src/simulator/seal.ts";
 import { runScript } from "../../src/cli/demo.ts";
 import { demoMedia } from "../../src/simulator/media_samples.ts";
 import { startDemo } from "../../src/simulator/demo.ts";
 import { setLogSink } from "../../src/log.ts";
+import { waitFor } from "../lib/wait.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = `${ROOT}main.ts`;
@@ -61,38 +62,44 @@ async function run(
 
 Deno.test("`demo` runs the scripted conversation and exits 0", async () => {
   const { code, stdout, stderr } = await run(["demo"], { env: bareEnv() });
-  deepEqual({ code, stderr }, { code: 0, stderr: "" });
-  match(stdout, /simulated WeCom API\s+http:\/\/127\.0\.0\.1:\d+/);
-  match(stdout, /gateway\s+http:\/\/127\.0\.0\.1:\d+\/wecom\/callback/);
-  match(stdout, /user → gateway {3}text "你好, WeCom!"\s+→ HTTP 200/);
-  match(stdout, /gateway → user {3}text "你好, WeCom!"/);
+  assert.deepStrictEqual({ code, stderr }, { code: 0, stderr: "" });
+  assert.match(stdout, /simulated WeCom API\s+http:\/\/127\.0\.0\.1:\d+/);
+  assert.match(stdout, /gateway\s+http:\/\/127\.0\.0\.1:\d+\/wecom\/callback/);
+  assert.match(stdout, /user → gateway {3}text "你好, WeCom!"\s+→ HTTP 200/);
+  assert.match(stdout, /gateway → user {3}text "你好, WeCom!"/);
   // WeCom's retries: three POSTs, one reply.
-  assert((stdout.match(/WeCom's retry \d/g) ?? []).length === 2);
-  match(stdout, /exactly 1 reply/);
+  assert.ok((stdout.match(/WeCom's retry \d/g) ?? []).length === 2);
+  assert.match(stdout, /exactly 1 reply/);
   // The long message: parts of at most 2048 bytes, in order.
   const parts = [...stdout.matchAll(/part (\d)\/(\d): (\d+) bytes/g)];
-  assert(parts.length >= 3, stdout);
+  assert.ok(parts.length >= 3, stdout);
   parts.forEach((part, i) => {
-    deepEqual(Number(part[1]), i + 1);
-    assert(Number(part[3]) <= 2048);
+    assert.deepStrictEqual(Number(part[1]), i + 1);
+    assert.ok(Number(part[3]) <= 2048);
   });
   // Media: each file is served by the simulated WeCom, downloaded by the gateway, named in the reply.
-  match(stdout, /user → gateway {3}image demo\.png \(70 bytes, image\/png\)/);
-  match(stdout, /│ \[image\] media_id=\S+ url=\S+ file=\S+\.png size=70 type=image\/png\n/);
-  match(stdout, /│ \[voice\] media_id=\S+ format=amr file=\S+\.amr size=3206 type=audio\/amr\n/);
-  match(stdout, /│ \[video\] .* file=\S+\.mp4 size=4096 type=video\/mp4\n/);
-  deepEqual((stdout.match(/✓ the gateway downloaded the (image|voice|video)/g) ?? []).length, 3);
-  match(stdout, /Done: 6 exchanges/);
+  assert.match(stdout, /user → gateway {3}image demo\.png \(70 bytes, image\/png\)/);
+  assert.match(stdout, /│ \[image\] media_id=\S+ url=\S+ file=\S+\.png size=70 type=image\/png\n/);
+  assert.match(
+    stdout,
+    /│ \[voice\] media_id=\S+ format=amr file=\S+\.amr size=3206 type=audio\/amr\n/,
+  );
+  assert.match(stdout, /│ \[video\] .* file=\S+\.mp4 size=4096 type=video\/mp4\n/);
+  assert.deepStrictEqual(
+    (stdout.match(/✓ the gateway downloaded the (image|voice|video)/g) ?? []).length,
+    3,
+  );
+  assert.match(stdout, /Done: 6 exchanges/);
   // Quiet by default: no info lines of the gateway's log.
-  assert(!/ INFO /.test(stdout), stdout);
+  assert.ok(!/ INFO /.test(stdout), stdout);
 });
 
 Deno.test("`demo` exits 1 and says which reply did not arrive in time", async () => {
   const { code, stdout, stderr } = await run(["demo", "--timeout", "0.001"], { env: bareEnv() });
-  deepEqual(code, 1, stdout);
-  match(stderr, /✗ No complete reply reached 'demo-user' within 1 ms/);
-  match(stderr, /The demo failed at step 1 \(A text message\)/);
-  assert(!stdout.includes("Done:"), stdout);
+  assert.deepStrictEqual(code, 1, stdout);
+  assert.match(stderr, /✗ No complete reply reached 'demo-user' within 1 ms/);
+  assert.match(stderr, /The demo failed at step 1 \(A text message\)/);
+  assert.ok(!stdout.includes("Done:"), stdout);
 });
 
 Deno.test("a media step whose download fails is shown as ✗, never ✓, and the demo exits 1", async () => {
@@ -105,14 +112,17 @@ Deno.test("a media step whose download fails is shown as ✗, never ✓, and the
       out: (text) => lines.push({ stream: "out", text }),
       err: (text) => lines.push({ stream: "err", text }),
     });
-    deepEqual(code, 1);
+    assert.deepStrictEqual(code, 1);
     const text = lines.map((line) => line.text).join("\n");
     const step4 = text.slice(text.indexOf("4. An image"));
-    assert(!step4.includes("✓"), step4);
-    match(step4, /✗ expected one reply naming the downloaded file \(size=70 type=image\/png\)/);
-    match(text, /The demo failed at step 4/);
+    assert.ok(!step4.includes("✓"), step4);
+    assert.match(
+      step4,
+      /✗ expected one reply naming the downloaded file \(size=70 type=image\/png\)/,
+    );
+    assert.match(text, /The demo failed at step 4/);
     // Steps 1 to 3 passed before it (positive control).
-    deepEqual((text.match(/✓/g) ?? []).length, 3);
+    assert.deepStrictEqual((text.match(/✓/g) ?? []).length, 3);
   } finally {
     await demo.close();
     setLogSink(previous);
@@ -121,8 +131,8 @@ Deno.test("a media step whose download fails is shown as ✗, never ✓, and the
 
 Deno.test("`demo --verbose` shows the gateway's log", async () => {
   const { code, stdout } = await run(["demo", "--verbose"], { env: bareEnv() });
-  deepEqual(code, 0);
-  match(stdout, / INFO {2}callback recorded /);
+  assert.deepStrictEqual(code, 0);
+  assert.match(stdout, / INFO {2}callback recorded /);
 });
 
 Deno.test("`demo --interactive` sends each line of stdin and ends at EOF", async () => {
@@ -130,12 +140,12 @@ Deno.test("`demo --interactive` sends each line of stdin and ends at EOF", async
     env: bareEnv(),
     input: "hello from a pipe\n/help\n",
   });
-  deepEqual({ code, stderr }, { code: 0, stderr: "" });
-  match(stdout, /user → gateway {3}text "hello from a pipe"\s+→ HTTP 200/);
-  match(stdout, /gateway → user {3}text "hello from a pipe"/);
-  match(stdout, /│ Commands:/);
-  match(stdout, /│ \/status/);
-  match(stdout, /Bye\.\n$/);
+  assert.deepStrictEqual({ code, stderr }, { code: 0, stderr: "" });
+  assert.match(stdout, /user → gateway {3}text "hello from a pipe"\s+→ HTTP 200/);
+  assert.match(stdout, /gateway → user {3}text "hello from a pipe"/);
+  assert.match(stdout, /│ Commands:/);
+  assert.match(stdout, /│ \/status/);
+  assert.match(stdout, /Bye\.\n$/);
 });
 
 Deno.test("`demo -i` stops at /quit and sends nothing after it", async () => {
@@ -143,22 +153,22 @@ Deno.test("`demo -i` stops at /quit and sends nothing after it", async () => {
     env: bareEnv(),
     input: "first\n/quit\nafter quit\n",
   });
-  deepEqual(code, 0);
-  match(stdout, /gateway → user {3}text "first"/);
-  assert(!stdout.includes("after quit"), stdout);
+  assert.deepStrictEqual(code, 0);
+  assert.match(stdout, /gateway → user {3}text "first"/);
+  assert.ok(!stdout.includes("after quit"), stdout);
 });
 
 Deno.test("`demo --help` explains the command; a wrong option exits 2 and says where to look", async () => {
   const help = await run(["demo", "--help"], { env: bareEnv() });
-  deepEqual(help.code, 0);
-  match(help.stdout, /Usage: wecom-gateway demo/);
-  match(help.stdout, /--interactive/);
+  assert.deepStrictEqual(help.code, 0);
+  assert.match(help.stdout, /Usage: wecom-gateway demo/);
+  assert.match(help.stdout, /--interactive/);
   const listed = await run(["--help"], { env: bareEnv() });
-  match(listed.stdout, /\n {2}demo {2}/);
+  assert.match(listed.stdout, /\n {2}demo {2}/);
   const wrong = await run(["demo", "--nope"], { env: bareEnv() });
-  deepEqual(wrong.code, 2);
-  match(wrong.stderr, /--nope/);
-  match(wrong.stderr, /demo --help/);
+  assert.deepStrictEqual(wrong.code, 2);
+  assert.match(wrong.stderr, /--nope/);
+  assert.match(wrong.stderr, /demo --help/);
 });
 
 /** A port that was free a moment ago. */
@@ -179,13 +189,14 @@ function collect(stream: ReadableStream<Uint8Array>) {
     text: () => text,
     done,
     async until(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        const found = text.match(pattern);
-        if (found) return found;
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      throw new Error(`timed out waiting for ${pattern}; output so far:\n${text}`);
+      const seen: { found: RegExpMatchArray | null } = { found: null };
+      await waitFor(
+        () => (seen.found = text.match(pattern)) !== null,
+        () => `${pattern}; output so far:\n${text}`,
+        timeoutMs,
+        25,
+      );
+      return seen.found!;
     },
   };
 }
@@ -212,28 +223,28 @@ Deno.test("`serve` with no configuration says what to set, then serves in demo m
         "WECOM_CALLBACK_ENCODING_AES_KEY",
       ]
     ) {
-      assert(stderr.text().includes(name), `missing ${name} in:\n${stderr.text()}`);
+      assert.ok(stderr.text().includes(name), `missing ${name} in:\n${stderr.text()}`);
     }
     // It starts, so nothing says it cannot.
-    assert(!/Cannot start/.test(stderr.text() + stdout.text()), stderr.text());
-    match(stderr.text(), /^No WeCom app is configured\./);
+    assert.ok(!/Cannot start/.test(stderr.text() + stdout.text()), stderr.text());
+    assert.match(stderr.text(), /^No WeCom app is configured\./);
     const out = stdout.text();
-    assert(
+    assert.ok(
       out.indexOf("Starting in demo mode with a simulated WeCom") < out.indexOf("DEMO MODE"),
       out,
     );
-    match(out, /listening on: +0\.0\.0\.0:\d+/);
-    match(out, /DEMO-ONLY keys/);
-    match(out, new RegExp(`KV ${cwd}/data/`));
+    assert.match(out, /listening on: +0\.0\.0\.0:\d+/);
+    assert.match(out, /DEMO-ONLY keys/);
+    assert.match(out, new RegExp(`KV ${cwd}/data/`));
 
     const health = await fetch(`http://127.0.0.1:${port}/health`);
-    deepEqual(await health.json(), { status: "ok" });
+    assert.deepStrictEqual(await health.json(), { status: "ok" });
 
     // The printed command's keys reach this instance: a message sealed with them is answered.
     const [, url, corpId, agentId, token, aesKey] = out.match(
       /--url (\S+) --corp-id (\S+) --agent-id (\S+) --token (\S+) --aes-key (\S+)/,
     )!;
-    deepEqual(url, `http://127.0.0.1:${port}/wecom/callback`);
+    assert.deepStrictEqual(url, `http://127.0.0.1:${port}/wecom/callback`);
     const app = await importAppCrypto(aesKey, token, corpId);
     const xml = textMessage({
       corpId,
@@ -244,7 +255,7 @@ Deno.test("`serve` with no configuration says what to set, then serves in demo m
     });
     const sealed = await sealCallback(app, xml, { corpId, agentId });
     const response = await fetch(`${url}?${sealed.query}`, { method: "POST", body: sealed.body });
-    deepEqual([response.status, await response.text()], [200, ""]);
+    assert.deepStrictEqual([response.status, await response.text()], [200, ""]);
     await stdout.until(/gateway → tester {3}text "ping through serve's demo mode"/);
 
     // The printed one-line command works as printed.
@@ -253,7 +264,7 @@ Deno.test("`serve` with no configuration says what to set, then serves in demo m
       word.startsWith('"') ? JSON.parse(word) as string : word
     );
     const simulated = await run(words, { env: bareEnv() });
-    deepEqual(simulated.code, 0, simulated.stdout + simulated.stderr);
+    assert.deepStrictEqual(simulated.code, 0, simulated.stdout + simulated.stderr);
     await stdout.until(/gateway → demo-user {3}text "你好"/);
 
     // The printed file command, with a PNG in place of PATH: uploaded to the simulated WeCom,
@@ -263,8 +274,8 @@ Deno.test("`serve` with no configuration says what to set, then serves in demo m
     await Deno.writeFile(`${cwd}/photo.png`, png.bytes);
     const fileWords = fileLine.replace("PATH", `${cwd}/photo.png`).split(" ");
     const uploaded = await run(fileWords, { env: bareEnv() });
-    deepEqual(uploaded.code, 0, uploaded.stdout + uploaded.stderr);
-    match(uploaded.stdout, /Uploading photo\.png \(70 bytes\)/);
+    assert.deepStrictEqual(uploaded.code, 0, uploaded.stdout + uploaded.stderr);
+    assert.match(uploaded.stdout, /Uploading photo\.png \(70 bytes\)/);
     await stdout.until(
       new RegExp(`gateway → demo-user {3}text "\\[image\\] media_id=.*size=${png.bytes.length}`),
     );
@@ -273,8 +284,8 @@ Deno.test("`serve` with no configuration says what to set, then serves in demo m
     signalled = true;
     const status = await child.status;
     await Promise.all([stdout.done, stderr.done]);
-    deepEqual(status.code, 0, `stderr:\n${stderr.text()}`);
-    match(stdout.text(), /Stopping the demo/);
+    assert.deepStrictEqual(status.code, 0, `stderr:\n${stderr.text()}`);
+    assert.match(stdout.text(), /Stopping the demo/);
   } finally {
     if (!signalled) {
       child.kill("SIGKILL");
@@ -293,9 +304,9 @@ Deno.test("`serve --role edge` with no configuration does not start a demo", asy
       clearEnv: true,
       env: bareEnv(),
     });
-    deepEqual(code, 2);
-    match(stderr, /WECOM_CALLBACK_CORP_ID/);
-    assert(!stdout.includes("demo mode"), stdout);
+    assert.deepStrictEqual(code, 2);
+    assert.match(stderr, /WECOM_CALLBACK_CORP_ID/);
+    assert.ok(!stdout.includes("demo mode"), stdout);
   } finally {
     await Deno.remove(cwd, { recursive: true });
   }
@@ -309,9 +320,9 @@ Deno.test("`serve` with a wrong setting besides no app explains and exits 2 (no 
       clearEnv: true,
       env: bareEnv({ WECOM_CALLBACK_PORT: "eighty" }),
     });
-    deepEqual(code, 2);
-    match(stderr, /WECOM_CALLBACK_PORT/);
-    assert(!stdout.includes("demo mode"), stdout);
+    assert.deepStrictEqual(code, 2);
+    assert.match(stderr, /WECOM_CALLBACK_PORT/);
+    assert.ok(!stdout.includes("demo mode"), stdout);
   } finally {
     await Deno.remove(cwd, { recursive: true });
   }

@@ -1,4 +1,4 @@
-import { equal, match, ok, rejects } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { captureContext } from "../../src/cli/context.ts";
 import { createInstallCommand } from "../../src/cli/install.ts";
 import { dotenv, runCli, workdir } from "./run_cli.ts";
@@ -58,10 +58,10 @@ function exists(path: string): Promise<boolean> {
 
 Deno.test("install --help (subprocess) describes both service managers", async () => {
   const result = await runCli(["install", "--help"]);
-  equal(result.code, 0);
-  match(result.stdout, /systemd/);
-  match(result.stdout, /launchd/);
-  match(result.stdout, /--dry-run/);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /systemd/);
+  assert.match(result.stdout, /launchd/);
+  assert.match(result.stdout, /--dry-run/);
 });
 
 Deno.test({
@@ -75,31 +75,31 @@ Deno.test({
         ["install", "--binary", "wecom-gateway", "--user", "--dry-run"],
         { cwd: s.dir, env: { HOME: s.home, USER: "gw" } },
       );
-      equal(result.code, 0, result.stderr);
+      assert.equal(result.code, 0, result.stderr);
       const unit = result.stdout;
-      match(unit, /^\[Unit\]$/m);
-      match(unit, /^After=network-online\.target$/m);
-      match(
+      assert.match(unit, /^\[Unit\]$/m);
+      assert.match(unit, /^After=network-online\.target$/m);
+      assert.match(
         unit,
         new RegExp(`^ExecStart=${s.dir}/wecom-gateway serve --config ${s.dir}/config\\.yaml$`, "m"),
       );
-      match(unit, new RegExp(`^WorkingDirectory=${s.dir}$`, "m"));
-      match(unit, new RegExp(`^EnvironmentFile=${s.dir}/\\.env$`, "m"));
-      match(unit, /^Restart=on-failure$/m);
-      match(unit, /^KillSignal=SIGTERM$/m);
-      match(unit, /^LimitNOFILE=65536$/m);
-      match(unit, /^KillMode=mixed$/m);
-      match(unit, /^TimeoutStopSec=45$/m);
-      match(unit, /^WantedBy=default\.target$/m);
-      ok(!/^User=/m.test(unit), "a user unit has no User=");
+      assert.match(unit, new RegExp(`^WorkingDirectory=${s.dir}$`, "m"));
+      assert.match(unit, new RegExp(`^EnvironmentFile=${s.dir}/\\.env$`, "m"));
+      assert.match(unit, /^Restart=on-failure$/m);
+      assert.match(unit, /^KillSignal=SIGTERM$/m);
+      assert.match(unit, /^LimitNOFILE=65536$/m);
+      assert.match(unit, /^KillMode=mixed$/m);
+      assert.match(unit, /^TimeoutStopSec=45$/m);
+      assert.match(unit, /^WantedBy=default\.target$/m);
+      assert.ok(!/^User=/m.test(unit), "a user unit has no User=");
       const target = `${s.home}/.config/systemd/user/wecom-gateway.service`;
-      match(unit, new RegExp(`\\(dry run: this would be written to ${target}\\)`));
-      match(unit, /systemctl --user daemon-reload/);
-      match(unit, /systemctl --user enable --now wecom-gateway/);
-      match(unit, /loginctl enable-linger gw/);
-      equal(await exists(target), false);
-      ok(!unit.includes(APP_ENV.WECOM_CALLBACK_CORP_SECRET));
-      equal(result.stderr, "", "a valid configuration gives no warning");
+      assert.match(unit, new RegExp(`\\(dry run: this would be written to ${target}\\)`));
+      assert.match(unit, /systemctl --user daemon-reload/);
+      assert.match(unit, /systemctl --user enable --now wecom-gateway/);
+      assert.match(unit, /loginctl enable-linger gw/);
+      assert.equal(await exists(target), false);
+      assert.ok(!unit.includes(APP_ENV.WECOM_CALLBACK_CORP_SECRET));
+      assert.equal(result.stderr, "", "a valid configuration gives no warning");
     } finally {
       await s.cleanup();
     }
@@ -111,21 +111,24 @@ Deno.test("install --user writes the unit under HOME and replaces it on a second
   try {
     const env = { HOME: s.home, USER: "gw" };
     const first = await install(["--binary", s.binary, "--user"], { cwd: s.dir, env });
-    equal(first.code, 0, first.stderr);
+    assert.equal(first.code, 0, first.stderr);
     const path = `${s.home}/.config/systemd/user/wecom-gateway.service`;
-    match(first.stdout, new RegExp(`^Wrote ${path}$`, "m"));
+    assert.match(first.stdout, new RegExp(`^Wrote ${path}$`, "m"));
     const unit = await Deno.readTextFile(path);
-    match(unit, new RegExp(`^ExecStart=${s.binary} serve --config ${s.dir}/config\\.yaml$`, "m"));
+    assert.match(
+      unit,
+      new RegExp(`^ExecStart=${s.binary} serve --config ${s.dir}/config\\.yaml$`, "m"),
+    );
     const second = await install(["--binary", s.binary, "--user"], {
       cwd: s.dir,
       env: { ...env, XDG_CONFIG_HOME: `${s.home}/xdg` },
     });
-    match(
+    assert.match(
       second.stdout,
       new RegExp(`^Wrote ${s.home}/xdg/systemd/user/wecom-gateway.service$`, "m"),
     );
     const third = await install(["--binary", s.binary, "--user"], { cwd: s.dir, env });
-    match(third.stdout, new RegExp(`^Replaced ${path}$`, "m"));
+    assert.match(third.stdout, new RegExp(`^Replaced ${path}$`, "m"));
   } finally {
     await s.cleanup();
   }
@@ -138,20 +141,20 @@ Deno.test("install --dry-run (system unit) runs as the invoking user and says to
       cwd: s.dir,
       env: { HOME: s.home, USER: "root", SUDO_USER: "alice" },
     });
-    equal(result.code, 0, result.stderr);
-    match(result.stdout, /^User=alice$/m);
-    match(result.stdout, /^WantedBy=multi-user\.target$/m);
-    match(result.stdout, /^ExecStart=\/opt\/gw\/wecom-gateway serve --config /m);
-    match(result.stdout, /written to \/etc\/systemd\/system\/wecom-gateway\.service\)/);
-    match(result.stdout, /sudo systemctl enable --now wecom-gateway/);
-    match(result.stdout, /journalctl -u wecom-gateway -f/);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^User=alice$/m);
+    assert.match(result.stdout, /^WantedBy=multi-user\.target$/m);
+    assert.match(result.stdout, /^ExecStart=\/opt\/gw\/wecom-gateway serve --config /m);
+    assert.match(result.stdout, /written to \/etc\/systemd\/system\/wecom-gateway\.service\)/);
+    assert.match(result.stdout, /sudo systemctl enable --now wecom-gateway/);
+    assert.match(result.stdout, /journalctl -u wecom-gateway -f/);
 
     const asRoot = await install(["--dry-run"], {
       cwd: s.dir,
       env: { HOME: s.home, USER: "root" },
     });
-    ok(!/^User=/m.test(asRoot.stdout));
-    match(asRoot.stderr, /would run the gateway as root/);
+    assert.ok(!/^User=/m.test(asRoot.stdout));
+    assert.match(asRoot.stderr, /would run the gateway as root/);
   } finally {
     await s.cleanup();
   }
@@ -165,22 +168,22 @@ Deno.test("install on macOS writes a launchd agent with a graceful stop and rest
       env: { HOME: s.home },
       os: "darwin",
     });
-    equal(result.code, 0, result.stderr);
+    assert.equal(result.code, 0, result.stderr);
     const path = `${s.home}/Library/LaunchAgents/local.wecom-gateway.plist`;
     const plist = await Deno.readTextFile(path);
-    match(plist, /<key>Label<\/key>\n\s*<string>local\.wecom-gateway<\/string>/);
-    match(
+    assert.match(plist, /<key>Label<\/key>\n\s*<string>local\.wecom-gateway<\/string>/);
+    assert.match(
       plist,
       new RegExp(
         `<array>\\n\\s*<string>${s.binary}</string>\\n\\s*<string>serve</string>\\n\\s*` +
           `<string>--config</string>\\n\\s*<string>${s.dir}/config\\.yaml</string>\\n\\s*</array>`,
       ),
     );
-    match(plist, new RegExp(`<key>WorkingDirectory</key>\\n\\s*<string>${s.dir}</string>`));
-    match(plist, /<key>SuccessfulExit<\/key>\n\s*<false\/>/);
-    match(plist, /<key>ExitTimeOut<\/key>\n\s*<integer>45<\/integer>/);
-    match(plist, new RegExp(`<string>${s.home}/Library/Logs/wecom-gateway\\.log</string>`));
-    match(result.stdout, new RegExp(`launchctl load -w ${path}`));
+    assert.match(plist, new RegExp(`<key>WorkingDirectory</key>\\n\\s*<string>${s.dir}</string>`));
+    assert.match(plist, /<key>SuccessfulExit<\/key>\n\s*<false\/>/);
+    assert.match(plist, /<key>ExitTimeOut<\/key>\n\s*<integer>45<\/integer>/);
+    assert.match(plist, new RegExp(`<string>${s.home}/Library/Logs/wecom-gateway\\.log</string>`));
+    assert.match(result.stdout, new RegExp(`launchctl load -w ${path}`));
   } finally {
     await s.cleanup();
   }
@@ -194,12 +197,12 @@ Deno.test("install from source (deno) runs main.ts with the service's permission
       env: { HOME: s.home },
       execPath: "/usr/local/bin/deno",
     });
-    equal(result.code, 0);
-    match(
+    assert.equal(result.code, 0);
+    assert.match(
       result.stdout,
       /^ExecStart=\/usr\/local\/bin\/deno run --unstable-kv --allow-net --allow-read --allow-write --allow-env --allow-run --allow-sys \S+\/main\.ts serve --config /m,
     );
-    match(result.stderr, /deno task compile/);
+    assert.match(result.stderr, /deno task compile/);
   } finally {
     await s.cleanup();
   }
@@ -214,19 +217,19 @@ Deno.test("install from a deno that npx unpacked into its cache refuses, naming 
       env: { HOME: s.home },
       execPath: npxDeno,
     });
-    equal(result.code, 2, result.stdout + result.stderr);
-    match(result.stderr, /Cannot install the service as this deno runs from npx's cache/);
-    match(result.stderr, /npm install -g deno@[\d.]+/);
-    match(result.stderr, /--binary/);
-    equal(await exists(`${s.home}/.config/systemd/user/wecom-gateway.service`), false);
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    assert.match(result.stderr, /Cannot install the service as this deno runs from npx's cache/);
+    assert.match(result.stderr, /npm install -g deno@[\d.]+/);
+    assert.match(result.stderr, /--binary/);
+    assert.equal(await exists(`${s.home}/.config/systemd/user/wecom-gateway.service`), false);
     // The same path outside npx's cache is a deno that stays: installed (positive control).
     const stable = await install(["--user"], {
       cwd: s.dir,
       env: { HOME: s.home },
       execPath: `${s.home}/.npm-global/bin/deno`,
     });
-    equal(stable.code, 0, stable.stderr);
-    equal(await exists(`${s.home}/.config/systemd/user/wecom-gateway.service`), true);
+    assert.equal(stable.code, 0, stable.stderr);
+    assert.equal(await exists(`${s.home}/.config/systemd/user/wecom-gateway.service`), true);
   } finally {
     await s.cleanup();
   }
@@ -241,8 +244,8 @@ Deno.test("install quotes paths with spaces and escapes % in the unit", async ()
       cwd: s.dir,
       env: { HOME: s.home },
     });
-    equal(result.code, 0);
-    match(result.stdout, new RegExp(`^ExecStart="${s.dir}/my gateway 100%%" serve`, "m"));
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, new RegExp(`^ExecStart="${s.dir}/my gateway 100%%" serve`, "m"));
   } finally {
     await s.cleanup();
   }
@@ -255,13 +258,13 @@ Deno.test("install warns when the service would not see variables set only in th
       cwd: s.dir,
       env: { HOME: s.home, ...APP_ENV },
     });
-    equal(result.code, 0);
-    ok(!/^EnvironmentFile=/m.test(result.stdout), "no .env, no EnvironmentFile");
-    match(result.stdout, /^ExecStart=\S+ serve$/m);
-    match(result.stderr, /the service would not start yet/);
-    match(result.stderr, /WECOM_CALLBACK_CORP_SECRET, WECOM_CALLBACK_ENCODING_AES_KEY/);
-    match(result.stderr, new RegExp(`Put them in ${s.dir}/\\.env`));
-    ok(!result.stderr.includes(APP_ENV.WECOM_CALLBACK_CORP_SECRET));
+    assert.equal(result.code, 0);
+    assert.ok(!/^EnvironmentFile=/m.test(result.stdout), "no .env, no EnvironmentFile");
+    assert.match(result.stdout, /^ExecStart=\S+ serve$/m);
+    assert.match(result.stderr, /the service would not start yet/);
+    assert.match(result.stderr, /WECOM_CALLBACK_CORP_SECRET, WECOM_CALLBACK_ENCODING_AES_KEY/);
+    assert.match(result.stderr, new RegExp(`Put them in ${s.dir}/\\.env`));
+    assert.ok(!result.stderr.includes(APP_ENV.WECOM_CALLBACK_CORP_SECRET));
   } finally {
     await s.cleanup();
   }
@@ -275,24 +278,24 @@ Deno.test("install refuses what it cannot do with exit 2 and says what to do", a
       cwd: s.dir,
       env,
     });
-    equal(noBinary.code, 2);
-    match(
+    assert.equal(noBinary.code, 2);
+    assert.match(
       noBinary.stderr,
       /no file at .*dist\/wecom-gateway for --binary: build the binary first \('deno task compile'/,
     );
     const noConfig = await install(["--config", "other.yaml", "--user"], { cwd: s.dir, env });
-    equal(noConfig.code, 2);
-    match(noConfig.stderr, /There is no config file at .*other\.yaml/);
+    assert.equal(noConfig.code, 2);
+    assert.match(noConfig.stderr, /There is no config file at .*other\.yaml/);
     const windows = await install(["--dry-run"], { cwd: s.dir, env, os: "windows" });
-    equal(windows.code, 2);
-    match(windows.stderr, /not a windows service/);
+    assert.equal(windows.code, 2);
+    assert.match(windows.stderr, /not a windows service/);
     const noHome = await install(["--user", "--dry-run"], { cwd: s.dir, env: {} });
-    equal(noHome.code, 2);
-    match(noHome.stderr, /HOME is not set/);
+    assert.equal(noHome.code, 2);
+    assert.match(noHome.stderr, /HOME is not set/);
     const unknown = await install(["--system"], { cwd: s.dir, env });
-    equal(unknown.code, 2);
-    match(unknown.stderr, /'install' has no option '?--system/);
-    await rejects(Deno.stat(`${s.home}/.config`));
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /'install' has no option '?--system/);
+    await assert.rejects(Deno.stat(`${s.home}/.config`));
   } finally {
     await s.cleanup();
   }

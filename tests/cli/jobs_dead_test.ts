@@ -1,5 +1,5 @@
 // `jobs dead` tells why each dead letter died, for dead letters made by the real delivery loop.
-import { equal, match, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { captureContext } from "../../src/cli/context.ts";
 import { createJobsCommand } from "../../src/cli/jobs.ts";
 import { startDelivery } from "../../src/delivery/deliverer.ts";
@@ -53,14 +53,14 @@ Deno.test("jobs dead shows, per dead letter, why: refused for good (81013, 40003
         { now: clock.now() },
       )
     );
-    ok((await addOutboxItems(kv.atomic(), items).commit()).ok);
+    assert.ok((await addOutboxItems(kv.atomic(), items).commit()).ok);
     for (let round = 0; round < 100; round++) {
       await delivery.idle();
       if ((await listOutbox(kv, { state: "pending" })).length === 0) break;
       clock.advance(30_000);
       delivery.wake();
     }
-    equal((await listOutbox(kv, { state: "dead" })).length, 4);
+    assert.equal((await listOutbox(kv, { state: "dead" })).length, 4);
   } finally {
     await delivery.stop();
     kv.close();
@@ -72,37 +72,40 @@ Deno.test("jobs dead shows, per dead letter, why: refused for good (81013, 40003
       cwd: dir,
     });
     const code = await createJobsCommand({ context }).run(["dead"]);
-    equal(code, 0, stderr());
+    assert.equal(code, 0, stderr());
     const text = stdout();
-    ok(!text.includes(SECRET_TEXT), "message content reached the output");
-    match(text, /^id +conversation +app +purpose +attempts +age +first try +last try +why$/m);
-    match(text, /:amy +default +reply +1 +\S+ +1h +1h +refused for good: errcode 81013$/m);
-    match(text, /:ben +default +reply +1 .* refused for good: errcode 40003$/m);
-    match(text, /:cal +default +reply +1 .* refused for good: errcode 86001$/m);
-    match(
+    assert.ok(!text.includes(SECRET_TEXT), "message content reached the output");
+    assert.match(
+      text,
+      /^id +conversation +app +purpose +attempts +age +first try +last try +why$/m,
+    );
+    assert.match(text, /:amy +default +reply +1 +\S+ +1h +1h +refused for good: errcode 81013$/m);
+    assert.match(text, /:ben +default +reply +1 .* refused for good: errcode 40003$/m);
+    assert.match(text, /:cal +default +reply +1 .* refused for good: errcode 86001$/m);
+    assert.match(
       text,
       /:dan +default +reply +(\d+) +\S+ +1h +\d+m +retry window \(10 min\) ran out: HTTP 500$/m,
     );
     const attempts = Number(/:dan +default +reply +(\d+)/.exec(text)![1]);
-    ok(attempts > 8, `${attempts} attempts in the window`);
+    assert.ok(attempts > 8, `${attempts} attempts in the window`);
     // What each errcode means, once.
-    match(text, /What WeCom said:\n/);
-    match(text, /^ {2}errcode 81013: No valid recipient/m);
-    match(text, /^ {2}errcode 40003: WeCom does not know this user id/m);
-    match(text, /^ {2}errcode 86001: WeCom answered errcode 86001\. Look it up/m);
-    match(text, /^ {2}HTTP 500: WeCom message\/send answered HTTP 500/m);
+    assert.match(text, /What WeCom said:\n/);
+    assert.match(text, /^ {2}errcode 81013: No valid recipient/m);
+    assert.match(text, /^ {2}errcode 40003: WeCom does not know this user id/m);
+    assert.match(text, /^ {2}errcode 86001: WeCom answered errcode 86001\. Look it up/m);
+    assert.match(text, /^ {2}HTTP 500: WeCom message\/send answered HTTP 500/m);
 
     const json = captureContext({ env: { WECOM_GATEWAY_KV: path }, cwd: dir });
-    equal(await createJobsCommand({ context: json.context }).run(["dead", "--json"]), 0);
+    assert.equal(await createJobsCommand({ context: json.context }).run(["dead", "--json"]), 0);
     const listed = JSON.parse(json.stdout()) as {
       userId: string;
       deadReason: { cause: string; errcode?: number; attempts: number; firstAttemptAt: string };
     }[];
     const dan = listed.find((item) => item.userId === "dan")!;
-    equal(dan.deadReason.cause, "window");
-    equal(dan.deadReason.attempts, attempts);
-    match(dan.deadReason.firstAttemptAt, /^\d{4}-\d\d-\d\dT/);
-    equal(listed.find((item) => item.userId === "amy")!.deadReason.errcode, 81013);
+    assert.equal(dan.deadReason.cause, "window");
+    assert.equal(dan.deadReason.attempts, attempts);
+    assert.match(dan.deadReason.firstAttemptAt, /^\d{4}-\d\d-\d\dT/);
+    assert.equal(listed.find((item) => item.userId === "amy")!.deadReason.errcode, 81013);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

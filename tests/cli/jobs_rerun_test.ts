@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { captureContext } from "../../src/cli/context.ts";
 import { createJobsCommand } from "../../src/cli/jobs.ts";
 import {
@@ -47,10 +47,12 @@ async function ended(
   state: "done" | "failed",
   error?: string,
 ): Promise<JobRecord> {
-  ok((await enqueueJob(kv.atomic(), record).commit()).ok);
+  assert.ok((await enqueueJob(kv.atomic(), record).commit()).ok);
   const claimed = await claimNext(kv, "test-runner", record.receivedAt, 60_000);
-  equal(claimed?.id, record.id);
-  ok(await completeJob(kv, claimed!, "test-runner", { state, error, now: record.receivedAt + 1 }));
+  assert.equal(claimed?.id, record.id);
+  assert.ok(
+    await completeJob(kv, claimed!, "test-runner", { state, error, now: record.receivedAt + 1 }),
+  );
   return (await getJob(kv, record.id))!;
 }
 
@@ -75,37 +77,37 @@ Deno.test("jobs rerun --all queues failed agent jobs again, each conversation's 
     kv.close();
 
     const all = await jobsCli(["rerun", "--all"], env, dir);
-    equal(all.code, 0, all.stderr);
-    match(all.stdout, /2 of 2 queued again/);
-    ok(all.stdout.indexOf(first.id) < all.stdout.indexOf(second.id));
-    ok(!all.stdout.includes(stopped.id), "a job /stop cancelled is not rerun by --all");
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stdout, /2 of 2 queued again/);
+    assert.ok(all.stdout.indexOf(first.id) < all.stdout.indexOf(second.id));
+    assert.ok(!all.stdout.includes(stopped.id), "a job /stop cancelled is not rerun by --all");
 
     kv = await Deno.openKv(path);
     try {
       const again = (await getJob(kv, first.id))!;
-      deepEqual([again.state, again.attempts, again.error], ["queued", 0, undefined]);
+      assert.deepEqual([again.state, again.attempts, again.error], ["queued", 0, undefined]);
       // One at a time per conversation, oldest first: the second waits for the first.
       const claimed = await claimNext(kv, "runner", Date.now(), 60_000);
-      equal(claimed?.id, first.id);
-      equal(await claimNext(kv, "runner", Date.now(), 60_000), null);
-      ok(await completeJob(kv, claimed!, "runner", { state: "done" }));
-      equal((await claimNext(kv, "runner", Date.now(), 60_000))?.id, second.id);
+      assert.equal(claimed?.id, first.id);
+      assert.equal(await claimNext(kv, "runner", Date.now(), 60_000), null);
+      assert.ok(await completeJob(kv, claimed!, "runner", { state: "done" }));
+      assert.equal((await claimNext(kv, "runner", Date.now(), 60_000))?.id, second.id);
     } finally {
       kv.close();
     }
 
     const named = await jobsCli(["rerun", stopped.id, done.id, command.id, "nope"], env, dir);
-    equal(named.code, 1);
-    match(named.stdout, new RegExp(`${stopped.id}: queued again \\(${CORP}:li\\)`));
-    match(named.stderr, new RegExp(`${done.id}: the job is done, not failed`));
-    match(named.stderr, new RegExp(`${command.id}: the job is a command`));
-    match(named.stderr, /nope: there is no job with this id/);
-    match(named.stdout, /1 of 4 queued again/);
+    assert.equal(named.code, 1);
+    assert.match(named.stdout, new RegExp(`${stopped.id}: queued again \\(${CORP}:li\\)`));
+    assert.match(named.stderr, new RegExp(`${done.id}: the job is done, not failed`));
+    assert.match(named.stderr, new RegExp(`${command.id}: the job is a command`));
+    assert.match(named.stderr, /nope: there is no job with this id/);
+    assert.match(named.stdout, /1 of 4 queued again/);
 
     const usage = await jobsCli(["rerun"], env, dir);
-    equal(usage.code, 2);
-    match(usage.stderr, /Name the failed jobs to run again/);
-    equal((await jobsCli(["rerun", "--all", first.id], env, dir)).code, 2);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /Name the failed jobs to run again/);
+    assert.equal((await jobsCli(["rerun", "--all", first.id], env, dir)).code, 2);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

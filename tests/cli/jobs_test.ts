@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { captureContext } from "../../src/cli/context.ts";
 import { createJobsCommand } from "../../src/cli/jobs.ts";
 import type { AppDeliveryStatus } from "../../src/delivery/deliverer.ts";
@@ -56,11 +56,11 @@ async function job(
   end?: { state: "done" | "failed" | "dead"; error?: string },
 ): Promise<JobRecord> {
   const record = textJob(user, at);
-  ok((await enqueueJob(kv.atomic(), record).commit()).ok);
+  assert.ok((await enqueueJob(kv.atomic(), record).commit()).ok);
   if (!end) return record;
   const claimed = await claimNext(kv, "test-runner", at, 60_000);
-  equal(claimed?.id, record.id);
-  ok(await completeJob(kv, claimed!, "test-runner", { ...end, now: at + 1000 }));
+  assert.equal(claimed?.id, record.id);
+  assert.ok(await completeJob(kv, claimed!, "test-runner", { ...end, now: at + 1000 }));
   return (await getJob(kv, record.id))!;
 }
 
@@ -80,7 +80,7 @@ async function deadLetter(kv: Deno.Kv, user: string, at: number, lastError: stri
     createdAt: at,
     lastError,
   };
-  ok(
+  assert.ok(
     (await kv.atomic().set(keys.outbox(item.id), item).set(keys.deadLetter(item.id), item.id)
       .commit()).ok,
   );
@@ -139,38 +139,38 @@ async function jobsCli(args: string[], env: Record<string, string>, cwd: string)
   const { context, stdout, stderr } = captureContext({ env, cwd });
   const code = await createJobsCommand({ context }).run(args);
   const all = stdout() + stderr();
-  ok(!all.includes(PRIVATE), "message content reached the output");
+  assert.ok(!all.includes(PRIVATE), "message content reached the output");
   return { code, stdout: stdout(), stderr: stderr() };
 }
 
 Deno.test("jobs --help (subprocess) lists the subcommands and the locking note", async () => {
   const result = await runCli(["jobs", "--help"]);
-  equal(result.code, 0);
+  assert.equal(result.code, 0);
   for (const sub of ["list", "stats", "dead", "retry", "purge"]) {
-    match(result.stdout, new RegExp(sub));
+    assert.match(result.stdout, new RegExp(sub));
   }
-  match(result.stdout, /database is locked/);
+  assert.match(result.stdout, /database is locked/);
 });
 
 Deno.test("jobs (subprocess) lists the newest jobs as a table without message content", async () => {
   const fixture = await store();
   try {
     const result = await runCli(["jobs"], { env: fixture.env, cwd: fixture.dir });
-    equal(result.code, 0, result.stderr);
+    assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trim().split("\n");
-    match(lines[0], /^id +state +reply +conversation +app +type +age +attempts +error$/);
-    equal(lines.length, 5);
-    match(
+    assert.match(lines[0], /^id +state +reply +conversation +app +type +age +attempts +error$/);
+    assert.equal(lines.length, 5);
+    assert.match(
       lines[1],
       new RegExp(`^${fixture.jobs.queued.id} +queued +- +${CORP}:zhaoliu +default +text +\\ds +0`),
     );
-    match(
+    assert.match(
       result.stdout,
       new RegExp(`${fixture.jobs.oldFailed.id} +failed .* 10d +1 +agent timed out after 30 min`),
     );
     // No apps are configured here: the store comes from WECOM_GATEWAY_KV, with a note.
-    match(result.stderr, /using WECOM_GATEWAY_KV/);
-    ok(!result.stdout.includes(PRIVATE) && !result.stderr.includes(PRIVATE));
+    assert.match(result.stderr, /using WECOM_GATEWAY_KV/);
+    assert.ok(!result.stdout.includes(PRIVATE) && !result.stderr.includes(PRIVATE));
   } finally {
     await fixture.cleanup();
   }
@@ -215,15 +215,15 @@ Deno.test("jobs list shows where each job's reply stands: pending until WeCom ha
   try {
     const env = { WECOM_GATEWAY_KV: path };
     const table = await jobsCli(["list"], env, dir);
-    equal(table.code, 0, table.stderr);
+    assert.equal(table.code, 0, table.stderr);
     const replyOf = (id: string) =>
       table.stdout.split("\n").find((line) => line.startsWith(id))?.split(/ +/)[2];
-    deepEqual(
+    assert.deepEqual(
       [waiting, delivered, givenUp, silent, queued].map((one) => replyOf(one.id)),
       ["pending", "sent", "dead", "none", "-"],
     );
     const json = JSON.parse((await jobsCli(["list", "--json"], env, dir)).stdout);
-    equal(json.find((one: { id: string }) => one.id === waiting.id).reply, "pending");
+    assert.equal(json.find((one: { id: string }) => one.id === waiting.id).reply, "pending");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -233,17 +233,17 @@ Deno.test("jobs list filters by state and limit, and --json carries no content",
   const fixture = await store();
   try {
     const done = await jobsCli(["list", "--state", "done"], fixture.env, fixture.dir);
-    equal(done.code, 0);
-    equal(done.stdout.trim().split("\n").length, 3);
-    ok(!done.stdout.includes("queued"));
+    assert.equal(done.code, 0);
+    assert.equal(done.stdout.trim().split("\n").length, 3);
+    assert.ok(!done.stdout.includes("queued"));
 
     const limited = await jobsCli(["list", "--limit", "1"], fixture.env, fixture.dir);
-    match(limited.stdout, /\(the newest 1; --limit N for more/);
+    assert.match(limited.stdout, /\(the newest 1; --limit N for more/);
 
     const json = await jobsCli(["list", "--state", "failed", "--json"], fixture.env, fixture.dir);
     const parsed = JSON.parse(json.stdout);
-    equal(parsed.length, 1);
-    deepEqual(
+    assert.equal(parsed.length, 1);
+    assert.deepEqual(
       { id: parsed[0].id, state: parsed[0].state, type: parsed[0].type, error: parsed[0].error },
       {
         id: fixture.jobs.oldFailed.id,
@@ -252,10 +252,10 @@ Deno.test("jobs list filters by state and limit, and --json carries no content",
         error: "agent timed out after 30 min",
       },
     );
-    equal(parsed[0].message, undefined);
+    assert.equal(parsed[0].message, undefined);
 
     const none = await jobsCli(["list", "--state", "dead"], fixture.env, fixture.dir);
-    match(none.stdout, /No dead jobs in/);
+    assert.match(none.stdout, /No dead jobs in/);
   } finally {
     await fixture.cleanup();
   }
@@ -266,20 +266,20 @@ Deno.test("jobs stats counts jobs, outbox and dead letters and shows the app's p
   const gatewayKv = await Deno.openKv(fixture.path); // as a running gateway would hold it
   try {
     const text = await jobsCli(["stats"], fixture.env, fixture.dir);
-    equal(text.code, 0, text.stderr);
-    match(text.stdout, /Jobs: +queued 1, running 0, done 2, failed 1, dead 0/);
-    match(text.stdout, /Outbox: +1 pending, 0 sent, 2 dead/);
-    match(text.stdout, /Dead letters: +2 \(see 'wecom-gateway jobs dead'/);
-    match(
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /Jobs: +queued 1, running 0, done 2, failed 1, dead 0/);
+    assert.match(text.stdout, /Outbox: +1 pending, 0 sent, 2 dead/);
+    assert.match(text.stdout, /Dead letters: +2 \(see 'wecom-gateway jobs dead'/);
+    assert.match(
       text.stdout,
       /default +PROBLEM +ip_not_trusted 60020: WeCom refused app 'default'.* \(2m ago\)/,
     );
 
     const json = JSON.parse((await jobsCli(["stats", "--json"], fixture.env, fixture.dir)).stdout);
-    deepEqual(json.jobs, { queued: 1, running: 0, done: 2, failed: 1, dead: 0 });
-    deepEqual(json.outbox, { pending: 1, sent: 0, dead: 2 });
-    equal(json.deadLetters, 2);
-    equal(json.apps[0].errcode, 60020);
+    assert.deepEqual(json.jobs, { queued: 1, running: 0, done: 2, failed: 1, dead: 0 });
+    assert.deepEqual(json.outbox, { pending: 1, sent: 0, dead: 2 });
+    assert.equal(json.deadLetters, 2);
+    assert.equal(json.apps[0].errcode, 60020);
   } finally {
     gatewayKv.close();
     await fixture.cleanup();
@@ -290,47 +290,51 @@ Deno.test("jobs dead lists dead letters with their last error; retry queues one 
   const fixture = await store();
   try {
     const dead = await jobsCli(["dead"], fixture.env, fixture.dir);
-    equal(dead.code, 0);
-    match(
+    assert.equal(dead.code, 0);
+    assert.match(
       dead.stdout,
       /^id +conversation +app +purpose +attempts +age +first try +last try +why$/m,
     );
     // A dead letter written before reasons were recorded shows its last error.
-    match(
+    assert.match(
       dead.stdout,
       new RegExp(
         `${fixture.dead.old.id} +${CORP}:lisi +default +reply +8 +10d +- +- +errcode 60020`,
       ),
     );
-    match(dead.stdout, /jobs retry --all/);
+    assert.match(dead.stdout, /jobs retry --all/);
     const json = JSON.parse((await jobsCli(["dead", "--json"], fixture.env, fixture.dir)).stdout);
-    deepEqual(json.map((item: { id: string }) => item.id), [
+    assert.deepEqual(json.map((item: { id: string }) => item.id), [
       fixture.dead.old.id,
       fixture.dead.recent.id,
     ]);
-    equal(json[0].msgtype, "text");
+    assert.equal(json[0].msgtype, "text");
 
     const retry = await jobsCli(["retry", fixture.dead.old.id], fixture.env, fixture.dir);
-    equal(retry.code, 0, retry.stderr);
-    match(
+    assert.equal(retry.code, 0, retry.stderr);
+    assert.match(
       retry.stdout,
       new RegExp(`${fixture.dead.old.id}: queued again as \\w+ \\(${CORP}:lisi, reply\\)`),
     );
-    match(retry.stdout, /1 of 1 queued again/);
+    assert.match(retry.stdout, /1 of 1 queued again/);
 
     const kv = await Deno.openKv(fixture.path);
     try {
-      deepEqual((await listDeadLetters(kv)).map((item) => item.id), [fixture.dead.recent.id]);
+      assert.deepEqual((await listDeadLetters(kv)).map((item) => item.id), [
+        fixture.dead.recent.id,
+      ]);
       const pending = await listOutbox(kv, { state: "pending" });
-      equal(pending.length, 2);
-      ok(pending.some((item) => item.conversation === `${CORP}:lisi` && item.attempts === 0));
+      assert.equal(pending.length, 2);
+      assert.ok(
+        pending.some((item) => item.conversation === `${CORP}:lisi` && item.attempts === 0),
+      );
     } finally {
       kv.close();
     }
 
     const unknown = await jobsCli(["retry", "nope"], fixture.env, fixture.dir);
-    equal(unknown.code, 1);
-    match(unknown.stderr, /nope: Cannot retry dead letter 'nope'/);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /nope: Cannot retry dead letter 'nope'/);
   } finally {
     await fixture.cleanup();
   }
@@ -340,9 +344,9 @@ Deno.test("jobs retry --all empties the dead letters", async () => {
   const fixture = await store();
   try {
     const result = await jobsCli(["retry", "--all"], fixture.env, fixture.dir);
-    equal(result.code, 0);
-    match(result.stdout, /2 of 2 queued again/);
-    match((await jobsCli(["dead"], fixture.env, fixture.dir)).stdout, /No dead letters/);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /2 of 2 queued again/);
+    assert.match((await jobsCli(["dead"], fixture.env, fixture.dir)).stdout, /No dead letters/);
   } finally {
     await fixture.cleanup();
   }
@@ -352,26 +356,28 @@ Deno.test("jobs purge deletes finished jobs older than the cutoff; --dead-letter
   const fixture = await store();
   try {
     const onlyDone = await jobsCli(["purge", "--state", "done"], fixture.env, fixture.dir);
-    equal(onlyDone.code, 0);
-    match(onlyDone.stdout, /Purged 1 job \(done\) last changed more than 7d ago/);
+    assert.equal(onlyDone.code, 0);
+    assert.match(onlyDone.stdout, /Purged 1 job \(done\) last changed more than 7d ago/);
 
     const rest = await jobsCli(["purge", "--dead-letters"], fixture.env, fixture.dir);
-    match(rest.stdout, /Purged 1 job \(done, failed, dead\)/);
-    match(rest.stdout, /Purged 1 dead letter older than 7d/);
+    assert.match(rest.stdout, /Purged 1 job \(done, failed, dead\)/);
+    assert.match(rest.stdout, /Purged 1 dead letter older than 7d/);
 
     const kv = await Deno.openKv(fixture.path);
     try {
-      equal(await getJob(kv, fixture.jobs.oldDone.id), null);
-      equal(await getJob(kv, fixture.jobs.oldFailed.id), null);
-      equal((await getJob(kv, fixture.jobs.recentDone.id))?.state, "done");
-      equal((await getJob(kv, fixture.jobs.queued.id))?.state, "queued");
-      deepEqual((await listDeadLetters(kv)).map((item) => item.id), [fixture.dead.recent.id]);
+      assert.equal(await getJob(kv, fixture.jobs.oldDone.id), null);
+      assert.equal(await getJob(kv, fixture.jobs.oldFailed.id), null);
+      assert.equal((await getJob(kv, fixture.jobs.recentDone.id))?.state, "done");
+      assert.equal((await getJob(kv, fixture.jobs.queued.id))?.state, "queued");
+      assert.deepEqual((await listDeadLetters(kv)).map((item) => item.id), [
+        fixture.dead.recent.id,
+      ]);
     } finally {
       kv.close();
     }
 
     const all = await jobsCli(["purge", "--older-than", "0"], fixture.env, fixture.dir);
-    match(all.stdout, /Purged 1 job/);
+    assert.match(all.stdout, /Purged 1 job/);
   } finally {
     await fixture.cleanup();
   }
@@ -392,8 +398,8 @@ Deno.test("jobs refuses bad usage with exit 2 and names the fix", async () => {
     ];
     for (const [args, expected] of cases) {
       const result = await jobsCli(args, fixture.env, fixture.dir);
-      equal(result.code, 2, args.join(" "));
-      match(result.stderr, expected);
+      assert.equal(result.code, 2, args.join(" "));
+      assert.match(result.stderr, expected);
     }
   } finally {
     await fixture.cleanup();
@@ -404,18 +410,18 @@ Deno.test("jobs explains a missing store and an in-memory one", async () => {
   const dir = await workdir();
   try {
     const missing = await jobsCli(["stats"], { WECOM_GATEWAY_KV: `${dir}/nothing.sqlite3` }, dir);
-    equal(missing.code, 2);
-    match(missing.stderr, /There is no KV store at .*nothing\.sqlite3: no gateway has run/);
-    ok(!(await Deno.stat(`${dir}/nothing.sqlite3`).then(() => true, () => false)));
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /There is no KV store at .*nothing\.sqlite3: no gateway has run/);
+    assert.ok(!(await Deno.stat(`${dir}/nothing.sqlite3`).then(() => true, () => false)));
 
     const memory = await jobsCli(["list"], { WECOM_GATEWAY_KV: ":memory:" }, dir);
-    equal(memory.code, 2);
-    match(memory.stderr, /lives inside the gateway process/);
+    assert.equal(memory.code, 2);
+    assert.match(memory.stderr, /lives inside the gateway process/);
 
     const nothing = await jobsCli(["list"], {}, dir);
-    equal(nothing.code, 2);
-    match(nothing.stderr, /No WeCom app is configured/);
-    match(nothing.stderr, /--kv PATH or WECOM_GATEWAY_KV/);
+    assert.equal(nothing.code, 2);
+    assert.match(nothing.stderr, /No WeCom app is configured/);
+    assert.match(nothing.stderr, /--kv PATH or WECOM_GATEWAY_KV/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,4 +1,4 @@
-import { equal, match, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { FAKE_APP } from "../../src/simulator/wecom_api.ts";
 import { startGatewayProcess } from "../e2e/lib/gateway_process.ts";
 import { runCli, workdir } from "./run_cli.ts";
@@ -22,12 +22,15 @@ function appEnv(dir: string, port: number, overrides: Record<string, string> = {
 
 /** Asserts a start-up failure: exit 2, one line on stderr matching `expected`, no stack trace. */
 function assertOneLine(result: { code: number; stdout: string; stderr: string }, expected: RegExp) {
-  equal(result.code, 2, result.stdout + result.stderr);
+  assert.equal(result.code, 2, result.stdout + result.stderr);
   const lines = result.stderr.trim().split("\n");
-  equal(lines.length, 1, result.stderr);
-  match(lines[0], expected);
-  ok(!/^\s+at /m.test(result.stderr) && !/error: Uncaught/.test(result.stderr), result.stderr);
-  ok(!result.stdout.includes("wecom-gateway running"), result.stdout);
+  assert.equal(lines.length, 1, result.stderr);
+  assert.match(lines[0], expected);
+  assert.ok(
+    !/^\s+at /m.test(result.stderr) && !/error: Uncaught/.test(result.stderr),
+    result.stderr,
+  );
+  assert.ok(!result.stdout.includes("wecom-gateway running"), result.stdout);
 }
 
 Deno.test("serve: a port in use is one line naming the port and the fix, exit 2", async () => {
@@ -44,8 +47,8 @@ Deno.test("serve: a port in use is one line naming the port and the fix, exit 2"
     );
     // Nothing was left behind: the lock beside the KV file is gone.
     await Deno.stat(`${dir}/data/kv.sqlite3.lock`).then(
-      () => ok(false, "the lock file was left behind"),
-      (error) => ok(error instanceof Deno.errors.NotFound),
+      () => assert.ok(false, "the lock file was left behind"),
+      (error) => assert.ok(error instanceof Deno.errors.NotFound),
     );
   } finally {
     taken.close();
@@ -100,14 +103,14 @@ Deno.test("serve: a second gateway on the KV file of a running one is refused; a
       ),
     );
     const worker = await startGatewayProcess({ env, cwd: dir, role: "worker", name: "worker" });
-    equal((await worker.stop()).code, 0, worker.output());
+    assert.equal((await worker.stop()).code, 0, worker.output());
   } finally {
-    equal((await first.stop()).code, 0, first.output());
+    assert.equal((await first.stop()).code, 0, first.output());
   }
   try {
     // The lock went with the first gateway: a new one starts.
     const again = await startGatewayProcess({ env, cwd: dir, name: "again" });
-    equal((await again.stop()).code, 0, again.output());
+    assert.equal((await again.stop()).code, 0, again.output());
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -122,11 +125,11 @@ Deno.test("serve in demo mode (no app configured): a port in use is one line too
       env: { WECOM_CALLBACK_HOST: "127.0.0.1", WECOM_CALLBACK_PORT: String(port) },
       cwd: dir,
     });
-    equal(result.code, 2, result.stdout + result.stderr);
-    match(result.stdout, /Starting in demo mode/);
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    assert.match(result.stdout, /Starting in demo mode/);
     const last = result.stderr.trim().split("\n").at(-1)!;
-    match(last, new RegExp(`^Cannot start wecom-gateway as port ${port} is already in use`));
-    ok(!/^\s+at /m.test(result.stderr), result.stderr);
+    assert.match(last, new RegExp(`^Cannot start wecom-gateway as port ${port} is already in use`));
+    assert.ok(!/^\s+at /m.test(result.stderr), result.stderr);
   } finally {
     taken.close();
     await Deno.remove(dir, { recursive: true });
@@ -175,10 +178,10 @@ Deno.test("serve in demo mode with LOG_FORMAT=json: stdout is JSON lines too", a
       buffer = parts.pop()!;
       lines.push(...parts);
     }
-    ok(lines.some((line) => line.includes("DEMO MODE")), lines.join("\n"));
+    assert.ok(lines.some((line) => line.includes("DEMO MODE")), lines.join("\n"));
     for (const line of lines) {
       const parsed = JSON.parse(line); // throws on a line that is not JSON
-      equal(typeof parsed.msg, "string", line);
+      assert.equal(typeof parsed.msg, "string", line);
     }
   } finally {
     reader.releaseLock();
@@ -234,11 +237,11 @@ Deno.test("serve with LOG_FORMAT=json (from .env): every line on stdout is JSON,
         if (parsed.msg === "wecom-gateway running") banner = parsed;
       }
     }
-    ok(banner, `no banner line; stdout so far:\n${lines.join("\n")}`);
-    equal(banner.role, "all");
-    equal(banner.agent, "echo");
+    assert.ok(banner, `no banner line; stdout so far:\n${lines.join("\n")}`);
+    assert.equal(banner.role, "all");
+    assert.equal(banner.agent, "echo");
     const health = await fetch(banner.health as string);
-    equal((await health.json()).status, "ok");
+    assert.equal((await health.json()).status, "ok");
     child.kill("SIGTERM");
     for (;;) {
       const { value, done } = await reader.read();
@@ -246,11 +249,11 @@ Deno.test("serve with LOG_FORMAT=json (from .env): every line on stdout is JSON,
       buffer += decoder.decode(value, { stream: true });
     }
     lines.push(...buffer.split("\n").filter((line) => line !== ""));
-    equal((await child.status).code, 0, await stderr);
-    ok(lines.length >= 3, lines.join("\n")); // the banner, stopping, stopped
+    assert.equal((await child.status).code, 0, await stderr);
+    assert.ok(lines.length >= 3, lines.join("\n")); // the banner, stopping, stopped
     for (const line of lines) {
       const parsed = JSON.parse(line); // throws on a line that is not JSON
-      ok(typeof parsed.msg === "string" && typeof parsed.time === "string", line);
+      assert.ok(typeof parsed.msg === "string" && typeof parsed.time === "string", line);
     }
   } finally {
     reader.releaseLock();
@@ -295,8 +298,8 @@ Deno.test("serve: a non-loopback operator host without a token is refused before
       }),
       cwd: dir,
     });
-    equal(result.code, 2, result.stderr);
-    match(result.stderr, /gateway\.operator\.host .*is 0\.0\.0\.0, not a loopback address/);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /gateway\.operator\.host .*is 0\.0\.0\.0, not a loopback address/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { captureContext } from "../../src/cli/context.ts";
 import { createSimulateCommand } from "../../src/cli/simulate.ts";
 import type { AppConfig } from "../../src/config/types.ts";
@@ -10,6 +10,7 @@ import { randomApp, testConfig } from "../fakes/config.ts";
 import { dotenv, runCli, workdir } from "./run_cli.ts";
 import { startDemo } from "../../src/simulator/demo.ts";
 import { amr, gif } from "../../src/simulator/media_samples.ts";
+import { waitFor } from "../lib/wait.ts";
 
 const APP: AppConfig = randomApp({ name: "default" });
 
@@ -43,7 +44,7 @@ async function simulate(
   const code = await createSimulateCommand({ context, verifyDeadlineMs: options.deadlineMs })
     .run(args);
   const all = stdout() + stderr();
-  for (const secret of SECRETS) ok(!all.includes(secret), "a secret reached the output");
+  for (const secret of SECRETS) assert.ok(!all.includes(secret), "a secret reached the output");
   return { code, stdout: stdout(), stderr: stderr(), all };
 }
 
@@ -110,16 +111,16 @@ function closedPort(): number {
 
 Deno.test("simulate --help and send --help (subprocess) list the subcommands and options", async () => {
   const top = await runCli(["simulate", "--help"]);
-  equal(top.code, 0);
-  match(top.stdout, /simulate send/);
-  match(top.stdout, /simulate verify/);
+  assert.equal(top.code, 0);
+  assert.match(top.stdout, /simulate send/);
+  assert.match(top.stdout, /simulate verify/);
   const send = await runCli(["simulate", "send", "--help"]);
-  equal(send.code, 0);
-  match(send.stdout, /--msg-id N/);
-  match(send.stdout, /--event NAME/);
+  assert.equal(send.code, 0);
+  assert.match(send.stdout, /--msg-id N/);
+  assert.match(send.stdout, /--event NAME/);
   const verify = await runCli(["simulate", "verify", "--help"]);
-  equal(verify.code, 0);
-  match(verify.stdout, /will not save/);
+  assert.equal(verify.code, 0);
+  assert.match(verify.stdout, /will not save/);
 });
 
 Deno.test("simulate verify (subprocess) passes against a real gateway, credentials from .env", async () => {
@@ -128,11 +129,11 @@ Deno.test("simulate verify (subprocess) passes against a real gateway, credentia
   try {
     await Deno.writeTextFile(`${dir}/.env`, dotenv(APP_ENV));
     const result = await runCli(["simulate", "verify", "--url", gw.url], { cwd: dir });
-    equal(result.code, 0, result.stdout + result.stderr);
-    match(result.stdout, /HTTP 200 in \d+ ms, body "\d{19}"/);
-    match(result.stdout, /OK: The URL answers WeCom's verification correctly/);
-    match(result.stdout, /note: 127\.0\.0\.1 is a local or private address/);
-    for (const secret of SECRETS) ok(!(result.stdout + result.stderr).includes(secret));
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /HTTP 200 in \d+ ms, body "\d{19}"/);
+    assert.match(result.stdout, /OK: The URL answers WeCom's verification correctly/);
+    assert.match(result.stdout, /note: 127\.0\.0\.1 is a local or private address/);
+    for (const secret of SECRETS) assert.ok(!(result.stdout + result.stderr).includes(secret));
   } finally {
     await gw.stop();
     await Deno.remove(dir, { recursive: true });
@@ -149,11 +150,11 @@ Deno.test("simulate verify: a gateway with another token answers 403, diagnosed 
       gw.url,
       ...credentials({ ...other, corpId: APP.corpId }),
     ]);
-    equal(result.code, 1);
-    match(result.stdout, /HTTP 403/);
-    match(result.stdout, /FAIL \(forbidden\)/);
-    match(result.stdout, /Token and EncodingAESKey/);
-    match(result.stdout, /The server said: "The signature does not match/);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /HTTP 403/);
+    assert.match(result.stdout, /FAIL \(forbidden\)/);
+    assert.match(result.stdout, /Token and EncodingAESKey/);
+    assert.match(result.stdout, /The server said: "The signature does not match/);
   } finally {
     await gw.stop();
   }
@@ -164,10 +165,10 @@ Deno.test("simulate verify: a wrong path on the gateway is a 404 naming the conf
   try {
     const wrong = gw.url.replace("/wecom/callback", "/callback");
     const result = await simulate(["verify", "--url", wrong], { env: APP_ENV });
-    equal(result.code, 1);
-    match(result.stdout, /FAIL \(not_found\): Nothing answers at the path \/callback/);
-    match(result.stdout, /callback path is \/wecom\/callback/);
-    match(result.stdout, /The gateway itself answered, so host and port are right/);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /FAIL \(not_found\): Nothing answers at the path \/callback/);
+    assert.match(result.stdout, /callback path is \/wecom\/callback/);
+    assert.match(result.stdout, /The gateway itself answered, so host and port are right/);
   } finally {
     await gw.stop();
   }
@@ -175,29 +176,29 @@ Deno.test("simulate verify: a wrong path on the gateway is a 404 naming the conf
 
 Deno.test("simulate verify diagnoses a body in quotes (a JSON framework answered)", async () => {
   const result = await verifyAgainst((plain) => Response.json(plain));
-  equal(result.code, 1);
-  match(result.stdout, /FAIL \(quotes\)/);
-  match(result.stdout, /without quotes/);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /FAIL \(quotes\)/);
+  assert.match(result.stdout, /without quotes/);
 });
 
 Deno.test("simulate verify diagnoses a trailing newline", async () => {
   const result = await verifyAgainst((plain) => new Response(plain + "\n"));
-  equal(result.code, 1);
-  match(result.stdout, /FAIL \(newline\)/);
-  match(result.stdout, /body "\d{19}\\n"/);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /FAIL \(newline\)/);
+  assert.match(result.stdout, /body "\d{19}\\n"/);
 });
 
 Deno.test("simulate verify diagnoses a UTF-8 BOM before the plaintext", async () => {
   const result = await verifyAgainst((plain) => new Response("\uFEFF" + plain));
-  equal(result.code, 1);
-  match(result.stdout, /FAIL \(bom\)/);
-  match(result.stdout, /byte-order mark/);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /FAIL \(bom\)/);
+  assert.match(result.stdout, /byte-order mark/);
 });
 
 Deno.test("simulate verify diagnoses JSON around the plaintext", async () => {
   const result = await verifyAgainst((plain) => Response.json({ echostr: plain }));
-  equal(result.code, 1);
-  match(result.stdout, /FAIL \(json\): The body is JSON that contains the plaintext/);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /FAIL \(json\): The body is JSON that contains the plaintext/);
 });
 
 Deno.test("simulate verify diagnoses an HTML page: another program answered", async () => {
@@ -206,15 +207,15 @@ Deno.test("simulate verify diagnoses an HTML page: another program answered", as
       headers: { "content-type": "text/html" },
     })
   );
-  equal(result.code, 1);
-  match(result.stdout, /FAIL \(html\)/);
-  match(result.stdout, /Another program answered instead of the gateway/);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /FAIL \(html\)/);
+  assert.match(result.stdout, /Another program answered instead of the gateway/);
 });
 
 Deno.test("simulate verify diagnoses an echostr returned without decrypting it", async () => {
   const result = await verifyAgainst((_plain, echostr) => new Response(echostr));
-  equal(result.code, 1);
-  match(result.stdout, /FAIL \(still_encrypted\)/);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /FAIL \(still_encrypted\)/);
 });
 
 Deno.test("simulate verify fails a right answer slower than the deadline", async () => {
@@ -222,8 +223,8 @@ Deno.test("simulate verify fails a right answer slower than the deadline", async
     await new Promise((resolve) => setTimeout(resolve, 150));
     return new Response(plain);
   }, 50);
-  equal(result.code, 1);
-  match(
+  assert.equal(result.code, 1);
+  assert.match(
     result.stdout,
     /FAIL \(slow\): The answer is right but took \d+ ms; WeCom gives up after 50 ms/,
   );
@@ -236,8 +237,8 @@ Deno.test("simulate verify reports a redirect, which WeCom does not follow", asy
       headers: { location: "https://gw.example.com/wecom/callback" },
     })
   );
-  equal(result.code, 1);
-  match(
+  assert.equal(result.code, 1);
+  assert.match(
     result.stdout,
     /FAIL \(redirect\): The URL redirects \(HTTP 301\) to https:\/\/gw\.example\.com/,
   );
@@ -245,17 +246,17 @@ Deno.test("simulate verify reports a redirect, which WeCom does not follow", asy
 
 Deno.test("simulate verify reports a reverse proxy whose gateway is down (502)", async () => {
   const result = await verifyAgainst(() => new Response("Bad Gateway", { status: 502 }));
-  equal(result.code, 1);
-  match(result.stdout, /FAIL \(server_error\)/);
-  match(result.stdout, /gateway behind it is not running/);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /FAIL \(server_error\)/);
+  assert.match(result.stdout, /gateway behind it is not running/);
 });
 
 Deno.test("simulate verify: nothing listening is a refused connection, not reachable", async () => {
   const url = `http://127.0.0.1:${closedPort()}/wecom/callback`;
   const result = await simulate(["verify", "--url", url, ...CREDENTIALS]);
-  equal(result.code, 1);
-  match(result.stdout, /FAIL \(refused\): Connection refused/);
-  match(result.stdout, /WeCom must reach this URL from the internet/);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /FAIL \(refused\): Connection refused/);
+  assert.match(result.stdout, /WeCom must reach this URL from the internet/);
 });
 
 Deno.test("simulate verify: a server that never answers times out", async () => {
@@ -267,12 +268,12 @@ Deno.test("simulate verify: a server that never answers times out", async () => 
   try {
     const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/wecom/callback`;
     const result = await simulate(["verify", "--url", url, "--timeout", "200", ...CREDENTIALS]);
-    equal(result.code, 1);
-    match(
+    assert.equal(result.code, 1);
+    assert.match(
       result.stdout,
       /FAIL \(timeout\): No answer from 127\.0\.0\.1:\d+ in time \(waited 200 ms/,
     );
-    match(result.stdout, /firewall/);
+    assert.match(result.stdout, /firewall/);
   } finally {
     listener.close();
     await accepting;
@@ -285,8 +286,8 @@ Deno.test("simulate verify: https:// to a plain-HTTP port is a TLS failure", asy
   try {
     const url = server.url.replace("http://", "https://");
     const result = await simulate(["verify", "--url", url, ...CREDENTIALS]);
-    equal(result.code, 1);
-    match(result.stdout, /FAIL \(tls\): The TLS \(HTTPS\) connection/);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /FAIL \(tls\): The TLS \(HTTPS\) connection/);
   } finally {
     await server.close();
   }
@@ -301,8 +302,8 @@ Deno.test("simulate verify: an unknown host is a DNS failure", async () => {
     "3000",
     ...CREDENTIALS,
   ]);
-  equal(result.code, 1);
-  match(result.stdout, /FAIL \((dns|timeout)\)/);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /FAIL \((dns|timeout)\)/);
 });
 
 Deno.test("simulate send posts a sealed text message the gateway records; a repeated MsgId is deduplicated", async () => {
@@ -310,19 +311,19 @@ Deno.test("simulate send posts a sealed text message the gateway records; a repe
   try {
     const args = ["send", "--url", gw.url, "--text", "你好 from simulate", "--user", "lisi"];
     const first = await simulate([...args, "--msg-id", "7000000000000000001", ...CREDENTIALS]);
-    equal(first.code, 0, first.all);
-    match(
+    assert.equal(first.code, 0, first.all);
+    assert.match(
       first.stdout,
       /POST http:\/\/127\.0\.0\.1:\d+\/wecom\/callback: text message of 20 bytes/,
     );
-    match(first.stdout, /HTTP 200 in \d+ ms/);
-    match(first.stdout, /OK: Accepted/);
+    assert.match(first.stdout, /HTTP 200 in \d+ ms/);
+    assert.match(first.stdout, /OK: Accepted/);
     const again = await simulate([...args, "--msg-id", "7000000000000000001", ...CREDENTIALS]);
-    equal(again.code, 0);
+    assert.equal(again.code, 0);
     const jobs = await listJobs(gw.kv);
-    equal(jobs.length, 1);
-    equal(jobs[0].conversation, `${APP.corpId}:lisi`);
-    deepEqual(
+    assert.equal(jobs.length, 1);
+    assert.equal(jobs[0].conversation, `${APP.corpId}:lisi`);
+    assert.deepEqual(
       jobs[0].message.type === "text" ? jobs[0].message.content : null,
       "你好 from simulate",
     );
@@ -342,8 +343,8 @@ Deno.test("simulate send --type location and --event click reach the gateway as 
       "location",
       ...CREDENTIALS,
     ]);
-    equal(location.code, 0, location.all);
-    match(location.stdout, /location message \(MsgId \d+\) from 'simulated-user'/);
+    assert.equal(location.code, 0, location.all);
+    assert.match(location.stdout, /location message \(MsgId \d+\) from 'simulated-user'/);
     const click = await simulate([
       "send",
       "--url",
@@ -354,14 +355,14 @@ Deno.test("simulate send --type location and --event click reach the gateway as 
       "MENU_HELP",
       ...CREDENTIALS,
     ]);
-    equal(click.code, 0, click.all);
-    match(click.stdout, /event 'click' \(EventKey 'MENU_HELP'\)/);
+    assert.equal(click.code, 0, click.all);
+    assert.match(click.stdout, /event 'click' \(EventKey 'MENU_HELP'\)/);
     const types = (await listJobs(gw.kv)).map((job) =>
       job.message.type === "event"
         ? `event:${job.message.event}:${job.message.eventKey}`
         : job.message.type
     ).sort();
-    deepEqual(types, ["event:click:MENU_HELP", "location"]);
+    assert.deepEqual(types, ["event:click:MENU_HELP", "location"]);
   } finally {
     await gw.stop();
   }
@@ -377,13 +378,13 @@ Deno.test("simulate send takes the URL, app and allowed user from the configurat
       WECOM_CALLBACK_ALLOWED_USERS: "wangwu,zhaoliu",
     };
     const result = await simulate(["send", "--text", "hi"], { env });
-    equal(result.code, 0, result.all);
-    match(
+    assert.equal(result.code, 0, result.all);
+    assert.match(
       result.stdout,
       new RegExp(`POST http://127\\.0\\.0\\.1:${gw.gw.address!.port}/wecom/callback`),
     );
-    match(result.stdout, /from 'wangwu', as app 'default'/);
-    equal((await listJobs(gw.kv))[0].userId, "wangwu");
+    assert.match(result.stdout, /from 'wangwu', as app 'default'/);
+    assert.equal((await listJobs(gw.kv))[0].userId, "wangwu");
   } finally {
     await gw.stop();
   }
@@ -394,10 +395,10 @@ Deno.test("simulate send with another token is refused with 403 and explained", 
   try {
     const other = randomApp({ corpId: APP.corpId });
     const result = await simulate(["send", "--url", gw.url, ...credentials(other)]);
-    equal(result.code, 1);
-    match(result.stdout, /HTTP 403/);
-    match(result.stdout, /FAIL: Refused: the signature, CorpID or AgentID does not match/);
-    equal((await listJobs(gw.kv)).length, 0);
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /HTTP 403/);
+    assert.match(result.stdout, /FAIL: Refused: the signature, CorpID or AgentID does not match/);
+    assert.equal((await listJobs(gw.kv)).length, 0);
   } finally {
     await gw.stop();
   }
@@ -406,34 +407,37 @@ Deno.test("simulate send with another token is refused with 403 and explained", 
 Deno.test("simulate send to a port where nothing listens says so", async () => {
   const url = `http://127.0.0.1:${closedPort()}/wecom/callback`;
   const result = await simulate(["send", "--url", url, ...CREDENTIALS]);
-  equal(result.code, 1);
-  match(result.stderr, /FAIL: Connection refused by 127\.0\.0\.1:\d+/);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /FAIL: Connection refused by 127\.0\.0\.1:\d+/);
 });
 
 Deno.test("simulate refuses bad usage with exit 2 and says what to do", async () => {
   const partial = await simulate(["send", "--url", "http://127.0.0.1:1/x", "--token", APP.token]);
-  equal(partial.code, 2);
-  match(partial.stderr, /also give --aes-key, --corp-id/);
+  assert.equal(partial.code, 2);
+  assert.match(partial.stderr, /also give --aes-key, --corp-id/);
   const type = await simulate(["send", "--type", "sticker", "--url", "http://x/", ...CREDENTIALS]);
-  equal(type.code, 2);
-  match(type.stderr, /Cannot send --type 'sticker': use text, image, voice, video, location, link/);
+  assert.equal(type.code, 2);
+  assert.match(
+    type.stderr,
+    /Cannot send --type 'sticker': use text, image, voice, video, location, link/,
+  );
   const key = await simulate(["send", "--key", "K", "--url", "http://x/", ...CREDENTIALS]);
-  equal(key.code, 2);
-  match(key.stderr, /add --event NAME/);
+  assert.equal(key.code, 2);
+  assert.match(key.stderr, /add --event NAME/);
   const badKey = await simulate([
     "verify",
     "--url",
     "http://x/",
     ...credentials({ token: "t", encodingAesKey: "short", corpId: "ww1" }),
   ]);
-  equal(badKey.code, 2);
-  match(badKey.stderr, /Cannot use the EncodingAESKey of --aes-key/);
+  assert.equal(badKey.code, 2);
+  assert.match(badKey.stderr, /Cannot use the EncodingAESKey of --aes-key/);
   const sub = await simulate(["replay"]);
-  equal(sub.code, 2);
-  match(sub.stderr, /'simulate' has no subcommand 'replay'/);
+  assert.equal(sub.code, 2);
+  assert.match(sub.stderr, /'simulate' has no subcommand 'replay'/);
   const noConfig = await simulate(["send", "--text", "hi"]);
-  equal(noConfig.code, 2);
-  match(noConfig.stderr, /give the credentials with --token/);
+  assert.equal(noConfig.code, 2);
+  assert.match(noConfig.stderr, /give the credentials with --token/);
 });
 
 /** `simulate send` against a demo (gateway + simulated WeCom) with the demo's keys. */
@@ -470,17 +474,17 @@ Deno.test("simulate send --file uploads the file first; the gateway downloads ex
       "--corp-secret",
       demo.app.corpSecret,
     ]);
-    equal(result.code, 0, result.stdout + result.stderr);
-    match(
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(
       result.stdout,
       /Uploading memo\.amr \(4806 bytes\) to http:\/\/127\.0\.0\.1:\d+ as voice/,
     );
     const [upload] = demo.api.uploads();
-    deepEqual([upload.type, upload.bytes], ["voice", voice]);
-    match(result.stdout, new RegExp(`uploaded as MediaId ${upload.mediaId}`));
-    while (!(await demo.settled(demo.user.userId))) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual([upload.type, upload.bytes], ["voice", voice]);
+    assert.match(result.stdout, new RegExp(`uploaded as MediaId ${upload.mediaId}`));
+    await waitFor(() => demo.settled(demo.user.userId), "the conversation settled");
     const [reply] = demo.api.delivered(demo.user.userId);
-    match(
+    assert.match(
       String(reply.payload.content),
       new RegExp(
         `^\\[voice\\] media_id=${upload.mediaId} format=amr file=\\S+ size=4806 type=audio/amr$`,
@@ -496,8 +500,8 @@ Deno.test("simulate send --file uploads the file first; the gateway downloads ex
       "--corp-secret",
       demo.app.corpSecret,
     ]);
-    equal(sample.code, 0, sample.stderr);
-    match(sample.stdout, /Uploading demo\.png \(70 bytes\)/);
+    assert.equal(sample.code, 0, sample.stderr);
+    assert.match(sample.stdout, /Uploading demo\.png \(70 bytes\)/);
   } finally {
     await demo.close();
     await Deno.remove(dir, { recursive: true });
@@ -519,8 +523,8 @@ Deno.test("simulate send --file: a file WeCom refuses, a missing file, a wrong t
       `${dir}/anim.gif`,
       ...api,
     ]);
-    equal(refused.code, 1);
-    match(refused.stderr, /FAIL: WeCom did not take the file: .*40004/);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /FAIL: WeCom did not take the file: .*40004/);
     const missing = await sendToDemo(demo, [
       "--type",
       "image",
@@ -528,19 +532,22 @@ Deno.test("simulate send --file: a file WeCom refuses, a missing file, a wrong t
       `${dir}/nope.png`,
       ...api,
     ]);
-    equal(missing.code, 2);
-    match(missing.stderr, /Cannot read --file .*nope\.png/);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /Cannot read --file .*nope\.png/);
     const wrongType = await sendToDemo(demo, ["--type", "location", "--file", `${dir}/anim.gif`]);
-    equal(wrongType.code, 2);
-    match(wrongType.stderr, /--file and --api go with --type image, voice, video/);
+    assert.equal(wrongType.code, 2);
+    assert.match(wrongType.stderr, /--file and --api go with --type image, voice, video/);
     const noApi = await sendToDemo(demo, ["--type", "image", "--file", `${dir}/anim.gif`]);
-    equal(noApi.code, 2);
-    match(noApi.stderr, /give the WeCom API and the app's Secret: --api URL --corp-secret S/);
-    deepEqual(demo.api.uploads(), [], "nothing was uploaded");
+    assert.equal(noApi.code, 2);
+    assert.match(
+      noApi.stderr,
+      /give the WeCom API and the app's Secret: --api URL --corp-secret S/,
+    );
+    assert.deepEqual(demo.api.uploads(), [], "nothing was uploaded");
     // Without --file the placeholder MediaId is named as such.
     const placeholder = await sendToDemo(demo, ["--type", "video"]);
-    equal(placeholder.code, 0);
-    match(placeholder.stdout, /placeholder 'simulated-media-id'.*--file PATH/);
+    assert.equal(placeholder.code, 0);
+    assert.match(placeholder.stdout, /placeholder 'simulated-media-id'.*--file PATH/);
   } finally {
     await demo.close();
     await Deno.remove(dir, { recursive: true });

@@ -1,4 +1,4 @@
-import { strict as assert } from "node:assert";
+import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { decodeBase64, encodeBase64 } from "../../src/crypto/base64.ts";
 import { Base64Error, WeComCryptoError } from "../../src/crypto/errors.ts";

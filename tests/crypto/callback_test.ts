@@ -1,4 +1,4 @@
-import { strict as assert } from "node:assert";
+import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import {
   Base64Error,

@@ -1,4 +1,4 @@
-import { strict as assert } from "node:assert";
+import assert from "node:assert/strict";
 import { timingSafeEqual } from "../../src/crypto/constant_time.ts";
 
 const bytes = (...values: number[]) => new Uint8Array(values);

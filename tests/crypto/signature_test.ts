@@ -1,4 +1,4 @@
-import { strict as assert } from "node:assert";
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { computeSignature, verifySignature } from "../../src/crypto/signature.ts";
 import { ciphertextOf, vectors } from "./vectors.ts";

@@ -9,16 +9,9 @@ import { keys } from "../../src/store/keys.ts";
 import { createWeComClient } from "../../src/wecom/client.ts";
 import { fakeAppConfig, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";
 import { png } from "../fakes/media_samples.ts";
+import { waitFor } from "../lib/wait.ts";
 
 const DELIVERY = { markdown: false, maxAttempts: 5, perMinute: 30, perHour: 1000 };
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 Deno.test("a media item whose send answer was lost is resent with the same media id, delivered once", async () => {
   const api = startFakeWeComApi();

@@ -1,6 +1,7 @@
 // The command agent of a real gateway process gets none of the gateway's secrets.
 import assert from "node:assert/strict";
-import { createHarness, waitFor } from "./lib/harness.ts";
+import { createHarness } from "./lib/harness.ts";
+import { waitFor } from "../lib/wait.ts";
 
 Deno.test("a gateway process's command agent sees neither DENO_KV_ACCESS_TOKEN nor OPENAI_API_KEY, and sees what agent.command.env names", async () => {
   const h = await createHarness({

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { setLogSink } from "../../src/log.ts";
 import { startWorld } from "../fakes/world.ts";
+import { waitFor } from "../lib/wait.ts";
 
 // The refused redirect is logged for the operator: captured here and asserted, not printed.
 const logged: string[] = [];
@@ -40,7 +41,7 @@ for (const status of [302, 307]) {
     try {
       assert.equal(await w.text("lisi", "hello", "9100"), 200);
       // Positive control: the job ran, the agent was asked, and the member was told it failed.
-      await w.waitFor(() => w.texts("lisi").length > 0, "the failure notice");
+      await waitFor(() => w.texts("lisi").length > 0, "the failure notice");
       assert.ok(agentHits >= 1);
       const texts = w.texts("lisi");
       assert.ok(

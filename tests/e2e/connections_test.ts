@@ -8,9 +8,10 @@
  * @module
  */
 
-import { deepEqual, equal, ok } from "node:assert/strict";
-import { createHarness, waitFor } from "./lib/harness.ts";
+import assert from "node:assert/strict";
+import { createHarness } from "./lib/harness.ts";
 import { measured } from "../lib/measured.ts";
+import { waitFor } from "../lib/wait.ts";
 import { waitForSettledKv } from "./lib/kv_state.ts";
 
 const LIMIT = 256;
@@ -55,24 +56,28 @@ Deno.test({
 
       let exited = false;
       gateway.exited.then(() => exited = true);
-      equal(exited, false, `the gateway died under the flood:\n${gateway.output()}`);
+      assert.equal(exited, false, `the gateway died under the flood:\n${gateway.output()}`);
       const health = await fetch(`${gateway.baseUrl}/health`, {
         signal: AbortSignal.timeout(5000),
       });
-      equal(health.status, 200, "/health answers during the flood");
+      assert.equal(health.status, 200, "/health answers during the flood");
       await health.body?.cancel();
 
       const metrics = await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text();
       const shed = Number(
         /wecom_http_connections_closed_total\{reason="shed"\} (\d+)/.exec(metrics)?.[1],
       );
-      ok(shed > 0, `the idlest connections were shed for new ones:\n${metrics}`);
+      assert.ok(shed > 0, `the idlest connections were shed for new ones:\n${metrics}`);
       const acceptErrors = Number(
         /wecom_http_connections_closed_total\{reason="accept_error"\} (\d+)/.exec(metrics)?.[1] ??
           0,
       );
       // The cap (42 here) kept its reserve: accept() never ran out of descriptors.
-      equal(acceptErrors, 0, `accept() failed for lack of descriptors:\n${gateway.output()}`);
+      assert.equal(
+        acceptErrors,
+        0,
+        `accept() failed for lack of descriptors:\n${gateway.output()}`,
+      );
 
       for (const conn of conns) {
         try {
@@ -84,16 +89,16 @@ Deno.test({
       conns = [];
 
       const began = performance.now();
-      equal(await h.post(gateway, await h.callback("lisi", "after the flood", "9001")), 200);
+      assert.equal(await h.post(gateway, await h.callback("lisi", "after the flood", "9001")), 200);
       const ackMs = performance.now() - began;
-      ok(ackMs < 1000, `acknowledged ${Math.round(ackMs)} ms after the flood ended`);
+      assert.ok(ackMs < 1000, `acknowledged ${Math.round(ackMs)} ms after the flood ended`);
       await waitFor(() => h.api.delivered("lisi").length >= 1, "the reply", 15_000);
       await waitForSettledKv(h.kvPath);
-      deepEqual(h.api.delivered("lisi").map((m) => m.payload.content), ["after the flood"]);
-      equal(exited, false);
-      ok(!/Uncaught/.test(gateway.output()), `no error escaped:\n${gateway.output()}`);
+      assert.deepEqual(h.api.delivered("lisi").map((m) => m.payload.content), ["after the flood"]);
+      assert.equal(exited, false);
+      assert.ok(!/Uncaught/.test(gateway.output()), `no error escaped:\n${gateway.output()}`);
       const stopped = await gateway.stop();
-      equal(stopped.code, 0, gateway.output());
+      assert.equal(stopped.code, 0, gateway.output());
       measured(
         `flood of ${FLOOD} under ulimit -n ${LIMIT}: ${shed} shed, ${acceptErrors} accept errors; ` +
           `callback acknowledged in ${Math.round(ackMs)} ms after it`,

@@ -7,10 +7,11 @@
  * @module
  */
 
-import { deepEqual, equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import type { SealedCallback } from "../../src/simulator/seal.ts";
 import type { GatewayProcess } from "./lib/gateway_process.ts";
-import { createHarness, type Harness, tag, waitFor } from "./lib/harness.ts";
+import { createHarness, type Harness, tag } from "./lib/harness.ts";
+import { waitFor } from "../lib/wait.ts";
 import { checkLedger, createLedger, type Ledger } from "./lib/ledger.ts";
 import { readKvState, waitForSettledKv } from "./lib/kv_state.ts";
 import { measured } from "../lib/measured.ts";
@@ -73,8 +74,8 @@ Deno.test({
     try {
       const batch = await plan(h, users, 1, 6);
       const statuses = await sendAll(h, gateway, batch, ledger);
-      deepEqual(statuses.filter((s) => s !== 200), [], "every callback is acknowledged");
-      equal(ledger.size(), 30);
+      assert.deepEqual(statuses.filter((s) => s !== 200), [], "every callback is acknowledged");
+      assert.equal(ledger.size(), 30);
 
       // A few replies go out normally; then WeCom fails a burst of sends, and the send after
       // the burst is slow: WeCom delivers it 800 ms later, after the gateway has died.
@@ -95,18 +96,21 @@ Deno.test({
 
       // What the crash left behind.
       const crashed = await readKvState(h.kvPath, killedAt);
-      ok(crashed.jobs.queued > 0, `jobs were queued at the kill: ${JSON.stringify(crashed.jobs)}`);
-      ok(
+      assert.ok(
+        crashed.jobs.queued > 0,
+        `jobs were queued at the kill: ${JSON.stringify(crashed.jobs)}`,
+      );
+      assert.ok(
         crashed.jobs.running > 0,
         `jobs were running at the kill: ${JSON.stringify(crashed.jobs)}`,
       );
-      ok(
+      assert.ok(
         crashed.outbox.failedPending > 0,
         `replies waited in back-off at the kill: ${JSON.stringify(crashed.outbox)}`,
       );
-      ok(crashed.outbox.inFlight > 0, "a send was in flight at the kill");
+      assert.ok(crashed.outbox.inFlight > 0, "a send was in flight at the kill");
       const deliveredAtKill = h.api.delivered().length;
-      ok(deliveredAtKill < 30);
+      assert.ok(deliveredAtKill < 30);
 
       // The slow send lands at WeCom while the gateway is down.
       await waitFor(() => h.api.delivered().length > deliveredAtKill, "the slow send to land");
@@ -115,10 +119,10 @@ Deno.test({
       const restartedAt = performance.now();
       // WeCom retries some callbacks after the crash: same sealed callbacks, same MsgIds.
       const retried = batch.map((mine, u) => mine[u % mine.length]);
-      for (const message of retried) equal(await h.post(gateway, message.sealed), 200);
+      for (const message of retried) assert.equal(await h.post(gateway, message.sealed), 200);
       // New messages after the restart come after the older ones.
       const after = await plan(h, users, 7, 1);
-      deepEqual((await sendAll(h, gateway, after, ledger)).filter((s) => s !== 200), []);
+      assert.deepEqual((await sendAll(h, gateway, after, ledger)).filter((s) => s !== 200), []);
 
       const recoveryMs = await waitFor(
         () => checkLedger(ledger, h.api).lost === 0,
@@ -127,29 +131,29 @@ Deno.test({
       );
       await waitForSettledKv(h.kvPath); // nothing left to send: a double would have gone out
       const stopped = await gateway.stop();
-      equal(stopped.code, 0, gateway.output());
+      assert.equal(stopped.code, 0, gateway.output());
 
       const settled = await readKvState(h.kvPath);
-      deepEqual(settled.jobs, { queued: 0, running: 0, done: 35, failed: 0, dead: 0 });
-      equal(settled.outbox.pending, 0, "nothing left to send");
-      equal(settled.deadLetters, 0, "no dead letters");
+      assert.deepEqual(settled.jobs, { queued: 0, running: 0, done: 35, failed: 0, dead: 0 });
+      assert.equal(settled.outbox.pending, 0, "nothing left to send");
+      assert.equal(settled.deadLetters, 0, "no dead letters");
 
       const check = checkLedger(ledger, h.api, users);
-      deepEqual(check.problems, []);
-      equal(check.delivered, 35, "35 replies for 35 acknowledged messages");
+      assert.deepEqual(check.problems, []);
+      assert.equal(check.delivered, 35, "35 replies for 35 acknowledged messages");
       // Each suppressed resend is a reply WeCom already had: never a second copy, never a loss.
       for (const resend of h.api.state.duplicatesSuppressed) {
         const content = String(resend.payload.content);
-        equal(
+        assert.equal(
           h.api.delivered(resend.touser).filter((m) => m.payload.content === content).length,
           1,
         );
-        equal(Number(resend.body.enable_duplicate_check), 1);
+        assert.equal(Number(resend.body.enable_duplicate_check), 1);
       }
-      ok(check.suppressed >= 1, "the resend of the in-flight reply was suppressed by WeCom");
+      assert.ok(check.suppressed >= 1, "the resend of the in-flight reply was suppressed by WeCom");
 
       const runs = await h.agentRuns();
-      ok(runs.started.length >= 35, "the agent ran for every job");
+      assert.ok(runs.started.length >= 35, "the agent ran for every job");
       measured(
         `crash: at the kill ${JSON.stringify(crashed.jobs)}, outbox ${
           JSON.stringify(crashed.outbox)

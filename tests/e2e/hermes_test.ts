@@ -1,4 +1,4 @@
-import { deepEqual, equal, notEqual, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { HERMES_DEFAULTS } from "../../src/agent/backends/hermes.ts";
 import { FAILURE_TEXT_DEFAULTS } from "../../src/config/validate_agent.ts";
 import { rerunJob } from "../../src/jobs/rerun.ts";
@@ -7,6 +7,7 @@ import { listJobs } from "../../src/jobs/store.ts";
 import { setLogSink } from "../../src/log.ts";
 import { type FakeHermes, startFakeHermes } from "../fakes/hermes_api.ts";
 import { startWorld, type World } from "../fakes/world.ts";
+import { waitFor } from "../lib/wait.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -29,26 +30,26 @@ Deno.test("e2e hermes: members who open alike get their own Hermes sessions; /re
   const hermes = startFakeHermes({ apiKey: KEY });
   const w = await hermesWorld(hermes);
   try {
-    equal(await w.text("zhangsan", "你好", "1"), 200);
-    equal(await w.text("lisi", "你好", "2"), 200);
-    await w.waitFor(
+    assert.equal(await w.text("zhangsan", "你好", "1"), 200);
+    assert.equal(await w.text("lisi", "你好", "2"), 200);
+    await waitFor(
       () => w.texts("zhangsan").length === 1 && w.texts("lisi").length === 1,
       "two answers",
     );
-    deepEqual(w.texts("zhangsan"), ["Hermes: 你好"]);
-    equal(hermes.sessions.size, 2);
-    equal(await w.text("zhangsan", "/reset", "3"), 200);
-    await w.waitFor(() => w.texts("zhangsan").length === 2, "the reset notice");
-    equal(await w.text("zhangsan", "again", "4"), 200);
-    await w.waitFor(() => w.texts("zhangsan").length === 3, "the answer after /reset");
-    equal(hermes.sessions.size, 3);
+    assert.deepEqual(w.texts("zhangsan"), ["Hermes: 你好"]);
+    assert.equal(hermes.sessions.size, 2);
+    assert.equal(await w.text("zhangsan", "/reset", "3"), 200);
+    await waitFor(() => w.texts("zhangsan").length === 2, "the reset notice");
+    assert.equal(await w.text("zhangsan", "again", "4"), 200);
+    await waitFor(() => w.texts("zhangsan").length === 3, "the answer after /reset");
+    assert.equal(hermes.sessions.size, 3);
     // The two members' first requests run concurrently: find zhangsan's by his ids.
     const zhang = await agentSession(w.gateway.kv, `${w.app.corpId}:zhangsan`);
     const mine = hermes.requests.filter((request) => request.sessionKey === zhang.memberId);
-    deepEqual(mine.map((request) => request.text), ["你好", "again"]);
+    assert.deepEqual(mine.map((request) => request.text), ["你好", "again"]);
     const [first, after] = mine;
-    notEqual(after.sessionHeader, first.sessionHeader);
-    equal(after.sessionHeader, zhang.sessionId, "after /reset: the new epoch's session");
+    assert.notEqual(after.sessionHeader, first.sessionHeader);
+    assert.equal(after.sessionHeader, zhang.sessionId, "after /reset: the new epoch's session");
   } finally {
     await w.close();
     await hermes.close();
@@ -59,22 +60,22 @@ Deno.test("e2e hermes: a failed Hermes run reaches the member as the apology, ne
   const hermes = startFakeHermes({ apiKey: KEY, behave: () => ({ failure: "provider_down" }) });
   const w = await hermesWorld(hermes);
   try {
-    equal(await w.text("wangwu", "summarise the report", "1"), 200);
-    await w.waitFor(() => w.texts("wangwu").length === 1, "the apology");
-    deepEqual(w.texts("wangwu"), [FAILURE_TEXT_DEFAULTS.en]);
+    assert.equal(await w.text("wangwu", "summarise the report", "1"), 200);
+    await waitFor(() => w.texts("wangwu").length === 1, "the apology");
+    assert.deepEqual(w.texts("wangwu"), [FAILURE_TEXT_DEFAULTS.en]);
     const [job] = await listJobs(w.gateway.kv, { state: "failed" });
-    ok(job.error?.includes("reported a failed run"), job.error);
-    ok(
+    assert.ok(job.error?.includes("reported a failed run"), job.error);
+    assert.ok(
       (await w.gateway.metrics.render()).includes(
         'wecom_agent_failures_total{reason="failed_run"} 1',
       ),
     );
     // The next turn is answered normally.
     hermes.behave = () => ({});
-    equal(await w.text("wangwu", "再试一次", "2"), 200);
-    await w.waitFor(() => w.texts("wangwu").length === 2, "the answer");
-    equal(w.texts("wangwu")[1], "Hermes: 再试一次");
-    ok(!w.texts("wangwu").join("\n").includes("Connection error"));
+    assert.equal(await w.text("wangwu", "再试一次", "2"), 200);
+    await waitFor(() => w.texts("wangwu").length === 2, "the answer");
+    assert.equal(w.texts("wangwu")[1], "Hermes: 再试一次");
+    assert.ok(!w.texts("wangwu").join("\n").includes("Connection error"));
   } finally {
     await w.close();
     await hermes.close();
@@ -86,16 +87,19 @@ Deno.test("e2e hermes: Hermes down is retried, fails once with the apology; jobs
   await hermes.stop();
   const w = await hermesWorld(hermes, 1500);
   try {
-    equal(await w.text("zhaoliu", "你在吗", "1"), 200);
-    await w.waitFor(() => w.texts("zhaoliu").length === 1, "the apology");
-    deepEqual(w.texts("zhaoliu"), [FAILURE_TEXT_DEFAULTS.zh]);
+    assert.equal(await w.text("zhaoliu", "你在吗", "1"), 200);
+    await waitFor(() => w.texts("zhaoliu").length === 1, "the apology");
+    assert.deepEqual(w.texts("zhaoliu"), [FAILURE_TEXT_DEFAULTS.zh]);
     const [failed] = await listJobs(w.gateway.kv, { state: "failed" });
     const attempts = /could not reach Hermes at 127\.0\.0\.1:\d+.*after (\d+) attempts/.exec(
       failed.error ?? "",
     );
-    ok(attempts && Number(attempts[1]) >= 2, `it was retried before giving up: ${failed.error}`);
-    ok(!w.texts("zhaoliu")[0].includes("127.0.0.1"));
-    ok(
+    assert.ok(
+      attempts && Number(attempts[1]) >= 2,
+      `it was retried before giving up: ${failed.error}`,
+    );
+    assert.ok(!w.texts("zhaoliu")[0].includes("127.0.0.1"));
+    assert.ok(
       (await w.gateway.metrics.render()).includes(
         'wecom_agent_failures_total{reason="unreachable"} 1',
       ),
@@ -103,12 +107,12 @@ Deno.test("e2e hermes: Hermes down is retried, fails once with the apology; jobs
 
     hermes.restart();
     const outcome = await rerunJob(w.gateway.kv, failed.id, Date.now());
-    ok(outcome.ok);
+    assert.ok(outcome.ok);
     w.gateway.runner?.wake();
-    await w.waitFor(() => w.texts("zhaoliu").length === 2, "the answer of the rerun");
+    await waitFor(() => w.texts("zhaoliu").length === 2, "the answer of the rerun");
     await new Promise((resolve) => setTimeout(resolve, 300));
-    deepEqual(w.texts("zhaoliu"), [FAILURE_TEXT_DEFAULTS.zh, "Hermes: 你在吗"]);
-    equal(hermes.requests.length, 1);
+    assert.deepEqual(w.texts("zhaoliu"), [FAILURE_TEXT_DEFAULTS.zh, "Hermes: 你在吗"]);
+    assert.equal(hermes.requests.length, 1);
   } finally {
     await w.close();
     await hermes.close();
@@ -119,25 +123,25 @@ Deno.test("e2e hermes: /stop during a slow Hermes run stops the job; the run's a
   const hermes = startFakeHermes({ apiKey: KEY, behave: () => ({ delayMs: 1500 }) });
   const w = await hermesWorld(hermes, 60_000);
   try {
-    equal(await w.text("sunqi", "write a long report", "1"), 200);
-    await w.waitFor(() => hermes.requests.length === 1, "the run at Hermes");
+    assert.equal(await w.text("sunqi", "write a long report", "1"), 200);
+    await waitFor(() => hermes.requests.length === 1, "the run at Hermes");
     const stopped = performance.now();
-    equal(await w.text("sunqi", "/stop", "2"), 200);
-    await w.waitFor(() => w.texts("sunqi").length === 1, "the /stop answer");
-    ok(w.texts("sunqi")[0].startsWith("Stopped the running request"), w.texts("sunqi")[0]);
+    assert.equal(await w.text("sunqi", "/stop", "2"), 200);
+    await waitFor(() => w.texts("sunqi").length === 1, "the /stop answer");
+    assert.ok(w.texts("sunqi")[0].startsWith("Stopped the running request"), w.texts("sunqi")[0]);
     const [job] = await listJobs(w.gateway.kv, { state: "failed" });
-    equal(job.error, "cancelled by /stop");
-    ok(performance.now() - stopped < 1400, "stopped before Hermes finished");
+    assert.equal(job.error, "cancelled by /stop");
+    assert.ok(performance.now() - stopped < 1400, "stopped before Hermes finished");
     // Hermes finishes the turn anyway (chat completions has no run id to stop): its answer
     // goes nowhere.
-    await w.waitFor(() => hermes.finished.length === 1, "Hermes ending the run");
+    await waitFor(() => hermes.finished.length === 1, "Hermes ending the run");
     await new Promise((resolve) => setTimeout(resolve, 300));
-    equal(w.texts("sunqi").length, 1);
+    assert.equal(w.texts("sunqi").length, 1);
     // The positive control: the next message is answered.
     hermes.behave = () => ({});
-    equal(await w.text("sunqi", "short one", "3"), 200);
-    await w.waitFor(() => w.texts("sunqi").length === 2, "the next answer");
-    deepEqual(w.texts("sunqi").slice(1), ["Hermes: short one"]);
+    assert.equal(await w.text("sunqi", "short one", "3"), 200);
+    await waitFor(() => w.texts("sunqi").length === 2, "the next answer");
+    assert.deepEqual(w.texts("sunqi").slice(1), ["Hermes: short one"]);
   } finally {
     await w.close();
     await hermes.close();
@@ -148,15 +152,15 @@ Deno.test("e2e hermes: a run slower than agent.timeout_seconds ends in the apolo
   const hermes = startFakeHermes({ apiKey: KEY, behave: () => ({ delayMs: 1500 }) });
   const w = await hermesWorld(hermes, 500);
   try {
-    equal(await w.text("zhouba", "think very hard", "1"), 200);
-    await w.waitFor(() => w.texts("zhouba").length === 1, "the apology");
-    deepEqual(w.texts("zhouba"), [FAILURE_TEXT_DEFAULTS.en]);
+    assert.equal(await w.text("zhouba", "think very hard", "1"), 200);
+    await waitFor(() => w.texts("zhouba").length === 1, "the apology");
+    assert.deepEqual(w.texts("zhouba"), [FAILURE_TEXT_DEFAULTS.en]);
     const [job] = await listJobs(w.gateway.kv, { state: "failed" });
-    ok(job.error?.startsWith("timeout:"), job.error);
-    await w.waitFor(() => hermes.finished.length === 1, "Hermes ending the run");
+    assert.ok(job.error?.startsWith("timeout:"), job.error);
+    await waitFor(() => hermes.finished.length === 1, "Hermes ending the run");
     await new Promise((resolve) => setTimeout(resolve, 300));
-    equal(hermes.requests.length, 1, "a timed-out run is not sent again");
-    equal(w.texts("zhouba").length, 1, "the late answer is not delivered");
+    assert.equal(hermes.requests.length, 1, "a timed-out run is not sent again");
+    assert.equal(w.texts("zhouba").length, 1, "the late answer is not delivered");
   } finally {
     await w.close();
     await hermes.close();

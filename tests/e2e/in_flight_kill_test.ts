@@ -13,9 +13,10 @@
  * @module
  */
 
-import { deepEqual, equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { visibleText } from "../../src/delivery/duplicate_check.ts";
-import { createHarness, tag, waitFor } from "./lib/harness.ts";
+import { createHarness, tag } from "./lib/harness.ts";
+import { waitFor } from "../lib/wait.ts";
 import { readKvState, waitForSettledKv } from "./lib/kv_state.ts";
 
 /** Sends of the reply WeCom received (held or not), by the fake's request log. */
@@ -31,14 +32,20 @@ async function killDuringSend(holdMs: number): Promise<void> {
   let gateway = await h.start("all", "first gateway");
   try {
     h.api.inject("send", [{ delayMs: holdMs }]);
-    equal(await h.post(gateway, await h.callback(user, content, "4200000001")), 200);
+    assert.equal(await h.post(gateway, await h.callback(user, content, "4200000001")), 200);
     await waitFor(() => sendsReceived(h) >= 1, "the send to reach WeCom", 15_000, 5);
     const killedAt = Date.now();
     await gateway.kill();
 
     const crashed = await readKvState(h.kvPath, killedAt);
-    deepEqual(crashed.outbox, { pending: 1, sent: 0, dead: 0, failedPending: 0, inFlight: 1 });
-    equal(h.api.delivered(user).length, 0, "the send is still held by WeCom");
+    assert.deepEqual(crashed.outbox, {
+      pending: 1,
+      sent: 0,
+      dead: 0,
+      failedPending: 0,
+      inFlight: 1,
+    });
+    assert.equal(h.api.delivered(user).length, 0, "the send is still held by WeCom");
 
     gateway = await h.start("all", "restarted gateway");
     await waitFor(() => h.api.delivered(user).length >= 1, "the reply", 30_000);
@@ -46,21 +53,21 @@ async function killDuringSend(holdMs: number): Promise<void> {
     const settled = await waitForSettledKv(h.kvPath, 30_000);
     await waitFor(() => sendsReceived(h) >= 2, "the resend", 15_000);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, holdMs - 7000) + 500));
-    equal((await gateway.stop()).code, 0, gateway.output());
+    assert.equal((await gateway.stop()).code, 0, gateway.output());
 
     const received = h.api.delivered(user);
-    equal(received.length, 1, `the member received ${received.length} copies`);
-    equal(visibleText(String(received[0].payload.content)), content);
-    equal(sendsReceived(h), 2, "the held send and one resend");
-    equal(h.api.state.duplicatesSuppressed.length, 1, "WeCom dropped the second copy");
+    assert.equal(received.length, 1, `the member received ${received.length} copies`);
+    assert.equal(visibleText(String(received[0].payload.content)), content);
+    assert.equal(sendsReceived(h), 2, "the held send and one resend");
+    assert.equal(h.api.state.duplicatesSuppressed.length, 1, "WeCom dropped the second copy");
     for (const request of h.api.received.filter((r) => r.api === "send")) {
       const body = request.body as Record<string, unknown>;
-      equal(body.enable_duplicate_check, 1, "every send carries the duplicate check");
-      equal(body.duplicate_check_interval, 14_400);
+      assert.equal(body.enable_duplicate_check, 1, "every send carries the duplicate check");
+      assert.equal(body.duplicate_check_interval, 14_400);
     }
-    equal(settled.outbox.sent, 1);
-    equal(settled.deadLetters, 0);
-    ok(settled.jobs.done === 1, "the agent ran once");
+    assert.equal(settled.outbox.sent, 1);
+    assert.equal(settled.deadLetters, 0);
+    assert.ok(settled.jobs.done === 1, "the agent ran once");
   } finally {
     await gateway.kill();
     await h.close();

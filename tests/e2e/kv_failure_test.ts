@@ -8,7 +8,7 @@
  * @module
  */
 
-import { deepEqual, equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import type { AppConfig, GatewayConfig } from "../../src/config/types.ts";
 import { type Gateway, type GatewayRole, startGateway } from "../../src/gateway.ts";
@@ -20,7 +20,7 @@ import { keys } from "../../src/store/keys.ts";
 import { testConfig } from "../fakes/config.ts";
 import { startFakeWeComApp } from "../fakes/wecom_app.ts";
 import { startCountingAgent } from "./lib/counting_agent.ts";
-import { waitFor } from "./lib/harness.ts";
+import { waitFor } from "../lib/wait.ts";
 import { measured } from "../lib/measured.ts";
 
 setLogSink({
@@ -104,31 +104,34 @@ Deno.test("a locked KV file: 503 fast and nothing recorded; WeCom's retry once u
   const gateway = await start(w);
   let lock: { release(): void } | undefined;
   try {
-    equal((await w.post(gateway, await w.seal("lisi", "before the outage", "101"))).status, 200);
+    assert.equal(
+      (await w.post(gateway, await w.seal("lisi", "before the outage", "101"))).status,
+      200,
+    );
     await waitFor(() => w.replies("lisi").length === 1, "the first reply");
     const jobsBefore = await countJobs(gateway.kv);
 
     const sealed = await w.seal("lisi", "during the outage", "102");
     lock = await lockFile(w.config.kvPath);
     const first = await w.post(gateway, sealed);
-    equal(first.status, 503, "WeCom must retry: the message was not stored");
-    ok(first.ms < 4000, `answered within WeCom's 5 s wait (${Math.round(first.ms)} ms)`);
+    assert.equal(first.status, 503, "WeCom must retry: the message was not stored");
+    assert.ok(first.ms < 4000, `answered within WeCom's 5 s wait (${Math.round(first.ms)} ms)`);
     const again = await w.post(gateway, sealed); // WeCom's first retry, still locked
-    equal(again.status, 503);
+    assert.equal(again.status, 503);
     // Reads still work under SQLite's write lock: nothing of the message was kept.
-    equal(await hasDedupe(gateway.kv, w.app, "102"), false, "no dedupe marker");
-    deepEqual(await countJobs(gateway.kv), jobsBefore, "no job");
+    assert.equal(await hasDedupe(gateway.kv, w.app, "102"), false, "no dedupe marker");
+    assert.deepEqual(await countJobs(gateway.kv), jobsBefore, "no job");
     lock.release();
     lock = undefined;
 
     const retry = await w.post(gateway, sealed); // WeCom's next retry: the same sealed callback
-    equal(retry.status, 200);
-    equal((await w.post(gateway, sealed)).status, 200, "a further retry is a duplicate");
+    assert.equal(retry.status, 200);
+    assert.equal((await w.post(gateway, sealed)).status, 200, "a further retry is a duplicate");
     await waitFor(() => w.replies("lisi").length >= 2, "the reply after the outage");
     await gateway.runner!.idle();
     await gateway.delivery!.idle();
-    deepEqual(w.replies("lisi"), ["before the outage", "during the outage"]);
-    equal((await countJobs(gateway.kv)).done, 2);
+    assert.deepEqual(w.replies("lisi"), ["before the outage", "during the outage"]);
+    assert.equal((await countJobs(gateway.kv)).done, 2);
     measured(`locked KV: 503 in ${Math.round(first.ms)} ms`);
   } finally {
     lock?.release();
@@ -150,7 +153,7 @@ Deno.test("KV locked for 1.5 s while jobs run and replies go out: afterwards eve
     const expected = new Map(users.map((user) => [user, [1, 2].map((i) => `${user} #${i}`)]));
     await Promise.all(users.map(async (user, u) => {
       for (const [i, content] of expected.get(user)!.entries()) {
-        equal(
+        assert.equal(
           (await w.post(gateway, await w.seal(user, content, String(400 + u * 10 + i)))).status,
           200,
         );
@@ -168,11 +171,15 @@ Deno.test("KV locked for 1.5 s while jobs run and replies go out: afterwards eve
     );
     await gateway.runner!.idle();
     await gateway.delivery!.idle();
-    for (const user of users) deepEqual(w.replies(user), expected.get(user));
+    for (const user of users) assert.deepEqual(w.replies(user), expected.get(user));
     const outbox = await Array.fromAsync(gateway.kv.list({ prefix: keys.outboxPrefix() }));
-    equal(outbox.length, 10, "one outbox item per reply");
-    equal(await countJobs(gateway.kv).then((c) => c.done), 10);
-    equal(agent.total(), 10, "a finished agent run is not thrown away because KV was locked");
+    assert.equal(outbox.length, 10, "one outbox item per reply");
+    assert.equal(await countJobs(gateway.kv).then((c) => c.done), 10);
+    assert.equal(
+      agent.total(),
+      10,
+      "a finished agent run is not thrown away because KV was locked",
+    );
     measured(
       `locked mid-flight: all replies ${Math.round(ms)} ms after the lock was released; ` +
         `agent runs ${agent.total()} for 10 jobs`,
@@ -193,18 +200,24 @@ Deno.test("a closed KV store: 503 and nothing recorded; with the store back, the
   try {
     const sealed = await w.seal("wangwu", "while KV was away", "201");
     kv.close(); // KV gone under a running edge
-    equal((await w.post(edge, sealed)).status, 503);
+    assert.equal((await w.post(edge, sealed)).status, 503);
     await edge.stop({ graceMs: 500 });
 
     gateway = await start(w); // KV back: a fresh process on the same file
-    equal(await hasDedupe(gateway.kv, w.app, "201"), false, "no dedupe marker");
-    deepEqual(await countJobs(gateway.kv), { queued: 0, running: 0, done: 0, failed: 0, dead: 0 });
-    equal((await w.post(gateway, sealed)).status, 200);
-    equal((await w.post(gateway, sealed)).status, 200);
+    assert.equal(await hasDedupe(gateway.kv, w.app, "201"), false, "no dedupe marker");
+    assert.deepEqual(await countJobs(gateway.kv), {
+      queued: 0,
+      running: 0,
+      done: 0,
+      failed: 0,
+      dead: 0,
+    });
+    assert.equal((await w.post(gateway, sealed)).status, 200);
+    assert.equal((await w.post(gateway, sealed)).status, 200);
     await waitFor(() => w.replies("wangwu").length >= 1, "the reply");
     await gateway.runner!.idle();
     await gateway.delivery!.idle();
-    deepEqual(w.replies("wangwu"), ["while KV was away"]);
+    assert.deepEqual(w.replies("wangwu"), ["while KV was away"]);
   } finally {
     await edge.stop({ graceMs: 500 });
     await gateway?.stop({ graceMs: 1000 });
@@ -215,23 +228,23 @@ Deno.test("a closed KV store: 503 and nothing recorded; with the store back, the
 Deno.test("clock skew: within the replay window 200 and answered; beyond it 403 and nothing recorded", async () => {
   const w = await world();
   const window = w.config.replayWindowSeconds;
-  equal(window, 300);
+  assert.equal(window, 300);
   const gateway = await start(w);
   try {
     const now = Math.floor(Date.now() / 1000);
     const late = await w.seal("zhaoliu", "sent 4 minutes ago", "301", now - 240);
     const early = await w.seal("zhaoliu", "from a clock 4 minutes fast", "302", now + 240);
-    equal((await w.post(gateway, late)).status, 200);
-    equal((await w.post(gateway, early)).status, 200);
+    assert.equal((await w.post(gateway, late)).status, 200);
+    assert.equal((await w.post(gateway, early)).status, 200);
     await waitFor(() => w.replies("zhaoliu").length >= 2, "two replies");
 
     const stale = await w.seal("zhaoliu", "replayed", "303", now - window - 60);
     const future = await w.seal("zhaoliu", "from the future", "304", now + window + 60);
-    equal((await w.post(gateway, stale)).status, 403);
-    equal((await w.post(gateway, future)).status, 403);
-    equal(await hasDedupe(gateway.kv, w.app, "303"), false);
-    equal(await hasDedupe(gateway.kv, w.app, "304"), false);
-    equal(
+    assert.equal((await w.post(gateway, stale)).status, 403);
+    assert.equal((await w.post(gateway, future)).status, 403);
+    assert.equal(await hasDedupe(gateway.kv, w.app, "303"), false);
+    assert.equal(await hasDedupe(gateway.kv, w.app, "304"), false);
+    assert.equal(
       (await countJobs(gateway.kv)).done + (await countJobs(gateway.kv)).queued +
         (await countJobs(gateway.kv)).running,
       2,
@@ -239,11 +252,14 @@ Deno.test("clock skew: within the replay window 200 and answered; beyond it 403 
     );
 
     // The same message sent again with a sane timestamp is not swallowed by the refusal.
-    equal((await w.post(gateway, await w.seal("zhaoliu", "from the future", "304"))).status, 200);
+    assert.equal(
+      (await w.post(gateway, await w.seal("zhaoliu", "from the future", "304"))).status,
+      200,
+    );
     await waitFor(() => w.replies("zhaoliu").length >= 3, "the third reply");
     await gateway.runner!.idle();
     await gateway.delivery!.idle();
-    deepEqual(w.replies("zhaoliu"), [
+    assert.deepEqual(w.replies("zhaoliu"), [
       "sent 4 minutes ago",
       "from a clock 4 minutes fast",
       "from the future",

@@ -10,9 +10,10 @@
  */
 
 import { measured } from "../lib/measured.ts";
-import { deepEqual, equal, match, notEqual, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import type { GatewayProcess } from "./lib/gateway_process.ts";
-import { createHarness, type Harness, waitFor } from "./lib/harness.ts";
+import { createHarness, type Harness } from "./lib/harness.ts";
+import { waitFor } from "../lib/wait.ts";
 import { waitForSettledKv } from "./lib/kv_state.ts";
 
 const CHECK = { WECOM_GATEWAY_KV_CHECK_SECONDS: "0.2" };
@@ -42,38 +43,38 @@ async function scenario(
   const gateway = await h.start("all", "gateway", CHECK);
   try {
     // Positive control: a working gateway acknowledges and replies.
-    equal(await h.post(gateway, await h.callback("lisi", "before", "1")), 200);
+    assert.equal(await h.post(gateway, await h.callback("lisi", "before", "1")), 200);
     await waitFor(() => h.api.delivered("lisi").length === 1, "the first reply");
 
     const lostAt = performance.now();
     await lose();
     const unhealthy = await firstUnhealthy(gateway);
     const noticedMs = performance.now() - lostAt;
-    equal(unhealthy.status, 503, `health: ${unhealthy.status} ${unhealthy.body}`);
-    match(unhealthy.body, expected);
-    ok(noticedMs < 3000, `noticed in ${Math.round(noticedMs)} ms`);
+    assert.equal(unhealthy.status, 503, `health: ${unhealthy.status} ${unhealthy.body}`);
+    assert.match(unhealthy.body, expected);
+    assert.ok(noticedMs < 3000, `noticed in ${Math.round(noticedMs)} ms`);
 
     const retried = await h.callback("lisi", "after", "2");
     const status = await h.post(gateway, retried);
-    notEqual(status, 200, "nothing is acknowledged into a lost file");
+    assert.notEqual(status, 200, "nothing is acknowledged into a lost file");
     const exited = await Promise.race([
       gateway.exited,
       new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000)),
     ]);
-    ok(exited, "the gateway exits by itself");
-    notEqual(exited.code, 0, "with a non-zero code for the supervisor");
-    match(gateway.output(), /KV store lost/);
-    match(gateway.output(), expected);
+    assert.ok(exited, "the gateway exits by itself");
+    assert.notEqual(exited.code, 0, "with a non-zero code for the supervisor");
+    assert.match(gateway.output(), /KV store lost/);
+    assert.match(gateway.output(), expected);
 
     // The supervisor's restart on a real store: WeCom's retry is acknowledged, replied once.
     const again = await h.start("all", "restarted", CHECK);
     try {
-      equal(await h.post(again, retried), 200);
-      equal(await h.post(again, retried), 200, "a further retry is a duplicate");
+      assert.equal(await h.post(again, retried), 200);
+      assert.equal(await h.post(again, retried), 200, "a further retry is a duplicate");
       await waitFor(() => h.api.delivered("lisi").length >= 2, "the reply after the restart");
       await waitForSettledKv(h.kvPath);
-      deepEqual(h.api.delivered("lisi").map((m) => m.payload.content), ["before", "after"]);
-      equal((await again.stop()).code, 0, again.output());
+      assert.deepEqual(h.api.delivered("lisi").map((m) => m.payload.content), ["before", "after"]);
+      assert.equal((await again.stop()).code, 0, again.output());
     } finally {
       await again.kill();
     }

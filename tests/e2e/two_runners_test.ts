@@ -7,7 +7,7 @@
  * @module
  */
 
-import { deepEqual, equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { type Gateway, type GatewayRole, startGateway } from "../../src/gateway.ts";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { setLogSink } from "../../src/log.ts";
@@ -16,7 +16,8 @@ import { startFakeWeComApi } from "../../src/simulator/wecom_api.ts";
 import { randomApp, testConfig } from "../fakes/config.ts";
 import { startCountingAgent } from "./lib/counting_agent.ts";
 import type { GatewayProcess } from "./lib/gateway_process.ts";
-import { createHarness, tag, waitFor } from "./lib/harness.ts";
+import { createHarness, tag } from "./lib/harness.ts";
+import { waitFor } from "../lib/wait.ts";
 import { checkLedger, createLedger } from "./lib/ledger.ts";
 import { readKvState } from "./lib/kv_state.ts";
 import { measured } from "../lib/measured.ts";
@@ -60,7 +61,7 @@ Deno.test("two gateways in one process on one KV (all + worker): 50 jobs run onc
   try {
     const front = await start("all");
     const back = await start("worker");
-    equal(back.address, undefined, "the worker role has no HTTP server");
+    assert.equal(back.address, undefined, "the worker role has no HTTP server");
     const crypto = await importAppCrypto(app.encodingAesKey, app.token, app.corpId);
     const url = `http://127.0.0.1:${front.address!.port}/wecom/callback`;
     const ledger = createLedger();
@@ -84,26 +85,26 @@ Deno.test("two gateways in one process on one KV (all + worker): 50 jobs run onc
           body: sealed.body,
         });
         await response.body?.cancel();
-        equal(response.status, 200);
+        assert.equal(response.status, 200);
         ledger.ack(user, content);
       }
     }));
-    equal(ledger.size(), 50);
+    assert.equal(ledger.size(), 50);
 
     await waitFor(() => checkLedger(ledger, api).lost === 0, "50 replies", 20_000);
     await Promise.all(gateways.flatMap((g) => [g.runner!.idle(), g.delivery!.idle()]));
 
     const check = checkLedger(ledger, api);
-    deepEqual(check.problems, []);
-    equal(check.delivered, 50);
-    equal(agent.runs.size, 50, "the agent saw every job");
-    deepEqual([...agent.runs.values()].filter((n) => n !== 1), [], "no job ran twice");
-    equal(sendCount(api), 50, "one message/send per reply: no second sender, no resend");
-    equal(check.suppressed, 0);
+    assert.deepEqual(check.problems, []);
+    assert.equal(check.delivered, 50);
+    assert.equal(agent.runs.size, 50, "the agent saw every job");
+    assert.deepEqual([...agent.runs.values()].filter((n) => n !== 1), [], "no job ran twice");
+    assert.equal(sendCount(api), 50, "one message/send per reply: no second sender, no resend");
+    assert.equal(check.suppressed, 0);
     const done = gateways.map((g) => g.runner!.stats().done);
-    equal(done[0] + done[1], 50);
-    ok(done[0] > 0 && done[1] > 0, `both instances ran jobs: ${done.join(" + ")}`);
-    deepEqual(gateways.map((g) => g.runner!.stats().lost), [0, 0]);
+    assert.equal(done[0] + done[1], 50);
+    assert.ok(done[0] > 0 && done[1] > 0, `both instances ran jobs: ${done.join(" + ")}`);
+    assert.deepEqual(gateways.map((g) => g.runner!.stats().lost), [0, 0]);
   } finally {
     for (const gateway of gateways) await gateway.stop({ graceMs: 1000 });
     kv.close();
@@ -126,27 +127,27 @@ Deno.test("two gateway processes on one SQLite file (all + worker): 50 jobs run 
       for (let i = 1; i <= PER_USER; i++) {
         const content = `${user} #${i} ${run}`;
         const status = await h.post(front, await h.callback(user, content, String(u * 100 + i)));
-        equal(status, 200, front.output());
+        assert.equal(status, 200, front.output());
         ledger.ack(user, content);
       }
     }));
 
     const ms = await waitFor(() => checkLedger(ledger, h.api).lost === 0, "50 replies", 40_000);
-    for (const process of processes) equal((await process.stop()).code, 0, process.output());
+    for (const process of processes) assert.equal((await process.stop()).code, 0, process.output());
 
     const check = checkLedger(ledger, h.api);
-    deepEqual(check.problems, []);
-    equal(check.delivered, 50);
+    assert.deepEqual(check.problems, []);
+    assert.equal(check.delivered, 50);
     const runs = await h.agentRuns();
-    equal(new Set(runs.started).size, 50, "the agent saw every job");
-    equal(runs.started.length, 50, "no job ran twice");
-    equal(sendCount(h.api), 50, "one message/send per reply: no second sender, no resend");
+    assert.equal(new Set(runs.started).size, 50, "the agent saw every job");
+    assert.equal(runs.started.length, 50, "no job ran twice");
+    assert.equal(sendCount(h.api), 50, "one message/send per reply: no second sender, no resend");
     const settled = await readKvState(h.kvPath);
-    deepEqual(settled.jobs, { queued: 0, running: 0, done: 50, failed: 0, dead: 0 });
-    equal(settled.outbox.pending, 0);
+    assert.deepEqual(settled.jobs, { queued: 0, running: 0, done: 50, failed: 0, dead: 0 });
+    assert.equal(settled.outbox.pending, 0);
     const front_ = runs.byProcess.get("front") ?? 0;
     const back_ = runs.byProcess.get("back") ?? 0;
-    ok(front_ > 0 && back_ > 0, `both processes ran jobs: front ${front_}, back ${back_}`);
+    assert.ok(front_ > 0 && back_ > 0, `both processes ran jobs: front ${front_}, back ${back_}`);
     measured(
       `two processes: 50 replies in ${Math.round(ms)} ms; runs front ${front_}, back ${back_}`,
     );

@@ -6,10 +6,11 @@
  * @example Usage
  * ```ts ignore
  * import { startWorld } from "./world.ts";
+ * import { waitFor } from "../lib/wait.ts";
  * const w = await startWorld();
  * try {
  *   await w.text("lisi", "hello", "1");
- *   await w.waitFor(() => w.texts("lisi").length === 1, "the reply");
+ *   await waitFor(() => w.texts("lisi").length === 1, "the reply");
  * } finally {
  *   await w.close();
  * }
@@ -54,8 +55,6 @@ export interface World extends FakeWeComApp {
   delivered(userId: string): FakeMessage[];
   /** Text and markdown contents delivered to `userId`. */
   texts(userId: string): string[];
-  /** Polls `check` every 20 ms; throws naming `what` after `ms` (default 8000). */
-  waitFor(check: () => boolean, what: string, ms?: number): Promise<void>;
   /** Stops the gateway (1 s grace) and the simulated API. */
   close(): Promise<void>;
 }
@@ -125,13 +124,6 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       api.delivered(userId)
         .filter((m) => m.msgtype === "text" || m.msgtype === "markdown")
         .map((m) => String(m.payload.content ?? "")),
-    async waitFor(check, what, ms = 8000) {
-      const deadline = Date.now() + ms;
-      while (!check()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
     async close() {
       await gateway.stop({ graceMs: 1000 });
       await api.close();

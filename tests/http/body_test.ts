@@ -1,4 +1,4 @@
-import { equal, rejects } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { BodyError, readBody } from "../../src/http/body.ts";
 
 Deno.test("readBody returns the UTF-8 text", async () => {
@@ -7,7 +7,7 @@ Deno.test("readBody returns the UTF-8 text", async () => {
     100,
     1000,
   );
-  equal(text, "你好");
+  assert.equal(text, "你好");
 });
 
 Deno.test("readBody refuses a declared length over the cap without reading", async () => {
@@ -16,7 +16,7 @@ Deno.test("readBody refuses a declared length over the cap without reading", asy
     body: "x".repeat(10),
     headers: { "content-length": "70000" },
   });
-  await rejects(
+  await assert.rejects(
     readBody(request, 65536, 1000),
     (error: unknown) => error instanceof BodyError && error.status === 413,
   );
@@ -32,17 +32,17 @@ Deno.test("readBody stops a streamed body as soon as it passes the cap", async (
     },
   });
   const request = new Request("http://x/", { method: "POST", body: stream });
-  await rejects(
+  await assert.rejects(
     readBody(request, 65536, 1000),
     (error: unknown) => error instanceof BodyError && error.status === 413,
   );
-  equal(pulled < 10, true, `read ${pulled} chunks before refusing`);
+  assert.equal(pulled < 10, true, `read ${pulled} chunks before refusing`);
 });
 
 Deno.test("readBody gives 408 when the body does not arrive in time", async () => {
   const stream = new ReadableStream<Uint8Array>({ start() {} });
   const request = new Request("http://x/", { method: "POST", body: stream });
-  await rejects(
+  await assert.rejects(
     readBody(request, 65536, 50),
     (error: unknown) => error instanceof BodyError && error.status === 408,
   );
@@ -53,7 +53,7 @@ Deno.test("readBody gives 400 for bytes that are not UTF-8", async () => {
     method: "POST",
     body: new Uint8Array([0x3c, 0xff, 0xfe]),
   });
-  await rejects(
+  await assert.rejects(
     readBody(request, 100, 1000),
     (error: unknown) => error instanceof BodyError && error.status === 400,
   );
@@ -66,7 +66,7 @@ Deno.test("readBody reads a body with a Content-Length in one go", async () => {
     body,
     headers: { "content-length": String(new TextEncoder().encode(body).length) },
   });
-  equal(await readBody(request, 65536, 1000), body);
+  assert.equal(await readBody(request, 65536, 1000), body);
 });
 
 Deno.test("readBody gives 408 when a body with a Content-Length does not arrive in time", async () => {
@@ -80,7 +80,7 @@ Deno.test("readBody gives 408 when a body with a Content-Length does not arrive 
     body: stream,
     headers: { "content-length": "100" },
   });
-  await rejects(
+  await assert.rejects(
     readBody(request, 65536, 50),
     (error: unknown) => error instanceof BodyError && error.status === 408,
   );
@@ -92,7 +92,7 @@ Deno.test("readBody refuses a body longer than the cap even when its Content-Len
     body: "x".repeat(200),
     headers: { "content-length": "10" },
   });
-  await rejects(
+  await assert.rejects(
     readBody(request, 100, 1000),
     (error: unknown) => error instanceof BodyError && error.status === 413,
   );
@@ -104,7 +104,7 @@ Deno.test("readBody gives 400 for a body with a Content-Length that is not UTF-8
     body: new Uint8Array([0x3c, 0xff, 0xfe]),
     headers: { "content-length": "3" },
   });
-  await rejects(
+  await assert.rejects(
     readBody(request, 100, 1000),
     (error: unknown) => error instanceof BodyError && error.status === 400,
   );

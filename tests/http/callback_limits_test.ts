@@ -6,7 +6,7 @@
  * @module
  */
 
-import { deepEqual } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { computeSignature, encrypt, importAppCrypto } from "../../src/crypto/mod.ts";
 import { createCallbackHandler, prepareApps } from "../../src/http/callback.ts";
 import { createIntake } from "../../src/intake/record.ts";
@@ -47,8 +47,8 @@ Deno.test("POST: a message too large to record is 413, ids too long for a KV key
     const longMsgId = await post("hi", "9".repeat(3000));
     // The same size in plain ASCII fits, and is recorded.
     const ascii = await post("a".repeat(45_000), "3");
-    deepEqual([mixed, longUser, longMsgId, ascii], [413, 400, 400, 200]);
-    deepEqual((await countJobs(kv)).queued, 1);
+    assert.deepEqual([mixed, longUser, longMsgId, ascii], [413, 400, 400, 200]);
+    assert.deepEqual((await countJobs(kv)).queued, 1);
   } finally {
     kv.close();
   }

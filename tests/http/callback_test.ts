@@ -1,4 +1,4 @@
-import { deepEqual, equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import type { AppConfig, GatewayConfig } from "../../src/config/types.ts";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { startGateway } from "../../src/gateway.ts";
@@ -69,9 +69,9 @@ Deno.test("GET URL verification answers the official vectors' echostr plaintext,
       const query = `msg_signature=${v.msg_signature}&timestamp=${v.timestamp}&nonce=${v.nonce}` +
         `&echostr=${encodeURIComponent(ciphertextOf(v))}`;
       const response = await fetch(`${h.base}/wecom/callback?${query}`);
-      equal(response.status, 200);
-      equal(response.headers.get("content-type"), "text/plain; charset=utf-8");
-      equal(await response.text(), v.plaintext);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "text/plain; charset=utf-8");
+      assert.equal(await response.text(), v.plaintext);
     }
   } finally {
     await h.close();
@@ -82,12 +82,12 @@ Deno.test("GET URL verification works when echostr carries a raw '+' (not percen
   const h = await harness([VECTOR_APP_B], { replayWindowSeconds: 0 });
   try {
     const v = vector("B1");
-    ok(ciphertextOf(v).includes("+"));
+    assert.ok(ciphertextOf(v).includes("+"));
     const query = `msg_signature=${v.msg_signature}&timestamp=${v.timestamp}&nonce=${v.nonce}` +
       `&echostr=${ciphertextOf(v).replaceAll("/", "%2F").replaceAll("=", "%3D")}`;
     const response = await fetch(`${h.base}/wecom/callback?${query}`);
-    equal(response.status, 200);
-    equal(await response.text(), v.plaintext);
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), v.plaintext);
   } finally {
     await h.close();
   }
@@ -101,13 +101,13 @@ Deno.test("GET URL verification with fresh keys, on the shared and the per-app p
     for (const path of ["/wecom/callback", "/wecom/callback/sales"]) {
       const query = await sealVerification(crypto, "8120911541203950123");
       const response = await fetch(`${h.base}${path}?${query}`);
-      equal(response.status, 200, path);
-      equal(await response.text(), "8120911541203950123");
+      assert.equal(response.status, 200, path);
+      assert.equal(await response.text(), "8120911541203950123");
     }
     // The app's own path serves only that app.
     const query = await sealVerification(crypto, "1");
     const wrong = await fetch(`${h.base}/wecom/callback/other?${query}`);
-    equal(wrong.status, 403);
+    assert.equal(wrong.status, 403);
     await wrong.body?.cancel();
   } finally {
     await h.close();
@@ -121,10 +121,10 @@ Deno.test("GET URL verification fails with 403 on a forged signature and 400 wit
     const forged = `msg_signature=${"0".repeat(40)}&timestamp=${v.timestamp}&nonce=${v.nonce}` +
       `&echostr=${encodeURIComponent(ciphertextOf(v))}`;
     const response = await fetch(`${h.base}/wecom/callback?${forged}`);
-    equal(response.status, 403);
-    ok(!(await response.text()).includes(v.plaintext));
+    assert.equal(response.status, 403);
+    assert.ok(!(await response.text()).includes(v.plaintext));
     const bare = await fetch(`${h.base}/wecom/callback`);
-    equal(bare.status, 400);
+    assert.equal(bare.status, 400);
     await bare.body?.cancel();
   } finally {
     await h.close();
@@ -139,29 +139,29 @@ Deno.test("POST: the official vectors A2 (pad 30) and B2 (pad 22) each become ex
       `<Encrypt><![CDATA[${a2.encrypt}]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>`;
     const queryA = `msg_signature=${a2.msg_signature}&timestamp=${a2.timestamp}&nonce=${a2.nonce}`;
     const response = await h.post("/wecom/callback", queryA, bodyA);
-    equal(response.status, 200);
-    equal(await response.text(), "");
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), "");
 
     const b2 = vector("B2");
     const bodyB = `<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>\n` +
       `<Encrypt><![CDATA[${b2.encrypt}]]></Encrypt>\n<AgentID><![CDATA[1000002]]></AgentID>\n</xml>`;
     const queryB = `msg_signature=${b2.msg_signature}&timestamp=${b2.timestamp}&nonce=${b2.nonce}`;
     const responseB = await h.post("/wecom/callback", queryB, bodyB);
-    equal(responseB.status, 200);
+    assert.equal(responseB.status, 200);
     await responseB.body?.cancel();
 
     const jobs = await queuedJobs(h.kv);
-    equal(jobs.length, 2);
+    assert.equal(jobs.length, 2);
     const byApp = Object.fromEntries(jobs.map((job) => [job.app, job]));
     const a = byApp["vector-a"];
-    equal(a.conversation, "wx5823bf96d3bd56c7:mycreate");
-    deepEqual(a.message.type === "text" && [a.message.content, a.message.msgId], [
+    assert.equal(a.conversation, "wx5823bf96d3bd56c7:mycreate");
+    assert.deepEqual(a.message.type === "text" && [a.message.content, a.message.msgId], [
       "hello",
       "4561255354251345929",
     ]);
     const b = byApp["vector-b"];
-    equal(b.conversation, "ww1436e0e65a779aee:ChenJiaShun");
-    equal(b.message.type === "text" && b.message.content, "你好");
+    assert.equal(b.conversation, "ww1436e0e65a779aee:ChenJiaShun");
+    assert.equal(b.message.type === "text" && b.message.content, "你好");
   } finally {
     await h.close();
   }
@@ -183,8 +183,8 @@ Deno.test("POST: the same message three times (WeCom's retries) gives one job", 
     const response = await h.post("/wecom/callback", again.query, again.body);
     statuses.push(response.status);
     await response.body?.cancel();
-    deepEqual(statuses, [200, 200, 200, 200]);
-    equal((await queuedJobs(h.kv)).length, 1);
+    assert.deepEqual(statuses, [200, 200, 200, 200]);
+    assert.equal((await queuedJobs(h.kv)).length, 1);
   } finally {
     await h.close();
   }
@@ -199,10 +199,10 @@ Deno.test("POST: concurrent duplicates still give one job", async () => {
       Array.from({ length: 8 }, () => h.post("/wecom/callback", sealed.query, sealed.body)),
     );
     for (const response of responses) {
-      equal(response.status, 200);
+      assert.equal(response.status, 200);
       await response.body?.cancel();
     }
-    equal((await queuedJobs(h.kv)).length, 1);
+    assert.equal((await queuedJobs(h.kv)).length, 1);
   } finally {
     await h.close();
   }
@@ -216,10 +216,10 @@ Deno.test("POST: the same MsgId in two different corps is two jobs (dedupe is sc
     for (const app of [one, two]) {
       const sealed = await sealedText(app, "hi", "42");
       const response = await h.post("/wecom/callback", sealed.query, sealed.body);
-      equal(response.status, 200);
+      assert.equal(response.status, 200);
       await response.body?.cancel();
     }
-    equal((await queuedJobs(h.kv)).length, 2);
+    assert.equal((await queuedJobs(h.kv)).length, 2);
   } finally {
     await h.close();
   }
@@ -238,7 +238,7 @@ function withEnvelopeAgent(body: string, agentId: string): string {
     /<AgentID><!\[CDATA\[[^\]]*\]\]><\/AgentID>/,
     agentId === "" ? "" : `<AgentID><![CDATA[${agentId}]]></AgentID>`,
   );
-  ok(replaced !== body);
+  assert.ok(replaced !== body);
   return replaced;
 }
 
@@ -261,12 +261,12 @@ Deno.test("POST: apps sharing token and key: a callback replayed with the other 
   const h = await harness([one, two]);
   try {
     const sealed = await sealedText(one, "only once", "7100000000000000001");
-    equal(await status(h.post("/wecom/callback", sealed.query, sealed.body)), 200);
+    assert.equal(await status(h.post("/wecom/callback", sealed.query, sealed.body)), 200);
     const replay = withEnvelopeAgent(sealed.body, two.agentId);
-    equal(await status(h.post("/wecom/callback", sealed.query, replay)), 403);
-    ok(mismatchLogged(one.agentId), "the refusal is logged with the signed AgentID");
+    assert.equal(await status(h.post("/wecom/callback", sealed.query, replay)), 403);
+    assert.ok(mismatchLogged(one.agentId), "the refusal is logged with the signed AgentID");
     const jobs = await queuedJobs(h.kv);
-    deepEqual(jobs.map((job) => [job.app, job.agentId]), [["one", one.agentId]]);
+    assert.deepEqual(jobs.map((job) => [job.app, job.agentId]), [["one", one.agentId]]);
   } finally {
     await h.close();
   }
@@ -277,13 +277,13 @@ Deno.test("POST: apps sharing token and key: a callback replayed on the other ap
   const h = await harness([one, two]);
   try {
     const sealed = await sealedText(one, "only once", "7100000000000000002");
-    equal(await status(h.post("/wecom/callback/one", sealed.query, sealed.body)), 200);
-    equal(await status(h.post("/wecom/callback/two", sealed.query, sealed.body)), 403);
+    assert.equal(await status(h.post("/wecom/callback/one", sealed.query, sealed.body)), 200);
+    assert.equal(await status(h.post("/wecom/callback/two", sealed.query, sealed.body)), 403);
     // Without the envelope's AgentID too: the path alone never decides.
     const bare = withEnvelopeAgent(sealed.body, "");
-    equal(await status(h.post("/wecom/callback/two", sealed.query, bare)), 403);
-    ok(mismatchLogged(one.agentId));
-    deepEqual((await queuedJobs(h.kv)).map((job) => job.app), ["one"]);
+    assert.equal(await status(h.post("/wecom/callback/two", sealed.query, bare)), 403);
+    assert.ok(mismatchLogged(one.agentId));
+    assert.deepEqual((await queuedJobs(h.kv)).map((job) => job.app), ["one"]);
   } finally {
     await h.close();
   }
@@ -296,16 +296,16 @@ Deno.test("POST: apps sharing token and key: without an envelope AgentID the sig
   try {
     const sealed = await sealedText(one, "for one", "7100000000000000003");
     const bare = withEnvelopeAgent(sealed.body, "");
-    equal(await status(h.post("/wecom/callback", sealed.query, bare)), 200);
+    assert.equal(await status(h.post("/wecom/callback", sealed.query, bare)), 200);
     // The same message again, now with an envelope naming `two`: refused, still one job.
-    equal(
+    assert.equal(
       await status(
         h.post("/wecom/callback", sealed.query, withEnvelopeAgent(sealed.body, two.agentId)),
       ),
       403,
     );
     const jobs = await queuedJobs(h.kv);
-    deepEqual(jobs.map((job) => [job.app, job.agentId]), [["one", one.agentId]]);
+    assert.deepEqual(jobs.map((job) => [job.app, job.agentId]), [["one", one.agentId]]);
   } finally {
     await h.close();
   }
@@ -324,12 +324,12 @@ Deno.test("POST: a signed AgentID of no configured app is refused, on the shared
       msgId: "7100000000000000004",
     });
     const sealed = await sealCallback(crypto, xml, { corpId: app.corpId, agentId: app.agentId });
-    equal(await status(h.post("/wecom/callback", sealed.query, sealed.body)), 403);
-    equal(
+    assert.equal(await status(h.post("/wecom/callback", sealed.query, sealed.body)), 403);
+    assert.equal(
       await status(h.post("/wecom/callback", sealed.query, withEnvelopeAgent(sealed.body, ""))),
       403,
     );
-    equal((await queuedJobs(h.kv)).length, 0);
+    assert.equal((await queuedJobs(h.kv)).length, 0);
   } finally {
     await h.close();
   }
@@ -343,13 +343,13 @@ Deno.test("POST: one MsgId in one corp is one job whichever app it comes through
   try {
     for (const app of [one, two]) {
       const sealed = await sealedText(app, "hi", "7100000000000000005");
-      equal(await status(h.post("/wecom/callback", sealed.query, sealed.body)), 200);
+      assert.equal(await status(h.post("/wecom/callback", sealed.query, sealed.body)), 200);
     }
-    deepEqual((await queuedJobs(h.kv)).map((job) => job.app), ["one"]);
+    assert.deepEqual((await queuedJobs(h.kv)).map((job) => job.app), ["one"]);
     // A different MsgId through the second app is its own job (positive control).
     const other = await sealedText(two, "hi", "7100000000000000006");
-    equal(await status(h.post("/wecom/callback", other.query, other.body)), 200);
-    deepEqual((await queuedJobs(h.kv)).map((job) => job.app).sort(), ["one", "two"]);
+    assert.equal(await status(h.post("/wecom/callback", other.query, other.body)), 200);
+    assert.deepEqual((await queuedJobs(h.kv)).map((job) => job.app).sort(), ["one", "two"]);
   } finally {
     await h.close();
   }
@@ -367,8 +367,8 @@ Deno.test("POST: an event without AgentID (batch_job_result) is acknowledged by 
       `<JobType><![CDATA[sync_user]]></JobType><ErrCode>0</ErrCode><ErrMsg><![CDATA[ok]]></ErrMsg>` +
       `</BatchJob></xml>`;
     const sealed = await sealCallback(crypto, xml, { corpId: app.corpId, agentId: "" });
-    equal(await status(h.post("/wecom/callback/solo", sealed.query, sealed.body)), 200);
-    equal((await queuedJobs(h.kv)).length, 0, "an event, not a job");
+    assert.equal(await status(h.post("/wecom/callback/solo", sealed.query, sealed.body)), 200);
+    assert.equal((await queuedJobs(h.kv)).length, 0, "an event, not a job");
   } finally {
     await h.close();
   }
@@ -388,14 +388,14 @@ Deno.test("POST: a member not on the allowlist gets no job and one notice a day"
     for (const msgId of ["1", "2"]) {
       const sealed = await sealedText(app, "let me in", msgId, "stranger");
       const response = await h.post("/wecom/callback", sealed.query, sealed.body);
-      equal(response.status, 200);
+      assert.equal(response.status, 200);
       await response.body?.cancel();
     }
-    equal((await queuedJobs(h.kv)).length, 0);
+    assert.equal((await queuedJobs(h.kv)).length, 0);
     const outbox = [];
     for await (const entry of h.kv.list({ prefix: keys.outboxPrefix() })) outbox.push(entry.value);
-    equal(outbox.length, 1);
-    ok(
+    assert.equal(outbox.length, 1);
+    assert.ok(
       logged.some((line) =>
         line.includes(`${app.corpId}:stranger`) && line.includes("ALLOWED_USERS")
       ),
@@ -403,9 +403,9 @@ Deno.test("POST: a member not on the allowlist gets no job and one notice a day"
     // An allowed member in the same corp gets a job.
     const sealed = await sealedText(app, "hello", "3", "zhangsan");
     const response = await h.post("/wecom/callback", sealed.query, sealed.body);
-    equal(response.status, 200);
+    assert.equal(response.status, 200);
     await response.body?.cancel();
-    equal((await queuedJobs(h.kv)).length, 1);
+    assert.equal((await queuedJobs(h.kv)).length, 1);
   } finally {
     await h.close();
   }
@@ -426,11 +426,11 @@ Deno.test("POST: events are acknowledged; a menu click becomes a job, enter_agen
     ) {
       const sealed = await sealCallback(crypto, xml, party);
       const response = await h.post("/wecom/callback", sealed.query, sealed.body);
-      equal(response.status, 200);
+      assert.equal(response.status, 200);
       await response.body?.cancel();
     }
     const jobs = await queuedJobs(h.kv);
-    deepEqual(jobs.map((job) => job.message.type).sort(), ["event", "unknown"]);
+    assert.deepEqual(jobs.map((job) => job.message.type).sort(), ["event", "unknown"]);
   } finally {
     await h.close();
   }
@@ -451,13 +451,13 @@ Deno.test("POST: malformed bodies get 400 and create nothing", async () => {
     ];
     for (const body of bodies) {
       const response = await h.post("/wecom/callback", sealed.query, body);
-      equal(response.status, 400, String(body));
+      assert.equal(response.status, 400, String(body));
       await response.body?.cancel();
     }
     const noQuery = await h.post("/wecom/callback", "", sealed.body);
-    equal(noQuery.status, 400);
+    assert.equal(noQuery.status, 400);
     await noQuery.body?.cancel();
-    equal((await queuedJobs(h.kv)).length, 0);
+    assert.equal((await queuedJobs(h.kv)).length, 0);
   } finally {
     await h.close();
   }
@@ -470,7 +470,7 @@ Deno.test("POST: forged signature, tampered ciphertext and another corp get 403"
     const sealed = await sealedText(app, "x", "1");
     const forged = sealed.query.replace(/msg_signature=[0-9a-f]{2}/, "msg_signature=zz");
     const r1 = await h.post("/wecom/callback", forged, sealed.body);
-    equal(r1.status, 403);
+    assert.equal(r1.status, 403);
     await r1.body?.cancel();
 
     const tampered = sealed.body.replace(
@@ -478,7 +478,7 @@ Deno.test("POST: forged signature, tampered ciphertext and another corp get 403"
       (_m, c) => `<Encrypt><![CDATA[${c === "A" ? "B" : "A"}`,
     );
     const r2 = await h.post("/wecom/callback", sealed.query, tampered);
-    equal(r2.status, 403);
+    assert.equal(r2.status, 403);
     await r2.body?.cancel();
 
     // Same token and key, but sealed for another corp id: the receive id does not match.
@@ -495,9 +495,9 @@ Deno.test("POST: forged signature, tampered ciphertext and another corp get 403"
       agentId: app.agentId,
     });
     const r3 = await h.post("/wecom/callback", sealedOther.query, sealedOther.body);
-    equal(r3.status, 403);
+    assert.equal(r3.status, 403);
     await r3.body?.cancel();
-    equal((await queuedJobs(h.kv)).length, 0);
+    assert.equal((await queuedJobs(h.kv)).length, 0);
   } finally {
     await h.close();
   }
@@ -516,11 +516,11 @@ Deno.test("POST: a misconfigured app never blocks another app on the shared path
   try {
     const sealed = await sealedText(good, "hi", "1");
     const response = await h.post("/wecom/callback", sealed.query, sealed.body);
-    equal(response.status, 200);
+    assert.equal(response.status, 200);
     await response.body?.cancel();
     const jobs = await queuedJobs(h.kv);
-    equal(jobs.length, 1);
-    equal(jobs[0].app, "good");
+    assert.equal(jobs.length, 1);
+    assert.equal(jobs[0].app, "good");
   } finally {
     await h.close();
   }
@@ -533,7 +533,7 @@ Deno.test("POST: bodies over 64 KiB get 413, declared or streamed", async () => 
     const sealed = await sealedText(app, "x", "1");
     const big = "<xml><Encrypt>" + "A".repeat(70 * 1024) + "</Encrypt></xml>";
     const r1 = await h.post("/wecom/callback", sealed.query, big);
-    equal(r1.status, 413);
+    assert.equal(r1.status, 413);
     await r1.body?.cancel();
     let sent = 0;
     const stream = new ReadableStream<Uint8Array>({
@@ -543,7 +543,7 @@ Deno.test("POST: bodies over 64 KiB get 413, declared or streamed", async () => 
       },
     });
     const r2 = await h.post("/wecom/callback", sealed.query, stream);
-    equal(r2.status, 413);
+    assert.equal(r2.status, 413);
     await r2.body?.cancel();
   } finally {
     await h.close();
@@ -554,15 +554,15 @@ Deno.test("other methods get 405; unknown paths 404; /health answers ok", async 
   const h = await harness([randomApp()]);
   try {
     const put = await fetch(`${h.base}/wecom/callback`, { method: "PUT", body: "x" });
-    equal(put.status, 405);
-    equal(put.headers.get("allow"), "GET, POST");
+    assert.equal(put.status, 405);
+    assert.equal(put.headers.get("allow"), "GET, POST");
     await put.body?.cancel();
     const missing = await fetch(`${h.base}/nope`);
-    equal(missing.status, 404);
+    assert.equal(missing.status, 404);
     await missing.body?.cancel();
     const health = await fetch(`${h.base}/health`);
-    equal(health.status, 200);
-    deepEqual(await health.json(), { status: "ok" });
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: "ok" });
   } finally {
     await h.close();
   }
@@ -581,14 +581,14 @@ Deno.test("replay window: stale timestamps get 403, within the window 200, 0 tur
       timestamp: old,
     });
     const r1 = await h.post("/wecom/callback", stale.query, stale.body);
-    equal(r1.status, 403);
-    ok((await r1.text()).includes("clock"));
+    assert.equal(r1.status, 403);
+    assert.ok((await r1.text()).includes("clock"));
     const fresh = await sealCallback(crypto, textMessage({ ...party, content: "b", msgId: "2" }), {
       ...party,
       timestamp: near,
     });
     const r2 = await h.post("/wecom/callback", fresh.query, fresh.body);
-    equal(r2.status, 200);
+    assert.equal(r2.status, 200);
     await r2.body?.cancel();
   } finally {
     await h.close();
@@ -600,7 +600,7 @@ Deno.test("replay window: stale timestamps get 403, within the window 200, 0 tur
       timestamp: old,
     });
     const response = await off.post("/wecom/callback", stale.query, stale.body);
-    equal(response.status, 200);
+    assert.equal(response.status, 200);
     await response.body?.cancel();
   } finally {
     await off.close();
@@ -619,7 +619,7 @@ Deno.test("POST: when KV cannot record the message the answer is 503 (WeCom retr
       `http://127.0.0.1:${gateway.address!.port}/wecom/callback?${sealed.query}`,
       { method: "POST", body: sealed.body },
     );
-    equal(response.status, 503);
+    assert.equal(response.status, 503);
     await response.body?.cancel();
   } finally {
     await gateway.stop();
@@ -641,11 +641,11 @@ Deno.test("POST: random messages of every size with fresh keys round-trip into t
     for (const [i, content] of contents.entries()) {
       const sealed = await sealedText(app, content, String(100 + i));
       const response = await h.post("/wecom/callback", sealed.query, sealed.body);
-      equal(response.status, 200);
+      assert.equal(response.status, 200);
       await response.body?.cancel();
     }
     const jobs = await queuedJobs(h.kv);
-    deepEqual(
+    assert.deepEqual(
       jobs.map((job) => job.message.type === "text" ? job.message.content : null).sort(),
       [...contents].sort(),
     );

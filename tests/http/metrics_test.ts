@@ -1,6 +1,7 @@
-import { equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { setLogSink } from "../../src/log.ts";
 import { startOperatorWorld } from "../operator/operator_world.ts";
+import { waitFor } from "../lib/wait.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -9,43 +10,46 @@ Deno.test("GET /metrics reports callbacks, latency, jobs, sends and token fetche
   try {
     // On the operator listener only: the public callback listener answers 404.
     const publicMetrics = await fetch(`http://127.0.0.1:${w.gateway.address!.port}/metrics`);
-    equal(publicMetrics.status, 404);
+    assert.equal(publicMetrics.status, 404);
     await publicMetrics.body?.cancel();
     const base = w.operatorBase;
     const sealed = await w.sealText("u", "hi", "1");
     for (let i = 0; i < 2; i++) await w.postSealed(sealed);
     await w.postSealed({ query: sealed.query, body: "nope" });
-    await w.waitFor(() => w.delivered("u").length > 0, "the reply", 5000);
+    await waitFor(() => w.delivered("u").length > 0, "the reply", 5000);
     const response = await fetch(`${base}/metrics`);
-    equal(response.status, 200);
-    ok(response.headers.get("content-type")!.startsWith("text/plain"));
+    assert.equal(response.status, 200);
+    assert.ok(response.headers.get("content-type")!.startsWith("text/plain"));
     const text = await response.text();
-    ok(
+    assert.ok(
       text.includes('wecom_callbacks_total{method="POST",outcome="recorded",status="200"} 1'),
       text,
     );
-    ok(text.includes('wecom_callbacks_total{method="POST",outcome="duplicate",status="200"} 1'));
-    ok(text.includes('wecom_callbacks_total{method="POST",outcome="bad_envelope",status="400"} 1'));
-    ok(/wecom_callback_ack_seconds_count 3/.test(text));
-    ok(/wecom_callback_ack_seconds_bucket\{le="\+Inf"\} 3/.test(text));
+    assert.ok(
+      text.includes('wecom_callbacks_total{method="POST",outcome="duplicate",status="200"} 1'),
+    );
+    assert.ok(
+      text.includes('wecom_callbacks_total{method="POST",outcome="bad_envelope",status="400"} 1'),
+    );
+    assert.ok(/wecom_callback_ack_seconds_count 3/.test(text));
+    assert.ok(/wecom_callback_ack_seconds_bucket\{le="\+Inf"\} 3/.test(text));
     // Jobs in the states whose sets stay small; finished ones are counted by `jobs stats`.
     let jobs = "";
-    for (let i = 0; i < 100; i++) {
+    await waitFor(async () => {
       jobs = await (await fetch(`${base}/metrics`)).text();
-      if (jobs.includes('wecom_jobs{state="running"} 0')) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    ok(jobs.includes('wecom_jobs{state="queued"} 0'), jobs);
-    ok(jobs.includes('wecom_jobs{state="running"} 0'), jobs);
-    ok(text.includes('wecom_jobs{state="dead"} 0'), text);
-    ok(!text.includes('wecom_jobs{state="done"}'), text);
-    ok(text.includes('wecom_sends_total{api="send",errcode="0"} 1'));
-    ok(text.includes("wecom_token_fetches_total 1"));
-    ok(text.includes("wecom_dead_letters 0"));
-    ok(/wecom_agent_run_seconds_count 1/.test(text));
+      return jobs.includes('wecom_jobs{state="running"} 0');
+    }, () => `no running jobs in /metrics:\n${jobs}`);
+    assert.ok(jobs.includes('wecom_jobs{state="queued"} 0'), jobs);
+    assert.ok(jobs.includes('wecom_jobs{state="running"} 0'), jobs);
+    assert.ok(text.includes('wecom_jobs{state="dead"} 0'), text);
+    assert.ok(!text.includes('wecom_jobs{state="done"}'), text);
+    assert.ok(text.includes('wecom_sends_total{api="send",errcode="0"} 1'));
+    assert.ok(text.includes("wecom_token_fetches_total 1"));
+    assert.ok(text.includes("wecom_dead_letters 0"));
+    assert.ok(/wecom_agent_run_seconds_count 1/.test(text));
     // Every sample line is "name{labels} number".
     for (const line of text.split("\n").filter((l) => l && !l.startsWith("#"))) {
-      ok(/^[a-z_]+(\{[^}]*\})? [0-9.e+-]+$/.test(line), line);
+      assert.ok(/^[a-z_]+(\{[^}]*\})? [0-9.e+-]+$/.test(line), line);
     }
   } finally {
     await w.close();

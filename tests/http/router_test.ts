@@ -1,4 +1,4 @@
-import { deepEqual, equal } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { createRouter } from "../../src/http/router.ts";
 
 Deno.test("while the gateway is unavailable, callbacks and /health answer 503 with the reason", async () => {
@@ -21,15 +21,15 @@ Deno.test("while the gateway is unavailable, callbacks and /health answer 503 wi
     return { status: response.status, body: await response.text() };
   };
   // Positive control: available.
-  deepEqual(await ask("/health"), { status: 200, body: '{"status":"ok"}' });
-  equal((await ask("/wecom/callback", "POST")).status, 200);
-  equal(callbacks, 1);
+  assert.deepEqual(await ask("/health"), { status: 200, body: '{"status":"ok"}' });
+  assert.equal((await ask("/wecom/callback", "POST")).status, 200);
+  assert.equal(callbacks, 1);
 
   state.down = "the KV file ./data/kv.sqlite3 was deleted";
   const health = await ask("/health");
-  equal(health.status, 503);
-  deepEqual(JSON.parse(health.body), { status: "error", reason: state.down });
-  equal((await ask("/wecom/callback", "POST")).status, 503);
-  equal(callbacks, 1, "the callback handler is not reached: nothing is recorded");
-  equal((await ask("/metrics")).status, 200, "metrics still answer");
+  assert.equal(health.status, 503);
+  assert.deepEqual(JSON.parse(health.body), { status: "error", reason: state.down });
+  assert.equal((await ask("/wecom/callback", "POST")).status, 503);
+  assert.equal(callbacks, 1, "the callback handler is not reached: nothing is recorded");
+  assert.equal((await ask("/metrics")).status, 200, "metrics still answer");
 });

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 
 const SERVER = new URL("../../src/http/server.ts", import.meta.url).href;
 
@@ -55,18 +55,18 @@ Deno.test("EMFILE from accept(): the server sheds, backs off, lives and answers 
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
     const health = await fetch(`http://127.0.0.1:${p}/`, { signal: AbortSignal.timeout(5000) });
-    equal(health.status, 200, "answers during the flood");
+    assert.equal(health.status, 200, "answers during the flood");
     await health.body?.cancel();
     for (const conn of conns.splice(0)) conn.close();
     const began = performance.now();
     const stats = await (await fetch(`http://127.0.0.1:${p}/stats`, {
       signal: AbortSignal.timeout(5000),
     })).json();
-    ok(performance.now() - began < 1000, "answered at once after the flood");
-    ok(stats.events.accept_error > 0, `accept() did run out: ${JSON.stringify(stats)}`);
-    ok(stats.events.shed > 0, `the idlest were shed: ${JSON.stringify(stats)}`);
-    ok(stats.cap < 48, `the cap came down under the descriptors: ${JSON.stringify(stats)}`);
-    ok(!/Uncaught/.test(output.join("")), output.join(""));
+    assert.ok(performance.now() - began < 1000, "answered at once after the flood");
+    assert.ok(stats.events.accept_error > 0, `accept() did run out: ${JSON.stringify(stats)}`);
+    assert.ok(stats.events.shed > 0, `the idlest were shed: ${JSON.stringify(stats)}`);
+    assert.ok(stats.cap < 48, `the cap came down under the descriptors: ${JSON.stringify(stats)}`);
+    assert.ok(!/Uncaught/.test(output.join("")), output.join(""));
   } catch (error) {
     throw new Error(`${(error as Error).message}; the server wrote:\n${output.join("")}`);
   } finally {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { deepEqual, equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import {
   type BoundedServer,
   connectionCap,
@@ -91,9 +91,9 @@ Deno.test("an idle keep-alive connection is closed after the idle timeout, not b
   try {
     const raw = await open(server, "GET /health HTTP/1.1\r\nHost: gw\r\n\r\n");
     const { ms, text } = await raw.closed;
-    ok(text.startsWith("HTTP/1.1 200"), text);
-    ok(ms >= 550 && ms < 2000, `closed ${Math.round(ms)} ms after the answer`);
-    equal(server.stats().events.idle_timeout, 1);
+    assert.ok(text.startsWith("HTTP/1.1 200"), text);
+    assert.ok(ms >= 550 && ms < 2000, `closed ${Math.round(ms)} ms after the answer`);
+    assert.equal(server.stats().events.idle_timeout, 1);
   } finally {
     await server.shutdown();
   }
@@ -114,13 +114,13 @@ Deno.test("50 slowloris connections are cut within the header timeout while a re
     trickle = setInterval(() => {
       for (const raw of raws) raw.conn.write(encoder.encode("X-A: b\r\n")).catch(() => {});
     }, 100);
-    equal(await get(server), 200, "a real request is answered during the attack");
+    assert.equal(await get(server), 200, "a real request is answered during the attack");
     const results = await Promise.all(raws.map((raw) => raw.closed));
     const slowest = Math.max(...results.map((r) => r.ms));
-    ok(slowest < headerMs + 700, `all 50 closed within ${Math.round(slowest)} ms`);
-    ok(results.every((r) => r.ms >= headerMs - 50), "none closed before the header timeout");
-    deepEqual(results.filter((r) => r.text !== ""), [], "none was answered");
-    equal(server.stats().events.header_timeout, 50);
+    assert.ok(slowest < headerMs + 700, `all 50 closed within ${Math.round(slowest)} ms`);
+    assert.ok(results.every((r) => r.ms >= headerMs - 50), "none closed before the header timeout");
+    assert.deepEqual(results.filter((r) => r.text !== ""), [], "none was answered");
+    assert.equal(server.stats().events.header_timeout, 50);
   } finally {
     clearInterval(trickle);
     await server.shutdown();
@@ -131,8 +131,8 @@ Deno.test("a connection that sends nothing is cut at the header timeout", async 
   const server = await start({ headerMs: 300 });
   try {
     const { ms, text } = await (await open(server)).closed;
-    equal(text, "");
-    ok(ms >= 250 && ms < 1200, `closed after ${Math.round(ms)} ms`);
+    assert.equal(text, "");
+    assert.ok(ms >= 250 && ms < 1200, `closed after ${Math.round(ms)} ms`);
   } finally {
     await server.shutdown();
   }
@@ -143,15 +143,15 @@ Deno.test("a connection answered 413 or 408 is closed at once; a 200 on keep-ali
   try {
     const big = await open(server, "POST /x HTTP/1.1\r\nHost: gw\r\nContent-Length: 5000\r\n\r\n");
     const { ms, text } = await big.closed;
-    ok(text.startsWith("HTTP/1.1 413"), text);
-    ok(ms < 2000, `closed ${Math.round(ms)} ms after the request`);
-    equal(server.stats().events.closed_after_error, 1);
+    assert.ok(text.startsWith("HTTP/1.1 413"), text);
+    assert.ok(ms < 2000, `closed ${Math.round(ms)} ms after the request`);
+    assert.equal(server.stats().events.closed_after_error, 1);
 
     const slow = await open(server, "GET /slow-body HTTP/1.1\r\nHost: gw\r\n\r\n");
     const answered408 = await slow.closed;
-    ok(answered408.text.startsWith("HTTP/1.1 408"), answered408.text);
-    ok(answered408.ms < 2000, `closed ${Math.round(answered408.ms)} ms after the request`);
-    equal(server.stats().events.closed_after_error, 2);
+    assert.ok(answered408.text.startsWith("HTTP/1.1 408"), answered408.text);
+    assert.ok(answered408.ms < 2000, `closed ${Math.round(answered408.ms)} ms after the request`);
+    assert.equal(server.stats().events.closed_after_error, 2);
 
     const fine = await open(
       server,
@@ -161,7 +161,7 @@ Deno.test("a connection answered 413 or 408 is closed at once; a 200 on keep-ali
       fine.closed.then(() => "closed"),
       new Promise((resolve) => setTimeout(() => resolve("open"), 800)),
     ]);
-    equal(outcome, "open", "a good answer keeps the connection");
+    assert.equal(outcome, "open", "a good answer keeps the connection");
     closeAll([fine]);
   } finally {
     await server.shutdown();
@@ -174,15 +174,15 @@ Deno.test("at the connection cap the idlest connections are shed and new request
   try {
     for (let i = 0; i < 30; i++) raws.push(await open(server));
     await new Promise((resolve) => setTimeout(resolve, 100));
-    ok(server.stats().open <= 8, `open ${server.stats().open}`);
-    for (let i = 0; i < 5; i++) equal(await get(server), 200, "answered at the cap");
-    ok(server.stats().events.shed >= 22, `shed ${server.stats().events.shed}`);
+    assert.ok(server.stats().open <= 8, `open ${server.stats().open}`);
+    for (let i = 0; i < 5; i++) assert.equal(await get(server), 200, "answered at the cap");
+    assert.ok(server.stats().events.shed >= 22, `shed ${server.stats().events.shed}`);
     // The oldest were shed, the newest are held.
     const firstClosed = await Promise.race([
       raws[0].closed.then(() => true),
       new Promise((resolve) => setTimeout(() => resolve(false), 500)),
     ]);
-    equal(firstClosed, true, "the first (idlest) connection was shed");
+    assert.equal(firstClosed, true, "the first (idlest) connection was shed");
   } finally {
     closeAll(raws);
     await server.shutdown();
@@ -209,11 +209,13 @@ Deno.test("a request in progress is not shed: at the cap with every slot busy, t
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
     const newcomer = await open(server, "GET /health HTTP/1.1\r\nHost: gw\r\n\r\n");
-    equal((await newcomer.closed).text, "", "refused without an answer");
-    equal(server.stats().events.refused, 1);
+    assert.equal((await newcomer.closed).text, "", "refused without an answer");
+    assert.equal(server.stats().events.refused, 1);
     release();
     await server.shutdown(); // lets the answers in progress finish, then closes
-    for (const raw of busy) ok((await raw.closed).text.includes("late"), "each busy one answered");
+    for (const raw of busy) {
+      assert.ok((await raw.closed).text.includes("late"), "each busy one answered");
+    }
   } finally {
     release();
     await server.shutdown();
@@ -233,7 +235,7 @@ Deno.test("startCallbackServer without the front is Deno.serve alone: the idle c
       conn.read(new Uint8Array(16)).then((n) => n === null ? "closed" : "data"),
       new Promise((resolve) => setTimeout(() => resolve("open"), 1000)),
     ]);
-    equal(outcome, "open", "what the front exists for: Deno.serve never cuts it");
+    assert.equal(outcome, "open", "what the front exists for: Deno.serve never cuts it");
     conn.close();
   } finally {
     await server.shutdown();
@@ -241,10 +243,10 @@ Deno.test("startCallbackServer without the front is Deno.serve alone: the idle c
 });
 
 Deno.test("connectionCap keeps descriptors for KV and the WeCom API", () => {
-  equal(connectionCap(1024, 1024), 298);
-  equal(connectionCap(1024, 65536), 1024);
-  equal(connectionCap(1024, undefined), 1024);
-  equal(connectionCap(1024, 100), 8);
+  assert.equal(connectionCap(1024, 1024), 298);
+  assert.equal(connectionCap(1024, 65536), 1024);
+  assert.equal(connectionCap(1024, undefined), 1024);
+  assert.equal(connectionCap(1024, 100), 8);
 });
 
 Deno.test("Expect: 100-continue: the interim answer does not end the request", async () => {
@@ -261,8 +263,8 @@ Deno.test("Expect: 100-continue: the interim answer does not end the request", a
       raw.closed.then(() => "closed"),
       new Promise((resolve) => setTimeout(() => resolve("open"), 900)),
     ]);
-    equal(outcome, "open");
-    equal(server.stats().events.header_timeout, 0);
+    assert.equal(outcome, "open");
+    assert.equal(server.stats().events.header_timeout, 0);
     closeAll([raw]);
   } finally {
     await server.shutdown();
@@ -277,10 +279,10 @@ Deno.test("a head ended by bare LF LF counts as complete: answered, then held as
       raw.closed.then(() => "closed"),
       new Promise((resolve) => setTimeout(() => resolve("open"), 900)),
     ]);
-    equal(outcome, "open", "not cut at the header timeout");
-    equal(server.stats().events.header_timeout, 0);
+    assert.equal(outcome, "open", "not cut at the header timeout");
+    assert.equal(server.stats().events.header_timeout, 0);
     closeAll([raw]);
-    ok((await raw.closed).text.startsWith("HTTP/1.1 200"), "answered");
+    assert.ok((await raw.closed).text.startsWith("HTTP/1.1 200"), "answered");
   } finally {
     await server.shutdown();
   }

@@ -1,4 +1,4 @@
-import { deepEqual, equal, ok, rejects } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { serialize } from "node:v8";
 import type { AccessConfig, AppConfig } from "../../src/config/types.ts";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
@@ -88,10 +88,10 @@ Deno.test("concurrent operations share one commit and each sees it succeed", asy
   using kv = await Deno.openKv(":memory:");
   const group = createGroupCommit(kv);
   const results = await claimAll(group, "k", 20);
-  ok(results.every((r) => r.ok));
-  equal(group.stats().commits, 1);
-  equal(group.stats().largestGroup, 20);
-  for (let i = 0; i < 20; i++) equal((await kv.get(["k", i])).value, i);
+  assert.ok(results.every((r) => r.ok));
+  assert.equal(group.stats().commits, 1);
+  assert.equal(group.stats().largestGroup, 20);
+  for (let i = 0; i < 20; i++) assert.equal((await kv.get(["k", i])).value, i);
 });
 
 Deno.test("operations arriving during a commit go together into the next one", async () => {
@@ -101,10 +101,10 @@ Deno.test("operations arriving during a commit go together into the next one", a
   // Submitted after the first commit has started (a later macrotask).
   await new Promise((resolve) => setTimeout(resolve, 0));
   const later = Array.from({ length: 5 }, (_, i) => group((op) => op.set(["later", i], i)));
-  ok((await first).ok);
-  ok((await Promise.all(later)).every((r) => r.ok));
+  assert.ok((await first).ok);
+  assert.ok((await Promise.all(later)).every((r) => r.ok));
   const stats = group.stats();
-  ok(stats.commits <= 3, `5 later operations took ${stats.commits - 1} commits`);
+  assert.ok(stats.commits <= 3, `5 later operations took ${stats.commits - 1} commits`);
 });
 
 Deno.test("a key every member writes is written once per group, with the last value", async () => {
@@ -131,10 +131,10 @@ Deno.test("a key every member writes is written once per group, with the last va
   await Promise.all(
     Array.from({ length: 10 }, (_, i) => group((op) => op.set(["job", i], i).set(["wake"], i))),
   );
-  equal(group.stats().commits, 1);
-  equal(sets, 11); // ten jobs, one wake-up
-  equal((await real.get(["wake"])).value, 9);
-  for (let i = 0; i < 10; i++) equal((await real.get(["job", i])).value, i);
+  assert.equal(group.stats().commits, 1);
+  assert.equal(sets, 11); // ten jobs, one wake-up
+  assert.equal((await real.get(["wake"])).value, 9);
+  for (let i = 0; i < 10; i++) assert.equal((await real.get(["job", i])).value, i);
 
   // A sum reads what was set before it in the group: nothing is dropped around it.
   await Promise.all([
@@ -144,8 +144,8 @@ Deno.test("a key every member writes is written once per group, with the last va
     group((op) => op.sum(["m"], 1n)),
     group((op) => op.set(["m"], new Deno.KvU64(10n))),
   ]);
-  equal((await real.get<Deno.KvU64>(["n"])).value?.value, 6n);
-  equal((await real.get<Deno.KvU64>(["m"])).value?.value, 10n);
+  assert.equal((await real.get<Deno.KvU64>(["n"])).value?.value, 6n);
+  assert.equal((await real.get<Deno.KvU64>(["m"])).value?.value, 10n);
 });
 
 Deno.test("two operations checking the same key never share a group: exactly one wins", async () => {
@@ -154,8 +154,8 @@ Deno.test("two operations checking the same key never share a group: exactly one
   const claim = (who: string) =>
     group((op) => op.check({ key: ["claim"], versionstamp: null }).set(["claim"], who));
   const results = await Promise.all([claim("a"), claim("b"), claim("c")]);
-  equal(results.filter((r) => r.ok).length, 1);
-  equal((await kv.get(["claim"])).value, ["a", "b", "c"][results.findIndex((r) => r.ok)]);
+  assert.equal(results.filter((r) => r.ok).length, 1);
+  assert.equal((await kv.get(["claim"])).value, ["a", "b", "c"][results.findIndex((r) => r.ok)]);
 });
 
 Deno.test("a failed check in a group fails only its own member", async () => {
@@ -167,11 +167,11 @@ Deno.test("a failed check in a group fails only its own member", async () => {
     group((op) => op.check({ key: ["taken"], versionstamp: null }).set(["taken"], "late")),
     group((op) => op.set(["b"], 2)),
   ]);
-  deepEqual(results.map((r) => r.ok), [true, false, true]);
-  equal((await kv.get(["taken"])).value, "earlier");
-  equal((await kv.get(["a"])).value, 1);
-  equal((await kv.get(["b"])).value, 2);
-  equal(group.stats().fallbacks, 1);
+  assert.deepEqual(results.map((r) => r.ok), [true, false, true]);
+  assert.equal((await kv.get(["taken"])).value, "earlier");
+  assert.equal((await kv.get(["a"])).value, 1);
+  assert.equal((await kv.get(["b"])).value, 2);
+  assert.equal(group.stats().fallbacks, 1);
 });
 
 Deno.test("a KV failure rejects every member of the group with the error", async () => {
@@ -182,11 +182,11 @@ Deno.test("a KV failure rejects every member of the group with the error", async
     Array.from({ length: 4 }, (_, i) => group((op) => op.set(["k", i], i))),
   );
   for (const outcome of outcomes) {
-    equal(outcome.status, "rejected");
-    equal((outcome as PromiseRejectedResult).reason.message, "disk I/O error");
+    assert.equal(outcome.status, "rejected");
+    assert.equal((outcome as PromiseRejectedResult).reason.message, "disk I/O error");
   }
-  equal(commits.length, 5); // the group, then each member alone
-  equal((await real.get(["k", 0])).versionstamp, null);
+  assert.equal(commits.length, 5); // the group, then each member alone
+  assert.equal((await real.get(["k", 0])).versionstamp, null);
 });
 
 Deno.test("groups stay within the check, mutation and size limits", async () => {
@@ -198,7 +198,7 @@ Deno.test("groups stay within the check, mutation and size limits", async () => 
       (_, i) => byChecks((op) => op.check({ key: ["c", i], versionstamp: null }).set(["c", i], i)),
     ),
   );
-  equal(byChecks.stats().largestGroup, 3);
+  assert.equal(byChecks.stats().largestGroup, 3);
 
   const byMutations = createGroupCommit(kv, { maxMutations: 4 });
   await Promise.all(
@@ -207,17 +207,20 @@ Deno.test("groups stay within the check, mutation and size limits", async () => 
       (_, i) => byMutations((op) => op.set(["m", i], 1).set(["n", i], 1)),
     ),
   );
-  equal(byMutations.stats().largestGroup, 2);
+  assert.equal(byMutations.stats().largestGroup, 2);
 
   const big = "x".repeat(40_000);
   const bySize = createGroupCommit(kv);
   const results = await Promise.all(
     Array.from({ length: 40 }, (_, i) => bySize((op) => op.set(["big", i], big))),
   );
-  ok(results.every((r) => r.ok));
+  assert.ok(results.every((r) => r.ok));
   const stats = bySize.stats();
-  ok(stats.largestGroup <= 16, `a group of ${stats.largestGroup} × 40 KB would pass 640 KiB`);
-  equal(stats.fallbacks, 0);
+  assert.ok(
+    stats.largestGroup <= 16,
+    `a group of ${stats.largestGroup} × 40 KB would pass 640 KiB`,
+  );
+  assert.equal(stats.fallbacks, 0);
 });
 
 Deno.test("a limit the store enforces halves the groups and every member still commits", async () => {
@@ -229,32 +232,32 @@ Deno.test("a limit the store enforces halves the groups and every member still c
   );
   const group = createGroupCommit(kv);
   const results = await claimAll(group, "c", 12);
-  ok(results.every((r) => r.ok));
-  ok(group.stats().cap <= 6, `cap is still ${group.stats().cap}`);
+  assert.ok(results.every((r) => r.ok));
+  assert.ok(group.stats().cap <= 6, `cap is still ${group.stats().cap}`);
   const later = await claimAll(group, "d", 8);
-  ok(later.every((r) => r.ok));
-  for (let i = 0; i < 12; i++) equal((await real.get(["c", i])).value, i);
+  assert.ok(later.every((r) => r.ok));
+  for (let i = 0; i < 12; i++) assert.equal((await real.get(["c", i])).value, i);
 });
 
 Deno.test("a builder that throws or commits by itself fails alone", async () => {
   using kv = await Deno.openKv(":memory:");
   const group = createGroupCommit(kv);
   const good = group((op) => op.set(["good"], 1));
-  await rejects(
+  await assert.rejects(
     group(() => {
       throw new Error("no job for you");
     }),
     /no job for you/,
   );
-  await rejects(
+  await assert.rejects(
     group((op) => {
       op.commit();
       return op;
     }),
     /Cannot commit inside a group-commit builder/,
   );
-  ok((await good).ok);
-  equal((await kv.get(["good"])).value, 1);
+  assert.ok((await good).ok);
+  assert.equal((await kv.get(["good"])).value, 1);
 });
 
 Deno.test("intake: concurrent copies of one message in a group make exactly one job", async () => {
@@ -265,14 +268,17 @@ Deno.test("intake: concurrent copies of one message in a group make exactly one 
   const others = Array.from({ length: 8 }, (_, i) => intake(app, text(app, `9${i}`), ""));
   const results = await Promise.all([...copies, ...others]);
   const ofCopies = results.slice(0, 8);
-  equal(ofCopies.filter((r) => r.outcome === "recorded").length, 1);
-  equal(ofCopies.filter((r) => r.outcome === "duplicate").length, 7);
+  assert.equal(ofCopies.filter((r) => r.outcome === "recorded").length, 1);
+  assert.equal(ofCopies.filter((r) => r.outcome === "duplicate").length, 7);
   const jobId = ofCopies.find((r) => r.outcome === "recorded")!.jobId;
-  ok(ofCopies.every((r) => r.jobId === jobId), "every duplicate names the one job");
-  ok(results.slice(8).every((r) => r.outcome === "recorded"));
+  assert.ok(ofCopies.every((r) => r.jobId === jobId), "every duplicate names the one job");
+  assert.ok(results.slice(8).every((r) => r.outcome === "recorded"));
   const jobs = await listJobs(kv, { state: "queued", limit: 100 });
-  equal(jobs.length, 9);
-  equal(jobs.filter((j) => j.message.type === "text" && j.message.msgId === "777").length, 1);
+  assert.equal(jobs.length, 9);
+  assert.equal(
+    jobs.filter((j) => j.message.type === "text" && j.message.msgId === "777").length,
+    1,
+  );
 });
 
 Deno.test("intake: a retry of a message recorded earlier is a duplicate; its group still records", async () => {
@@ -280,15 +286,15 @@ Deno.test("intake: a retry of a message recorded earlier is a duplicate; its gro
   const app = randomApp();
   const intake = createIntake({ kv, access: ACCESS, groupCommit: true });
   const first = await intake(app, text(app, "1"), "");
-  equal(first.outcome, "recorded");
+  assert.equal(first.outcome, "recorded");
   const results = await Promise.all([
     intake(app, text(app, "2"), ""),
     intake(app, text(app, "1"), ""), // WeCom's retry
     intake(app, text(app, "3"), ""),
   ]);
-  deepEqual(results.map((r) => r.outcome), ["recorded", "duplicate", "recorded"]);
-  equal(results[1].jobId, first.jobId);
-  equal((await listJobs(kv, { state: "queued", limit: 100 })).length, 3);
+  assert.deepEqual(results.map((r) => r.outcome), ["recorded", "duplicate", "recorded"]);
+  assert.equal(results[1].jobId, first.jobId);
+  assert.equal((await listJobs(kv, { state: "queued", limit: 100 })).length, 3);
 });
 
 Deno.test("intake: mixed apps in one group, the same MsgId in two apps makes two jobs", async () => {
@@ -299,16 +305,16 @@ Deno.test("intake: mixed apps in one group, the same MsgId in two apps makes two
     ...apps.map((app) => intake(app, text(app, "42"), "")),
     ...apps.map((app, i) => intake(app, text(app, `5${i}`, `user${i}`), "")),
   ]);
-  ok(results.every((r) => r.outcome === "recorded"));
+  assert.ok(results.every((r) => r.outcome === "recorded"));
   const jobs = await listJobs(kv, { state: "queued", limit: 100 });
-  equal(jobs.length, 6);
+  assert.equal(jobs.length, 6);
   for (const app of apps) {
     const own = jobs.filter((j) => j.app === app.name);
-    equal(own.length, 2);
-    ok(own.every((j) => j.corpId === app.corpId && j.agentId === app.agentId));
+    assert.equal(own.length, 2);
+    assert.ok(own.every((j) => j.corpId === app.corpId && j.agentId === app.agentId));
   }
   const forB = jobs.find((j) => j.app === "b" && j.userId === "user1")!;
-  equal(forB.conversation, `${apps[1].corpId}:user1`);
+  assert.equal(forB.conversation, `${apps[1].corpId}:user1`);
 });
 
 Deno.test("HTTP: when KV fails, every callback of the group is answered 503 and none is recorded", async () => {
@@ -334,11 +340,11 @@ Deno.test("HTTP: when KV fails, every callback of the group is answered 503 and 
       sealed.map(({ query, body }) => fetch(`${base}?${query}`, { method: "POST", body })),
     );
     for (const response of responses) {
-      equal(response.status, 503);
+      assert.equal(response.status, 503);
       await response.body?.cancel();
     }
-    ok(Math.max(...commits) > 1, "the callbacks were committed as a group first");
-    equal((await listJobs(real, { state: "queued" })).length, 0);
+    assert.ok(Math.max(...commits) > 1, "the callbacks were committed as a group first");
+    assert.equal((await listJobs(real, { state: "queued" })).length, 0);
   } finally {
     await gateway.stop();
     real.close();
@@ -355,8 +361,8 @@ Deno.test("intake without grouping commits each callback alone, duplicates still
     intake(app, text(app, "1"), ""),
     intake(app, text(app, "2"), ""),
   ]);
-  deepEqual(results.map((r) => r.outcome).sort(), ["duplicate", "recorded", "recorded"]);
-  ok(commits.every((checks) => checks === 1));
+  assert.deepEqual(results.map((r) => r.outcome).sort(), ["duplicate", "recorded", "recorded"]);
+  assert.ok(commits.every((checks) => checks === 1));
 });
 
 Deno.test("value size estimates are upper bounds of the V8 serialization KV stores", () => {
@@ -382,11 +388,11 @@ Deno.test("value size estimates are upper bounds of the V8 serialization KV stor
   ];
   for (const value of values) {
     const actual = serialize(value).length;
-    ok(
+    assert.ok(
       estimateValueBytes(value) >= actual,
       `${String(value).slice(0, 20)}: estimate ${estimateValueBytes(value)} < ${actual}`,
     );
   }
   // Not wildly above either, or groups of CJK messages would be needlessly small.
-  ok(estimateValueBytes(job) < serialize(job).length * 1.2);
+  assert.ok(estimateValueBytes(job) < serialize(job).length * 1.2);
 });

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { equal, throws } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { CallbackFormatError, parseMessage } from "../../src/intake/parse.ts";
 
 const text = (user: string, msgId: string, type = "text") =>
@@ -17,15 +17,15 @@ const text = (user: string, msgId: string, type = "text") =>
 
 Deno.test("parseMessage accepts FromUserName and MsgId of 256 characters", () => {
   const message = parseMessage(text("u".repeat(256), "9".repeat(256)));
-  equal(message.userId.length, 256);
-  equal(message.type === "text" && message.msgId.length, 256);
+  assert.equal(message.userId.length, 256);
+  assert.equal(message.type === "text" && message.msgId.length, 256);
 });
 
 Deno.test("parseMessage refuses a FromUserName or MsgId over 256 characters, naming the field", () => {
   const field = (name: string) => (error: unknown) =>
     error instanceof CallbackFormatError && error.field === name;
-  throws(() => parseMessage(text("u".repeat(3000), "1")), field("FromUserName"));
-  throws(() => parseMessage(text("用".repeat(257), "1")), field("FromUserName"));
-  throws(() => parseMessage(text("lisi", "9".repeat(3000))), field("MsgId"));
-  throws(() => parseMessage(text("lisi", "9".repeat(257), "new_kind")), field("MsgId"));
+  assert.throws(() => parseMessage(text("u".repeat(3000), "1")), field("FromUserName"));
+  assert.throws(() => parseMessage(text("用".repeat(257), "1")), field("FromUserName"));
+  assert.throws(() => parseMessage(text("lisi", "9".repeat(3000))), field("MsgId"));
+  assert.throws(() => parseMessage(text("lisi", "9".repeat(257), "new_kind")), field("MsgId"));
 });

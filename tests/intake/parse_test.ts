@@ -1,4 +1,4 @@
-import { deepEqual, equal, throws } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { CallbackFormatError, parseEnvelope, parseMessage } from "../../src/intake/parse.ts";
 
 const base = (inner: string) =>
@@ -6,14 +6,14 @@ const base = (inner: string) =>
   `<CreateTime>1409659813</CreateTime>${inner}<AgentID>1000002</AgentID></xml>`;
 
 Deno.test("parseEnvelope reads the three elements, with or without CDATA, AgentID optional", () => {
-  deepEqual(
+  assert.deepEqual(
     parseEnvelope(
       "<xml><ToUserName><![CDATA[ww1]]></ToUserName>\n<Encrypt><![CDATA[abc=]]></Encrypt>\n" +
         "<AgentID><![CDATA[1000002]]></AgentID>\n</xml>",
     ),
     { toUserName: "ww1", agentId: "1000002", encrypt: "abc=" },
   );
-  deepEqual(parseEnvelope("<xml><Encrypt>abc=</Encrypt></xml>"), {
+  assert.deepEqual(parseEnvelope("<xml><Encrypt>abc=</Encrypt></xml>"), {
     toUserName: "",
     agentId: "",
     encrypt: "abc=",
@@ -21,9 +21,12 @@ Deno.test("parseEnvelope reads the three elements, with or without CDATA, AgentI
 });
 
 Deno.test("parseEnvelope without Encrypt is a CallbackFormatError naming the field", () => {
-  throws(() => parseEnvelope("<xml><ToUserName>ww1</ToUserName></xml>"), (error: unknown) => {
-    return error instanceof CallbackFormatError && error.field === "Encrypt";
-  });
+  assert.throws(
+    () => parseEnvelope("<xml><ToUserName>ww1</ToUserName></xml>"),
+    (error: unknown) => {
+      return error instanceof CallbackFormatError && error.field === "Encrypt";
+    },
+  );
 });
 
 Deno.test("parseMessage: text keeps a 64-bit MsgId as a string, exactly", () => {
@@ -32,7 +35,7 @@ Deno.test("parseMessage: text keeps a 64-bit MsgId as a string, exactly", () => 
       "<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hello]]></Content><MsgId>4561255354251345929</MsgId>",
     ),
   );
-  deepEqual(message, {
+  assert.deepEqual(message, {
     corpId: "ww1",
     userId: "lisi",
     createTime: 1409659813,
@@ -49,24 +52,24 @@ Deno.test("parseMessage: every user message type", () => {
       "<MsgType>image</MsgType><PicUrl>http://p/x.jpg</PicUrl><MediaId>m1</MediaId><MsgId>1</MsgId>",
     ),
   );
-  equal(image.type === "image" && image.mediaId + image.picUrl, "m1http://p/x.jpg");
+  assert.equal(image.type === "image" && image.mediaId + image.picUrl, "m1http://p/x.jpg");
   const voice = parseMessage(
     base("<MsgType>voice</MsgType><MediaId>m2</MediaId><Format>amr</Format><MsgId>2</MsgId>"),
   );
-  equal(voice.type === "voice" && voice.format, "amr");
+  assert.equal(voice.type === "voice" && voice.format, "amr");
   const video = parseMessage(
     base(
       "<MsgType>video</MsgType><MediaId>m3</MediaId><ThumbMediaId>t3</ThumbMediaId><MsgId>3</MsgId>",
     ),
   );
-  equal(video.type === "video" && video.thumbMediaId, "t3");
+  assert.equal(video.type === "video" && video.thumbMediaId, "t3");
   const location = parseMessage(
     base(
       "<MsgType>location</MsgType><Location_X>23.134521</Location_X><Location_Y>113.358803</Location_Y>" +
         "<Scale>20</Scale><Label><![CDATA[广州市]]></Label><MsgId>4</MsgId><AppType>wxwork</AppType>",
     ),
   );
-  deepEqual(
+  assert.deepEqual(
     location.type === "location" &&
       [location.latitude, location.longitude, location.scale, location.label],
     [23.134521, 113.358803, 20, "广州市"],
@@ -77,7 +80,7 @@ Deno.test("parseMessage: every user message type", () => {
         "<PicUrl>http://p</PicUrl><MsgId>5</MsgId>",
     ),
   );
-  deepEqual(link.type === "link" && [link.title, link.description, link.url, link.picUrl], [
+  assert.deepEqual(link.type === "link" && [link.title, link.description, link.url, link.picUrl], [
     "T",
     "D",
     "http://u",
@@ -92,22 +95,22 @@ Deno.test("parseMessage: events keep Event, EventKey and the other fields (neste
         "<BatchJob><JobId>j1</JobId><JobType>sync_user</JobType></BatchJob>",
     ),
   );
-  equal(event.type, "event");
+  assert.equal(event.type, "event");
   if (event.type !== "event") return;
-  equal(event.event, "batch_job_result");
-  equal(event.eventKey, "");
-  deepEqual(event.fields, { "BatchJob.JobId": "j1", "BatchJob.JobType": "sync_user" });
+  assert.equal(event.event, "batch_job_result");
+  assert.equal(event.eventKey, "");
+  assert.deepEqual(event.fields, { "BatchJob.JobId": "j1", "BatchJob.JobType": "sync_user" });
   const click = parseMessage(
     base("<MsgType>event</MsgType><Event>click</Event><EventKey>#menu1</EventKey>"),
   );
-  equal(click.type === "event" && click.eventKey, "#menu1");
+  assert.equal(click.type === "event" && click.eventKey, "#menu1");
 });
 
 Deno.test("parseMessage: an unknown type becomes type unknown, not an error", () => {
   const message = parseMessage(
     base("<MsgType>file</MsgType><MediaId>f1</MediaId><MsgId>9</MsgId>"),
   );
-  deepEqual(message.type === "unknown" && [message.msgType, message.msgId, message.fields], [
+  assert.deepEqual(message.type === "unknown" && [message.msgType, message.msgId, message.fields], [
     "file",
     "9",
     { MediaId: "f1" },
@@ -115,10 +118,10 @@ Deno.test("parseMessage: an unknown type becomes type unknown, not an error", ()
 });
 
 Deno.test("parseMessage: a missing common field or MsgId is a CallbackFormatError", () => {
-  throws(() => parseMessage("<xml><MsgType>text</MsgType></xml>"), CallbackFormatError);
-  throws(
+  assert.throws(() => parseMessage("<xml><MsgType>text</MsgType></xml>"), CallbackFormatError);
+  assert.throws(
     () => parseMessage(base("<MsgType>text</MsgType><Content>x</Content>")),
     (error: unknown) => error instanceof CallbackFormatError && error.field === "MsgId",
   );
-  throws(() => parseMessage(base("<MsgType>event</MsgType>")), CallbackFormatError);
+  assert.throws(() => parseMessage(base("<MsgType>event</MsgType>")), CallbackFormatError);
 });

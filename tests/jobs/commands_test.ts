@@ -1,4 +1,4 @@
-import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { answerCommand, formatAge, HELP_TEXT, parseCommand } from "../../src/jobs/commands.ts";
 import { claimNext, getJob } from "../../src/jobs/store.ts";
 import type { InboundMessage } from "../../src/intake/message.ts";
@@ -11,30 +11,30 @@ function text(content: string): InboundMessage {
 }
 
 Deno.test("parseCommand recognises whole-message commands only", () => {
-  assertEquals(parseCommand(text("/reset")), "reset");
-  assertEquals(parseCommand(text("/new")), "reset");
-  assertEquals(parseCommand(text("  /stop\n")), "stop");
-  assertEquals(parseCommand(text("/Status")), "status");
-  assertEquals(parseCommand(text("/help")), "help");
-  assertEquals(parseCommand(text("/stop now")), null);
-  assertEquals(parseCommand(text("please /help")), null);
-  assertEquals(parseCommand(text("/unknown")), null);
-  assertEquals(parseCommand(text(" ".repeat(30) + "/STOP" + "\n".repeat(30))), "stop");
-  assertEquals(parseCommand(text("/stop" + " ".repeat(5000))), null);
-  assertEquals(parseCommand(text("/stop\n" + "日志".repeat(2000))), null);
-  assertEquals(parseCommand({ ...base, type: "image", picUrl: "u", mediaId: "m" }), null);
-  assertEquals(
+  assert.deepEqual(parseCommand(text("/reset")), "reset");
+  assert.deepEqual(parseCommand(text("/new")), "reset");
+  assert.deepEqual(parseCommand(text("  /stop\n")), "stop");
+  assert.deepEqual(parseCommand(text("/Status")), "status");
+  assert.deepEqual(parseCommand(text("/help")), "help");
+  assert.deepEqual(parseCommand(text("/stop now")), null);
+  assert.deepEqual(parseCommand(text("please /help")), null);
+  assert.deepEqual(parseCommand(text("/unknown")), null);
+  assert.deepEqual(parseCommand(text(" ".repeat(30) + "/STOP" + "\n".repeat(30))), "stop");
+  assert.deepEqual(parseCommand(text("/stop" + " ".repeat(5000))), null);
+  assert.deepEqual(parseCommand(text("/stop\n" + "日志".repeat(2000))), null);
+  assert.deepEqual(parseCommand({ ...base, type: "image", picUrl: "u", mediaId: "m" }), null);
+  assert.deepEqual(
     parseCommand({ ...base, type: "event", event: "enter_agent", eventKey: "", fields: {} }),
     null,
   );
 });
 
 Deno.test("formatAge speaks in seconds, minutes and hours", () => {
-  assertEquals(formatAge(0, 40_000), "40 s");
-  assertEquals(formatAge(0, 185_000), "3 min");
-  assertEquals(formatAge(0, 2 * 3600_000), "2 h");
-  assertEquals(formatAge(0, 2 * 3600_000 + 5 * 60_000), "2 h 5 min");
-  assertEquals(formatAge(1000, 0), "0 s", "clock skew is not negative");
+  assert.deepEqual(formatAge(0, 40_000), "40 s");
+  assert.deepEqual(formatAge(0, 185_000), "3 min");
+  assert.deepEqual(formatAge(0, 2 * 3600_000), "2 h");
+  assert.deepEqual(formatAge(0, 2 * 3600_000 + 5 * 60_000), "2 h 5 min");
+  assert.deepEqual(formatAge(1000, 0), "0 s", "clock skew is not negative");
 });
 
 Deno.test("/status reports nothing when the conversation is idle", async () => {
@@ -45,7 +45,7 @@ Deno.test("/status reports nothing when the conversation is idle", async () => {
     job,
     "status",
   );
-  assertEquals(reply, "Nothing is running or waiting. Send a message to start.");
+  assert.deepEqual(reply, "Nothing is running or waiting. Send a message to start.");
 });
 
 Deno.test("/status gives the running job's age and the waiting count", async () => {
@@ -61,7 +61,7 @@ Deno.test("/status gives the running job's age and the waiting count", async () 
     textJob("ww1:alice", "/status"),
     "status",
   );
-  assertEquals(
+  assert.deepEqual(
     reply,
     "Running: your message from 4 min ago, started 3 min ago.\n" +
       "Waiting: 2 messages, the oldest received 2 min ago.",
@@ -75,7 +75,7 @@ Deno.test("/stop with nothing to stop says so", async () => {
     textJob("ww1:alice", "/stop"),
     "stop",
   );
-  assertEquals(reply, "Nothing to stop: no request of yours is running or waiting.");
+  assert.deepEqual(reply, "Nothing to stop: no request of yours is running or waiting.");
 });
 
 Deno.test("/stop drops waiting messages and aborts the local run", async () => {
@@ -95,12 +95,12 @@ Deno.test("/stop drops waiting messages and aborts the local run", async () => {
     textJob("ww1:alice", "/stop"),
     "stop",
   );
-  assertEquals(
+  assert.deepEqual(
     reply,
     "Stopped the running request (received 1 min ago). Dropped 1 waiting message.",
   );
-  assertEquals(aborted, [running.id]);
-  assertEquals((await getJob(kv, waiting.id))?.state, "failed");
+  assert.deepEqual(aborted, [running.id]);
+  assert.deepEqual((await getJob(kv, waiting.id))?.state, "failed");
 });
 
 Deno.test("/reset calls resetHistory for the conversation only", async () => {
@@ -118,8 +118,8 @@ Deno.test("/reset calls resetHistory for the conversation only", async () => {
     textJob("ww1:alice", "/new"),
     "reset",
   );
-  assertEquals(reply, "Conversation reset.");
-  assertEquals(reset, ["ww1:alice"]);
+  assert.deepEqual(reply, "Conversation reset.");
+  assert.deepEqual(reset, ["ww1:alice"]);
 });
 
 Deno.test("/help lists the commands and says files cannot be sent", async () => {
@@ -129,10 +129,10 @@ Deno.test("/help lists the commands and says files cannot be sent", async () => 
     textJob("ww1:alice", "/help"),
     "help",
   );
-  assertEquals(reply, HELP_TEXT);
+  assert.deepEqual(reply, HELP_TEXT);
   for (const command of ["/reset", "/new", "/stop", "/status", "/help"]) {
-    assert(reply.includes(command), command);
+    assert.ok(reply.includes(command), command);
   }
-  assert(reply.includes("WeCom does not deliver them"));
-  assert(new TextEncoder().encode(reply).length <= 2048, "fits one WeCom message");
+  assert.ok(reply.includes("WeCom does not deliver them"));
+  assert.ok(new TextEncoder().encode(reply).length <= 2048, "fits one WeCom message");
 });

@@ -106,21 +106,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `condition` every 5 ms until it is true or `timeoutMs` passes (then throws). */
-export async function until(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 3000,
-  what = "condition",
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await sleep(5);
-  }
-}
-
 /**
  * An agent that replies `echo: <content>` after `delayMs`, honouring its abort
  * signal, and records each run (start and end times, per job id).

@@ -1,4 +1,4 @@
-import { deepEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
+import assert from "node:assert/strict";
 import {
   cancelConversation,
   CANCELLED_ERROR,
@@ -30,15 +30,15 @@ async function keysUnder(kv: Deno.Kv, prefix: Deno.KvKey): Promise<number> {
 Deno.test("enqueue, claim and complete write the reply in the same commit as done", async () => {
   using kv = await Deno.openKv(":memory:");
   const job = await send(kv, "ww1:alice", "hello", T0);
-  assertEquals((await getJob(kv, job.id))?.state, "queued");
+  assert.deepEqual((await getJob(kv, job.id))?.state, "queued");
 
   const claimed = await claimNext(kv, "r1", T0, LEASE);
-  assert(claimed);
-  assertEquals(claimed.id, job.id);
-  assertEquals(claimed.state, "running");
-  assertEquals(claimed.attempts, 1);
-  assertEquals(claimed.lease, { owner: "r1", until: T0 + LEASE });
-  assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, {
+  assert.ok(claimed);
+  assert.deepEqual(claimed.id, job.id);
+  assert.deepEqual(claimed.state, "running");
+  assert.deepEqual(claimed.attempts, 1);
+  assert.deepEqual(claimed.lease, { owner: "r1", until: T0 + LEASE });
+  assert.deepEqual((await kv.get(keys.conversationLock("ww1:alice"))).value, {
     jobId: job.id,
     until: T0 + LEASE,
   });
@@ -49,42 +49,42 @@ Deno.test("enqueue, claim and complete write the reply in the same commit as don
     now: T0 + 5,
     extra: (op) => void plan.add(op, items),
   });
-  assert(ok);
+  assert.ok(ok);
   const done = await getJob(kv, job.id);
-  assertEquals(done?.state, "done");
-  assertEquals(done?.lease, undefined);
-  assertEquals(done?.updatedAt, T0 + 5);
-  assertEquals((await outbox(kv)).map(textOf), ["hi there"]);
-  assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, null);
-  assertEquals(await keysUnder(kv, keys.runningPrefix()), 0);
-  assertEquals(await keysUnder(kv, keys.conversationQueuePrefix("ww1:alice")), 0);
-  assertEquals(await countJobs(kv), { queued: 0, running: 0, done: 1, failed: 0, dead: 0 });
+  assert.deepEqual(done?.state, "done");
+  assert.deepEqual(done?.lease, undefined);
+  assert.deepEqual(done?.updatedAt, T0 + 5);
+  assert.deepEqual((await outbox(kv)).map(textOf), ["hi there"]);
+  assert.deepEqual((await kv.get(keys.conversationLock("ww1:alice"))).value, null);
+  assert.deepEqual(await keysUnder(kv, keys.runningPrefix()), 0);
+  assert.deepEqual(await keysUnder(kv, keys.conversationQueuePrefix("ww1:alice")), 0);
+  assert.deepEqual(await countJobs(kv), { queued: 0, running: 0, done: 1, failed: 0, dead: 0 });
 });
 
 Deno.test("a runner that lost its lease cannot complete the job nor write its reply", async () => {
   using kv = await Deno.openKv(":memory:");
   await send(kv, "ww1:alice", "hello", T0);
   const claimed = await claimNext(kv, "r1", T0, LEASE);
-  assert(claimed);
+  assert.ok(claimed);
   await sweepExpired(kv, T0 + LEASE + 1, 3);
   const again = await claimNext(kv, "r2", T0 + LEASE + 2, LEASE);
-  assertEquals(again?.id, claimed.id);
-  assertEquals(again?.attempts, 2);
+  assert.deepEqual(again?.id, claimed.id);
+  assert.deepEqual(again?.attempts, 2);
 
   const items = plan.reply(claimed, { text: "stale reply", attachments: [] }, { markdown: false });
   const ok = await completeJob(kv, claimed, "r1", {
     state: "done",
     extra: (op) => void plan.add(op, items),
   });
-  assertEquals(ok, false);
-  assertEquals(await outbox(kv), []);
-  assertEquals((await getJob(kv, claimed.id))?.lease?.owner, "r2");
-  assertEquals(await heartbeat(kv, claimed, "r1", T0 + LEASE + 3, LEASE), {
+  assert.deepEqual(ok, false);
+  assert.deepEqual(await outbox(kv), []);
+  assert.deepEqual((await getJob(kv, claimed.id))?.lease?.owner, "r2");
+  assert.deepEqual(await heartbeat(kv, claimed, "r1", T0 + LEASE + 3, LEASE), {
     ok: false,
     reason: "lost",
   });
-  assertEquals(await commitWhileOwned(kv, claimed, "r1", (op) => void op.set(["x"], 1)), false);
-  assertEquals((await kv.get(["x"])).value, null);
+  assert.deepEqual(await commitWhileOwned(kv, claimed, "r1", (op) => void op.set(["x"], 1)), false);
+  assert.deepEqual((await kv.get(["x"])).value, null);
 });
 
 Deno.test("jobs of one conversation are claimed one at a time in arrival order", async () => {
@@ -96,15 +96,19 @@ Deno.test("jobs of one conversation are claimed one at a time in arrival order",
 
   const first = await claimNext(kv, "r1", T0 + 10, LEASE);
   const second = await claimNext(kv, "r1", T0 + 10, LEASE);
-  assertEquals([first?.id, second?.id], [a1.id, b1.id]);
-  assertEquals(await claimNext(kv, "r1", T0 + 10, LEASE), null, "alice is busy, bob has no more");
+  assert.deepEqual([first?.id, second?.id], [a1.id, b1.id]);
+  assert.deepEqual(
+    await claimNext(kv, "r1", T0 + 10, LEASE),
+    null,
+    "alice is busy, bob has no more",
+  );
 
-  assert(await completeJob(kv, first!, "r1", { state: "done", now: T0 + 20 }));
+  assert.ok(await completeJob(kv, first!, "r1", { state: "done", now: T0 + 20 }));
   const third = await claimNext(kv, "r1", T0 + 21, LEASE);
-  assertEquals(third?.id, a2.id);
-  assertEquals(await claimNext(kv, "r1", T0 + 21, LEASE), null);
-  assert(await completeJob(kv, third!, "r1", { state: "failed", error: "x", now: T0 + 30 }));
-  assertEquals((await claimNext(kv, "r1", T0 + 31, LEASE))?.id, a3.id);
+  assert.deepEqual(third?.id, a2.id);
+  assert.deepEqual(await claimNext(kv, "r1", T0 + 21, LEASE), null);
+  assert.ok(await completeJob(kv, third!, "r1", { state: "failed", error: "x", now: T0 + 30 }));
+  assert.deepEqual((await claimNext(kv, "r1", T0 + 31, LEASE))?.id, a3.id);
 });
 
 Deno.test("concurrent claimers never claim the same job twice", async () => {
@@ -115,9 +119,9 @@ Deno.test("concurrent claimers never claim the same job twice", async () => {
     Array.from({ length: 12 }, (_, i) => claimNext(kv, `r${i}`, T0 + 100, LEASE)),
   );
   const claimed = claims.filter((job) => job !== null);
-  assertEquals(claimed.length, 4, "one per conversation");
-  assertEquals(new Set(claimed.map((job) => job.id)).size, 4);
-  assertEquals(
+  assert.deepEqual(claimed.length, 4, "one per conversation");
+  assert.deepEqual(new Set(claimed.map((job) => job.id)).size, 4);
+  assert.deepEqual(
     claimed.map((job) => job.id).sort(),
     jobs.slice(0, 4).map((job) => job.id).sort(),
     "the head of each conversation",
@@ -127,13 +131,13 @@ Deno.test("concurrent claimers never claim the same job twice", async () => {
 Deno.test("a busy conversation with many waiting jobs does not starve another one", async () => {
   using kv = await Deno.openKv(":memory:");
   await send(kv, "ww1:alice", "first", T0);
-  assert(await claimNext(kv, "r1", T0, LEASE));
+  assert.ok(await claimNext(kv, "r1", T0, LEASE));
   for (let i = 0; i < 300; i++) await send(kv, "ww1:alice", `more ${i}`, T0 + 1 + i);
   const bob = await send(kv, "ww1:bob", "bob", T0 + 400);
 
-  assertEquals((await claimNext(kv, "r1", T0 + 500, LEASE))?.id, bob.id);
-  assertEquals(await keysUnder(kv, keys.readyPrefix()), 0, "alice's hints were consumed");
-  assertEquals(await claimNext(kv, "r1", T0 + 500, LEASE), null);
+  assert.deepEqual((await claimNext(kv, "r1", T0 + 500, LEASE))?.id, bob.id);
+  assert.deepEqual(await keysUnder(kv, keys.readyPrefix()), 0, "alice's hints were consumed");
+  assert.deepEqual(await claimNext(kv, "r1", T0 + 500, LEASE), null);
 });
 
 Deno.test("the end of a job makes the next job of its conversation claimable", async () => {
@@ -142,44 +146,44 @@ Deno.test("the end of a job makes the next job of its conversation claimable", a
   const a1 = await claimNext(kv, "r1", T0, LEASE);
   const a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
   // Another runner looks while a1 runs: it drops a2's hint.
-  assertEquals(await claimNext(kv, "r2", T0 + 2, LEASE), null);
-  assertEquals(await keysUnder(kv, keys.readyPrefix()), 0);
-  assert(await completeJob(kv, a1!, "r1", { state: "done", now: T0 + 3 }));
-  assertEquals((await claimNext(kv, "r2", T0 + 4, LEASE))?.id, a2.id);
+  assert.deepEqual(await claimNext(kv, "r2", T0 + 2, LEASE), null);
+  assert.deepEqual(await keysUnder(kv, keys.readyPrefix()), 0);
+  assert.ok(await completeJob(kv, a1!, "r1", { state: "done", now: T0 + 3 }));
+  assert.deepEqual((await claimNext(kv, "r2", T0 + 4, LEASE))?.id, a2.id);
 });
 
 Deno.test("a command job is claimed while its conversation runs an agent job", async () => {
   using kv = await Deno.openKv(":memory:");
   await send(kv, "ww1:alice", "long task", T0);
   const running = await claimNext(kv, "r1", T0, LEASE);
-  assert(running);
+  assert.ok(running);
   const waiting = await send(kv, "ww1:alice", "next task", T0 + 1);
   const status = await send(kv, "ww1:alice", " /status ", T0 + 2);
 
-  assertEquals(await claimNext(kv, "r1", T0 + 3, LEASE, { commands: false }), null);
+  assert.deepEqual(await claimNext(kv, "r1", T0 + 3, LEASE, { commands: false }), null);
   const command = await claimNext(kv, "r1", T0 + 3, LEASE, { jobs: false });
-  assertEquals(command?.id, status.id);
-  assert(await completeJob(kv, command!, "r1", { state: "done", now: T0 + 4 }));
-  assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, {
+  assert.deepEqual(command?.id, status.id);
+  assert.ok(await completeJob(kv, command!, "r1", { state: "done", now: T0 + 4 }));
+  assert.deepEqual((await kv.get(keys.conversationLock("ww1:alice"))).value, {
     jobId: running.id,
     until: T0 + LEASE,
     waiting: true, // the agent-job scan found alice busy and dropped the hint of "next task"
   });
-  assert(await completeJob(kv, running, "r1", { state: "done", now: T0 + 5 }));
-  assertEquals((await claimNext(kv, "r1", T0 + 6, LEASE))?.id, waiting.id);
+  assert.ok(await completeJob(kv, running, "r1", { state: "done", now: T0 + 5 }));
+  assert.deepEqual((await claimNext(kv, "r1", T0 + 6, LEASE))?.id, waiting.id);
 });
 
 Deno.test("heartbeat extends the lease so the sweeper leaves the job alone", async () => {
   using kv = await Deno.openKv(":memory:");
   await send(kv, "ww1:alice", "hello", T0);
   const claimed = await claimNext(kv, "r1", T0, LEASE);
-  assert(claimed);
+  assert.ok(claimed);
   const beat = await heartbeat(kv, claimed, "r1", T0 + LEASE - 10, LEASE);
-  assertEquals(beat, { ok: true, until: T0 + 2 * LEASE - 10 });
+  assert.deepEqual(beat, { ok: true, until: T0 + 2 * LEASE - 10 });
   const swept = await sweepExpired(kv, T0 + LEASE + 10, 3);
-  assertEquals(swept, { requeued: [], dead: [], cancelled: [] });
-  assertEquals((await getJob(kv, claimed.id))?.state, "running");
-  assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, {
+  assert.deepEqual(swept, { requeued: [], dead: [], cancelled: [] });
+  assert.deepEqual((await getJob(kv, claimed.id))?.state, "running");
+  assert.deepEqual((await kv.get(keys.conversationLock("ww1:alice"))).value, {
     jobId: claimed.id,
     until: T0 + 2 * LEASE - 10,
   });
@@ -190,20 +194,20 @@ Deno.test("an expired lease is swept back to the head of its conversation and re
   const a1 = await send(kv, "ww1:alice", "a1", T0);
   const a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
   const dead = await claimNext(kv, "dead-runner", T0, LEASE);
-  assertEquals(dead?.id, a1.id);
+  assert.deepEqual(dead?.id, a1.id);
 
-  assertEquals((await sweepExpired(kv, T0 + LEASE - 1, 3)).requeued, [], "lease still valid");
-  assertEquals((await sweepExpired(kv, T0 + LEASE + 1, 3)).requeued, [a1.id]);
+  assert.deepEqual((await sweepExpired(kv, T0 + LEASE - 1, 3)).requeued, [], "lease still valid");
+  assert.deepEqual((await sweepExpired(kv, T0 + LEASE + 1, 3)).requeued, [a1.id]);
   const requeued = await getJob(kv, a1.id);
-  assertEquals(requeued?.state, "queued");
-  assertEquals(requeued?.attempts, 1);
-  assertEquals(requeued?.lease, undefined);
+  assert.deepEqual(requeued?.state, "queued");
+  assert.deepEqual(requeued?.attempts, 1);
+  assert.deepEqual(requeued?.lease, undefined);
 
   const again = await claimNext(kv, "r2", T0 + LEASE + 2, LEASE);
-  assertEquals(again?.id, a1.id, "a1 keeps its place before a2");
-  assertEquals(again?.attempts, 2);
-  assert(await completeJob(kv, again!, "r2", { state: "done", now: T0 + LEASE + 3 }));
-  assertEquals((await claimNext(kv, "r2", T0 + LEASE + 4, LEASE))?.id, a2.id);
+  assert.deepEqual(again?.id, a1.id, "a1 keeps its place before a2");
+  assert.deepEqual(again?.attempts, 2);
+  assert.ok(await completeJob(kv, again!, "r2", { state: "done", now: T0 + LEASE + 3 }));
+  assert.deepEqual((await claimNext(kv, "r2", T0 + LEASE + 4, LEASE))?.id, a2.id);
 });
 
 Deno.test("sweeping from several processes at once moves a job only once", async () => {
@@ -213,8 +217,8 @@ Deno.test("sweeping from several processes at once moves a job only once", async
   const results = await Promise.all(
     Array.from({ length: 5 }, () => sweepExpired(kv, T0 + LEASE + 1, 3)),
   );
-  assertEquals(results.flatMap((result) => result.requeued).length, 1);
-  assertEquals(await countJobs(kv), { queued: 1, running: 0, done: 0, failed: 0, dead: 0 });
+  assert.deepEqual(results.flatMap((result) => result.requeued).length, 1);
+  assert.deepEqual(await countJobs(kv), { queued: 1, running: 0, done: 0, failed: 0, dead: 0 });
 });
 
 Deno.test("a job that keeps losing its runner becomes dead and the user is told", async () => {
@@ -227,31 +231,31 @@ Deno.test("a job that keeps losing its runner becomes dead and the user is told"
   };
   let t = T0;
   for (let attempt = 1; attempt <= 2; attempt++) {
-    assertEquals((await claimNext(kv, "dead-runner", t, LEASE))?.attempts, attempt);
+    assert.deepEqual((await claimNext(kv, "dead-runner", t, LEASE))?.attempts, attempt);
     t += LEASE + 1;
     const swept = await sweepExpired(kv, t, 2, { onDead });
-    assertEquals(swept.requeued.length + swept.dead.length, 1);
+    assert.deepEqual(swept.requeued.length + swept.dead.length, 1);
   }
   const job = await getJob(kv, a1.id);
-  assertEquals(job?.state, "dead");
-  assert(job?.error?.includes("lost its runner 2 time(s)"));
+  assert.deepEqual(job?.state, "dead");
+  assert.ok(job?.error?.includes("lost its runner 2 time(s)"));
   const items = await outbox(kv, "ww1:alice");
-  assertEquals(items.map((item) => [item.purpose, textOf(item), item.userId]), [
+  assert.deepEqual(items.map((item) => [item.purpose, textOf(item), item.userId]), [
     ["error", "could not complete", "alice"],
   ]);
-  assertEquals((await claimNext(kv, "r2", t + 1, LEASE))?.id, a2.id, "the next job runs");
+  assert.deepEqual((await claimNext(kv, "r2", t + 1, LEASE))?.id, a2.id, "the next job runs");
 });
 
 Deno.test("releaseJob gives the job back at once without counting the attempt", async () => {
   using kv = await Deno.openKv(":memory:");
   const a1 = await send(kv, "ww1:alice", "a1", T0);
   const claimed = await claimNext(kv, "r1", T0, LEASE);
-  assert(await releaseJob(kv, claimed!, "r1", T0 + 1));
-  assertEquals((await getJob(kv, a1.id))?.attempts, 0);
+  assert.ok(await releaseJob(kv, claimed!, "r1", T0 + 1));
+  assert.deepEqual((await getJob(kv, a1.id))?.attempts, 0);
   const again = await claimNext(kv, "r2", T0 + 2, LEASE);
-  assertEquals(again?.id, a1.id);
-  assertEquals(again?.attempts, 1);
-  assertEquals(await releaseJob(kv, claimed!, "r1", T0 + 3), false, "no longer ours");
+  assert.deepEqual(again?.id, a1.id);
+  assert.deepEqual(again?.attempts, 1);
+  assert.deepEqual(await releaseJob(kv, claimed!, "r1", T0 + 3), false, "no longer ours");
 });
 
 Deno.test("cancelConversation flags the running job and drops the waiting ones", async () => {
@@ -263,21 +267,21 @@ Deno.test("cancelConversation flags the running job and drops the waiting ones",
   const bob = await send(kv, "ww1:bob", "b", T0 + 3);
 
   const result = await cancelConversation(kv, "ww1:alice", T0 + 10);
-  assertEquals(result.stopped.map((job) => job.id), [a1.id]);
-  assertEquals(result.dropped.map((job) => job.id), [a2.id, a3.id]);
-  assertEquals((await getJob(kv, a2.id))?.state, "failed");
-  assertEquals((await getJob(kv, a2.id))?.error, CANCELLED_ERROR);
-  assertEquals(await heartbeat(kv, running!, "r1", T0 + 11, LEASE), {
+  assert.deepEqual(result.stopped.map((job) => job.id), [a1.id]);
+  assert.deepEqual(result.dropped.map((job) => job.id), [a2.id, a3.id]);
+  assert.deepEqual((await getJob(kv, a2.id))?.state, "failed");
+  assert.deepEqual((await getJob(kv, a2.id))?.error, CANCELLED_ERROR);
+  assert.deepEqual(await heartbeat(kv, running!, "r1", T0 + 11, LEASE), {
     ok: false,
     reason: "cancelled",
   });
-  assert(await completeJob(kv, running!, "r1", { state: "failed", error: CANCELLED_ERROR }));
-  assertEquals(await kv.get(keys.jobCancel(a1.id)).then((entry) => entry.value), null);
+  assert.ok(await completeJob(kv, running!, "r1", { state: "failed", error: CANCELLED_ERROR }));
+  assert.deepEqual(await kv.get(keys.jobCancel(a1.id)).then((entry) => entry.value), null);
   // Bob is untouched; alice has nothing left.
   const next = await claimNext(kv, "r1", T0 + 12, LEASE);
-  assertEquals(next?.id, bob.id);
-  assertEquals(await claimNext(kv, "r1", T0 + 12, LEASE), null);
-  assertEquals(await conversationJobs(kv, "ww1:alice"), []);
+  assert.deepEqual(next?.id, bob.id);
+  assert.deepEqual(await claimNext(kv, "r1", T0 + 12, LEASE), null);
+  assert.deepEqual(await conversationJobs(kv, "ww1:alice"), []);
 });
 
 Deno.test("cancelConversation ends a running job whose runner is gone", async () => {
@@ -285,11 +289,11 @@ Deno.test("cancelConversation ends a running job whose runner is gone", async ()
   const a1 = await send(kv, "ww1:alice", "a1", T0);
   await claimNext(kv, "dead-runner", T0, LEASE);
   const result = await cancelConversation(kv, "ww1:alice", T0 + LEASE + 1);
-  assertEquals(result.stopped.map((job) => job.id), [a1.id]);
-  assertEquals((await getJob(kv, a1.id))?.state, "failed");
-  assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, null);
+  assert.deepEqual(result.stopped.map((job) => job.id), [a1.id]);
+  assert.deepEqual((await getJob(kv, a1.id))?.state, "failed");
+  assert.deepEqual((await kv.get(keys.conversationLock("ww1:alice"))).value, null);
   const nothing = await cancelConversation(kv, "ww1:alice", T0 + LEASE + 2);
-  assertEquals(nothing, { stopped: [], dropped: [] });
+  assert.deepEqual(nothing, { stopped: [], dropped: [] });
 });
 
 Deno.test("a job cancelled while its runner died is failed by the sweeper, not rerun", async () => {
@@ -298,9 +302,9 @@ Deno.test("a job cancelled while its runner died is failed by the sweeper, not r
   await claimNext(kv, "dead-runner", T0, LEASE);
   await cancelConversation(kv, "ww1:alice", T0 + 1);
   const swept = await sweepExpired(kv, T0 + LEASE + 1, 3);
-  assertEquals(swept.cancelled, [a1.id]);
-  assertEquals((await getJob(kv, a1.id))?.state, "failed");
-  assertEquals(await claimNext(kv, "r2", T0 + LEASE + 2, LEASE), null);
+  assert.deepEqual(swept.cancelled, [a1.id]);
+  assert.deepEqual((await getJob(kv, a1.id))?.state, "failed");
+  assert.deepEqual(await claimNext(kv, "r2", T0 + LEASE + 2, LEASE), null);
 });
 
 Deno.test("listJobs and countJobs report jobs by state, newest first", async () => {
@@ -309,14 +313,14 @@ Deno.test("listJobs and countJobs report jobs by state, newest first", async () 
   const b = await send(kv, "ww1:bob", "b", T0 + 1);
   const c = await send(kv, "ww1:carol", "c", T0 + 2);
   const claimed = await claimNext(kv, "r1", T0 + 3, LEASE);
-  assertEquals(claimed?.id, a.id);
-  assertEquals(await countJobs(kv), { queued: 2, running: 1, done: 0, failed: 0, dead: 0 });
-  assertEquals((await listJobs(kv, { state: "queued" })).map((job) => job.id), [c.id, b.id]);
-  assertEquals((await listJobs(kv, { limit: 2 })).map((job) => job.id), [c.id, b.id]);
-  assertEquals((await listJobs(kv, { oldestFirst: true, limit: 1 })).map((job) => job.id), [
+  assert.deepEqual(claimed?.id, a.id);
+  assert.deepEqual(await countJobs(kv), { queued: 2, running: 1, done: 0, failed: 0, dead: 0 });
+  assert.deepEqual((await listJobs(kv, { state: "queued" })).map((job) => job.id), [c.id, b.id]);
+  assert.deepEqual((await listJobs(kv, { limit: 2 })).map((job) => job.id), [c.id, b.id]);
+  assert.deepEqual((await listJobs(kv, { oldestFirst: true, limit: 1 })).map((job) => job.id), [
     a.id,
   ]);
-  assertEquals((await listJobs(kv, { state: "running" }))[0].lease?.owner, "r1");
+  assert.deepEqual((await listJobs(kv, { state: "running" }))[0].lease?.owner, "r1");
 });
 
 Deno.test("purgeJobs deletes only finished jobs older than the retention", async () => {
@@ -324,19 +328,19 @@ Deno.test("purgeJobs deletes only finished jobs older than the retention", async
   const DAY = 24 * 3600_000;
   const old = await send(kv, "ww1:alice", "old", T0);
   const oldClaim = await claimNext(kv, "r1", T0, LEASE);
-  assert(await completeJob(kv, oldClaim!, "r1", { state: "done", now: T0 + 1000 }));
+  assert.ok(await completeJob(kv, oldClaim!, "r1", { state: "done", now: T0 + 1000 }));
   const recent = await send(kv, "ww1:bob", "recent", T0 + 6 * DAY);
   const recentClaim = await claimNext(kv, "r1", T0 + 6 * DAY, LEASE);
-  assert(await completeJob(kv, recentClaim!, "r1", { state: "failed", now: T0 + 6 * DAY }));
+  assert.ok(await completeJob(kv, recentClaim!, "r1", { state: "failed", now: T0 + 6 * DAY }));
   const waiting = await send(kv, "ww1:carol", "waiting", T0);
 
   const purged = await purgeJobs(kv, { olderThan: T0 + 8 * DAY - 7 * DAY });
-  assertEquals(purged, 1);
-  assertEquals(await getJob(kv, old.id), null);
-  assertEquals((await getJob(kv, recent.id))?.state, "failed");
-  assertEquals((await getJob(kv, waiting.id))?.state, "queued");
-  assertEquals(await countJobs(kv), { queued: 1, running: 0, done: 0, failed: 1, dead: 0 });
-  await rejects(() => purgeJobs(kv, { states: ["queued"], olderThan: T0 }), {
+  assert.deepEqual(purged, 1);
+  assert.deepEqual(await getJob(kv, old.id), null);
+  assert.deepEqual((await getJob(kv, recent.id))?.state, "failed");
+  assert.deepEqual((await getJob(kv, waiting.id))?.state, "queued");
+  assert.deepEqual(await countJobs(kv), { queued: 1, running: 0, done: 0, failed: 1, dead: 0 });
+  await assert.rejects(() => purgeJobs(kv, { states: ["queued"], olderThan: T0 }), {
     name: "RangeError",
     message: /only finished jobs may be purged/,
   });
@@ -350,16 +354,16 @@ Deno.test("enqueueJob is pure: intake can add it to a commit guarded by its dedu
     const op = kv.atomic().check({ key: dedupe, versionstamp: null }).set(dedupe, { at: T0 });
     return await enqueueJob(op, job).commit();
   };
-  assert((await record()).ok);
-  assertEquals((await record()).ok, false, "the duplicate is refused");
-  assertEquals((await countJobs(kv)).queued, 1);
-  assert(await claimNext(kv, "r1", T0, LEASE));
+  assert.ok((await record()).ok);
+  assert.deepEqual((await record()).ok, false, "the duplicate is refused");
+  assert.deepEqual((await countJobs(kv)).queued, 1);
+  assert.ok(await claimNext(kv, "r1", T0, LEASE));
 });
 
 Deno.test("claimNext rejects a lease that is not positive", async () => {
   using kv = await Deno.openKv(":memory:");
   await enqueue(kv, textJob("ww1:alice", "x", T0));
-  await rejects(() => claimNext(kv, "r1", T0, 0), {
+  await assert.rejects(() => claimNext(kv, "r1", T0, 0), {
     name: "RangeError",
     message: /'leaseMs' must be a positive/,
   });
@@ -377,14 +381,18 @@ Deno.test("claimJobs claims one head per conversation, oldest first, up to the n
     jobs: 3,
     onClaim: (job) => started.push(job.id),
   });
-  assertEquals(first.map((job) => job.id).sort(), [a1.id, b1.id, c1.id].sort());
-  assertEquals(started.sort(), first.map((job) => job.id).sort(), "each claim reported at once");
-  assert(first.every((job) => job.state === "running" && job.lease?.owner === "r1"));
-  assertEquals((await claimJobs(kv, "r1", T0 + 10, LEASE, { jobs: 5 })).map((job) => job.id), [
+  assert.deepEqual(first.map((job) => job.id).sort(), [a1.id, b1.id, c1.id].sort());
+  assert.deepEqual(
+    started.sort(),
+    first.map((job) => job.id).sort(),
+    "each claim reported at once",
+  );
+  assert.ok(first.every((job) => job.state === "running" && job.lease?.owner === "r1"));
+  assert.deepEqual((await claimJobs(kv, "r1", T0 + 10, LEASE, { jobs: 5 })).map((job) => job.id), [
     d1.id,
   ], "alice is busy: only dave is left");
-  assert(await completeJob(kv, first.find((job) => job.id === a1.id)!, "r1", { state: "done" }));
-  assertEquals((await claimJobs(kv, "r1", T0 + 20, LEASE, { jobs: 5 })).map((job) => job.id), [
+  assert.ok(await completeJob(kv, first.find((job) => job.id === a1.id)!, "r1", { state: "done" }));
+  assert.deepEqual((await claimJobs(kv, "r1", T0 + 20, LEASE, { jobs: 5 })).map((job) => job.id), [
     a2.id,
   ]);
 });
@@ -411,7 +419,7 @@ Deno.test("concurrent claimJobs callers never claim a job twice and keep each co
       }
       idle = 0;
       await Promise.all(jobs.map(async (job) => {
-        assert(
+        assert.ok(
           !claimedBy.has(job.id),
           `${job.id} claimed by ${claimedBy.get(job.id)} and ${runnerId}`,
         );
@@ -421,28 +429,32 @@ Deno.test("concurrent claimJobs callers never claim a job twice and keep each co
         order.set(job.conversation, [...(order.get(job.conversation) ?? []), job.id]);
         await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 3)));
         holding.delete(job.conversation);
-        assert(await completeJob(kv, job, runnerId, { state: "done" }));
+        assert.ok(await completeJob(kv, job, runnerId, { state: "done" }));
       }));
     }
   };
   await Promise.all(Array.from({ length: 6 }, (_, i) => claimer(`r${i}`)));
-  assertEquals(claimedBy.size, 60, "every job claimed, once");
-  assert(!overlap, "never two jobs of one conversation at once");
-  assertEquals(order, expected, "each conversation in id order");
-  assert(new Set(claimedBy.values()).size > 1, "the claimers shared the work");
-  assertEquals(await countJobs(kv), { queued: 0, running: 0, done: 60, failed: 0, dead: 0 });
-  assertEquals(await keysUnder(kv, keys.readyPrefix()), 0, "no hint left behind");
+  assert.deepEqual(claimedBy.size, 60, "every job claimed, once");
+  assert.ok(!overlap, "never two jobs of one conversation at once");
+  assert.deepEqual(order, expected, "each conversation in id order");
+  assert.ok(new Set(claimedBy.values()).size > 1, "the claimers shared the work");
+  assert.deepEqual(await countJobs(kv), { queued: 0, running: 0, done: 60, failed: 0, dead: 0 });
+  assert.deepEqual(await keysUnder(kv, keys.readyPrefix()), 0, "no hint left behind");
 });
 
 Deno.test("a job of a user with nothing else waiting leaves no hint to clean up", async () => {
   using kv = await Deno.openKv(":memory:");
   for (let i = 0; i < 5; i++) await send(kv, `ww1:user${i}`, "hi", T0 + i);
   const jobs = await claimJobs(kv, "r1", T0 + 10, LEASE, { jobs: 5 });
-  assertEquals(jobs.length, 5);
+  assert.deepEqual(jobs.length, 5);
   const wake = await kv.get(keys.wake());
-  for (const job of jobs) assert(await completeJob(kv, job, "r1", { state: "done" }));
-  assertEquals(await keysUnder(kv, keys.readyPrefix()), 0);
-  assertEquals((await kv.get(keys.wake())).versionstamp, wake.versionstamp, "no needless wake-up");
+  for (const job of jobs) assert.ok(await completeJob(kv, job, "r1", { state: "done" }));
+  assert.deepEqual(await keysUnder(kv, keys.readyPrefix()), 0);
+  assert.deepEqual(
+    (await kv.get(keys.wake())).versionstamp,
+    wake.versionstamp,
+    "no needless wake-up",
+  );
 });
 
 Deno.test("a hint dropped while its conversation is busy is not lost when the job ends meanwhile", async () => {
@@ -459,15 +471,15 @@ Deno.test("a hint dropped while its conversation is busy is not lost when the jo
     commit: async (build) => {
       if (commits++ === 0) {
         a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
-        assertEquals(await claimNext(kv, "r2", T0 + 2, LEASE), null, "alice is busy");
-        assertEquals(await keysUnder(kv, keys.readyPrefix()), 0, "a2's hint was dropped");
+        assert.deepEqual(await claimNext(kv, "r2", T0 + 2, LEASE), null, "alice is busy");
+        assert.deepEqual(await keysUnder(kv, keys.readyPrefix()), 0, "a2's hint was dropped");
       }
       return await build(kv.atomic()).commit();
     },
   });
-  assert(ok);
-  assertEquals(commits, 2, "the first commit failed on the marked lock and was retried");
-  assertEquals((await claimNext(kv, "r2", T0 + 6, LEASE))?.id, a2!.id);
+  assert.ok(ok);
+  assert.deepEqual(commits, 2, "the first commit failed on the marked lock and was retried");
+  assert.deepEqual((await claimNext(kv, "r2", T0 + 6, LEASE))?.id, a2!.id);
 });
 
 Deno.test("a heartbeat keeps the lock's mark that a hint was dropped", async () => {
@@ -475,15 +487,15 @@ Deno.test("a heartbeat keeps the lock's mark that a hint was dropped", async () 
   await send(kv, "ww1:alice", "a1", T0);
   const a1 = (await claimNext(kv, "r1", T0, LEASE))!;
   const a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
-  assertEquals(await claimNext(kv, "r2", T0 + 2, LEASE), null);
-  assertEquals((await heartbeat(kv, a1, "r1", T0 + 3, LEASE)).ok, true);
-  assertEquals((await kv.get(keys.conversationLock("ww1:alice"))).value, {
+  assert.deepEqual(await claimNext(kv, "r2", T0 + 2, LEASE), null);
+  assert.deepEqual((await heartbeat(kv, a1, "r1", T0 + 3, LEASE)).ok, true);
+  assert.deepEqual((await kv.get(keys.conversationLock("ww1:alice"))).value, {
     jobId: a1.id,
     until: T0 + 3 + LEASE,
     waiting: true,
   });
-  assert(await completeJob(kv, a1, "r1", { state: "done", now: T0 + 4 }));
-  assertEquals((await claimNext(kv, "r2", T0 + 5, LEASE))?.id, a2.id);
+  assert.ok(await completeJob(kv, a1, "r1", { state: "done", now: T0 + 4 }));
+  assert.deepEqual((await claimNext(kv, "r2", T0 + 5, LEASE))?.id, a2.id);
 });
 
 Deno.test("claimJobs commits a claim only once admitted and gives the slot back when it fails", async () => {
@@ -494,23 +506,23 @@ Deno.test("claimJobs commits a claim only once admitted and gives the slot back 
     acquire: () => (calls.push("acquire"), Promise.resolve(false)),
     release: () => void calls.push("release"),
   };
-  assertEquals(await claimJobs(kv, "r1", T0, LEASE, { admit: refuse }), []);
-  assertEquals((await getJob(kv, job.id))?.state, "queued", "not admitted: left queued");
-  assertEquals(calls, ["acquire"]);
+  assert.deepEqual(await claimJobs(kv, "r1", T0, LEASE, { admit: refuse }), []);
+  assert.deepEqual((await getJob(kv, job.id))?.state, "queued", "not admitted: left queued");
+  assert.deepEqual(calls, ["acquire"]);
 
   // Admitted, but another runner takes the job between the read and the commit.
   calls.length = 0;
   const admit = {
     acquire: async () => {
       calls.push("acquire");
-      assert(await claimNext(kv, "r2", T0, LEASE), "r2 takes it first");
+      assert.ok(await claimNext(kv, "r2", T0, LEASE), "r2 takes it first");
       return true;
     },
     release: () => void calls.push("release"),
   };
-  assertEquals(await claimJobs(kv, "r1", T0, LEASE, { admit }), []);
-  assertEquals(calls, ["acquire", "release"]);
-  assertEquals((await getJob(kv, job.id))?.lease?.owner, "r2");
+  assert.deepEqual(await claimJobs(kv, "r1", T0, LEASE, { admit }), []);
+  assert.deepEqual(calls, ["acquire", "release"]);
+  assert.deepEqual((await getJob(kv, job.id))?.lease?.owner, "r2");
 });
 
 Deno.test("claimJobs skips conversations another call of the same caller is claiming", async () => {
@@ -519,18 +531,18 @@ Deno.test("claimJobs skips conversations another call of the same caller is clai
   const b1 = await send(kv, "ww1:bob", "b1", T0 + 1);
   const claiming = new Set(["ww1:alice"]);
   const claimed = await claimJobs(kv, "r1", T0, LEASE, { jobs: 2, claiming });
-  assertEquals(claimed.map((job) => job.id), [b1.id]);
-  assertEquals([...claiming], ["ww1:alice"], "only its own entries are removed");
-  assertEquals(await keysUnder(kv, keys.readyPrefix()), 1, "alice's hint stays");
+  assert.deepEqual(claimed.map((job) => job.id), [b1.id]);
+  assert.deepEqual([...claiming], ["ww1:alice"], "only its own entries are removed");
+  assert.deepEqual(await keysUnder(kv, keys.readyPrefix()), 1, "alice's hint stays");
 });
 
 Deno.test("claimJobs rejects counts that are not non-negative integers", async () => {
   using kv = await Deno.openKv(":memory:");
-  await rejects(() => claimJobs(kv, "r1", T0, LEASE, { jobs: -1 }), {
+  await assert.rejects(() => claimJobs(kv, "r1", T0, LEASE, { jobs: -1 }), {
     name: "RangeError",
     message: /'jobs' must be a non-negative integer: current value is -1/,
   });
-  await rejects(() => claimJobs(kv, "r1", T0, LEASE, { commands: 1.5 }), {
+  await assert.rejects(() => claimJobs(kv, "r1", T0, LEASE, { commands: 1.5 }), {
     name: "RangeError",
     message: /'commands' must be a non-negative integer/,
   });
@@ -541,11 +553,11 @@ Deno.test("countJobs counts only the states asked for", async () => {
   await send(kv, "ww1:alice", "a1", T0);
   await send(kv, "ww1:bob", "b1", T0 + 1);
   const claimed = await claimNext(kv, "r1", T0 + 2, LEASE);
-  assert(await completeJob(kv, claimed!, "r1", { state: "done", now: T0 + 3 }));
-  assertEquals(await countJobs(kv, ["queued", "running", "dead"]), {
+  assert.ok(await completeJob(kv, claimed!, "r1", { state: "done", now: T0 + 3 }));
+  assert.deepEqual(await countJobs(kv, ["queued", "running", "dead"]), {
     queued: 1,
     running: 0,
     dead: 0,
   });
-  assertEquals(await countJobs(kv), { queued: 1, running: 0, done: 1, failed: 0, dead: 0 });
+  assert.deepEqual(await countJobs(kv), { queued: 1, running: 0, done: 1, failed: 0, dead: 0 });
 });

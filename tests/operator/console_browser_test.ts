@@ -12,13 +12,14 @@
  * (`CI=true`), where `.ci/run` installs it and a missing browser fails.
  */
 
-import { equal, ok } from "node:assert/strict";
+import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { verifyCallbackUrl } from "../../src/cli/url_verification.ts";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { setLogSink } from "../../src/log.ts";
 import { TEST_MESSAGE_TEXT } from "../../src/operator/api.ts";
 import { type OperatorWorld, startOperatorWorld } from "./operator_world.ts";
+import { waitFor } from "../lib/wait.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -98,7 +99,7 @@ async function openConsole(
   await waitForText(page, "#updated", ":").catch((error) => {
     throw new Error(`the console did not load: ${errors.join("; ") || error}`);
   });
-  equal(errors.length, 0, errors.join("; "));
+  assert.equal(errors.length, 0, errors.join("; "));
   return page;
 }
 
@@ -134,40 +135,40 @@ browserTest(
       await page.waitForSelector('[data-app="main"] [data-verification="waiting"]');
       // The values to paste, as configured.
       const setup = await text(page, '[data-app="main"]');
-      ok(setup.includes(w.app.token), setup);
-      ok(setup.includes(w.app.encodingAesKey), setup);
-      ok(setup.includes(w.callbackUrl), setup);
-      ok(!setup.includes(w.app.corpSecret), "the corp secret is never shown");
+      assert.ok(setup.includes(w.app.token), setup);
+      assert.ok(setup.includes(w.app.encodingAesKey), setup);
+      assert.ok(setup.includes(w.callbackUrl), setup);
+      assert.ok(!setup.includes(w.app.corpSecret), "the corp secret is never shown");
 
       // WeCom's verification GET signed with another Token (the admin console holds another one).
       const wrong = await importAppCrypto(w.app.encodingAesKey, "AnotherToken123", w.app.corpId);
       const refused = await verifyCallbackUrl(wrong, w.callbackUrl);
-      equal(refused.ok, false);
+      assert.equal(refused.ok, false);
       await page.waitForSelector('[data-app="main"] [data-verification="token"]', {
         timeout: 10_000,
       });
-      ok((await text(page, '[data-app="main"] .status')).includes("Token mismatch"));
+      assert.ok((await text(page, '[data-app="main"] .status')).includes("Token mismatch"));
       await page.screenshot({ path: `${SHOTS}setup-token-mismatch-en.png`, fullPage: true });
 
       // The right Token and key: the status turns green.
       const right = await importAppCrypto(w.app.encodingAesKey, w.app.token, w.app.corpId);
       const accepted = await verifyCallbackUrl(right, w.callbackUrl);
-      equal(accepted.ok, true, accepted.explanation);
+      assert.equal(accepted.ok, true, accepted.explanation);
       await page.waitForSelector('[data-app="main"] [data-verification="ok"]', { timeout: 10_000 });
-      ok((await text(page, '[data-app="main"] .status')).includes("Verified"));
+      assert.ok((await text(page, '[data-app="main"] .status')).includes("Verified"));
 
       // A test message to a member, through the outbox like any reply.
       await page.type('[data-app="main"] .testuser', "lisi");
       await page.click('[data-app="main"] .testsend');
       await waitForText(page, ".testresult", "Delivered to lisi");
-      equal(w.texts("lisi")[0], TEST_MESSAGE_TEXT);
+      assert.equal(w.texts("lisi")[0], TEST_MESSAGE_TEXT);
 
       // A fresh Token and EncodingAESKey for a new app.
       await page.click("#generate");
       await page.waitForSelector("#generated pre");
       const generated = await text(page, "#generated");
       const key = /WECOM_CALLBACK_ENCODING_AES_KEY=([A-Za-z0-9]+)/.exec(generated)?.[1] ?? "";
-      equal(key.length, 43, generated);
+      assert.equal(key.length, 43, generated);
       await importAppCrypto(key, "t", "ww1"); // a valid key
       await page.screenshot({ path: `${SHOTS}setup-verified-en.png`, fullPage: true });
       await page.close();
@@ -183,11 +184,11 @@ browserTest(
     const w = await startOperatorWorld({ gateway: { ipBackoffBaseMs: 60_000 } });
     try {
       const right = await importAppCrypto(w.app.encodingAesKey, w.app.token, w.app.corpId);
-      equal((await verifyCallbackUrl(right, w.callbackUrl)).ok, true);
+      assert.equal((await verifyCallbackUrl(right, w.callbackUrl)).ok, true);
       const page = await openConsole(browser, w, "setup", "zh-CN");
       await page.waitForSelector('[data-app="main"] [data-verification="ok"]', { timeout: 10_000 });
-      ok((await text(page, "header")).includes("运维控制台"));
-      ok((await text(page, '[data-app="main"] .status')).includes("已验证"));
+      assert.ok((await text(page, "header")).includes("运维控制台"));
+      assert.ok((await text(page, '[data-app="main"] .status')).includes("已验证"));
       // Only as tall as the content (the README shows this one).
       await page.setViewport({ width: 1100, height: 300, deviceScaleFactor: 1 });
       await page.screenshot({ path: `${SHOTS}setup-verified-zh.png`, fullPage: true });
@@ -198,23 +199,23 @@ browserTest(
         errcode: 60020,
         errmsg: "not allow to access from your ip, hint: [x], from ip: 203.0.113.7, more info at …",
       }]);
-      equal(await w.text("lisi", "你好", "1"), 200);
+      assert.equal(await w.text("lisi", "你好", "1"), 200);
       await page.waitForSelector('[data-trusted-ip="203.0.113.7"]', { timeout: 10_000 });
-      ok((await text(page, "[data-trusted-ip]")).includes("企业可信IP"));
+      assert.ok((await text(page, "[data-trusted-ip]")).includes("企业可信IP"));
 
       await page.click('nav button[data-view="health"]');
       await page.waitForSelector('[data-health="main"] td.mono', { timeout: 10_000 });
       const health = await text(page, '[data-health="main"]');
-      ok(health.includes("60020"), health);
-      ok(health.includes("203.0.113.7"), health);
+      assert.ok(health.includes("60020"), health);
+      assert.ok(health.includes("203.0.113.7"), health);
       await waitForText(page, "#agentprobe", "OK");
       await page.screenshot({ path: `${SHOTS}health-zh.png`, fullPage: true });
 
       await page.click('nav button[data-view="log"]');
       await page.waitForSelector(".log tbody tr", { timeout: 10_000 });
       const lines = await text(page, ".log");
-      ok(lines.includes("60020") || lines.includes("trusted"), lines);
-      ok(!lines.includes(w.app.corpSecret) && !lines.includes(w.app.token));
+      assert.ok(lines.includes("60020") || lines.includes("trusted"), lines);
+      assert.ok(!lines.includes(w.app.corpSecret) && !lines.includes(w.app.token));
       await page.close();
     } finally {
       await w.close();
@@ -229,23 +230,23 @@ browserTest(
     try {
       // A member WeCom does not know yet: the reply becomes a dead letter (81013 is permanent).
       w.api.inject("send", [{ errcode: 81013 }]);
-      equal(await w.text("wangwu", "first", "1"), 200);
-      await w.waitFor(() => w.api.received.some((r) => r.api === "send"), "the failed send");
+      assert.equal(await w.text("wangwu", "first", "1"), 200);
+      await waitFor(() => w.api.received.some((r) => r.api === "send"), "the failed send");
       const page = await openConsole(browser, w, "work", "en-US");
       await page.waitForSelector("#view-work .retry", { timeout: 10_000 });
-      ok((await text(page, "#view-work")).includes("81013"));
+      assert.ok((await text(page, "#view-work")).includes("81013"));
       await page.screenshot({ path: `${SHOTS}work-dead-letter-en.png`, fullPage: true });
       await page.click("#view-work .retry");
-      await w.waitFor(() => w.texts("wangwu").length === 1, "the retried reply", 10_000);
-      equal(w.texts("wangwu")[0], "first");
+      await waitFor(() => w.texts("wangwu").length === 1, "the retried reply", 10_000);
+      assert.equal(w.texts("wangwu")[0], "first");
       await waitForText(page, "#view-work", "No dead letters");
 
       // Traffic over a few sample intervals (100 ms each), then the charts.
       for (let i = 0; i < 12; i++) {
-        equal(await w.text(`u${i % 3}`, `m${i}`, String(100 + i)), 200);
+        assert.equal(await w.text(`u${i % 3}`, `m${i}`, String(100 + i)), 200);
         await new Promise((resolve) => setTimeout(resolve, 60));
       }
-      await w.waitFor(() => w.texts("u0").length === 4, "the replies", 10_000);
+      await waitFor(() => w.texts("u0").length === 4, "the replies", 10_000);
       await new Promise((resolve) => setTimeout(resolve, 300));
       await page.click('nav button[data-view="charts"]');
       for (const chart of ["ack", "callbacks", "queue", "errors", "agent"]) {
@@ -261,9 +262,9 @@ browserTest(
           ),
       );
       for (const chart of ["ack", "callbacks", "queue", "agent"]) {
-        ok(points[chart] > 0, `chart ${chart} has points: ${JSON.stringify(points)}`);
+        assert.ok(points[chart] > 0, `chart ${chart} has points: ${JSON.stringify(points)}`);
       }
-      ok(await page.$('[data-chart="callbacks"] path[data-series]'), "a drawn line");
+      assert.ok(await page.$('[data-chart="callbacks"] path[data-series]'), "a drawn line");
       await page.screenshot({ path: `${SHOTS}charts-en.png`, fullPage: true });
       await page.close();
     } finally {

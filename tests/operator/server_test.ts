@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { verifyCallbackUrl } from "../../src/cli/url_verification.ts";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { startGateway } from "../../src/gateway.ts";
@@ -6,6 +6,7 @@ import { log, setLogSink } from "../../src/log.ts";
 import { OperatorListenError } from "../../src/operator/server.ts";
 import { testConfig } from "../fakes/config.ts";
 import { startOperatorWorld } from "./operator_world.ts";
+import { waitFor } from "../lib/wait.ts";
 
 setLogSink({ format: "json", level: "error", write: () => {} });
 
@@ -34,15 +35,15 @@ Deno.test("operator listener: /metrics there, not on the public callback port; /
   const w = await startOperatorWorld();
   try {
     const publicBase = `http://127.0.0.1:${w.gateway.address!.port}`;
-    equal(await status(`${publicBase}/metrics`), 404);
-    equal(await status(`${publicBase}/`), 404);
-    equal(await status(`${publicBase}/api/overview`), 404);
-    equal(await status(`${publicBase}/health`), 200);
-    equal(await status(`${w.operatorBase}/metrics`), 200);
-    equal(await status(`${w.operatorBase}/health`), 200);
+    assert.equal(await status(`${publicBase}/metrics`), 404);
+    assert.equal(await status(`${publicBase}/`), 404);
+    assert.equal(await status(`${publicBase}/api/overview`), 404);
+    assert.equal(await status(`${publicBase}/health`), 200);
+    assert.equal(await status(`${w.operatorBase}/metrics`), 200);
+    assert.equal(await status(`${w.operatorBase}/health`), 200);
     const page = await fetch(`${w.operatorBase}/`);
-    ok((await page.text()).includes("wecom-gateway"));
-    match(page.headers.get("content-security-policy")!, /default-src 'none'/);
+    assert.ok((await page.text()).includes("wecom-gateway"));
+    assert.match(page.headers.get("content-security-policy")!, /default-src 'none'/);
   } finally {
     await w.close();
   }
@@ -52,27 +53,27 @@ Deno.test("operator listener with a token: 401 without it or with a wrong one, 2
   const w = await startOperatorWorld({ operator: { token: TOKEN } });
   try {
     const metrics = `${w.operatorBase}/metrics`;
-    equal(await status(metrics), 401);
-    equal(
+    assert.equal(await status(metrics), 401);
+    assert.equal(
       await status(metrics, { headers: { authorization: "Bearer wrong-token-0123456789" } }),
       401,
     );
-    equal(await status(metrics, { headers: { authorization: `Bearer ${TOKEN}x` } }), 401);
-    equal(await status(metrics, { headers: { authorization: TOKEN } }), 401);
-    equal(await status(metrics, { headers: { authorization: `Bearer ${TOKEN}` } }), 200);
-    equal(await status(`${w.operatorBase}/api/overview`), 401);
+    assert.equal(await status(metrics, { headers: { authorization: `Bearer ${TOKEN}x` } }), 401);
+    assert.equal(await status(metrics, { headers: { authorization: TOKEN } }), 401);
+    assert.equal(await status(metrics, { headers: { authorization: `Bearer ${TOKEN}` } }), 200);
+    assert.equal(await status(`${w.operatorBase}/api/overview`), 401);
     const refused = await fetch(`${w.operatorBase}/api/retry`, {
       method: "POST",
       headers: { "x-operator-console": "1" },
       body: JSON.stringify({ all: true }),
     });
-    equal(refused.status, 401);
-    match(refused.headers.get("www-authenticate")!, /^Bearer/);
+    assert.equal(refused.status, 401);
+    assert.match(refused.headers.get("www-authenticate")!, /^Bearer/);
     await refused.body?.cancel();
     // The page holds no data and asks for the token itself; /health stays open.
-    equal(await status(`${w.operatorBase}/`), 200);
-    equal(await status(`${w.operatorBase}/health`), 200);
-    ok((await w.getJson("/api/overview")).apps);
+    assert.equal(await status(`${w.operatorBase}/`), 200);
+    assert.equal(await status(`${w.operatorBase}/health`), 200);
+    assert.ok((await w.getJson("/api/overview")).apps);
   } finally {
     await w.close();
   }
@@ -83,20 +84,20 @@ Deno.test("operator listener without a token: foreign Host names and cross-site 
   try {
     // A DNS-rebinding page reaches 127.0.0.1 under its own name (fetch cannot set Host).
     const port = w.gateway.operatorAddress!.port;
-    equal(await rawStatus(port, "evil.example"), 403);
-    equal(await rawStatus(port, `evil.example:${port}`), 403);
-    equal(await rawStatus(port, `localhost:${port}`), 200);
-    equal(await rawStatus(port, `127.0.0.1:${port}`), 200);
+    assert.equal(await rawStatus(port, "evil.example"), 403);
+    assert.equal(await rawStatus(port, `evil.example:${port}`), 403);
+    assert.equal(await rawStatus(port, `localhost:${port}`), 200);
+    assert.equal(await rawStatus(port, `127.0.0.1:${port}`), 200);
     const post = (headers: Record<string, string>) =>
       status(`${w.operatorBase}/api/retry`, {
         method: "POST",
         headers: { "content-type": "application/json", ...headers },
         body: JSON.stringify({ all: true }),
       });
-    equal(await post({}), 403, "no console header: a cross-site form");
-    equal(await post({ "x-operator-console": "1", origin: "http://evil.example" }), 403);
-    equal(await post({ "x-operator-console": "1" }), 200);
-    equal(await post({ "x-operator-console": "1", origin: w.operatorBase }), 200);
+    assert.equal(await post({}), 403, "no console header: a cross-site form");
+    assert.equal(await post({ "x-operator-console": "1", origin: "http://evil.example" }), 403);
+    assert.equal(await post({ "x-operator-console": "1" }), 200);
+    assert.equal(await post({ "x-operator-console": "1", origin: w.operatorBase }), 200);
   } finally {
     await w.close();
   }
@@ -106,9 +107,9 @@ Deno.test("operator listener: a port in use fails the start with a clear error, 
   using blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const config = await testConfig([]);
   config.operator = { host: "127.0.0.1", port: blocker.addr.port, token: "" };
-  const error = await rejects(startGateway(config), (error: unknown) => {
-    ok(error instanceof OperatorListenError);
-    match(
+  const error = await assert.rejects(startGateway(config), (error: unknown) => {
+    assert.ok(error instanceof OperatorListenError);
+    assert.match(
       error.message,
       new RegExp(
         `^Cannot listen for operators on 127\\.0\\.0\\.1:${blocker.addr.port}: .*` +
@@ -117,7 +118,7 @@ Deno.test("operator listener: a port in use fails the start with a clear error, 
     );
     return true;
   });
-  equal(error, undefined);
+  assert.equal(error, undefined);
 });
 
 Deno.test("setup status: each verification GET is diagnosed (token, key, corp id, wrong path, ok)", async () => {
@@ -131,7 +132,7 @@ Deno.test("setup status: each verification GET is diagnosed (token, key, corp id
       };
       return overview;
     };
-    equal((await latest()).apps[0].verification, null);
+    assert.equal((await latest()).apps[0].verification, null);
 
     const tries: [string, Parameters<typeof importAppCrypto>, string][] = [
       ["token", [app.encodingAesKey, "SomeOtherToken", app.corpId], w.callbackUrl],
@@ -141,16 +142,15 @@ Deno.test("setup status: each verification GET is diagnosed (token, key, corp id
     ];
     for (const [code, keys, url] of tries) {
       const report = await verifyCallbackUrl(await importAppCrypto(...keys), url);
-      equal(report.ok, code === "ok", report.explanation);
-      let verification;
-      for (let i = 0; i < 50; i++) {
-        verification = (await latest()).apps[0].verification;
-        if (verification?.code === code) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      equal(verification?.code, code);
-      equal(verification?.ok, code === "ok");
-      equal(verification?.path, new URL(url).pathname);
+      assert.equal(report.ok, code === "ok", report.explanation);
+      await waitFor(
+        async () => (await latest()).apps[0].verification?.code === code,
+        `the verification ${code}`,
+      );
+      const verification = (await latest()).apps[0].verification;
+      assert.equal(verification?.code, code);
+      assert.equal(verification?.ok, code === "ok");
+      assert.equal(verification?.path, new URL(url).pathname);
     }
 
     // WeCom was given a URL whose path is not the gateway's.
@@ -158,13 +158,10 @@ Deno.test("setup status: each verification GET is diagnosed (token, key, corp id
       await importAppCrypto(app.encodingAesKey, app.token, app.corpId),
       w.callbackUrl.replace("/wecom/callback", "/wecom/callbak"),
     );
-    equal(stray.outcome, "not_found");
+    assert.equal(stray.outcome, "not_found");
     let overview = await latest();
-    for (let i = 0; i < 50 && overview.stray.length === 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      overview = await latest();
-    }
-    deepEqual(overview.stray.map((r) => [r.code, r.path]), [["path", "/wecom/callbak"]]);
+    await waitFor(async () => (overview = await latest()).stray.length > 0, "the stray request");
+    assert.deepEqual(overview.stray.map((r) => [r.code, r.path]), [["path", "/wecom/callbak"]]);
   } finally {
     await w.close();
   }
@@ -173,15 +170,15 @@ Deno.test("setup status: each verification GET is diagnosed (token, key, corp id
 Deno.test("overview shows what to paste and never the corp secret or an access token", async () => {
   const w = await startOperatorWorld();
   try {
-    equal(await w.text("lisi", "hi", "1"), 200);
-    await w.waitFor(() => w.texts("lisi").length === 1, "the reply");
+    assert.equal(await w.text("lisi", "hi", "1"), 200);
+    await waitFor(() => w.texts("lisi").length === 1, "the reply");
     const text = JSON.stringify(await w.getJson("/api/overview"));
-    ok(text.includes(w.app.token) && text.includes(w.app.encodingAesKey));
-    ok(!text.includes(w.app.corpSecret), "corp secret shown");
+    assert.ok(text.includes(w.app.token) && text.includes(w.app.encodingAesKey));
+    assert.ok(!text.includes(w.app.corpSecret), "corp secret shown");
     const issued = [...w.api.state.tokens.keys()];
-    equal(issued.length, 1);
-    ok(!text.includes(issued[0]), "access token shown");
-    ok(text.includes('"valid":true'), text);
+    assert.equal(issued.length, 1);
+    assert.ok(!text.includes(issued[0]), "access token shown");
+    assert.ok(text.includes('"valid":true'), text);
   } finally {
     await w.close();
   }
@@ -191,25 +188,28 @@ Deno.test("retry through the API is `jobs retry`: the dead letter is queued agai
   const w = await startOperatorWorld();
   try {
     w.api.inject("send", [{ errcode: 81013 }]);
-    equal(await w.text("wangwu", "hello", "1"), 200);
+    assert.equal(await w.text("wangwu", "hello", "1"), 200);
     let dead: { id: string; lastError?: string }[] = [];
-    for (let i = 0; i < 200 && dead.length === 0; i++) {
+    await waitFor(async () => {
       dead = (await w.getJson("/api/work")).deadLetters as typeof dead;
-      if (dead.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    equal(dead.length, 1);
-    match(dead[0].lastError!, /81013/);
+      return dead.length > 0;
+    }, "the dead letter");
+    assert.equal(dead.length, 1);
+    assert.match(dead[0].lastError!, /81013/);
     const unknown = await w.postJson("/api/retry", { ids: ["nope"] });
-    equal(unknown.status, 200);
-    equal((unknown.body.results as { ok: boolean }[])[0].ok, false);
-    match((unknown.body.results as { error: string }[])[0].error, /no dead letter with that id/);
-    equal((await w.postJson("/api/retry", {})).status, 400);
-    equal((await w.postJson("/api/retry", { ids: "x" })).status, 400);
+    assert.equal(unknown.status, 200);
+    assert.equal((unknown.body.results as { ok: boolean }[])[0].ok, false);
+    assert.match(
+      (unknown.body.results as { error: string }[])[0].error,
+      /no dead letter with that id/,
+    );
+    assert.equal((await w.postJson("/api/retry", {})).status, 400);
+    assert.equal((await w.postJson("/api/retry", { ids: "x" })).status, 400);
     const retried = await w.postJson("/api/retry", { ids: [dead[0].id] });
-    equal((retried.body.results as { ok: boolean }[])[0].ok, true);
-    await w.waitFor(() => w.texts("wangwu").length === 1, "the retried reply");
-    equal(w.texts("wangwu")[0], "hello");
-    deepEqual((await w.getJson("/api/work")).deadLetters, []);
+    assert.equal((retried.body.results as { ok: boolean }[])[0].ok, true);
+    await waitFor(() => w.texts("wangwu").length === 1, "the retried reply");
+    assert.equal(w.texts("wangwu")[0], "hello");
+    assert.deepEqual((await w.getJson("/api/work")).deadLetters, []);
   } finally {
     await w.close();
   }
@@ -219,22 +219,22 @@ Deno.test("test message: queued through the outbox and delivered; a bad app or m
   const w = await startOperatorWorld();
   try {
     const sent = await w.postJson("/api/test-message", { app: "main", user: "zhaoliu" });
-    equal(sent.status, 200);
-    await w.waitFor(() => w.texts("zhaoliu").length === 1, "the test message");
+    assert.equal(sent.status, 200);
+    await waitFor(() => w.texts("zhaoliu").length === 1, "the test message");
     let item: Record<string, unknown> = {};
-    for (let i = 0; i < 100 && item.state !== "sent"; i++) {
+    await waitFor(async () => {
       item = await w.getJson(`/api/outbox/${sent.body.id}`);
-      if (item.state !== "sent") await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    equal(item.state, "sent");
-    equal(item.conversation, `${w.app.corpId}:zhaoliu`);
+      return item.state === "sent";
+    }, "the test message sent");
+    assert.equal(item.state, "sent");
+    assert.equal(item.conversation, `${w.app.corpId}:zhaoliu`);
     const noApp = await w.postJson("/api/test-message", { app: "nope", user: "zhaoliu" });
-    equal(noApp.status, 400);
-    match(String(noApp.body.error), /no app 'nope': use one of main/);
+    assert.equal(noApp.status, 400);
+    assert.match(String(noApp.body.error), /no app 'nope': use one of main/);
     const badUser = await w.postJson("/api/test-message", { app: "main", user: "a b" });
-    equal(badUser.status, 400);
-    equal((await w.postJson("/api/test-message", "[1]")).status, 400);
-    equal(w.texts("zhaoliu").length, 1);
+    assert.equal(badUser.status, 400);
+    assert.equal((await w.postJson("/api/test-message", "[1]")).status, 400);
+    assert.equal(w.texts("zhaoliu").length, 1);
   } finally {
     await w.close();
   }
@@ -244,8 +244,8 @@ Deno.test("history: callbacks, latency, queue depth, agent time and send errors 
   const w = await startOperatorWorld();
   try {
     w.api.inject("send", [{ errcode: 81013 }]);
-    for (let i = 0; i < 5; i++) equal(await w.text(`u${i}`, "x", String(i)), 200);
-    await w.waitFor(() => w.api.delivered().length === 4, "the replies");
+    for (let i = 0; i < 5; i++) assert.equal(await w.text(`u${i}`, "x", String(i)), 200);
+    await waitFor(() => w.api.delivered().length === 4, "the replies");
     await new Promise((resolve) => setTimeout(resolve, 350));
     const { points } = await w.getJson("/api/history") as {
       points: {
@@ -257,12 +257,12 @@ Deno.test("history: callbacks, latency, queue depth, agent time and send errors 
         sendErrors: Record<string, number>;
       }[];
     };
-    ok(points.length >= 2, JSON.stringify(points));
-    ok(points.some((p) => p.callbacksPerSecond > 0));
-    ok(points.some((p) => p.ackMeanMs !== null && p.ackMeanMs > 0 && p.ackP95Ms! >= 0.5));
-    ok(points.every((p) => p.queued !== null));
-    ok(points.some((p) => p.agentMeanSeconds !== null));
-    equal(points.reduce((sum, p) => sum + (p.sendErrors["81013"] ?? 0), 0), 1);
+    assert.ok(points.length >= 2, JSON.stringify(points));
+    assert.ok(points.some((p) => p.callbacksPerSecond > 0));
+    assert.ok(points.some((p) => p.ackMeanMs !== null && p.ackMeanMs > 0 && p.ackP95Ms! >= 0.5));
+    assert.ok(points.every((p) => p.queued !== null));
+    assert.ok(points.some((p) => p.agentMeanSeconds !== null));
+    assert.equal(points.reduce((sum, p) => sum + (p.sendErrors["81013"] ?? 0), 0), 1);
   } finally {
     await w.close();
   }
@@ -276,11 +276,11 @@ Deno.test("log tail: warnings and errors, redacted as the log is; keys: a valid 
       lines: { msg: string; fields: Record<string, unknown> }[];
     };
     const line = lines.find((l) => l.msg === "operator tail probe");
-    deepEqual(line?.fields, { token: "[redacted]", app: "main" });
-    ok(!JSON.stringify(lines).includes("tail-secret-value"));
+    assert.deepEqual(line?.fields, { token: "[redacted]", app: "main" });
+    assert.ok(!JSON.stringify(lines).includes("tail-secret-value"));
 
     const keys = await w.getJson("/api/keys") as { token: string; encodingAesKey: string };
-    match(keys.token, /^[A-Za-z0-9]{32}$/);
+    assert.match(keys.token, /^[A-Za-z0-9]{32}$/);
     await importAppCrypto(keys.encodingAesKey, keys.token, "ww1");
   } finally {
     await w.close();

@@ -1,4 +1,4 @@
-import { deepStrictEqual as deepEqual, match, ok as assert } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { visibleText } from "../../src/delivery/duplicate_check.ts";
 import { ConfigError } from "../../src/config/load.ts";
 import { DEMO_APP_NAME, DEMO_USER, startDemo } from "../../src/simulator/demo.ts";
@@ -12,6 +12,7 @@ import {
 import { setLogSink } from "../../src/log.ts";
 import { longDemoMessage } from "../../src/cli/demo.ts";
 import { randomAlnum } from "../fakes/config.ts";
+import { waitFor } from "../lib/wait.ts";
 
 const encoder = new TextEncoder();
 
@@ -23,7 +24,7 @@ async function rejection<T extends Error>(
   try {
     await fn();
   } catch (error) {
-    assert(error instanceof type, `expected ${type.name}, got ${error}`);
+    assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
     return error;
   }
   throw new Error(`expected ${type.name}, but it resolved`);
@@ -61,7 +62,7 @@ async function withDemo(
     restore();
   }
   if (expectedWarning) {
-    assert(expectedLines.length > 0, `no warning matched ${expectedWarning}`);
+    assert.ok(expectedLines.length > 0, `no warning matched ${expectedWarning}`);
   }
 }
 
@@ -80,15 +81,15 @@ function memberOf(
 
 Deno.test("the demo runs the gateway on loopback against the simulated WeCom, KV in memory, echo agent", async () => {
   await withDemo(async (demo) => {
-    deepEqual(demo.config.host, "127.0.0.1");
-    deepEqual(demo.config.kvPath, ":memory:");
-    deepEqual(demo.config.agent.kind, "echo");
-    deepEqual(demo.config.access.allowAll, true);
-    deepEqual(demo.app.name, DEMO_APP_NAME);
-    deepEqual(demo.app.apiBase, demo.api.url);
-    match(demo.callbackUrl, /^http:\/\/127\.0\.0\.1:\d+\/wecom\/callback$/);
+    assert.deepStrictEqual(demo.config.host, "127.0.0.1");
+    assert.deepStrictEqual(demo.config.kvPath, ":memory:");
+    assert.deepStrictEqual(demo.config.agent.kind, "echo");
+    assert.deepStrictEqual(demo.config.access.allowAll, true);
+    assert.deepStrictEqual(demo.app.name, DEMO_APP_NAME);
+    assert.deepStrictEqual(demo.app.apiBase, demo.api.url);
+    assert.match(demo.callbackUrl, /^http:\/\/127\.0\.0\.1:\d+\/wecom\/callback$/);
     const health = await fetch(demo.healthUrl);
-    deepEqual(await health.json(), { status: "ok" });
+    assert.deepStrictEqual(await health.json(), { status: "ok" });
   });
 });
 
@@ -96,10 +97,10 @@ Deno.test("every demo gets fresh random keys", async () => {
   const { restore } = quiet();
   const [a, b] = await Promise.all([startDemo(), startDemo()]);
   try {
-    assert(a.app.token !== b.app.token && a.app.encodingAesKey !== b.app.encodingAesKey);
-    assert(a.app.corpSecret !== b.app.corpSecret && a.app.corpId !== b.app.corpId);
-    match(a.app.encodingAesKey, /^[A-Za-z0-9]{43}$/);
-    match(a.app.token, /^[A-Za-z0-9]{32}$/);
+    assert.ok(a.app.token !== b.app.token && a.app.encodingAesKey !== b.app.encodingAesKey);
+    assert.ok(a.app.corpSecret !== b.app.corpSecret && a.app.corpId !== b.app.corpId);
+    assert.match(a.app.encodingAesKey, /^[A-Za-z0-9]{43}$/);
+    assert.match(a.app.token, /^[A-Za-z0-9]{32}$/);
   } finally {
     await Promise.all([a.close(), b.close()]);
     restore();
@@ -110,47 +111,51 @@ Deno.test("a text message comes back unchanged from the echo agent, through mess
   await withDemo(async (demo) => {
     const text = "你好, WeCom! 👋🏽 spaces  kept";
     const exchange = await demo.user.send(text);
-    deepEqual(exchange.posts.map((post) => post.status), [200]);
-    deepEqual(exchange.replies.map((reply) => reply.content), [text]);
-    deepEqual(exchange.replies[0].msgtype, "text");
+    assert.deepStrictEqual(exchange.posts.map((post) => post.status), [200]);
+    assert.deepStrictEqual(exchange.replies.map((reply) => reply.content), [text]);
+    assert.deepStrictEqual(exchange.replies[0].msgtype, "text");
     const [delivered] = demo.api.delivered(DEMO_USER);
-    deepEqual(delivered.touser, DEMO_USER);
-    deepEqual(delivered.agentId, demo.app.agentId);
-    deepEqual(delivered.corpId, demo.app.corpId);
+    assert.deepStrictEqual(delivered.touser, DEMO_USER);
+    assert.deepStrictEqual(delivered.agentId, demo.app.agentId);
+    assert.deepStrictEqual(delivered.corpId, demo.app.corpId);
   });
 });
 
 Deno.test("a MsgId WeCom delivers 3 times gets exactly one reply; a new MsgId with the same text gets another", async () => {
   await withDemo(async (demo) => {
     const retried = await demo.user.send("same text", { times: 3 });
-    deepEqual(retried.posts.map((post) => post.status), [200, 200, 200]);
-    deepEqual(retried.replies.map((reply) => reply.content), ["same text"]);
+    assert.deepStrictEqual(retried.posts.map((post) => post.status), [200, 200, 200]);
+    assert.deepStrictEqual(retried.replies.map((reply) => reply.content), ["same text"]);
 
     const resent = await demo.user.send("same text", { msgId: retried.msgId });
-    deepEqual(resent.replies, [], "a later retry of the same MsgId must not be answered");
+    assert.deepStrictEqual(
+      resent.replies,
+      [],
+      "a later retry of the same MsgId must not be answered",
+    );
 
     // The second identical reply differs invisibly, so that WeCom's duplicate check keeps it.
     const fresh = await demo.user.send("same text");
-    deepEqual(fresh.replies.map((reply) => visibleText(reply.content)), ["same text"]);
-    deepEqual(demo.api.delivered(DEMO_USER).length, 2);
+    assert.deepStrictEqual(fresh.replies.map((reply) => visibleText(reply.content)), ["same text"]);
+    assert.deepStrictEqual(demo.api.delivered(DEMO_USER).length, 2);
   });
 });
 
 Deno.test("a long message arrives in ordered parts of at most 2048 bytes that join to the original", async () => {
   await withDemo(async (demo) => {
     const text = longDemoMessage(5000);
-    assert(encoder.encode(text).length >= 5000);
+    assert.ok(encoder.encode(text).length >= 5000);
     const exchange = await demo.user.send(text);
     const parts = exchange.replies;
-    assert(parts.length >= 3, `expected at least 3 parts, got ${parts.length}`);
+    assert.ok(parts.length >= 3, `expected at least 3 parts, got ${parts.length}`);
     for (const part of parts) {
-      assert(part.bytes <= 2048, `a part has ${part.bytes} bytes`);
-      deepEqual(part.truncated, false);
-      deepEqual(part.bytes, encoder.encode(part.content).length);
+      assert.ok(part.bytes <= 2048, `a part has ${part.bytes} bytes`);
+      assert.deepStrictEqual(part.truncated, false);
+      assert.deepStrictEqual(part.bytes, encoder.encode(part.content).length);
     }
-    deepEqual(parts.map((part) => part.content).join(""), text);
+    assert.deepStrictEqual(parts.map((part) => part.content).join(""), text);
     const arrival = parts.map((part) => part.afterMs);
-    deepEqual(arrival, [...arrival].sort((x, y) => x - y));
+    assert.deepStrictEqual(arrival, [...arrival].sort((x, y) => x - y));
   });
 });
 
@@ -160,7 +165,7 @@ Deno.test("an image comes back as the echo agent's one-line description", async 
       mediaId: "media-42",
       picUrl: "https://wework.qpic.cn/wwpic/42/0",
     });
-    deepEqual(exchange.replies.map((reply) => reply.content), [
+    assert.deepStrictEqual(exchange.replies.map((reply) => reply.content), [
       "[image] media_id=media-42 url=https://wework.qpic.cn/wwpic/42/0",
     ]);
   });
@@ -169,21 +174,23 @@ Deno.test("an image comes back as the echo agent's one-line description", async 
 Deno.test("events do not break the conversation: enter_agent is acknowledged, a menu click is answered", async () => {
   await withDemo(async (demo) => {
     const entered = await demo.user.sendEvent("enter_agent");
-    deepEqual(entered.posts.map((post) => post.status), [200]);
-    deepEqual(entered.replies, []);
+    assert.deepStrictEqual(entered.posts.map((post) => post.status), [200]);
+    assert.deepStrictEqual(entered.replies, []);
     const clicked = await demo.user.sendEvent("click", { eventKey: "menu_help" });
-    deepEqual(clicked.replies.map((reply) => reply.content), ["[event click] key=menu_help"]);
+    assert.deepStrictEqual(clicked.replies.map((reply) => reply.content), [
+      "[event click] key=menu_help",
+    ]);
     const after = await demo.user.send("still here?");
-    deepEqual(after.replies.map((reply) => reply.content), ["still here?"]);
+    assert.deepStrictEqual(after.replies.map((reply) => reply.content), ["still here?"]);
   });
 });
 
 Deno.test("commands go through the gateway like any text", async () => {
   await withDemo(async (demo) => {
     const help = await demo.user.send("/help");
-    deepEqual(help.replies.length, 1);
-    match(help.replies[0].content, /\/reset/);
-    match(help.replies[0].content, /\/status/);
+    assert.deepStrictEqual(help.replies.length, 1);
+    assert.match(help.replies[0].content, /\/reset/);
+    assert.match(help.replies[0].content, /\/status/);
   });
 });
 
@@ -194,9 +201,9 @@ Deno.test("two members' replies do not mix", async () => {
       demo.user.send("from demo-user"),
       other.send("from lisi"),
     ]);
-    deepEqual(mine.replies.map((reply) => reply.content), ["from demo-user"]);
-    deepEqual(theirs.replies.map((reply) => reply.content), ["from lisi"]);
-    deepEqual(demo.api.delivered("lisi").map((m) => m.payload.content), ["from lisi"]);
+    assert.deepStrictEqual(mine.replies.map((reply) => reply.content), ["from demo-user"]);
+    assert.deepStrictEqual(theirs.replies.map((reply) => reply.content), ["from lisi"]);
+    assert.deepStrictEqual(demo.api.delivered("lisi").map((m) => m.payload.content), ["from lisi"]);
   });
 });
 
@@ -204,8 +211,8 @@ Deno.test("simulated members created at the same moment never share a MsgId", as
   await withDemo(async (demo) => {
     const users = await Promise.all(["a", "b", "c"].map((id) => demo.userNamed(id)));
     const ids = users.flatMap((user) => [user.nextMsgId(), user.nextMsgId()]);
-    deepEqual(new Set(ids).size, ids.length);
-    for (const id of ids) match(id, /^\d+$/);
+    assert.deepStrictEqual(new Set(ids).size, ids.length);
+    for (const id of ids) assert.match(id, /^\d+$/);
   });
 });
 
@@ -217,8 +224,8 @@ Deno.test("a callback sealed with the wrong token is refused with 403 and no rep
         settled: demo.settled,
       });
       const error = await rejection(() => intruder.send("let me in"), CallbackRejectedError);
-      deepEqual(error.status, 403);
-      deepEqual(demo.api.delivered().length, 0);
+      assert.deepStrictEqual(error.status, 403);
+      assert.deepStrictEqual(demo.api.delivered().length, 0);
     },
     {},
     /callback refused: The signature does not match/,
@@ -233,10 +240,10 @@ Deno.test("a send whose replies never settle fails after the timeout with what a
       timeoutMs: 300,
     });
     const error = await rejection(() => impatient.send("anyone?"), ReplyTimeoutError);
-    deepEqual(error.userId, "wangwu");
-    match(error.message, /within 300 ms/);
+    assert.deepStrictEqual(error.userId, "wangwu");
+    assert.match(error.message, /within 300 ms/);
     // Let the gateway finish the reply before closing.
-    while (!(await demo.settled("wangwu"))) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => demo.settled("wangwu"), "wangwu's conversation settled");
   });
 });
 
@@ -244,7 +251,7 @@ Deno.test("without a settled check, a send ends after a quiet time following the
   await withDemo(async (demo) => {
     const user = await memberOf(demo, { userId: "zhaoliu", quietMs: 100 });
     const exchange = await user.send("hi");
-    deepEqual(exchange.replies.map((reply) => reply.content), ["hi"]);
+    assert.deepStrictEqual(exchange.replies.map((reply) => reply.content), ["hi"]);
   });
 });
 
@@ -252,10 +259,10 @@ Deno.test("the demo takes host, port, path and KV from a given environment (serv
   const dir = await Deno.makeTempDir();
   try {
     await withDemo(async (demo) => {
-      match(demo.callbackUrl, /\/hook$/);
-      deepEqual(demo.config.kvPath, `${dir}/data/demo.sqlite3`);
+      assert.match(demo.callbackUrl, /\/hook$/);
+      assert.deepStrictEqual(demo.config.kvPath, `${dir}/data/demo.sqlite3`);
       const exchange = await demo.user.send("over a file KV");
-      deepEqual(exchange.replies.map((reply) => reply.content), ["over a file KV"]);
+      assert.deepStrictEqual(exchange.replies.map((reply) => reply.content), ["over a file KV"]);
     }, {
       env: {
         WECOM_CALLBACK_HOST: "127.0.0.1",
@@ -267,7 +274,7 @@ Deno.test("the demo takes host, port, path and KV from a given environment (serv
       },
       cwd: dir,
     });
-    assert((await Deno.stat(`${dir}/data/demo.sqlite3`)).isFile);
+    assert.ok((await Deno.stat(`${dir}/data/demo.sqlite3`)).isFile);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -278,7 +285,7 @@ Deno.test("a wrong setting in the given environment fails with a ConfigError and
     () => startDemo({ env: { WECOM_CALLBACK_PORT: "eighty" }, cwd: "/nonexistent-demo-dir" }),
     ConfigError,
   );
-  match(error.message, /WECOM_CALLBACK_PORT/);
+  assert.match(error.message, /WECOM_CALLBACK_PORT/);
 });
 
 Deno.test("closing the demo twice is harmless", async () => {

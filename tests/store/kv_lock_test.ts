@@ -1,4 +1,4 @@
-import { equal, ok, rejects } from "node:assert/strict";
+import assert from "node:assert/strict";
 import { KvFileInUseError, lockKvFile, processRuns } from "../../src/store/kv_lock.ts";
 
 Deno.test("kv lock: held once; a second taker is refused with the owner's pid; free again after release", async () => {
@@ -6,17 +6,17 @@ Deno.test("kv lock: held once; a second taker is refused with the owner's pid; f
   try {
     const path = `${dir}/kv.sqlite3`;
     const lock = await lockKvFile(path);
-    equal((await Deno.readTextFile(`${path}.lock`)).trim(), String(Deno.pid));
-    await rejects(lockKvFile(path), (error) => {
-      ok(error instanceof KvFileInUseError);
-      equal(error.pid, Deno.pid);
-      equal(error.path, path);
+    assert.equal((await Deno.readTextFile(`${path}.lock`)).trim(), String(Deno.pid));
+    await assert.rejects(lockKvFile(path), (error) => {
+      assert.ok(error instanceof KvFileInUseError);
+      assert.equal(error.pid, Deno.pid);
+      assert.equal(error.path, path);
       return true;
     });
     await lock.release();
     const again = await lockKvFile(path);
     await again.release();
-    await rejects(Deno.stat(`${path}.lock`), Deno.errors.NotFound);
+    await assert.rejects(Deno.stat(`${path}.lock`), Deno.errors.NotFound);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -28,12 +28,12 @@ Deno.test("kv lock: a lock left by a process that no longer runs is taken over",
     // A process that has exited: its pid is free (until the system reuses it).
     const child = new Deno.Command(Deno.execPath(), { args: ["eval", ""], stdout: "null" }).spawn();
     await child.status;
-    ok(!processRuns(child.pid), "the child has exited");
-    ok(processRuns(Deno.pid), "this process runs (positive control)");
+    assert.ok(!processRuns(child.pid), "the child has exited");
+    assert.ok(processRuns(Deno.pid), "this process runs (positive control)");
     const path = `${dir}/kv.sqlite3`;
     await Deno.writeTextFile(`${path}.lock`, `${child.pid}\n`);
     const lock = await lockKvFile(path);
-    equal((await Deno.readTextFile(`${path}.lock`)).trim(), String(Deno.pid));
+    assert.equal((await Deno.readTextFile(`${path}.lock`)).trim(), String(Deno.pid));
     await lock.release();
   } finally {
     await Deno.remove(dir, { recursive: true });

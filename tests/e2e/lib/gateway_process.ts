@@ -23,6 +23,8 @@
  * @module
  */
 
+import { waitFor } from "../../lib/wait.ts";
+
 /** The repository root (where main.ts and deno.json are). */
 export const ROOT: string = new URL("../../../", import.meta.url).pathname;
 
@@ -181,17 +183,20 @@ export async function startGatewayProcess(
   try {
     baseUrl = await Promise.race([ready.promise, failure]);
     if (baseUrl !== undefined) {
-      for (;;) {
-        const answered = await Promise.race([
-          fetch(`${baseUrl}/health`).then(async (response) => {
-            const body = await response.text();
-            return response.ok && body.includes('"ok"');
-          }).catch(() => false),
-          failure,
-        ]);
-        if (answered) break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      // `failure` ends the wait first: not ready in time, or the process exited.
+      await waitFor(
+        () =>
+          Promise.race([
+            fetch(`${baseUrl}/health`).then(async (response) => {
+              const body = await response.text();
+              return response.ok && body.includes('"ok"');
+            }).catch(() => false),
+            failure,
+          ]),
+        `${name}'s /health`,
+        timeoutMs + 1000,
+        20,
+      );
     }
   } catch (error) {
     await kill("SIGKILL");

@@ -28,6 +28,9 @@
 import type { AppConfig } from "../../../src/config/types.ts";
 import type { SealedCallback } from "../../../src/simulator/seal.ts";
 import type { FakeWeComApi, FakeWeComOptions } from "../../../src/simulator/wecom_api.ts";
+
+/** The suite's one polling helper, re-exported for the benchmarks that import it from here. */
+export { waitFor } from "../../lib/wait.ts";
 import { startFakeWeComApp } from "../../fakes/wecom_app.ts";
 import { type GatewayProcess, type ProcessRole, startGatewayProcess } from "./gateway_process.ts";
 
@@ -232,23 +235,6 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
-}
-
-/** Waits until `check()` is true, polling every `everyMs`; throws naming `what` after `ms`. */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 20_000,
-  everyMs = 25,
-): Promise<number> {
-  const began = performance.now();
-  while (!(await check())) {
-    if (performance.now() - began > ms) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  return performance.now() - began;
 }
 
 /** A short random tag that makes message contents unique across runs. */

@@ -18,6 +18,7 @@ import { countJobs } from "../../../src/jobs/store.ts";
 import type { JobState } from "../../../src/jobs/types.ts";
 import type { OutboxItem } from "../../../src/delivery/types.ts";
 import { keys } from "../../../src/store/keys.ts";
+import { waitFor } from "../../lib/wait.ts";
 
 /** A summary of the store. */
 export interface KvState {
@@ -78,22 +79,21 @@ export async function readKvState(path: string, now = Date.now()): Promise<KvSta
  * ```
  */
 export async function waitForSettledKv(path: string, timeoutMs = 20_000): Promise<KvState> {
-  const deadline = performance.now() + timeoutMs;
   let last: KvState | undefined;
-  for (;;) {
+  const settled = async () => {
     try {
       last = await readKvState(path);
       const { jobs, outbox } = last;
-      if (jobs.queued === 0 && jobs.running === 0 && outbox.pending === 0) return last;
+      return jobs.queued === 0 && jobs.running === 0 && outbox.pending === 0;
     } catch {
-      // the gateway held the file for a moment: look again
+      return false; // the gateway held the file for a moment: look again
     }
-    if (performance.now() > deadline) {
-      throw new Error(
-        `the gateway did not settle within ${timeoutMs} ms: ${JSON.stringify(last?.jobs)} ` +
-          `${JSON.stringify(last?.outbox)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  };
+  await waitFor(
+    settled,
+    () => `the gateway to settle: ${JSON.stringify(last?.jobs)} ${JSON.stringify(last?.outbox)}`,
+    timeoutMs,
+    250,
+  );
+  return last!;
 }
