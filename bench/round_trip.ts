@@ -60,6 +60,7 @@ import {
 } from "./lib/server_process.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt, probeKvCommit } from "./lib/report.ts";
+import { cdfPoints, lineChart, writePlot } from "./lib/svg.ts";
 
 /** Agent runs started in the busy phase (= `gateway.jobs.concurrency` there). */
 const BUSY_AGENTS = 8;
@@ -79,6 +80,10 @@ interface Options {
   agentSleepSeconds: number;
   /** `gateway.jobs.concurrency` of the reply-latency gateway; undefined = the gateway's default. */
   jobsConcurrency?: number;
+  /** Callbacks from distinct members sent as fast as acknowledged (end-to-end capacity); 0 = none. */
+  capacity: number;
+  /** Where the plots go. */
+  plots: string;
   json?: string;
 }
 
@@ -99,6 +104,8 @@ function parseOptions(args: string[]): Options {
     jobsConcurrency: flag(args, "jobs-concurrency") === undefined
       ? undefined
       : integer(args, "jobs-concurrency", 4),
+    capacity: integer(args, "capacity", 5000, 0),
+    plots: flag(args, "plots") ?? new URL("../bench-results/plots", import.meta.url).pathname,
     json: flag(args, "json"),
   };
 }
@@ -204,6 +211,8 @@ function deliveryIndex(api: FakeWeComApi) {
 
 /** CPU use over a phase, in % of one CPU: the gateway, this process, everything else. */
 interface CpuUse {
+  /** Wall time measured, s. */
+  seconds: number;
   gatewayPct: number;
   benchPct: number;
   otherPct: number;
@@ -223,6 +232,7 @@ async function cpuMeter(server: ServerProcess): Promise<() => Promise<CpuUse>> {
     const b = (await procCpuSeconds(Deno.pid)) - bench;
     const m = (await machineCpuSeconds()) - machine;
     return {
+      seconds,
       gatewayPct: (g / seconds) * 100,
       benchPct: (b / seconds) * 100,
       otherPct: Math.max(0, ((m - g - b) / seconds) * 100),
@@ -231,6 +241,7 @@ async function cpuMeter(server: ServerProcess): Promise<() => Promise<CpuUse>> {
 }
 
 interface PassRow {
+  /** Offered callbacks/s; Infinity for the capacity pass (as fast as they are acknowledged). */
   rate: number;
   users: number;
   /** Callbacks acknowledged 200. */
@@ -254,6 +265,10 @@ interface PassRow {
   cpu: CpuUse;
   messages: UserMessage[];
   sentAt: number[];
+  /** When the last callback was answered (Date.now()). */
+  sentAtEnd: number;
+  /** Callback → reply latency of each delivered reply, ms. */
+  latencies: number[];
 }
 
 async function runPass(
@@ -277,22 +292,26 @@ async function runPass(
   }, 500);
   const wallStart = Date.now();
   let result: DriveResult;
-  const sentAt = messages.map((_, i) => wallStart + (i * 1000) / rate);
+  const sentAt = messages.map((_, i) =>
+    wallStart + (Number.isFinite(rate) ? (i * 1000) / rate : 0)
+  );
   const lastDue = sentAt[sentAt.length - 1];
   let delivered = 0;
+  let sentAtEnd = NaN;
   try {
     try {
       result = await drive({
         url,
         callbacks: messages.map((m) => m.callback),
         concurrency: OPEN_LOOP_CONCURRENCY,
-        rate,
+        rate: Number.isFinite(rate) ? rate : undefined,
         client: pool,
       });
     } finally {
       pool.close();
     }
-    // Wait for every reply: at most 30 s after the last callback, 5 s without any progress.
+    sentAtEnd = Date.now();
+    // Wait for every reply: at most 120 s after the last callback, 5 s without any progress.
     let lastProgress = Date.now();
     while (true) {
       index.update();
@@ -302,7 +321,10 @@ async function runPass(
         lastProgress = Date.now();
       }
       if (delivered === messages.length) break;
-      if (Date.now() - lastDue > 30_000 || Date.now() - lastProgress > 5_000) break;
+      if (
+        Date.now() - Math.max(lastDue, sentAtEnd) > 120_000 ||
+        Date.now() - lastProgress > 5_000
+      ) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   } finally {
@@ -337,6 +359,8 @@ async function runPass(
     cpu,
     messages,
     sentAt,
+    sentAtEnd,
+    latencies,
   };
 }
 
@@ -416,6 +440,7 @@ function pooled(label: string, rows: AckRow[]): AckRow {
     latency: summarize(latencies),
     latencies,
     cpu: {
+      seconds,
       gatewayPct: mean((c) => c.gatewayPct),
       benchPct: mean((c) => c.benchPct),
       otherPct: mean((c) => c.otherPct),
@@ -484,6 +509,16 @@ async function killGroups(groups: number[]): Promise<string[]> {
   return alive;
 }
 
+/** An offered rate as text: "100/s", or "capacity" for the as-fast-as-acknowledged pass. */
+function rateText(rate: number): string {
+  return Number.isFinite(rate) ? `${rate}/s` : "capacity (closed loop)";
+}
+
+/** Gateway CPU µs per event over a measured span. */
+function cpuMicros(cpu: CpuUse, events: number): number {
+  return ((cpu.gatewayPct / 100) * cpu.seconds * 1e6) / events;
+}
+
 function cpuText(cpu: CpuUse): string {
   return `${fmt(cpu.gatewayPct, 0)} / ${fmt(cpu.benchPct, 0)} / ${fmt(cpu.otherPct, 0)} %`;
 }
@@ -495,7 +530,7 @@ function passTable(rows: PassRow[]): string {
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.rate}/s | ${r.users} | ${r.acked}${
+      `| ${rateText(r.rate)} | ${r.users} | ${r.acked}${
         Object.keys(r.ackErrors).length ? ` (errors ${errorsText(r.ackErrors)})` : ""
       } | ${r.delivered} / ${r.users} | ${r.duplicates} | ${r.wrong} | ${fmt(r.latency.p50)} | ${
         fmt(r.latency.p90)
@@ -573,9 +608,19 @@ async function main(args: string[]): Promise<number> {
     const loadBefore = Deno.loadavg().map((l) => l.toFixed(2)).join(" ");
 
     // Everything sealed before any timing.
-    const passes = [options.rate, ...(options.highRate > 0 ? [options.highRate] : [])];
+    const passes = [
+      options.rate,
+      ...(options.highRate > 0 ? [options.highRate] : []),
+      ...(options.capacity > 0 ? [Infinity] : []),
+    ];
     const passMessages = await Promise.all(
-      passes.map((_, p) => sealUsers(apps, `rt${p + 1}-user`, options.users)),
+      passes.map((rate, p) =>
+        sealUsers(
+          apps,
+          `rt${p + 1}-user`,
+          Number.isFinite(rate) ? options.users : options.capacity,
+        )
+      ),
     );
     const ackCallbacks = await sealCallbacks(apps, options.warmup + options.rounds * options.acks);
     const ackWarmup = ackCallbacks.slice(0, options.warmup);
@@ -609,7 +654,7 @@ async function main(args: string[]): Promise<number> {
         const row = await runPass(echoUrl, echo.server, index, passMessages[p], passes[p]);
         passRows.push(row);
         console.error(
-          `reply pass ${passes[p]}/s: ${row.delivered}/${row.users} replies, ` +
+          `reply pass ${rateText(passes[p])}: ${row.delivered}/${row.users} replies, ` +
             `p50 ${fmt(row.latency.p50)} ms, p99 ${fmt(row.latency.p99)} ms`,
         );
       }
@@ -783,17 +828,59 @@ async function main(args: string[]): Promise<number> {
       `\nKV floor on this disk (one-key durable commits, one at a time, before the run): ` +
         `p50 ${fmt(floor.p50, 2)} ms, p99 ${fmt(floor.p99, 2)} ms.`,
     );
+    const capacityRow = passRows.find((r) => !Number.isFinite(r.rate));
+    const ackCpu = idleRows.reduce((sum, r) => sum + (r.cpu.gatewayPct / 100) * r.cpu.seconds, 0);
+    const ackMicros = (ackCpu * 1e6) / idleRows.reduce((sum, r) => sum + r.ok, 0);
+    if (capacityRow) {
+      console.log(
+        `\n### End-to-end capacity\n\n${capacityRow.delivered} replies for ${capacityRow.users} ` +
+          `callbacks from as many distinct members, sent as fast as acknowledged ` +
+          `(${OPEN_LOOP_CONCURRENCY} connections): **${
+            fmt(capacityRow.repliesPerSecond, 0)
+          } replies/s** (goal ≥ 1,500/s), acknowledged at ${
+            fmt(capacityRow.acked / ((capacityRow.sentAtEnd - capacityRow.sentAt[0]) / 1000), 0)
+          }/s. Gateway CPU per delivered reply ${
+            fmt(cpuMicros(capacityRow.cpu, capacityRow.delivered), 0)
+          } µs (acknowledgement, agent run, delivery; whole pass) vs ${
+            fmt(ackMicros, 0)
+          } µs per acknowledgement (role edge, the idle rounds of this run).`,
+      );
+    }
+    const timed = passRows.filter((r) => Number.isFinite(r.rate) && r.latencies.length > 0);
+    if (timed.length > 0) {
+      const path = await writePlot(
+        options.plots,
+        "reply_latency.svg",
+        lineChart({
+          title: "Callback → reply latency (echo agent, role all, distinct members)",
+          xLabel: "latency, ms",
+          yLabel: "percentile",
+          series: timed.map((r) => ({
+            name: `${r.rate}/s offered`,
+            points: cdfPoints(r.latencies),
+          })),
+          goal: { y: 99, label: "p99" },
+        }),
+      );
+      console.log(`\nPlot: ${path}`);
+    }
     console.log(`\nWhole run: ${fmt(totalSeconds, 0)} s.`);
 
     for (const row of passRows) {
       if (row.acked !== row.users) {
-        failures.push(`${row.rate}/s: ${row.users - row.acked} callbacks not acknowledged 200`);
+        failures.push(
+          `${rateText(row.rate)}: ${row.users - row.acked} callbacks not acknowledged 200`,
+        );
       }
       if (row.delivered !== row.users) {
-        failures.push(`${row.rate}/s: ${row.users - row.delivered} replies lost`);
+        failures.push(`${rateText(row.rate)}: ${row.users - row.delivered} replies lost`);
       }
-      if (row.duplicates > 0) failures.push(`${row.rate}/s: ${row.duplicates} users got 2 replies`);
-      if (row.wrong > 0) failures.push(`${row.rate}/s: ${row.wrong} replies with the wrong text`);
+      if (row.duplicates > 0) {
+        failures.push(`${rateText(row.rate)}: ${row.duplicates} users got 2 replies`);
+      }
+      if (row.wrong > 0) {
+        failures.push(`${rateText(row.rate)}: ${row.wrong} replies with the wrong text`);
+      }
     }
     if (!tokenOk) failures.push(`gettoken calls per app were ${gettoken.join(", ")}, not 1 each`);
     for (const row of [...idleRows, ...busyRows]) {
@@ -824,7 +911,7 @@ async function main(args: string[]): Promise<number> {
           {
             machine: machineText,
             options,
-            passes: passRows.map(({ messages: _m, sentAt: _s, ...row }) => row),
+            passes: passRows.map(({ messages: _m, sentAt: _s, latencies: _l, ...row }) => row),
             gettoken,
             kvFloor: floor,
             acks: [...idleRows, ...busyRows, idleAll, busyAll].map((
