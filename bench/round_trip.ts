@@ -263,6 +263,8 @@ interface PassRow {
   peakQueued: number;
   peakRunning: number;
   cpu: CpuUse;
+  /** Gateway VmRSS once every reply of the pass was delivered, MiB. */
+  rssAfterMiB: number;
   messages: UserMessage[];
   sentAt: number[];
   /** When the last callback was answered (Date.now()). */
@@ -332,6 +334,7 @@ async function runPass(
     await sampling;
   }
   const cpu = await meter();
+  const rssAfterMiB = (await server.rssKiB()) / 1024;
   const latencies: number[] = [];
   let lastReply = 0;
   let wrong = 0;
@@ -357,6 +360,7 @@ async function runPass(
     peakQueued,
     peakRunning,
     cpu,
+    rssAfterMiB,
     messages,
     sentAt,
     sentAtEnd,
@@ -643,8 +647,14 @@ async function main(args: string[]): Promise<number> {
       },
       agent: { kind: "echo" },
     });
+    let idleRssMiB = NaN;
+    let settledRssMiB = NaN;
+    let peakRssMiB = NaN;
     const echo = await startNamedGateway("all-echo", "all", dir, echoConfig);
     const echoUrl = `http://127.0.0.1:${echo.server.port}/wecom/callback`;
+    // Idle: started, nothing received yet (after 2 s, once start-up work has settled).
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    idleRssMiB = (await echo.server.rssKiB()) / 1024;
     const index = deliveryIndex(api);
     const passRows: PassRow[] = [];
     let gettoken: number[];
@@ -660,6 +670,8 @@ async function main(args: string[]): Promise<number> {
       }
       // Late doubles (a retried send, a job run twice) get 2 s more to show up.
       await new Promise((resolve) => setTimeout(resolve, 2000));
+      settledRssMiB = (await echo.server.rssKiB()) / 1024;
+      peakRssMiB = (await echo.server.peakRssKiB()) / 1024;
       gettoken = apps.map((app) => api!.gettokenCalls(app.agentId));
     } finally {
       echoExit = await echo.server.stop();
@@ -827,6 +839,17 @@ async function main(args: string[]): Promise<number> {
     console.log(
       `\nKV floor on this disk (one-key durable commits, one at a time, before the run): ` +
         `p50 ${fmt(floor.p50, 2)} ms, p99 ${fmt(floor.p99, 2)} ms.`,
+    );
+    const messagesTotal = passRows.reduce((sum, r) => sum + r.users, 0);
+    console.log(
+      `\n### Memory of the echo gateway (role all)\n\nIdle (started, no callback yet): ` +
+        `**${fmt(idleRssMiB)} MiB** RSS (goal ≤ 60 MB = 57.2 MiB). After each pass, once its ` +
+        `replies were delivered: ${
+          passRows.map((r) => `${rateText(r.rate)} ${fmt(r.rssAfterMiB)} MiB`).join(", ")
+        }; 2 s after the last pass (${messagesTotal} messages from as many members): ` +
+        `**${fmt(settledRssMiB)} MiB** (goal ≤ 100 MB = 95.4 MiB after 10,000); peak ${
+          fmt(peakRssMiB)
+        } MiB.`,
     );
     const capacityRow = passRows.find((r) => !Number.isFinite(r.rate));
     const ackCpu = idleRows.reduce((sum, r) => sum + (r.cpu.gatewayPct / 100) * r.cpu.seconds, 0);

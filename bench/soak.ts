@@ -49,8 +49,9 @@ import {
   type ServerProcess,
   startGateway,
 } from "./lib/server_process.ts";
-import { summarize, type Summary } from "./lib/stats.ts";
+import { slope, summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt } from "./lib/report.ts";
+import { lineChart, writePlot } from "./lib/svg.ts";
 
 /** WeCom's per-member limit: more replies in 60 s would be dropped silently. */
 const PER_MINUTE = 30;
@@ -63,6 +64,10 @@ interface Options {
   users: number;
   maxRssGrowthMiB: number;
   drainSeconds: number;
+  /** Minutes excluded from the RSS slope (warm-up). */
+  warmupMinutes: number;
+  /** Where the RSS plot goes. */
+  plots: string;
   json?: string;
 }
 
@@ -78,6 +83,16 @@ function positive(name: string, text: string | undefined, integer = true): numbe
   return value;
 }
 
+function nonNegative(name: string, text: string | undefined): number {
+  const value = Number(text);
+  if (text === undefined || text.trim() === "" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(
+      `Cannot run the soak test as '--${name}' must be a number of at least 0: current value is '${text}'`,
+    );
+  }
+  return value;
+}
+
 function parseOptions(args: string[]): Options {
   const { values } = parseArgs({
     args,
@@ -87,6 +102,8 @@ function parseOptions(args: string[]): Options {
       users: { type: "string", default: "600" },
       "max-rss-growth-mib": { type: "string", default: "64" },
       "drain-seconds": { type: "string", default: "60" },
+      "warmup-minutes": { type: "string", default: "1" },
+      plots: { type: "string" },
       json: { type: "string" },
     },
   });
@@ -96,6 +113,8 @@ function parseOptions(args: string[]): Options {
     users: positive("users", values.users),
     maxRssGrowthMiB: positive("max-rss-growth-mib", values["max-rss-growth-mib"], false),
     drainSeconds: positive("drain-seconds", values["drain-seconds"], false),
+    warmupMinutes: nonNegative("warmup-minutes", values["warmup-minutes"]),
+    plots: values.plots ?? new URL("../bench-results/plots", import.meta.url).pathname,
     json: values.json,
   };
 }
@@ -209,6 +228,17 @@ async function main(args: string[]): Promise<number> {
     });
     const gateway = server;
     const url = `http://127.0.0.1:${gateway.port}/wecom/callback`;
+    // Idle: started, nothing received yet (after 2 s, once start-up work has settled).
+    await sleep(2000);
+    const idleRss = await statusMiB(gateway.pid, "VmRSS");
+    // RSS every 5 s over the whole run, for the plot and the slope.
+    const rssSeries: [number, number][] = [[0, idleRss]];
+    const seriesStart = performance.now();
+    const rssSampler = setInterval(() => {
+      statusMiB(gateway.pid, "VmRSS").then((mib) => {
+        rssSeries.push([(performance.now() - seriesStart) / 60_000, mib]);
+      });
+    }, 5000);
     const cryptos: AppCrypto[] = await Promise.all(
       apps.map((app) => importAppCrypto(app.encodingAesKey, app.token, app.corpId)),
     );
@@ -408,6 +438,7 @@ async function main(args: string[]): Promise<number> {
     await sleep(1000); // a late duplicate would land now
     collect();
     clearInterval(collector);
+    clearInterval(rssSampler);
     const finalRss = await statusMiB(gateway.pid, "VmRSS");
     const finalPeak = await statusMiB(gateway.pid, "VmHWM");
     const cpuTotal = await procCpuSeconds(gateway.pid);
@@ -432,6 +463,19 @@ async function main(args: string[]): Promise<number> {
     const last = rows[rows.length - 1];
     const growth = last.rssMiB - first.rssMiB;
     const elapsed = (performance.now() - started) / 1000;
+    const loadMinutes = options.minutes;
+    const steady = rssSeries.filter(([m]) => m >= options.warmupMinutes && m <= loadMinutes);
+    const slopePerHour = slope(steady) * 60;
+    const plot = await writePlot(
+      options.plots,
+      "soak_rss.svg",
+      lineChart({
+        title: `Gateway RSS over the soak (${options.rate} callbacks/s, role all, echo agent)`,
+        xLabel: "minutes since start (load from 0 to " + `${loadMinutes}, then drain)`,
+        yLabel: "RSS, MiB",
+        series: [{ name: "VmRSS", points: rssSeries }],
+      }),
+    );
 
     console.log(
       `Soak: ${options.minutes} min at ${options.rate} callbacks/s offered, 3 apps × ${options.users} members, ` +
@@ -455,6 +499,10 @@ async function main(args: string[]): Promise<number> {
         `peak ${fmt(finalPeak)} MiB; CPU ${fmt(cpuTotal, 0)} s over ${
           fmt(elapsed, 0)
         } s; exit code ${exitCode}.` +
+        `\nIdle RSS (started, before any callback): ${fmt(idleRss)} MiB. RSS slope after ` +
+        `${options.warmupMinutes} min of warm-up (least squares over ${steady.length} samples ` +
+        `5 s apart): ${fmt(slopePerHour, 1)} MiB/hour.` +
+        `\nPlot: ${plot}` +
         `\nStart vs end: ack p50/p99 ${fmt(first.ack.p50, 2)}/${fmt(first.ack.p99, 2)} ms → ${
           fmt(last.ack.p50, 2)
         }/${fmt(last.ack.p99, 2)} ms; callback → reply p50/p99 ${fmt(first.reply.p50, 0)}/${
@@ -489,6 +537,9 @@ async function main(args: string[]): Promise<number> {
             misrouted,
             paceViolations,
             rssGrowthMiB: growth,
+            idleRssMiB: idleRss,
+            rssSlopeMiBPerHour: slopePerHour,
+            rssSeries,
             exitCode,
             problems,
           },

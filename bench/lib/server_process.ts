@@ -26,6 +26,8 @@ export interface ServerProcess {
   port: number;
   /** VmHWM of the process in KiB (peak resident set size), or NaN when unknown. */
   peakRssKiB(): Promise<number>;
+  /** VmRSS of the process in KiB (resident set size now), or NaN when unknown. */
+  rssKiB(): Promise<number>;
   /** User + system CPU seconds used by the process so far, or NaN when unknown. */
   cpuSeconds(): Promise<number>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. Idempotent. */
@@ -176,6 +178,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     pid: child.pid,
     port: 0,
     peakRssKiB: () => procStatusKiB(child.pid, "VmHWM"),
+    rssKiB: () => procStatusKiB(child.pid, "VmRSS"),
     cpuSeconds: () => procCpuSeconds(child.pid),
     stderrTail: () => tail.join("\n"),
     stop(graceMs = 10_000) {
