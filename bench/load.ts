@@ -37,10 +37,31 @@
  *
  * A list value of `0` skips that kind of phase (`--concurrency 0 --rate 1000,2000`).
  *
+ * Whole-service targets: `edge` (the same as `gateway`: intake only), `all`
+ * (role all: intake, runner, echo agent and delivery in one process, replies
+ * flowing to a simulated WeCom API in this process; the replies it delivered
+ * during the measured phase are counted), and `edge-v8` / `all-v8` (the same
+ * with `--v8-flags` given by `--v8-flags`, default `--max-semi-space-size=1`:
+ * a V8 setting measured against its default in the same run). Callbacks come
+ * from `--users` distinct members (default 0: each from its own member).
+ *
+ * Rounds (`--rounds N --round-seconds S`): for each load, N rounds; in each,
+ * every target runs one short phase (fresh server and KV file, warm-up, then
+ * at most S seconds), in an order rotated by one each round, so that a noisy
+ * neighbour weighs on one round rather than on one target. Reported per load:
+ * each round's req/s and p99 by target, and per target the median of its
+ * per-round ratios to `--baseline` (default `edge`), with min–max; for
+ * `all` against `edge` the issue's goal (req/s ≥ 0.9×, p99 ≤ 1.2×). Plots of
+ * the medians (req/s and p99 against concurrency, per target) are drawn as
+ * SVG into `--plots` (default `bench-results/plots/`) and their paths printed.
+ * Rounds mode checks durability and clean exits; its goal line is printed,
+ * not enforced.
+ *
  * Run: `deno task bench:load [--concurrency 1,8,32,128] [--rate 2500]
  * [--rate-concurrency 32] [--requests 20000] [--warmup 1000] [--max-seconds 15]
  * [--targets bare,bare-kv,gateway,gateway-nogroup] [--floor-rows all] [--apps 3] [--log-level warn]
- * [--json results.json]`
+ * [--rounds 5 --round-seconds 3 --baseline edge] [--users 0] [--plots DIR]
+ * [--v8-flags --max-semi-space-size=1] [--json results.json]`
  *
  * @module
  */
@@ -70,6 +91,8 @@ const TARGETS = [
   "gateway",
   "edge",
   "all",
+  "edge-v8",
+  "all-v8",
   "gateway-nogroup",
   "gateway-info",
 ] as const;
@@ -97,6 +120,8 @@ interface Options {
   users: number;
   /** Where the plots go. */
   plots: string;
+  /** `--v8-flags` of the `edge-v8` and `all-v8` targets. */
+  v8Flags: string;
   json?: string;
 }
 
@@ -133,6 +158,7 @@ function parseOptions(args: string[]): Options {
     baseline,
     users: integerFlag(args, "users", 0, { ...SCRIPT, min: 0 }),
     plots: flag(args, "plots") ?? `${ROOT}bench-results/plots`,
+    v8Flags: flag(args, "v8-flags") ?? "--max-semi-space-size=1",
     concurrency: (flag(args, "concurrency") ?? "1,8,32,128").split(",")
       .filter((c) => c !== "0" && c !== "").map((c) => positiveInt("concurrency", c)),
     rates: (flag(args, "rate") ?? "2500").split(",").filter((r) => r !== "0" && r !== "")
@@ -215,10 +241,12 @@ async function startTarget(
       ready: /^listening (\d+)/,
     });
   }
-  if (target === "all") {
+  const v8Flags = target.endsWith("-v8") ? options.v8Flags : undefined;
+  if (target === "all" || target === "all-v8") {
     return await startGateway({
       name: target,
       role: "all",
+      v8Flags,
       configPath: allConfigPath!,
       cwd: dir,
       env: {
@@ -231,6 +259,7 @@ async function startTarget(
   return await startGateway({
     name: target,
     role: "edge",
+    v8Flags,
     configPath,
     cwd: dir,
     env: {
@@ -294,7 +323,7 @@ async function runPhase(
       client: pool,
       rate,
     });
-    const replies = target === "all"
+    const replies = target.startsWith("all")
       ? setup.api!.state.delivered.length - repliesBefore
       : undefined;
     const seconds = result.elapsedMs / 1000;
@@ -397,8 +426,8 @@ function roundsReport(rows: Row[], options: Options): string {
       `### ${
         load === "closed" ? `closed loop, ${concurrency} callers` : `${load}/s offered`
       }: ${rounds.length} rounds of ${options.roundSeconds} s, order rotated; baseline ${base}\n`,
-      "| target | req/s per round | median req/s | req/s ÷ baseline: median (min–max) | p99 ms per round | median p99 ms | p99 ÷ baseline: median (min–max) | replies/s (role all) |",
-      "|---|---|--:|--:|---|--:|--:|--:|",
+      "| target | req/s per round | median req/s | req/s ÷ baseline: median (min–max) | p99 ms per round | median p99 ms | p99 ÷ baseline: median (min–max) | replies/s (role all) | peak RSS MiB (median) | CPU µs/ack (median) |",
+      "|---|---|--:|--:|---|--:|--:|--:|--:|--:|",
     );
     for (const target of options.targets) {
       const mine = group.filter((r) => r.target === target);
@@ -414,7 +443,9 @@ function roundsReport(rows: Row[], options: Options): string {
           fmt(median(mine.map((r) => r.latency.p99)), 2)
         } | ${fmt(p99[target].median, 2)}× (${fmt(p99[target].min, 2)}–${
           fmt(p99[target].max, 2)
-        }) | ${replyRates.length ? fmt(median(replyRates), 0) : ""} |`,
+        }) | ${replyRates.length ? fmt(median(replyRates), 0) : ""} | ${
+          fmt(median(mine.map((r) => r.peakRssMiB)), 0)
+        } | ${fmt(median(mine.map((r) => (r.serverCpuPct * 1e4) / r.rps)), 0)} |`,
       );
     }
     if (base === "edge" && rps.all) {
@@ -495,7 +526,7 @@ async function main(args: string[]): Promise<number> {
       users: options.users,
     });
 
-    if (options.targets.includes("all")) {
+    if (options.targets.some((t) => t.startsWith("all"))) {
       setup.api = startFakeWeComApi({
         apps: apps.map((app) => ({
           corpId: app.corpId,

@@ -61,6 +61,7 @@ import {
 import { summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt, probeKvCommit } from "./lib/report.ts";
 import { cdfPoints, lineChart, writePlot } from "./lib/svg.ts";
+import { lastProbe, type MemoryProbe } from "./lib/memory_gateway.ts";
 
 /** Agent runs started in the busy phase (= `gateway.jobs.concurrency` there). */
 const BUSY_AGENTS = 8;
@@ -84,6 +85,8 @@ interface Options {
   capacity: number;
   /** Where the plots go. */
   plots: string;
+  /** `--v8-flags` of the echo gateway (part 1), to measure a V8 setting's effect on memory. */
+  v8Flags?: string;
   json?: string;
 }
 
@@ -105,6 +108,7 @@ function parseOptions(args: string[]): Options {
       ? undefined
       : integer(args, "jobs-concurrency", 4),
     capacity: integer(args, "capacity", 5000, 0),
+    v8Flags: flag(args, "v8-flags"),
     plots: flag(args, "plots") ?? new URL("../bench-results/plots", import.meta.url).pathname,
     json: flag(args, "json"),
   };
@@ -129,6 +133,8 @@ async function startNamedGateway(
   role: "all" | "edge",
   dir: string,
   configPath: string,
+  memoryProbe = false,
+  v8Flags?: string,
 ): Promise<{ server: ServerProcess; kvPath: string }> {
   const kvPath = `${dir}/kv-${name}.sqlite3`;
   const server = await startGateway({
@@ -141,6 +147,8 @@ async function startNamedGateway(
       WECOM_GATEWAY_MEDIA_DIR: `${dir}/media-${name}`,
       LOG_LEVEL: "warn",
     },
+    memoryProbe,
+    v8Flags,
   });
   return { server, kvPath };
 }
@@ -513,6 +521,15 @@ async function killGroups(groups: number[]): Promise<string[]> {
   return alive;
 }
 
+/** A memory probe as "heap used/total 12.0/20.0 MiB, external 3.0 MiB, RSS 60.0 MiB". */
+function probeText(probe: MemoryProbe | undefined): string {
+  if (!probe) return "(no probe)";
+  const mib = (bytes: number) => fmt(bytes / 2 ** 20);
+  return `heap used/total ${mib(probe.heapUsed)}/${mib(probe.heapTotal)} MiB, external ${
+    mib(probe.external)
+  } MiB, RSS ${mib(probe.rss)} MiB`;
+}
+
 /** An offered rate as text: "100/s", or "capacity" for the as-fast-as-acknowledged pass. */
 function rateText(rate: number): string {
   return Number.isFinite(rate) ? `${rate}/s` : "capacity (closed loop)";
@@ -650,11 +667,20 @@ async function main(args: string[]): Promise<number> {
     let idleRssMiB = NaN;
     let settledRssMiB = NaN;
     let peakRssMiB = NaN;
-    const echo = await startNamedGateway("all-echo", "all", dir, echoConfig);
+    let settledProbe: MemoryProbe | undefined;
+    const echo = await startNamedGateway(
+      "all-echo",
+      "all",
+      dir,
+      echoConfig,
+      true,
+      options.v8Flags,
+    );
     const echoUrl = `http://127.0.0.1:${echo.server.port}/wecom/callback`;
     // Idle: started, nothing received yet (after 2 s, once start-up work has settled).
     await new Promise((resolve) => setTimeout(resolve, 2000));
     idleRssMiB = (await echo.server.rssKiB()) / 1024;
+    const idleProbe = lastProbe(echo.server.stderrTail());
     const index = deliveryIndex(api);
     const passRows: PassRow[] = [];
     let gettoken: number[];
@@ -672,6 +698,8 @@ async function main(args: string[]): Promise<number> {
       await new Promise((resolve) => setTimeout(resolve, 2000));
       settledRssMiB = (await echo.server.rssKiB()) / 1024;
       peakRssMiB = (await echo.server.peakRssKiB()) / 1024;
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      settledProbe = lastProbe(echo.server.stderrTail());
       gettoken = apps.map((app) => api!.gettokenCalls(app.agentId));
     } finally {
       echoExit = await echo.server.stop();
@@ -849,7 +877,10 @@ async function main(args: string[]): Promise<number> {
         }; 2 s after the last pass (${messagesTotal} messages from as many members): ` +
         `**${fmt(settledRssMiB)} MiB** (goal ≤ 100 MB = 95.4 MiB after 10,000); peak ${
           fmt(peakRssMiB)
-        } MiB.`,
+        } MiB.\n\nMain thread (\`Deno.memoryUsage()\`), idle → after: ${probeText(idleProbe)} → ${
+          probeText(settledProbe)
+        }. The rest of RSS is the agent workers' isolates, ` +
+        `Deno KV (SQLite) and the runtime.`,
     );
     const capacityRow = passRows.find((r) => !Number.isFinite(r.rate));
     const ackCpu = idleRows.reduce((sum, r) => sum + (r.cpu.gatewayPct / 100) * r.cpu.seconds, 0);

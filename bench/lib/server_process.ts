@@ -253,6 +253,10 @@ export interface GatewayOptions {
   cwd: string;
   /** Environment on top of the caller's (without its WECOM_* and LOG_*) and the loopback defaults. */
   env: Record<string, string>;
+  /** Start through `./memory_gateway.ts`: a `Deno.memoryUsage()` line on stderr every second. */
+  memoryProbe?: boolean;
+  /** `--v8-flags` of the gateway's deno (e.g. `--max-semi-space-size=1`); none by default. */
+  v8Flags?: string;
 }
 
 /**
@@ -277,7 +281,8 @@ export async function startGateway(options: GatewayOptions): Promise<ServerProce
       `${ROOT}deno.json`,
       "--unstable-kv",
       "-A",
-      `${ROOT}main.ts`,
+      ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
+      options.memoryProbe ? `${ROOT}bench/lib/memory_gateway.ts` : `${ROOT}main.ts`,
       "serve",
       "--role",
       options.role,
