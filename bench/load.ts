@@ -41,8 +41,9 @@
  * (role all: intake, runner, echo agent and delivery in one process, replies
  * flowing to a simulated WeCom API in this process; the replies it delivered
  * during the measured phase are counted), and `edge-v8` / `all-v8` (the same
- * with `--v8-flags` given by `--v8-flags`, default `--max-semi-space-size=1`:
- * a V8 setting measured against its default in the same run). Callbacks come
+ * with the V8 flags given by `--v8-flags`, default none, i.e. V8's own heap
+ * sizing; every other gateway target runs with the flags of `deno task start`
+ * in deno.json: a V8 setting measured against another in the same run). Callbacks come
  * from `--users` distinct members (default 0: each from its own member).
  *
  * Rounds (`--rounds N --round-seconds S`): for each load, N rounds; in each,
@@ -61,7 +62,7 @@
  * [--rate-concurrency 32] [--requests 20000] [--warmup 1000] [--max-seconds 15]
  * [--targets bare,bare-kv,gateway,gateway-nogroup] [--floor-rows all] [--apps 3] [--log-level warn]
  * [--rounds 5 --round-seconds 3 --baseline edge] [--users 0] [--plots DIR]
- * [--v8-flags --max-semi-space-size=1] [--json results.json]`
+ * [--v8-flags ""] [--json results.json]`
  *
  * @module
  */
@@ -120,7 +121,7 @@ interface Options {
   users: number;
   /** Where the plots go. */
   plots: string;
-  /** `--v8-flags` of the `edge-v8` and `all-v8` targets. */
+  /** `--v8-flags` of the `edge-v8` and `all-v8` targets ("" = V8's defaults). */
   v8Flags: string;
   json?: string;
 }
@@ -158,7 +159,7 @@ function parseOptions(args: string[]): Options {
     baseline,
     users: integerFlag(args, "users", 0, { ...SCRIPT, min: 0 }),
     plots: flag(args, "plots") ?? `${ROOT}bench-results/plots`,
-    v8Flags: flag(args, "v8-flags") ?? "--max-semi-space-size=1",
+    v8Flags: flag(args, "v8-flags") ?? "",
     concurrency: (flag(args, "concurrency") ?? "1,8,32,128").split(",")
       .filter((c) => c !== "0" && c !== "").map((c) => positiveInt("concurrency", c)),
     rates: (flag(args, "rate") ?? "2500").split(",").filter((r) => r !== "0" && r !== "")

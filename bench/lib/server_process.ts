@@ -242,6 +242,20 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
+/**
+ * The `--v8-flags` value of this repository's `deno task start` (deno.json),
+ * or "" when it has none.
+ */
+export async function startTaskV8Flags(): Promise<string> {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  const start: string = config.tasks?.start ?? "";
+  return /--v8-flags=(\S+)/.exec(start)?.[1] ?? "";
+}
+
+function v8FlagsArgs(flags: string): string[] {
+  return flags ? [`--v8-flags=${flags}`] : [];
+}
+
 /** What {@linkcode startGateway} needs. */
 export interface GatewayOptions {
   name: string;
@@ -255,7 +269,11 @@ export interface GatewayOptions {
   env: Record<string, string>;
   /** Start through `./memory_gateway.ts`: a `Deno.memoryUsage()` line on stderr every second. */
   memoryProbe?: boolean;
-  /** `--v8-flags` of the gateway's deno (e.g. `--max-semi-space-size=1`); none by default. */
+  /**
+   * `--v8-flags` of the gateway's deno; by default those of `deno task start`
+   * ({@linkcode startTaskV8Flags}), so that benchmarks measure what runs in
+   * production; "" for V8's defaults.
+   */
   v8Flags?: string;
 }
 
@@ -281,7 +299,7 @@ export async function startGateway(options: GatewayOptions): Promise<ServerProce
       `${ROOT}deno.json`,
       "--unstable-kv",
       "-A",
-      ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
+      ...v8FlagsArgs(options.v8Flags ?? await startTaskV8Flags()),
       options.memoryProbe ? `${ROOT}bench/lib/memory_gateway.ts` : `${ROOT}main.ts`,
       "serve",
       "--role",
