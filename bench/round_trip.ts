@@ -57,6 +57,7 @@ import {
   type ServerProcess,
   startGateway,
   stopAll,
+  threadCpuSeconds,
 } from "./lib/server_process.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt, probeKvCommit } from "./lib/report.ts";
@@ -271,6 +272,8 @@ interface PassRow {
   peakQueued: number;
   peakRunning: number;
   cpu: CpuUse;
+  /** Gateway CPU seconds during the pass by thread name (threads that ended are missing). */
+  threadCpu: Map<string, number>;
   /** Gateway VmRSS once every reply of the pass was delivered, MiB. */
   rssAfterMiB: number;
   messages: UserMessage[];
@@ -290,6 +293,7 @@ async function runPass(
 ): Promise<PassRow> {
   const pool = createPool(OPEN_LOOP_CONCURRENCY);
   const meter = await cpuMeter(server);
+  const threadsBefore = await threadCpuSeconds(server.pid);
   let peakQueued = 0;
   let peakRunning = 0;
   let sampling: Promise<void> = Promise.resolve();
@@ -342,6 +346,10 @@ async function runPass(
     await sampling;
   }
   const cpu = await meter();
+  const threadCpu = new Map<string, number>();
+  for (const [name, seconds] of await threadCpuSeconds(server.pid)) {
+    threadCpu.set(name, seconds - (threadsBefore.get(name) ?? 0));
+  }
   const rssAfterMiB = (await server.rssKiB()) / 1024;
   const latencies: number[] = [];
   let lastReply = 0;
@@ -368,6 +376,7 @@ async function runPass(
     peakQueued,
     peakRunning,
     cpu,
+    threadCpu,
     rssAfterMiB,
     messages,
     sentAt,
@@ -528,6 +537,13 @@ function probeText(probe: MemoryProbe | undefined): string {
   return `heap used/total ${mib(probe.heapUsed)}/${mib(probe.heapTotal)} MiB, external ${
     mib(probe.external)
   } MiB, RSS ${mib(probe.rss)} MiB`;
+}
+
+/** CPU by thread as "main 1200, sw-0 800, …" in µs per event, largest first (≥ 10 µs). */
+function threadText(threads: Map<string, number>, events: number): string {
+  return [...threads].map(([name, seconds]) => [name, (seconds * 1e6) / events] as const)
+    .filter(([, micros]) => micros >= 10).sort((a, b) => b[1] - a[1])
+    .map(([name, micros]) => `${name} ${fmt(micros, 0)}`).join(", ");
 }
 
 /** An offered rate as text: "100/s", or "capacity" for the as-fast-as-acknowledged pass. */
@@ -897,7 +913,10 @@ async function main(args: string[]): Promise<number> {
             fmt(cpuMicros(capacityRow.cpu, capacityRow.delivered), 0)
           } µs (acknowledgement, agent run, delivery; whole pass) vs ${
             fmt(ackMicros, 0)
-          } µs per acknowledgement (role edge, the idle rounds of this run).`,
+          } µs per acknowledgement (role edge, the idle rounds of this run).\n\nWhere a ` +
+          `reply's CPU goes, µs per delivered reply by gateway thread: ${
+            threadText(capacityRow.threadCpu, capacityRow.delivered)
+          }.`,
       );
     }
     const timed = passRows.filter((r) => Number.isFinite(r.rate) && r.latencies.length > 0);
@@ -965,7 +984,12 @@ async function main(args: string[]): Promise<number> {
           {
             machine: machineText,
             options,
-            passes: passRows.map(({ messages: _m, sentAt: _s, latencies: _l, ...row }) => row),
+            passes: passRows.map((
+              { messages: _m, sentAt: _s, latencies: _l, threadCpu, ...row },
+            ) => ({
+              ...row,
+              threadCpu: Object.fromEntries(threadCpu),
+            })),
             gettoken,
             kvFloor: floor,
             acks: [...idleRows, ...busyRows, idleAll, busyAll].map((

@@ -144,6 +144,30 @@ export async function procCpuSeconds(pid: number): Promise<number> {
 }
 
 /**
+ * CPU seconds (user + system) of each thread of process `pid`, summed by
+ * thread name (pools name their threads alike: tokio-runtime-w, V8
+ * DefaultWorke); the main thread is "main". Threads that ended are not counted.
+ */
+export async function threadCpuSeconds(pid: number): Promise<Map<string, number>> {
+  const { stdout } = await new Deno.Command("sh", {
+    args: ["-c", `for f in /proc/${pid}/task/*/stat; do cat "$f"; echo; done`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const threads = new Map<string, number>();
+  for (const line of new TextDecoder().decode(stdout).split("\n")) {
+    const close = line.lastIndexOf(")");
+    if (close < 0) continue;
+    const tid = line.slice(0, line.indexOf(" "));
+    const name = tid === String(pid) ? "main" : line.slice(line.indexOf("(") + 1, close);
+    const fields = line.slice(close + 2).split(" ");
+    const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+    threads.set(name, (threads.get(name) ?? 0) + seconds);
+  }
+  return threads;
+}
+
+/**
  * Starts `deno <args>` and resolves once a stdout line matches `ready`.
  * Rejects (after killing the process) when it exits or times out first.
  */
