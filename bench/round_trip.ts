@@ -926,8 +926,9 @@ async function main(args: string[]): Promise<number> {
         "reply_latency.svg",
         lineChart({
           title: "Callback → reply latency (echo agent, role all, distinct members)",
-          xLabel: "latency, ms",
+          xLabel: "callback → reply latency, ms (log scale)",
           yLabel: "percentile",
+          logX: true,
           series: timed.map((r) => ({
             name: `${r.rate}/s offered`,
             points: cdfPoints(r.latencies),

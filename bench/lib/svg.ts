@@ -78,6 +78,18 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   return ticks;
 }
 
+/** Ticks of a logarithmic axis: 1, 2 and 5 × 10^n within [min, max] (min > 0). */
+export function logTicks(min: number, max: number): number[] {
+  const ticks: number[] = [];
+  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+    for (const m of [1, 2, 5]) {
+      const v = Number((m * 10 ** e).toPrecision(12));
+      if (v >= min * (1 - 1e-9) && v <= max * (1 + 1e-9)) ticks.push(v);
+    }
+  }
+  return ticks;
+}
+
 /** A tick label: integers with thin grouping, small numbers with up to 2 decimals. */
 export function tickText(value: number): string {
   if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString("en-US");
@@ -111,8 +123,9 @@ export function lineChart(options: ChartOptions): string {
   const yMax = yTicks[yTicks.length - 1];
   const px = (x: number) => margin.left + ((fx(x) - xMin) / (xMax - xMin)) * plotW;
   const py = (y: number) => margin.top + plotH - ((y - yMin) / (yMax - yMin)) * plotH;
+  const distinctX = [...new Set(all.map(([x]) => x))].sort((a, b) => a - b);
   const xTicks = options.logX
-    ? [...new Set(all.map(([x]) => x))].sort((a, b) => a - b)
+    ? (distinctX.length <= 10 ? distinctX : logTicks(10 ** xMin, 10 ** xMax))
     : niceTicks(xMin, xMax).filter((t) => t >= xMin && t <= xMax);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +

@@ -4,6 +4,7 @@ import {
   ChartError,
   escapeXml,
   lineChart,
+  logTicks,
   niceTicks,
   writePlot,
 } from "../../../bench/lib/svg.ts";
@@ -86,4 +87,22 @@ Deno.test("writePlot creates the folder and returns the file's path", async () =
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("logTicks gives 1-2-5 steps inside the range; a log chart of many points uses them", () => {
+  assert.deepEqual(logTicks(3, 250), [5, 10, 20, 50, 100, 200]);
+  const svg = lineChart({
+    title: "latency",
+    xLabel: "ms",
+    yLabel: "percentile",
+    logX: true,
+    series: [{
+      name: "a",
+      points: Array.from({ length: 50 }, (_, i) => [i + 1, i * 2] as [number, number]),
+    }],
+  });
+  for (const label of [">1<", ">2<", ">5<", ">10<", ">20<", ">50<"]) {
+    assert.ok(svg.includes(label), label);
+  }
+  assert.ok(!svg.includes(">37<"));
 });
