@@ -530,6 +530,13 @@ async function killGroups(groups: number[]): Promise<string[]> {
   return alive;
 }
 
+/** RSS split as "private 20.1 MiB, files 40.2 MiB (mostly the deno executable's pages)". */
+async function rssSplit(server: ServerProcess): Promise<string> {
+  const anon = (await server.statusKiB("RssAnon")) / 1024;
+  const file = (await server.statusKiB("RssFile")) / 1024;
+  return `private ${fmt(anon)} MiB, mapped files ${fmt(file)} MiB (mostly the deno executable)`;
+}
+
 /** A memory probe as "heap used/total 12.0/20.0 MiB, external 3.0 MiB, RSS 60.0 MiB". */
 function probeText(probe: MemoryProbe | undefined): string {
   if (!probe) return "(no probe)";
@@ -684,6 +691,8 @@ async function main(args: string[]): Promise<number> {
     let settledRssMiB = NaN;
     let peakRssMiB = NaN;
     let settledProbe: MemoryProbe | undefined;
+    let idleSplit = "";
+    let settledSplit = "";
     const echo = await startNamedGateway(
       "all-echo",
       "all",
@@ -697,6 +706,7 @@ async function main(args: string[]): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     idleRssMiB = (await echo.server.rssKiB()) / 1024;
     const idleProbe = lastProbe(echo.server.stderrTail());
+    idleSplit = await rssSplit(echo.server);
     const index = deliveryIndex(api);
     const passRows: PassRow[] = [];
     let gettoken: number[];
@@ -716,6 +726,7 @@ async function main(args: string[]): Promise<number> {
       peakRssMiB = (await echo.server.peakRssKiB()) / 1024;
       await new Promise((resolve) => setTimeout(resolve, 1100));
       settledProbe = lastProbe(echo.server.stderrTail());
+      settledSplit = await rssSplit(echo.server);
       gettoken = apps.map((app) => api!.gettokenCalls(app.agentId));
     } finally {
       echoExit = await echo.server.stop();
@@ -887,11 +898,15 @@ async function main(args: string[]): Promise<number> {
     const messagesTotal = passRows.reduce((sum, r) => sum + r.users, 0);
     console.log(
       `\n### Memory of the echo gateway (role all)\n\nIdle (started, no callback yet): ` +
-        `**${fmt(idleRssMiB)} MiB** RSS (goal ≤ 60 MB = 57.2 MiB). After each pass, once its ` +
+        `**${
+          fmt(idleRssMiB)
+        } MiB** RSS (${idleSplit}; goal ≤ 60 MB = 57.2 MiB). After each pass, once its ` +
         `replies were delivered: ${
           passRows.map((r) => `${rateText(r.rate)} ${fmt(r.rssAfterMiB)} MiB`).join(", ")
         }; 2 s after the last pass (${messagesTotal} messages from as many members): ` +
-        `**${fmt(settledRssMiB)} MiB** (goal ≤ 100 MB = 95.4 MiB after 10,000); peak ${
+        `**${
+          fmt(settledRssMiB)
+        } MiB** (${settledSplit}; goal ≤ 100 MB = 95.4 MiB after 10,000); peak ${
           fmt(peakRssMiB)
         } MiB.\n\nMain thread (\`Deno.memoryUsage()\`), idle → after: ${probeText(idleProbe)} → ${
           probeText(settledProbe)

@@ -52,6 +52,7 @@ import {
 import { slope, summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt } from "./lib/report.ts";
 import { lineChart, writePlot } from "./lib/svg.ts";
+import { lastProbe } from "./lib/memory_gateway.ts";
 
 /** WeCom's per-member limit: more replies in 60 s would be dropped silently. */
 const PER_MINUTE = 30;
@@ -132,6 +133,10 @@ interface Minute {
   peakRssMiB: number;
   /** Gateway CPU during the minute, % of one core. */
   cpuPct: number;
+  /** Main thread's V8 heap (used / total) and the process's private RSS at the end of the minute, MiB. */
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  anonMiB: number;
 }
 
 /** A minute as reported. */
@@ -146,6 +151,9 @@ interface Row {
   rssMiB: number;
   peakRssMiB: number;
   cpuPct: number;
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  anonMiB: number;
 }
 
 async function statusMiB(pid: number, field: string): Promise<number> {
@@ -163,16 +171,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function table(rows: Row[]): string {
   const lines = [
-    "| minute | sent | acked | errors | ack p50 ms | ack p99 ms | replies | reply p50 ms | reply p99 ms | RSS MiB | peak RSS MiB | gateway CPU |",
-    "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| minute | sent | acked | errors | ack p50 ms | ack p99 ms | replies | reply p50 ms | reply p99 ms | RSS MiB | private MiB | main heap used / total MiB | peak RSS MiB | gateway CPU |",
+    "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   ];
   for (const r of rows) {
     lines.push(
       `| ${r.minute} | ${r.sent} | ${r.acked} | ${errorsText(r.errors)} | ${fmt(r.ack.p50, 2)} | ${
         fmt(r.ack.p99, 2)
       } | ${r.replies} | ${fmt(r.reply.p50, 0)} | ${fmt(r.reply.p99, 0)} | ${fmt(r.rssMiB)} | ${
-        fmt(r.peakRssMiB)
-      } | ${fmt(r.cpuPct, 0)} % |`,
+        fmt(r.anonMiB)
+      } | ${fmt(r.heapUsedMiB)} / ${fmt(r.heapTotalMiB)} | ${fmt(r.peakRssMiB)} | ${
+        fmt(r.cpuPct, 0)
+      } % |`,
     );
   }
   return lines.join("\n");
@@ -225,6 +235,7 @@ async function main(args: string[]): Promise<number> {
         WECOM_GATEWAY_AGENT: "echo",
         LOG_LEVEL: "warn",
       },
+      memoryProbe: true,
     });
     const gateway = server;
     const url = `http://127.0.0.1:${gateway.port}/wecom/callback`;
@@ -266,6 +277,9 @@ async function main(args: string[]): Promise<number> {
         rssMiB: NaN,
         peakRssMiB: NaN,
         cpuPct: NaN,
+        heapUsedMiB: NaN,
+        heapTotalMiB: NaN,
+        anonMiB: NaN,
       };
     const msgBase = 1_000_000_000_000_000_000n +
       BigInt(crypto.getRandomValues(new Uint32Array(1))[0]) * 1_000_000_000n;
@@ -332,6 +346,10 @@ async function main(args: string[]): Promise<number> {
       const row = rowFor(m);
       row.rssMiB = await statusMiB(gateway.pid, "VmRSS");
       row.peakRssMiB = await statusMiB(gateway.pid, "VmHWM");
+      row.anonMiB = await statusMiB(gateway.pid, "RssAnon");
+      const probe = lastProbe(gateway.stderrTail());
+      row.heapUsedMiB = (probe?.heapUsed ?? NaN) / 2 ** 20;
+      row.heapTotalMiB = (probe?.heapTotal ?? NaN) / 2 ** 20;
       const cpu = await gateway.cpuSeconds();
       const now = performance.now();
       row.cpuPct = ((cpu - cpuMark) / ((now - cpuMarkAt) / 1000)) * 100;
@@ -458,6 +476,9 @@ async function main(args: string[]): Promise<number> {
       rssMiB: m.rssMiB,
       peakRssMiB: m.peakRssMiB,
       cpuPct: m.cpuPct,
+      heapUsedMiB: m.heapUsedMiB,
+      heapTotalMiB: m.heapTotalMiB,
+      anonMiB: m.anonMiB,
     }));
     const first = rows[0];
     const last = rows[rows.length - 1];

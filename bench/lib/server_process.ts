@@ -28,6 +28,11 @@ export interface ServerProcess {
   peakRssKiB(): Promise<number>;
   /** VmRSS of the process in KiB (resident set size now), or NaN when unknown. */
   rssKiB(): Promise<number>;
+  /**
+   * A KiB field of `/proc/<pid>/status` (e.g. `RssAnon`: private memory;
+   * `RssFile`: mapped files, mostly the deno executable's pages), or NaN.
+   */
+  statusKiB(field: string): Promise<number>;
   /** User + system CPU seconds used by the process so far, or NaN when unknown. */
   cpuSeconds(): Promise<number>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. Idempotent. */
@@ -203,6 +208,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     port: 0,
     peakRssKiB: () => procStatusKiB(child.pid, "VmHWM"),
     rssKiB: () => procStatusKiB(child.pid, "VmRSS"),
+    statusKiB: (field) => procStatusKiB(child.pid, field),
     cpuSeconds: () => procCpuSeconds(child.pid),
     stderrTail: () => tail.join("\n"),
     stop(graceMs = 10_000) {
