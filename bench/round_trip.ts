@@ -29,6 +29,20 @@
  *    alive afterwards is killed here (SIGKILL to its process group) and fails
  *    the run.
  *
+ * 3. **End-to-end capacity** (`--capacity`, default 5,000; 0 skips it): after
+ *    the two passes, that many callbacks from as many new members go to the
+ *    same echo gateway as fast as they are acknowledged (64 connections); every
+ *    reply is counted once. Reported: replies/s, the gateway's CPU µs per
+ *    delivered reply (whole pass, and by thread) next to its CPU µs per
+ *    acknowledgement (the idle `edge` rounds of part 2).
+ * 4. **Memory** of the echo gateway (started through bench/lib/memory_gateway.ts):
+ *    RSS idle and after each pass, split into private memory and mapped files,
+ *    and the main thread's V8 heap. `--v8-flags` overrides the V8 flags it runs
+ *    with (default: those of `deno task start`).
+ *
+ * The latency distribution of the two passes is drawn as an SVG into `--plots`
+ * (default `bench-results/plots/`), and its path printed.
+ *
  * Loopback only; temp files are removed. Exits 1 when a reply is lost,
  * doubled or wrong, a callback is not acknowledged 200, gettoken is not
  * called exactly once per app, the agents never all start, or an agent
@@ -36,7 +50,7 @@
  *
  * Run: `deno task bench:reply [--users 1000] [--rate 100] [--high-rate 300]
  * [--acks 3000] [--warmup 300] [--ack-concurrency 32] [--rounds 3] [--agent-sleep 60]
- * [--jobs-concurrency N] [--json results.json]` (`--jobs-concurrency` sets
+ * [--jobs-concurrency N] [--capacity 5000] [--v8-flags F] [--plots DIR] [--json results.json]` (`--jobs-concurrency` sets
  * `gateway.jobs.concurrency` of the reply-latency gateway; default: the
  * gateway's own default).
  *

@@ -31,8 +31,15 @@
  * takes thousands: `deno task bench:load`). Above that the replies fall
  * behind and the run measures a backlog rather than stability.
  *
+ * Also reported: the gateway's RSS before the first callback (idle), its RSS
+ * every 5 s drawn as an SVG into `--plots` (default `bench-results/plots/`,
+ * path printed), the least-squares RSS slope per hour after `--warmup-minutes`
+ * (default 1), and per minute its private RSS and the main thread's V8 heap
+ * (the gateway runs through bench/lib/memory_gateway.ts).
+ *
  * Usage: deno task soak [--minutes 10] [--rate 100] [--users 600]
- *                       [--max-rss-growth-mib 64] [--drain-seconds 60] [--json FILE]
+ *                       [--max-rss-growth-mib 64] [--drain-seconds 60]
+ *                       [--warmup-minutes 1] [--plots DIR] [--json FILE]
  *
  * @module
  */
