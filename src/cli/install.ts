@@ -56,8 +56,8 @@ export const LAUNCHD_LABEL = "local.wecom-gateway";
 /**
  * Permissions the gateway needs when it runs from source, and the V8 heap
  * setting of `deno task start` (a young generation capped at 1 MiB per
- * semi-space: about 40 MiB less RSS under load at the same throughput, see
- * docs/BENCHMARKS.md).
+ * semi-space: about 40 MiB less peak RSS under load, at 0.86–0.90× of the
+ * saturated acknowledgement rate of V8's defaults; see docs/BENCHMARKS.md).
  */
 const DENO_RUN_FLAGS = [
   "run",
