@@ -25,6 +25,7 @@
  * @module
  */
 
+import { threadCpuSeconds } from "./lib/server_process.ts";
 import { Buffer } from "node:buffer";
 import { createDecipheriv, createHash } from "node:crypto";
 import type { AccessConfig } from "../src/config/types.ts";
@@ -57,24 +58,8 @@ const URL_BASE = "http://127.0.0.1/wecom/callback";
 const encoder = new TextEncoder();
 
 /** CPU seconds of each thread of this process, by thread name (the main thread is "main"). */
-async function threadCpu(): Promise<Map<string, number>> {
-  const { stdout } = await new Deno.Command("sh", {
-    args: ["-c", `for f in /proc/${Deno.pid}/task/*/stat; do cat "$f"; echo; done`],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const threads = new Map<string, number>();
-  for (const line of new TextDecoder().decode(stdout).split("\n")) {
-    const close = line.lastIndexOf(")");
-    if (close < 0) continue;
-    const tid = line.slice(0, line.indexOf(" "));
-    // Pools name their threads alike (tokio-runtime-w, V8 DefaultWorke): sum them by name.
-    const name = tid === String(Deno.pid) ? "main" : line.slice(line.indexOf("(") + 1, close);
-    const fields = line.slice(close + 2).split(" ");
-    const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
-    threads.set(name, (threads.get(name) ?? 0) + seconds);
-  }
-  return threads;
+function threadCpu(): Promise<Map<string, number>> {
+  return threadCpuSeconds(Deno.pid);
 }
 
 interface StepResult {

@@ -29,6 +29,20 @@
  *    alive afterwards is killed here (SIGKILL to its process group) and fails
  *    the run.
  *
+ * 3. **End-to-end capacity** (`--capacity`, default 5,000; 0 skips it): after
+ *    the two passes, that many callbacks from as many new members go to the
+ *    same echo gateway as fast as they are acknowledged (64 connections); every
+ *    reply is counted once. Reported: replies/s, the gateway's CPU µs per
+ *    delivered reply (whole pass, and by thread) next to its CPU µs per
+ *    acknowledgement (the idle `edge` rounds of part 2).
+ * 4. **Memory** of the echo gateway (started through bench/lib/memory_gateway.ts):
+ *    RSS idle and after each pass, split into private memory and mapped files,
+ *    and the main thread's V8 heap. `--v8-flags` overrides the V8 flags it runs
+ *    with (default: those of `deno task start`).
+ *
+ * The latency distribution of the two passes is drawn as an SVG into `--plots`
+ * (default `bench-results/plots/`), and its path printed.
+ *
  * Loopback only; temp files are removed. Exits 1 when a reply is lost,
  * doubled or wrong, a callback is not acknowledged 200, gettoken is not
  * called exactly once per app, the agents never all start, or an agent
@@ -36,7 +50,7 @@
  *
  * Run: `deno task bench:reply [--users 1000] [--rate 100] [--high-rate 300]
  * [--acks 3000] [--warmup 300] [--ack-concurrency 32] [--rounds 3] [--agent-sleep 60]
- * [--jobs-concurrency N] [--json results.json]` (`--jobs-concurrency` sets
+ * [--jobs-concurrency N] [--capacity 5000] [--v8-flags F] [--plots DIR] [--json results.json]` (`--jobs-concurrency` sets
  * `gateway.jobs.concurrency` of the reply-latency gateway; default: the
  * gateway's own default).
  *
@@ -57,9 +71,12 @@ import {
   type ServerProcess,
   startGateway,
   stopAll,
+  threadCpuSeconds,
 } from "./lib/server_process.ts";
 import { summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt, probeKvCommit } from "./lib/report.ts";
+import { cdfPoints, lineChart, writePlot } from "./lib/svg.ts";
+import { lastProbe, type MemoryProbe } from "./lib/memory_gateway.ts";
 
 /** Agent runs started in the busy phase (= `gateway.jobs.concurrency` there). */
 const BUSY_AGENTS = 8;
@@ -79,6 +96,12 @@ interface Options {
   agentSleepSeconds: number;
   /** `gateway.jobs.concurrency` of the reply-latency gateway; undefined = the gateway's default. */
   jobsConcurrency?: number;
+  /** Callbacks from distinct members sent as fast as acknowledged (end-to-end capacity); 0 = none. */
+  capacity: number;
+  /** Where the plots go. */
+  plots: string;
+  /** `--v8-flags` of the echo gateway (part 1), to measure a V8 setting's effect on memory. */
+  v8Flags?: string;
   json?: string;
 }
 
@@ -99,6 +122,9 @@ function parseOptions(args: string[]): Options {
     jobsConcurrency: flag(args, "jobs-concurrency") === undefined
       ? undefined
       : integer(args, "jobs-concurrency", 4),
+    capacity: integer(args, "capacity", 5000, 0),
+    v8Flags: flag(args, "v8-flags"),
+    plots: flag(args, "plots") ?? new URL("../bench-results/plots", import.meta.url).pathname,
     json: flag(args, "json"),
   };
 }
@@ -122,6 +148,8 @@ async function startNamedGateway(
   role: "all" | "edge",
   dir: string,
   configPath: string,
+  memoryProbe = false,
+  v8Flags?: string,
 ): Promise<{ server: ServerProcess; kvPath: string }> {
   const kvPath = `${dir}/kv-${name}.sqlite3`;
   const server = await startGateway({
@@ -134,6 +162,8 @@ async function startNamedGateway(
       WECOM_GATEWAY_MEDIA_DIR: `${dir}/media-${name}`,
       LOG_LEVEL: "warn",
     },
+    memoryProbe,
+    v8Flags,
   });
   return { server, kvPath };
 }
@@ -204,6 +234,8 @@ function deliveryIndex(api: FakeWeComApi) {
 
 /** CPU use over a phase, in % of one CPU: the gateway, this process, everything else. */
 interface CpuUse {
+  /** Wall time measured, s. */
+  seconds: number;
   gatewayPct: number;
   benchPct: number;
   otherPct: number;
@@ -223,6 +255,7 @@ async function cpuMeter(server: ServerProcess): Promise<() => Promise<CpuUse>> {
     const b = (await procCpuSeconds(Deno.pid)) - bench;
     const m = (await machineCpuSeconds()) - machine;
     return {
+      seconds,
       gatewayPct: (g / seconds) * 100,
       benchPct: (b / seconds) * 100,
       otherPct: Math.max(0, ((m - g - b) / seconds) * 100),
@@ -231,6 +264,7 @@ async function cpuMeter(server: ServerProcess): Promise<() => Promise<CpuUse>> {
 }
 
 interface PassRow {
+  /** Offered callbacks/s; Infinity for the capacity pass (as fast as they are acknowledged). */
   rate: number;
   users: number;
   /** Callbacks acknowledged 200. */
@@ -252,8 +286,16 @@ interface PassRow {
   peakQueued: number;
   peakRunning: number;
   cpu: CpuUse;
+  /** Gateway CPU seconds during the pass by thread name (threads that ended are missing). */
+  threadCpu: Map<string, number>;
+  /** Gateway VmRSS once every reply of the pass was delivered, MiB. */
+  rssAfterMiB: number;
   messages: UserMessage[];
   sentAt: number[];
+  /** When the last callback was answered (Date.now()). */
+  sentAtEnd: number;
+  /** Callback → reply latency of each delivered reply, ms. */
+  latencies: number[];
 }
 
 async function runPass(
@@ -265,6 +307,7 @@ async function runPass(
 ): Promise<PassRow> {
   const pool = createPool(OPEN_LOOP_CONCURRENCY);
   const meter = await cpuMeter(server);
+  const threadsBefore = await threadCpuSeconds(server.pid);
   let peakQueued = 0;
   let peakRunning = 0;
   let sampling: Promise<void> = Promise.resolve();
@@ -277,22 +320,26 @@ async function runPass(
   }, 500);
   const wallStart = Date.now();
   let result: DriveResult;
-  const sentAt = messages.map((_, i) => wallStart + (i * 1000) / rate);
+  const sentAt = messages.map((_, i) =>
+    wallStart + (Number.isFinite(rate) ? (i * 1000) / rate : 0)
+  );
   const lastDue = sentAt[sentAt.length - 1];
   let delivered = 0;
+  let sentAtEnd = NaN;
   try {
     try {
       result = await drive({
         url,
         callbacks: messages.map((m) => m.callback),
         concurrency: OPEN_LOOP_CONCURRENCY,
-        rate,
+        rate: Number.isFinite(rate) ? rate : undefined,
         client: pool,
       });
     } finally {
       pool.close();
     }
-    // Wait for every reply: at most 30 s after the last callback, 5 s without any progress.
+    sentAtEnd = Date.now();
+    // Wait for every reply: at most 120 s after the last callback, 5 s without any progress.
     let lastProgress = Date.now();
     while (true) {
       index.update();
@@ -302,7 +349,10 @@ async function runPass(
         lastProgress = Date.now();
       }
       if (delivered === messages.length) break;
-      if (Date.now() - lastDue > 30_000 || Date.now() - lastProgress > 5_000) break;
+      if (
+        Date.now() - Math.max(lastDue, sentAtEnd) > 120_000 ||
+        Date.now() - lastProgress > 5_000
+      ) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   } finally {
@@ -310,6 +360,11 @@ async function runPass(
     await sampling;
   }
   const cpu = await meter();
+  const threadCpu = new Map<string, number>();
+  for (const [name, seconds] of await threadCpuSeconds(server.pid)) {
+    threadCpu.set(name, seconds - (threadsBefore.get(name) ?? 0));
+  }
+  const rssAfterMiB = (await server.rssKiB()) / 1024;
   const latencies: number[] = [];
   let lastReply = 0;
   let wrong = 0;
@@ -335,8 +390,12 @@ async function runPass(
     peakQueued,
     peakRunning,
     cpu,
+    threadCpu,
+    rssAfterMiB,
     messages,
     sentAt,
+    sentAtEnd,
+    latencies,
   };
 }
 
@@ -416,6 +475,7 @@ function pooled(label: string, rows: AckRow[]): AckRow {
     latency: summarize(latencies),
     latencies,
     cpu: {
+      seconds,
       gatewayPct: mean((c) => c.gatewayPct),
       benchPct: mean((c) => c.benchPct),
       otherPct: mean((c) => c.otherPct),
@@ -484,6 +544,39 @@ async function killGroups(groups: number[]): Promise<string[]> {
   return alive;
 }
 
+/** RSS split as "private 20.1 MiB, files 40.2 MiB (mostly the deno executable's pages)". */
+async function rssSplit(server: ServerProcess): Promise<string> {
+  const anon = (await server.statusKiB("RssAnon")) / 1024;
+  const file = (await server.statusKiB("RssFile")) / 1024;
+  return `private ${fmt(anon)} MiB, mapped files ${fmt(file)} MiB (mostly the deno executable)`;
+}
+
+/** A memory probe as "heap used/total 12.0/20.0 MiB, external 3.0 MiB, RSS 60.0 MiB". */
+function probeText(probe: MemoryProbe | undefined): string {
+  if (!probe) return "(no probe)";
+  const mib = (bytes: number) => fmt(bytes / 2 ** 20);
+  return `heap used/total ${mib(probe.heapUsed)}/${mib(probe.heapTotal)} MiB, external ${
+    mib(probe.external)
+  } MiB, RSS ${mib(probe.rss)} MiB`;
+}
+
+/** CPU by thread as "main 1200, sw-0 800, …" in µs per event, largest first (≥ 10 µs). */
+function threadText(threads: Map<string, number>, events: number): string {
+  return [...threads].map(([name, seconds]) => [name, (seconds * 1e6) / events] as const)
+    .filter(([, micros]) => micros >= 10).sort((a, b) => b[1] - a[1])
+    .map(([name, micros]) => `${name} ${fmt(micros, 0)}`).join(", ");
+}
+
+/** An offered rate as text: "100/s", or "capacity" for the as-fast-as-acknowledged pass. */
+function rateText(rate: number): string {
+  return Number.isFinite(rate) ? `${rate}/s` : "capacity (closed loop)";
+}
+
+/** Gateway CPU µs per event over a measured span. */
+function cpuMicros(cpu: CpuUse, events: number): number {
+  return ((cpu.gatewayPct / 100) * cpu.seconds * 1e6) / events;
+}
+
 function cpuText(cpu: CpuUse): string {
   return `${fmt(cpu.gatewayPct, 0)} / ${fmt(cpu.benchPct, 0)} / ${fmt(cpu.otherPct, 0)} %`;
 }
@@ -495,7 +588,7 @@ function passTable(rows: PassRow[]): string {
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.rate}/s | ${r.users} | ${r.acked}${
+      `| ${rateText(r.rate)} | ${r.users} | ${r.acked}${
         Object.keys(r.ackErrors).length ? ` (errors ${errorsText(r.ackErrors)})` : ""
       } | ${r.delivered} / ${r.users} | ${r.duplicates} | ${r.wrong} | ${fmt(r.latency.p50)} | ${
         fmt(r.latency.p90)
@@ -573,9 +666,19 @@ async function main(args: string[]): Promise<number> {
     const loadBefore = Deno.loadavg().map((l) => l.toFixed(2)).join(" ");
 
     // Everything sealed before any timing.
-    const passes = [options.rate, ...(options.highRate > 0 ? [options.highRate] : [])];
+    const passes = [
+      options.rate,
+      ...(options.highRate > 0 ? [options.highRate] : []),
+      ...(options.capacity > 0 ? [Infinity] : []),
+    ];
     const passMessages = await Promise.all(
-      passes.map((_, p) => sealUsers(apps, `rt${p + 1}-user`, options.users)),
+      passes.map((rate, p) =>
+        sealUsers(
+          apps,
+          `rt${p + 1}-user`,
+          Number.isFinite(rate) ? options.users : options.capacity,
+        )
+      ),
     );
     const ackCallbacks = await sealCallbacks(apps, options.warmup + options.rounds * options.acks);
     const ackWarmup = ackCallbacks.slice(0, options.warmup);
@@ -598,8 +701,26 @@ async function main(args: string[]): Promise<number> {
       },
       agent: { kind: "echo" },
     });
-    const echo = await startNamedGateway("all-echo", "all", dir, echoConfig);
+    let idleRssMiB = NaN;
+    let settledRssMiB = NaN;
+    let peakRssMiB = NaN;
+    let settledProbe: MemoryProbe | undefined;
+    let idleSplit = "";
+    let settledSplit = "";
+    const echo = await startNamedGateway(
+      "all-echo",
+      "all",
+      dir,
+      echoConfig,
+      true,
+      options.v8Flags,
+    );
     const echoUrl = `http://127.0.0.1:${echo.server.port}/wecom/callback`;
+    // Idle: started, nothing received yet (after 2 s, once start-up work has settled).
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    idleRssMiB = (await echo.server.rssKiB()) / 1024;
+    const idleProbe = lastProbe(echo.server.stderrTail());
+    idleSplit = await rssSplit(echo.server);
     const index = deliveryIndex(api);
     const passRows: PassRow[] = [];
     let gettoken: number[];
@@ -609,12 +730,17 @@ async function main(args: string[]): Promise<number> {
         const row = await runPass(echoUrl, echo.server, index, passMessages[p], passes[p]);
         passRows.push(row);
         console.error(
-          `reply pass ${passes[p]}/s: ${row.delivered}/${row.users} replies, ` +
+          `reply pass ${rateText(passes[p])}: ${row.delivered}/${row.users} replies, ` +
             `p50 ${fmt(row.latency.p50)} ms, p99 ${fmt(row.latency.p99)} ms`,
         );
       }
       // Late doubles (a retried send, a job run twice) get 2 s more to show up.
       await new Promise((resolve) => setTimeout(resolve, 2000));
+      settledRssMiB = (await echo.server.rssKiB()) / 1024;
+      peakRssMiB = (await echo.server.peakRssKiB()) / 1024;
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      settledProbe = lastProbe(echo.server.stderrTail());
+      settledSplit = await rssSplit(echo.server);
       gettoken = apps.map((app) => api!.gettokenCalls(app.agentId));
     } finally {
       echoExit = await echo.server.stop();
@@ -783,17 +909,81 @@ async function main(args: string[]): Promise<number> {
       `\nKV floor on this disk (one-key durable commits, one at a time, before the run): ` +
         `p50 ${fmt(floor.p50, 2)} ms, p99 ${fmt(floor.p99, 2)} ms.`,
     );
+    const messagesTotal = passRows.reduce((sum, r) => sum + r.users, 0);
+    console.log(
+      `\n### Memory of the echo gateway (role all)\n\nIdle (started, no callback yet): ` +
+        `**${
+          fmt(idleRssMiB)
+        } MiB** RSS (${idleSplit}; goal ≤ 60 MB = 57.2 MiB). After each pass, once its ` +
+        `replies were delivered: ${
+          passRows.map((r) => `${rateText(r.rate)} ${fmt(r.rssAfterMiB)} MiB`).join(", ")
+        }; 2 s after the last pass (${messagesTotal} messages from as many members): ` +
+        `**${
+          fmt(settledRssMiB)
+        } MiB** (${settledSplit}; goal ≤ 100 MB = 95.4 MiB after 10,000); peak ${
+          fmt(peakRssMiB)
+        } MiB.\n\nMain thread (\`Deno.memoryUsage()\`), idle → after: ${probeText(idleProbe)} → ${
+          probeText(settledProbe)
+        }. The rest of RSS is the agent workers' isolates, ` +
+        `Deno KV (SQLite) and the runtime.`,
+    );
+    const capacityRow = passRows.find((r) => !Number.isFinite(r.rate));
+    const ackCpu = idleRows.reduce((sum, r) => sum + (r.cpu.gatewayPct / 100) * r.cpu.seconds, 0);
+    const ackMicros = (ackCpu * 1e6) / idleRows.reduce((sum, r) => sum + r.ok, 0);
+    if (capacityRow) {
+      console.log(
+        `\n### End-to-end capacity\n\n${capacityRow.delivered} replies for ${capacityRow.users} ` +
+          `callbacks from as many distinct members, sent as fast as acknowledged ` +
+          `(${OPEN_LOOP_CONCURRENCY} connections): **${
+            fmt(capacityRow.repliesPerSecond, 0)
+          } replies/s** (goal ≥ 1,500/s), acknowledged at ${
+            fmt(capacityRow.acked / ((capacityRow.sentAtEnd - capacityRow.sentAt[0]) / 1000), 0)
+          }/s. Gateway CPU per delivered reply ${
+            fmt(cpuMicros(capacityRow.cpu, capacityRow.delivered), 0)
+          } µs (acknowledgement, agent run, delivery; whole pass) vs ${
+            fmt(ackMicros, 0)
+          } µs per acknowledgement (role edge, the idle rounds of this run).\n\nWhere a ` +
+          `reply's CPU goes, µs per delivered reply by gateway thread: ${
+            threadText(capacityRow.threadCpu, capacityRow.delivered)
+          }.`,
+      );
+    }
+    const timed = passRows.filter((r) => Number.isFinite(r.rate) && r.latencies.length > 0);
+    if (timed.length > 0) {
+      const path = await writePlot(
+        options.plots,
+        "reply_latency.svg",
+        lineChart({
+          title: "Callback → reply latency (echo agent, role all, distinct members)",
+          xLabel: "callback → reply latency, ms (log scale)",
+          yLabel: "percentile",
+          logX: true,
+          series: timed.map((r) => ({
+            name: `${r.rate}/s offered`,
+            points: cdfPoints(r.latencies),
+          })),
+          goal: { y: 99, label: "p99" },
+        }),
+      );
+      console.log(`\nPlot: ${path}`);
+    }
     console.log(`\nWhole run: ${fmt(totalSeconds, 0)} s.`);
 
     for (const row of passRows) {
       if (row.acked !== row.users) {
-        failures.push(`${row.rate}/s: ${row.users - row.acked} callbacks not acknowledged 200`);
+        failures.push(
+          `${rateText(row.rate)}: ${row.users - row.acked} callbacks not acknowledged 200`,
+        );
       }
       if (row.delivered !== row.users) {
-        failures.push(`${row.rate}/s: ${row.users - row.delivered} replies lost`);
+        failures.push(`${rateText(row.rate)}: ${row.users - row.delivered} replies lost`);
       }
-      if (row.duplicates > 0) failures.push(`${row.rate}/s: ${row.duplicates} users got 2 replies`);
-      if (row.wrong > 0) failures.push(`${row.rate}/s: ${row.wrong} replies with the wrong text`);
+      if (row.duplicates > 0) {
+        failures.push(`${rateText(row.rate)}: ${row.duplicates} users got 2 replies`);
+      }
+      if (row.wrong > 0) {
+        failures.push(`${rateText(row.rate)}: ${row.wrong} replies with the wrong text`);
+      }
     }
     if (!tokenOk) failures.push(`gettoken calls per app were ${gettoken.join(", ")}, not 1 each`);
     for (const row of [...idleRows, ...busyRows]) {
@@ -824,7 +1014,12 @@ async function main(args: string[]): Promise<number> {
           {
             machine: machineText,
             options,
-            passes: passRows.map(({ messages: _m, sentAt: _s, ...row }) => row),
+            passes: passRows.map((
+              { messages: _m, sentAt: _s, latencies: _l, threadCpu, ...row },
+            ) => ({
+              ...row,
+              threadCpu: Object.fromEntries(threadCpu),
+            })),
             gettoken,
             kvFloor: floor,
             acks: [...idleRows, ...busyRows, idleAll, busyAll].map((

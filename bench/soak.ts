@@ -31,8 +31,15 @@
  * takes thousands: `deno task bench:load`). Above that the replies fall
  * behind and the run measures a backlog rather than stability.
  *
+ * Also reported: the gateway's RSS before the first callback (idle), its RSS
+ * every 5 s drawn as an SVG into `--plots` (default `bench-results/plots/`,
+ * path printed), the least-squares RSS slope per hour after `--warmup-minutes`
+ * (default 1), and per minute its private RSS and the main thread's V8 heap
+ * (the gateway runs through bench/lib/memory_gateway.ts).
+ *
  * Usage: deno task soak [--minutes 10] [--rate 100] [--users 600]
- *                       [--max-rss-growth-mib 64] [--drain-seconds 60] [--json FILE]
+ *                       [--max-rss-growth-mib 64] [--drain-seconds 60]
+ *                       [--warmup-minutes 1] [--plots DIR] [--json FILE]
  *
  * @module
  */
@@ -49,8 +56,10 @@ import {
   type ServerProcess,
   startGateway,
 } from "./lib/server_process.ts";
-import { summarize, type Summary } from "./lib/stats.ts";
+import { slope, summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt } from "./lib/report.ts";
+import { lineChart, writePlot } from "./lib/svg.ts";
+import { lastProbe } from "./lib/memory_gateway.ts";
 
 /** WeCom's per-member limit: more replies in 60 s would be dropped silently. */
 const PER_MINUTE = 30;
@@ -63,6 +72,10 @@ interface Options {
   users: number;
   maxRssGrowthMiB: number;
   drainSeconds: number;
+  /** Minutes excluded from the RSS slope (warm-up). */
+  warmupMinutes: number;
+  /** Where the RSS plot goes. */
+  plots: string;
   json?: string;
 }
 
@@ -78,6 +91,16 @@ function positive(name: string, text: string | undefined, integer = true): numbe
   return value;
 }
 
+function nonNegative(name: string, text: string | undefined): number {
+  const value = Number(text);
+  if (text === undefined || text.trim() === "" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(
+      `Cannot run the soak test as '--${name}' must be a number of at least 0: current value is '${text}'`,
+    );
+  }
+  return value;
+}
+
 function parseOptions(args: string[]): Options {
   const { values } = parseArgs({
     args,
@@ -87,6 +110,8 @@ function parseOptions(args: string[]): Options {
       users: { type: "string", default: "600" },
       "max-rss-growth-mib": { type: "string", default: "64" },
       "drain-seconds": { type: "string", default: "60" },
+      "warmup-minutes": { type: "string", default: "1" },
+      plots: { type: "string" },
       json: { type: "string" },
     },
   });
@@ -96,6 +121,8 @@ function parseOptions(args: string[]): Options {
     users: positive("users", values.users),
     maxRssGrowthMiB: positive("max-rss-growth-mib", values["max-rss-growth-mib"], false),
     drainSeconds: positive("drain-seconds", values["drain-seconds"], false),
+    warmupMinutes: nonNegative("warmup-minutes", values["warmup-minutes"]),
+    plots: values.plots ?? new URL("../bench-results/plots", import.meta.url).pathname,
     json: values.json,
   };
 }
@@ -113,6 +140,10 @@ interface Minute {
   peakRssMiB: number;
   /** Gateway CPU during the minute, % of one core. */
   cpuPct: number;
+  /** Main thread's V8 heap (used / total) and the process's private RSS at the end of the minute, MiB. */
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  anonMiB: number;
 }
 
 /** A minute as reported. */
@@ -127,6 +158,9 @@ interface Row {
   rssMiB: number;
   peakRssMiB: number;
   cpuPct: number;
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  anonMiB: number;
 }
 
 async function statusMiB(pid: number, field: string): Promise<number> {
@@ -144,16 +178,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function table(rows: Row[]): string {
   const lines = [
-    "| minute | sent | acked | errors | ack p50 ms | ack p99 ms | replies | reply p50 ms | reply p99 ms | RSS MiB | peak RSS MiB | gateway CPU |",
-    "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| minute | sent | acked | errors | ack p50 ms | ack p99 ms | replies | reply p50 ms | reply p99 ms | RSS MiB | private MiB | main heap used / total MiB | peak RSS MiB | gateway CPU |",
+    "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   ];
   for (const r of rows) {
     lines.push(
       `| ${r.minute} | ${r.sent} | ${r.acked} | ${errorsText(r.errors)} | ${fmt(r.ack.p50, 2)} | ${
         fmt(r.ack.p99, 2)
       } | ${r.replies} | ${fmt(r.reply.p50, 0)} | ${fmt(r.reply.p99, 0)} | ${fmt(r.rssMiB)} | ${
-        fmt(r.peakRssMiB)
-      } | ${fmt(r.cpuPct, 0)} % |`,
+        fmt(r.anonMiB)
+      } | ${fmt(r.heapUsedMiB)} / ${fmt(r.heapTotalMiB)} | ${fmt(r.peakRssMiB)} | ${
+        fmt(r.cpuPct, 0)
+      } % |`,
     );
   }
   return lines.join("\n");
@@ -206,9 +242,21 @@ async function main(args: string[]): Promise<number> {
         WECOM_GATEWAY_AGENT: "echo",
         LOG_LEVEL: "warn",
       },
+      memoryProbe: true,
     });
     const gateway = server;
     const url = `http://127.0.0.1:${gateway.port}/wecom/callback`;
+    // Idle: started, nothing received yet (after 2 s, once start-up work has settled).
+    await sleep(2000);
+    const idleRss = await statusMiB(gateway.pid, "VmRSS");
+    // RSS every 5 s over the whole run, for the plot and the slope.
+    const rssSeries: [number, number][] = [[0, idleRss]];
+    const seriesStart = performance.now();
+    const rssSampler = setInterval(() => {
+      statusMiB(gateway.pid, "VmRSS").then((mib) => {
+        rssSeries.push([(performance.now() - seriesStart) / 60_000, mib]);
+      });
+    }, 5000);
     const cryptos: AppCrypto[] = await Promise.all(
       apps.map((app) => importAppCrypto(app.encodingAesKey, app.token, app.corpId)),
     );
@@ -236,6 +284,9 @@ async function main(args: string[]): Promise<number> {
         rssMiB: NaN,
         peakRssMiB: NaN,
         cpuPct: NaN,
+        heapUsedMiB: NaN,
+        heapTotalMiB: NaN,
+        anonMiB: NaN,
       };
     const msgBase = 1_000_000_000_000_000_000n +
       BigInt(crypto.getRandomValues(new Uint32Array(1))[0]) * 1_000_000_000n;
@@ -302,6 +353,10 @@ async function main(args: string[]): Promise<number> {
       const row = rowFor(m);
       row.rssMiB = await statusMiB(gateway.pid, "VmRSS");
       row.peakRssMiB = await statusMiB(gateway.pid, "VmHWM");
+      row.anonMiB = await statusMiB(gateway.pid, "RssAnon");
+      const probe = lastProbe(gateway.stderrTail());
+      row.heapUsedMiB = (probe?.heapUsed ?? NaN) / 2 ** 20;
+      row.heapTotalMiB = (probe?.heapTotal ?? NaN) / 2 ** 20;
       const cpu = await gateway.cpuSeconds();
       const now = performance.now();
       row.cpuPct = ((cpu - cpuMark) / ((now - cpuMarkAt) / 1000)) * 100;
@@ -408,6 +463,7 @@ async function main(args: string[]): Promise<number> {
     await sleep(1000); // a late duplicate would land now
     collect();
     clearInterval(collector);
+    clearInterval(rssSampler);
     const finalRss = await statusMiB(gateway.pid, "VmRSS");
     const finalPeak = await statusMiB(gateway.pid, "VmHWM");
     const cpuTotal = await procCpuSeconds(gateway.pid);
@@ -427,11 +483,27 @@ async function main(args: string[]): Promise<number> {
       rssMiB: m.rssMiB,
       peakRssMiB: m.peakRssMiB,
       cpuPct: m.cpuPct,
+      heapUsedMiB: m.heapUsedMiB,
+      heapTotalMiB: m.heapTotalMiB,
+      anonMiB: m.anonMiB,
     }));
     const first = rows[0];
     const last = rows[rows.length - 1];
     const growth = last.rssMiB - first.rssMiB;
     const elapsed = (performance.now() - started) / 1000;
+    const loadMinutes = options.minutes;
+    const steady = rssSeries.filter(([m]) => m >= options.warmupMinutes && m <= loadMinutes);
+    const slopePerHour = slope(steady) * 60;
+    const plot = await writePlot(
+      options.plots,
+      "soak_rss.svg",
+      lineChart({
+        title: `Gateway RSS over the soak (${options.rate} callbacks/s, role all, echo agent)`,
+        xLabel: "minutes since start (load from 0 to " + `${loadMinutes}, then drain)`,
+        yLabel: "RSS, MiB",
+        series: [{ name: "VmRSS", points: rssSeries }],
+      }),
+    );
 
     console.log(
       `Soak: ${options.minutes} min at ${options.rate} callbacks/s offered, 3 apps × ${options.users} members, ` +
@@ -455,6 +527,10 @@ async function main(args: string[]): Promise<number> {
         `peak ${fmt(finalPeak)} MiB; CPU ${fmt(cpuTotal, 0)} s over ${
           fmt(elapsed, 0)
         } s; exit code ${exitCode}.` +
+        `\nIdle RSS (started, before any callback): ${fmt(idleRss)} MiB. RSS slope after ` +
+        `${options.warmupMinutes} min of warm-up (least squares over ${steady.length} samples ` +
+        `5 s apart): ${fmt(slopePerHour, 1)} MiB/hour.` +
+        `\nPlot: ${plot}` +
         `\nStart vs end: ack p50/p99 ${fmt(first.ack.p50, 2)}/${fmt(first.ack.p99, 2)} ms → ${
           fmt(last.ack.p50, 2)
         }/${fmt(last.ack.p99, 2)} ms; callback → reply p50/p99 ${fmt(first.reply.p50, 0)}/${
@@ -489,6 +565,9 @@ async function main(args: string[]): Promise<number> {
             misrouted,
             paceViolations,
             rssGrowthMiB: growth,
+            idleRssMiB: idleRss,
+            rssSlopeMiBPerHour: slopePerHour,
+            rssSeries,
             exitCode,
             problems,
           },

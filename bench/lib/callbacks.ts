@@ -62,13 +62,15 @@ export interface BenchCallback {
 
 /**
  * Seals `count` distinct text callbacks (distinct MsgId), cycling through
- * `apps` and {@linkcode SIZES}, from 500 different users.
+ * `apps` and {@linkcode SIZES}, from `options.users` different users
+ * (default 500; 0 = every callback from its own user).
  */
 export async function sealCallbacks(
   apps: AppConfig[],
   count: number,
-  options: { timestamp?: number } = {},
+  options: { timestamp?: number; users?: number } = {},
 ): Promise<BenchCallback[]> {
+  const users = options.users === 0 ? Infinity : options.users ?? 500;
   const cryptos = await Promise.all(
     apps.map((app) => importAppCrypto(app.encodingAesKey, app.token, app.corpId)),
   );
@@ -90,7 +92,7 @@ export async function sealCallbacks(
         const xml = textMessage({
           corpId: app.corpId,
           agentId: app.agentId,
-          userId: `user${i % 500}`,
+          userId: `user${users === Infinity ? i : i % users}`,
           createTime,
           content: contentOf(size),
           msgId,

@@ -28,6 +28,13 @@ export interface ServerProcess {
   operatorPort?: number;
   /** VmHWM of the process in KiB (peak resident set size), or NaN when unknown. */
   peakRssKiB(): Promise<number>;
+  /** VmRSS of the process in KiB (resident set size now), or NaN when unknown. */
+  rssKiB(): Promise<number>;
+  /**
+   * A KiB field of `/proc/<pid>/status` (e.g. `RssAnon`: private memory;
+   * `RssFile`: mapped files, mostly the deno executable's pages), or NaN.
+   */
+  statusKiB(field: string): Promise<number>;
   /** User + system CPU seconds used by the process so far, or NaN when unknown. */
   cpuSeconds(): Promise<number>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. Idempotent. */
@@ -144,6 +151,30 @@ export async function procCpuSeconds(pid: number): Promise<number> {
 }
 
 /**
+ * CPU seconds (user + system) of each thread of process `pid`, summed by
+ * thread name (pools name their threads alike: tokio-runtime-w, V8
+ * DefaultWorke); the main thread is "main". Threads that ended are not counted.
+ */
+export async function threadCpuSeconds(pid: number): Promise<Map<string, number>> {
+  const { stdout } = await new Deno.Command("sh", {
+    args: ["-c", `for f in /proc/${pid}/task/*/stat; do cat "$f"; echo; done`],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const threads = new Map<string, number>();
+  for (const line of new TextDecoder().decode(stdout).split("\n")) {
+    const close = line.lastIndexOf(")");
+    if (close < 0) continue;
+    const tid = line.slice(0, line.indexOf(" "));
+    const name = tid === String(pid) ? "main" : line.slice(line.indexOf("(") + 1, close);
+    const fields = line.slice(close + 2).split(" ");
+    const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+    threads.set(name, (threads.get(name) ?? 0) + seconds);
+  }
+  return threads;
+}
+
+/**
  * Starts `deno <args>` and resolves once a stdout line matches `ready`.
  * Rejects (after killing the process) when it exits or times out first.
  */
@@ -178,6 +209,8 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     pid: child.pid,
     port: 0,
     peakRssKiB: () => procStatusKiB(child.pid, "VmHWM"),
+    rssKiB: () => procStatusKiB(child.pid, "VmRSS"),
+    statusKiB: (field) => procStatusKiB(child.pid, field),
     cpuSeconds: () => procCpuSeconds(child.pid),
     stderrTail: () => tail.join("\n"),
     stop(graceMs = 10_000) {
@@ -241,6 +274,20 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
+/**
+ * The `--v8-flags` value of this repository's `deno task start` (deno.json),
+ * or "" when it has none.
+ */
+export async function startTaskV8Flags(): Promise<string> {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  const start: string = config.tasks?.start ?? "";
+  return /--v8-flags=(\S+)/.exec(start)?.[1] ?? "";
+}
+
+function v8FlagsArgs(flags: string): string[] {
+  return flags ? [`--v8-flags=${flags}`] : [];
+}
+
 /** What {@linkcode startGateway} needs. */
 export interface GatewayOptions {
   name: string;
@@ -252,6 +299,14 @@ export interface GatewayOptions {
   cwd: string;
   /** Environment on top of the caller's (without its WECOM_* and LOG_*) and the loopback defaults. */
   env: Record<string, string>;
+  /** Start through `./memory_gateway.ts`: a `Deno.memoryUsage()` line on stderr every second. */
+  memoryProbe?: boolean;
+  /**
+   * `--v8-flags` of the gateway's deno; by default those of `deno task start`
+   * ({@linkcode startTaskV8Flags}), so that benchmarks measure what runs in
+   * production; "" for V8's defaults.
+   */
+  v8Flags?: string;
 }
 
 /**
@@ -280,7 +335,8 @@ export async function startGateway(options: GatewayOptions): Promise<ServerProce
       `${ROOT}deno.json`,
       "--unstable-kv",
       "-A",
-      `${ROOT}main.ts`,
+      ...v8FlagsArgs(options.v8Flags ?? await startTaskV8Flags()),
+      options.memoryProbe ? `${ROOT}bench/lib/memory_gateway.ts` : `${ROOT}main.ts`,
       "serve",
       "--role",
       options.role,

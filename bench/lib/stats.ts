@@ -50,3 +50,27 @@ export function summarize(samples: ArrayLike<number>): Summary {
     mean: sorted.length ? sum / sorted.length : NaN,
   };
 }
+
+/**
+ * Least-squares slope of `points` ([x, y]) in y per unit of x; NaN with fewer
+ * than 2 points or a single x (e.g. RSS growth per minute over a soak).
+ *
+ * @example Usage
+ * ```ts
+ * import { slope } from "./stats.ts";
+ * console.assert(slope([[0, 1], [1, 3], [2, 5]]) === 2);
+ * ```
+ */
+export function slope(points: ReadonlyArray<readonly [number, number]>): number {
+  const n = points.length;
+  if (n < 2) return NaN;
+  const mx = points.reduce((sum, [x]) => sum + x, 0) / n;
+  const my = points.reduce((sum, [, y]) => sum + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? NaN : num / den;
+}

@@ -200,9 +200,18 @@ Deno.test("install from source (deno) runs main.ts with the service's permission
     assert.equal(result.code, 0);
     assert.match(
       result.stdout,
-      /^ExecStart=\/usr\/local\/bin\/deno run --unstable-kv --allow-net --allow-read --allow-write --allow-env --allow-run --allow-sys \S+\/main\.ts serve --config /m,
+      /^ExecStart=\/usr\/local\/bin\/deno run --v8-flags=--max-semi-space-size=1 --unstable-kv --allow-net --allow-read --allow-write --allow-env --allow-run --allow-sys \S+\/main\.ts serve --config /m,
     );
     assert.match(result.stderr, /deno task compile/);
+    // The service runs with the V8 flags of `deno task start` (the ones the benchmarks measure).
+    const tasks = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)))
+      .tasks as Record<string, string>;
+    const startFlags = /--v8-flags=\S+/.exec(tasks.start)?.[0];
+    assert.ok(startFlags, "deno task start sets --v8-flags");
+    assert.ok(result.stdout.includes(` ${startFlags} `), `ExecStart lacks ${startFlags}`);
+    for (const task of ["compile", "dev", "demo", "cli"]) {
+      assert.ok(tasks[task].includes(startFlags), `deno task ${task} lacks ${startFlags}`);
+    }
   } finally {
     await s.cleanup();
   }

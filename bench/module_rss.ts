@@ -1,0 +1,122 @@
+/**
+ * What the gateway's module graph costs in memory before it does anything:
+ * for each step, a fresh `deno run` (with this repository's deno.json and the
+ * V8 flags of `deno task start`) imports one entry point, waits 300 ms, and
+ * reports its RSS split from `/proc/self/status` (private `RssAnon`, mapped
+ * files `RssFile`: mostly the deno executable's pages) and its V8 heap.
+ * Baseline in the same run: the same process importing nothing. Each step
+ * runs `--repeat` times (default 3), in rotated order, and the median is shown.
+ *
+ * Run: `deno run -A bench/module_rss.ts [--repeat 3]`
+ *
+ * @example Usage
+ * ```sh
+ * deno run -A bench/module_rss.ts --repeat 3
+ * ```
+ *
+ * @module
+ */
+
+import { integerFlag } from "./lib/args.ts";
+import { median, rotation } from "./lib/rounds.ts";
+import { fmt } from "./lib/report.ts";
+import { startTaskV8Flags } from "./lib/server_process.ts";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** The steps: a label and what the probe imports ("" = nothing). */
+const STEPS: [string, string][] = [
+  ["nothing (baseline: the deno runtime)", ""],
+  ["an npm package (npm:dotenv, as src/config/dotenv.ts)", "npm:dotenv@^18.0.10"],
+  ["src/config/load.ts (config, with npm:yaml and npm:dotenv)", "src/config/load.ts"],
+  ["src/gateway.ts (the service, no CLI, no config loader)", "src/gateway.ts"],
+  ["src/cli/serve.ts (serve alone)", "src/cli/serve.ts"],
+  ["src/cli/main.ts (the CLI: every command)", "src/cli/main.ts"],
+];
+
+interface Sample {
+  anon: number;
+  file: number;
+  heapTotal: number;
+}
+
+async function probe(dir: string, target: string, v8Flags: string): Promise<Sample> {
+  const specifier = target === ""
+    ? ""
+    : target.startsWith("npm:")
+    ? target
+    : new URL(target, ROOT).href;
+  const script = `${dir}/probe-${crypto.randomUUID()}.ts`;
+  await Deno.writeTextFile(
+    script,
+    `${specifier ? `await import(${JSON.stringify(specifier)});\n` : ""}` +
+      `await new Promise((r) => setTimeout(r, 300));\n` +
+      `const status = await Deno.readTextFile("/proc/self/status");\n` +
+      `const kib = (f: string) => Number(new RegExp("^" + f + ":\\\\s+(\\\\d+)", "m").exec(status)?.[1]);\n` +
+      `console.log(JSON.stringify({ anon: kib("RssAnon") / 1024, file: kib("RssFile") / 1024, ` +
+      `heapTotal: Deno.memoryUsage().heapTotal / 2 ** 20 }));\n` +
+      `Deno.exit(0);\n`,
+  );
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-kv",
+      ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
+      "--config",
+      new URL("deno.json", ROOT).pathname,
+      script,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  await Deno.remove(script);
+  if (code !== 0) {
+    throw new Error(
+      `Cannot measure '${target}' as its probe exited with code ${code}: ${
+        new TextDecoder().decode(stderr).slice(-500)
+      }`,
+    );
+  }
+  const lines = new TextDecoder().decode(stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]) as Sample;
+}
+
+async function main(args: string[]): Promise<number> {
+  const repeat = integerFlag(args, "repeat", 3, { script: "the module memory benchmark" });
+  const v8Flags = await startTaskV8Flags();
+  const dir = await Deno.makeTempDir({ prefix: "wecom-module-rss-" });
+  const samples = new Map<string, Sample[]>(STEPS.map(([label]) => [label, []]));
+  try {
+    for (let round = 0; round < repeat; round++) {
+      for (const [label, target] of rotation(STEPS, round)) {
+        samples.get(label)!.push(await probe(dir, target, v8Flags));
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  const med = (label: string, pick: (s: Sample) => number) => median(samples.get(label)!.map(pick));
+  const base = STEPS[0][0];
+  const baseTotal = med(base, (s) => s.anon + s.file);
+  console.log(
+    `Module graph memory, median of ${repeat} fresh processes per step (V8 flags: ${
+      v8Flags || "none"
+    })\n`,
+  );
+  console.log(
+    "| imports | RSS MiB | vs nothing | private MiB | mapped files MiB | V8 heap total MiB |",
+  );
+  console.log("|---|--:|--:|--:|--:|--:|");
+  for (const [label] of STEPS) {
+    const total = med(label, (s) => s.anon + s.file);
+    console.log(
+      `| ${label} | ${fmt(total)} | ${label === base ? "" : `+${fmt(total - baseTotal)}`} | ${
+        fmt(med(label, (s) => s.anon))
+      } | ${fmt(med(label, (s) => s.file))} | ${fmt(med(label, (s) => s.heapTotal))} |`,
+    );
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
