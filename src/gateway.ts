@@ -30,7 +30,7 @@ import { storeReplyFiles } from "./media/store.ts";
 import { resetHistory, runAgentForJob } from "./agent/run.ts";
 import { agentFailureReason } from "./agent/failure_reason.ts";
 import { type Delivery, startDelivery } from "./delivery/deliverer.ts";
-import { addOutboxItems, planNotice, planRecall, planReply } from "./delivery/outbox.ts";
+import { addOutboxItems, planNotice, planRecall, planReply } from "./records/outbox.ts";
 import { createCallbackHandler, prepareApps } from "./http/callback.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
 import { createRouter } from "./http/router.ts";

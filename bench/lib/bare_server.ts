@@ -31,7 +31,7 @@
 import { createGroupCommit } from "../../src/intake/group_commit.ts";
 import { DEDUPE_TTL_MS } from "../../src/intake/dedupe.ts";
 import { enqueueJob } from "../../src/jobs/store.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
+import type { JobRecord } from "../../src/records/job.ts";
 import { newId } from "../../src/store/id.ts";
 import { keys } from "../../src/store/keys.ts";
 import { serveBounded } from "../../src/http/server.ts";

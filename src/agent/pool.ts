@@ -31,7 +31,7 @@
  */
 
 import type { AgentConfig } from "../config/types.ts";
-import type { AgentReply, AgentRequest } from "./types.ts";
+import type { AgentReply, AgentRequest } from "../records/agent.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 import { type LogFields, type LogLevel, write as writeLog } from "../log.ts";
 import {

@@ -23,8 +23,8 @@
 import { commit } from "../store/kv.ts";
 import { newId } from "../store/id.ts";
 import { keys } from "../store/keys.ts";
-import { addOutboxItems, withoutLease } from "./outbox.ts";
-import type { OutboxItem, OutboxState } from "./types.ts";
+import { addOutboxItems, withoutLease } from "../records/outbox.ts";
+import type { OutboxItem, OutboxState } from "../records/outbox_item.ts";
 
 /** Options of {@linkcode listDeadLetters}. */
 export interface ListDeadLettersOptions {

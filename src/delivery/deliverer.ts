@@ -57,7 +57,12 @@ import { createGroupCommit } from "../intake/group_commit.ts";
 import { keys } from "../store/keys.ts";
 import { NO_ERRCODE, WeComApiError } from "../wecom/errors.ts";
 import type { WeComClient } from "../wecom/types.ts";
-import { addCancel, FINISHED_RETENTION_MS, type OutboxReady, withoutLease } from "./outbox.ts";
+import {
+  addCancel,
+  FINISHED_RETENTION_MS,
+  type OutboxReady,
+  withoutLease,
+} from "../records/outbox.ts";
 import { type PacingLimits, reserveSlot, validatePacingLimits } from "./pacing.ts";
 import { passThrough, type PrepareMessage } from "./prepare.ts";
 import {
@@ -74,7 +79,7 @@ import {
   nextVariant,
   withVariant,
 } from "./duplicate_check.ts";
-import type { DeadReason, OutboxItem } from "./types.ts";
+import type { DeadReason, OutboxItem } from "../records/outbox_item.ts";
 
 /** A log function: level, message, plain fields (never message content). */
 export type DeliveryLog = (level: LogLevel, message: string, fields?: LogFields) => void;

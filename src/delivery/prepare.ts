@@ -40,7 +40,7 @@ import { WeComApiError } from "../wecom/errors.ts";
 import { formatBytes } from "../wecom/media.ts";
 import type { MediaKind, OutboundMessage, WeComMediaClient } from "../wecom/types.ts";
 import { markdownToText } from "./markdown.ts";
-import type { MediaMessage, OutboxItem } from "./types.ts";
+import type { MediaMessage, OutboxItem } from "../records/outbox_item.ts";
 
 /** What to send for an item, and the item to store first (e.g. with its media id). */
 export interface Prepared {

@@ -39,7 +39,7 @@ import {
 } from "../crypto/mod.ts";
 import { estimateValueBytes } from "../intake/group_commit.ts";
 import type { IntakeResult } from "../intake/record.ts";
-import type { InboundMessage } from "../intake/message.ts";
+import type { InboundMessage } from "../records/message.ts";
 import { CallbackFormatError, parseEnvelope, parseMessage, XmlError } from "../intake/parse.ts";
 import { log } from "../log.ts";
 import { BodyError, readBody } from "./body.ts";

@@ -24,10 +24,10 @@
  */
 
 import type { AppConfig, WelcomeConfig } from "../config/types.ts";
-import { addOutboxItems, planNotice } from "../delivery/outbox.ts";
+import { addOutboxItems, planNotice } from "../records/outbox.ts";
 import type { ClientKindRecord } from "../delivery/prepare.ts";
 import { keys } from "../store/keys.ts";
-import type { InboundMessage } from "./message.ts";
+import type { InboundMessage } from "../records/message.ts";
 
 /** The value at `keys.welcome(corpId, userId)`. */
 export interface WelcomeRecord {

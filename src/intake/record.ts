@@ -17,16 +17,16 @@
  */
 
 import type { AccessConfig, AppConfig } from "../config/types.ts";
-import { addOutboxItems, planNotice } from "../delivery/outbox.ts";
+import { addOutboxItems, planNotice } from "../records/outbox.ts";
 import { enqueueJob } from "../jobs/store.ts";
-import type { JobRecord } from "../jobs/types.ts";
+import type { JobRecord } from "../records/job.ts";
 import { keys } from "../store/keys.ts";
 import { commit } from "../store/kv.ts";
 import { newId } from "../store/id.ts";
 import { createAccessCheck } from "./access.ts";
 import { DEDUPE_TTL_MS, messageKey } from "./dedupe.ts";
 import { createGroupCommit, type GroupCommitOptions } from "./group_commit.ts";
-import type { InboundMessage } from "./message.ts";
+import type { InboundMessage } from "../records/message.ts";
 import type { WelcomeConfig } from "../config/types.ts";
 import { log } from "../log.ts";
 import { addClientKind, planWelcome } from "./events.ts";

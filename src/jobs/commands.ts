@@ -16,7 +16,7 @@
 
 import { cancelConversation, conversationJobs } from "./store.ts";
 import type { JobCommand } from "./parse_command.ts";
-import type { JobRecord } from "./types.ts";
+import type { JobRecord } from "../records/job.ts";
 
 export { type JobCommand, parseCommand } from "./parse_command.ts";
 
@@ -112,7 +112,7 @@ async function status(ctx: CommandContext, job: JobRecord): Promise<string> {
  * @example Usage
  * ```ts
  * import { answerCommand } from "./commands.ts";
- * import type { JobRecord } from "./types.ts";
+ * import type { JobRecord } from "../records/job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const job = { id: "j1", conversation: "ww1:u1" } as JobRecord;
  * const text = await answerCommand(

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { InboundMessage } from "../intake/message.ts";
+import type { InboundMessage } from "../records/message.ts";
 
 /** What a command asks for; `/new` is an alias of `/reset`. */
 export type JobCommand = "reset" | "stop" | "status" | "help";

@@ -29,10 +29,10 @@
  */
 
 import { AgentError, shorten } from "../agent/errors.ts";
-import type { AgentReply } from "../agent/types.ts";
+import type { AgentReply } from "../records/agent.ts";
 import type { FailureText, JobsConfig } from "../config/types.ts";
 import { apologyFor } from "./apology.ts";
-import type { OutboxItem } from "../delivery/types.ts";
+import type { OutboxItem } from "../records/outbox_item.ts";
 import { createGroupCommit } from "../intake/group_commit.ts";
 import { type LogFields, type LogLevel, write } from "../log.ts";
 import { newId } from "../store/id.ts";
@@ -53,7 +53,7 @@ import {
   releaseJob,
   sweepExpired,
 } from "./store.ts";
-import type { JobRecord } from "./types.ts";
+import type { JobRecord } from "../records/job.ts";
 
 /** Who an outbox notice goes to. */
 export interface NoticeTarget {
@@ -262,7 +262,7 @@ async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<v
  * @example Usage
  * ```ts
  * import { startRunner } from "./runner.ts";
- * import { addOutboxItems, planNotice, planRecall, planReply } from "../delivery/outbox.ts";
+ * import { addOutboxItems, planNotice, planRecall, planReply } from "../records/outbox.ts";
  * import { resetHistory } from "../agent/run.ts";
  *
  * const kv = await Deno.openKv(":memory:");

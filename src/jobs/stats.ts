@@ -17,11 +17,11 @@
 
 import type { AppConfig } from "../config/types.ts";
 import type { AppDeliveryStatus } from "../delivery/deliverer.ts";
-import type { OutboxItem, OutboxState } from "../delivery/types.ts";
+import type { OutboxItem, OutboxState } from "../records/outbox_item.ts";
 import { keys } from "../store/keys.ts";
 import type { CredentialFailure } from "../wecom/token.ts";
 import { countJobs } from "./store.ts";
-import type { JobState } from "./types.ts";
+import type { JobState } from "../records/job.ts";
 
 /** A gettoken pause after WeCom refused an app's credentials. */
 export type PausedGettoken = CredentialFailure & { app: string };

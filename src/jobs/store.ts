@@ -38,7 +38,7 @@
  * @example Usage
  * ```ts
  * import { claimNext, completeJob, enqueueJob } from "./store.ts";
- * import type { JobRecord } from "./types.ts";
+ * import type { JobRecord } from "../records/job.ts";
  *
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
@@ -61,7 +61,7 @@
 import { keys } from "../store/keys.ts";
 import { commit } from "../store/kv.ts";
 import { parseCommand } from "./parse_command.ts";
-import type { JobRecord, JobState } from "./types.ts";
+import type { JobRecord, JobState } from "../records/job.ts";
 
 /** Value of `keys.conversationLock(conversation)`. */
 export interface ConversationLock {
@@ -157,7 +157,7 @@ function positive(name: string, value: number): void {
  * @example Usage
  * ```ts
  * import { enqueueJob } from "./store.ts";
- * import type { JobRecord } from "./types.ts";
+ * import type { JobRecord } from "../records/job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
  * const job: JobRecord = {
@@ -298,7 +298,7 @@ export async function claimNext(
  * @example Usage
  * ```ts
  * import { claimJobs, enqueueJob } from "./store.ts";
- * import type { JobRecord } from "./types.ts";
+ * import type { JobRecord } from "../records/job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
  * for (const user of ["u1", "u2", "u3"]) {
@@ -575,7 +575,7 @@ export type HeartbeatResult =
  * @example Usage
  * ```ts
  * import { claimNext, enqueueJob, heartbeat } from "./store.ts";
- * import type { JobRecord } from "./types.ts";
+ * import type { JobRecord } from "../records/job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
  * const job: JobRecord = {
@@ -635,7 +635,7 @@ export async function heartbeat(
  * @example Usage
  * ```ts
  * import { claimNext, enqueueJob, commitWhileOwned } from "./store.ts";
- * import type { JobRecord } from "./types.ts";
+ * import type { JobRecord } from "../records/job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
  * const job: JobRecord = {
@@ -759,7 +759,7 @@ export interface CompleteOptions {
  * @example Usage
  * ```ts
  * import { claimNext, enqueueJob, completeJob } from "./store.ts";
- * import type { JobRecord } from "./types.ts";
+ * import type { JobRecord } from "../records/job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
  * const job: JobRecord = {
@@ -819,7 +819,7 @@ export async function completeJob(
  * @example Usage
  * ```ts
  * import { claimNext, enqueueJob, releaseJob } from "./store.ts";
- * import type { JobRecord } from "./types.ts";
+ * import type { JobRecord } from "../records/job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
  * const job: JobRecord = {

@@ -33,7 +33,7 @@ import type { AppConfig, GatewayConfig } from "../config/types.ts";
 import { type Gateway, startGateway } from "../gateway.ts";
 import { randomText } from "../crypto/generate.ts";
 import { keys } from "../store/keys.ts";
-import type { JobRecord } from "../jobs/types.ts";
+import type { JobRecord } from "../records/job.ts";
 import { createSimulatedUser, type SimulatedUser } from "./user.ts";
 import { type FakeWeComApi, startFakeWeComApi } from "./wecom_api.ts";
 

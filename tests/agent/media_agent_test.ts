@@ -3,14 +3,14 @@ import assert from "node:assert/strict";
 import { commandBackend } from "../../src/agent/backends/command.ts";
 import { echoBackend } from "../../src/agent/backends/echo.ts";
 import { openaiBackend } from "../../src/agent/backends/openai.ts";
-import { agentText, describeMessage } from "../../src/agent/describe.ts";
+import { agentText, describeMessage } from "../../src/records/describe.ts";
 import { platformHint } from "../../src/agent/platform_hint.ts";
 import { parseStructuredReply, structuredAttachments } from "../../src/agent/reply.ts";
 import { buildAgentRequest } from "../../src/agent/run.ts";
-import type { InboundAttachment } from "../../src/agent/types.ts";
-import type { InboundMessage } from "../../src/intake/message.ts";
+import type { InboundAttachment } from "../../src/records/agent.ts";
+import type { InboundMessage } from "../../src/records/message.ts";
 import { parseCommand } from "../../src/jobs/parse_command.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
+import type { JobRecord } from "../../src/records/job.ts";
 import { startFakeOpenAi } from "../fakes/openai_api.ts";
 import { agentConfig } from "./fixtures.ts";
 

@@ -8,7 +8,7 @@ import {
   enqueueJob,
   getJob,
 } from "../../src/jobs/store.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
+import type { JobRecord } from "../../src/records/job.ts";
 import { workdir } from "./run_cli.ts";
 
 const CORP = "wwrerun00000000001";

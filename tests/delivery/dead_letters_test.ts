@@ -6,8 +6,8 @@ import {
   retryDeadLetter,
 } from "../../src/delivery/dead_letters.ts";
 import { startDelivery } from "../../src/delivery/deliverer.ts";
-import { addOutboxItems, planNotice } from "../../src/delivery/outbox.ts";
-import type { OutboxItem } from "../../src/delivery/types.ts";
+import { addOutboxItems, planNotice } from "../../src/records/outbox.ts";
+import type { OutboxItem } from "../../src/records/outbox_item.ts";
 import { keys } from "../../src/store/keys.ts";
 import { APP, createClock, createFakeWeCom, DELIVERY, wecomError } from "./fake_client.ts";
 

@@ -8,8 +8,8 @@ import {
   planNotice,
   planRecall,
   planReply,
-} from "../../src/delivery/outbox.ts";
-import type { OutboxItem } from "../../src/delivery/types.ts";
+} from "../../src/records/outbox.ts";
+import type { OutboxItem } from "../../src/records/outbox_item.ts";
 import type { LogFields, LogLevel } from "../../src/log.ts";
 import { keys } from "../../src/store/keys.ts";
 import { visibleText } from "../../src/delivery/duplicate_check.ts";

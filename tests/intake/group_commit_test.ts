@@ -8,7 +8,7 @@ import {
   estimateValueBytes,
   type GroupCommit,
 } from "../../src/intake/group_commit.ts";
-import type { InboundMessage } from "../../src/intake/message.ts";
+import type { InboundMessage } from "../../src/records/message.ts";
 import { createIntake } from "../../src/intake/record.ts";
 import { listJobs } from "../../src/jobs/store.ts";
 import { setLogSink } from "../../src/log.ts";

@@ -16,7 +16,7 @@ import {
   getJob,
   sweepExpired,
 } from "../../src/jobs/store.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
+import type { JobRecord } from "../../src/records/job.ts";
 import { keys } from "../../src/store/keys.ts";
 import {
   gatedAgent,

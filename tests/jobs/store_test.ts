@@ -16,7 +16,7 @@ import {
   releaseJob,
   sweepExpired,
 } from "../../src/jobs/store.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
+import type { JobRecord } from "../../src/records/job.ts";
 import { keys } from "../../src/store/keys.ts";
 import { enqueue, outbox, plan, send, textJob, textOf } from "./job_fixtures.ts";
 

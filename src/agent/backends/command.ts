@@ -42,7 +42,7 @@
  */
 
 import type { AgentConfig } from "../../config/types.ts";
-import type { AgentReply, AgentRequest } from "../types.ts";
+import type { AgentReply, AgentRequest } from "../../records/agent.ts";
 import { parseReply, parseStructuredReply } from "../reply.ts";
 import { shorten } from "../errors.ts";
 

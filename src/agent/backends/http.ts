@@ -27,7 +27,7 @@
  */
 
 import type { AgentConfig } from "../../config/types.ts";
-import type { AgentReply, AgentRequest } from "../types.ts";
+import type { AgentReply, AgentRequest } from "../../records/agent.ts";
 import { parseReply, structuredAttachments } from "../reply.ts";
 import { describeFetchError, redactSecrets, shorten } from "../errors.ts";
 import { guardedFetch, RedirectRefusedError } from "../../guarded_fetch.ts";

@@ -28,7 +28,7 @@
  */
 
 import type { AgentConfig } from "../../config/types.ts";
-import type { AgentReply, AgentRequest } from "../types.ts";
+import type { AgentReply, AgentRequest } from "../../records/agent.ts";
 import { parseReply } from "../reply.ts";
 import { describeFetchError, redactSecrets, shorten } from "../errors.ts";
 import { BackendFailure, type FailureContext, httpFailure, retryAfterMs } from "./failure.ts";

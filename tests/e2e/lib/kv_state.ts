@@ -15,8 +15,8 @@
  */
 
 import { countJobs } from "../../../src/jobs/store.ts";
-import type { JobState } from "../../../src/jobs/types.ts";
-import type { OutboxItem } from "../../../src/delivery/types.ts";
+import type { JobState } from "../../../src/records/job.ts";
+import type { OutboxItem } from "../../../src/records/outbox_item.ts";
 import { keys } from "../../../src/store/keys.ts";
 
 /** A summary of the store. */
