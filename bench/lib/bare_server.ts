@@ -28,7 +28,7 @@
  * @module
  */
 
-import { createGroupCommit } from "../../src/intake/group_commit.ts";
+import { createGroupCommit } from "../../src/store/group_commit.ts";
 import { DEDUPE_TTL_MS } from "../../src/intake/dedupe.ts";
 import { enqueueJob } from "../../src/jobs/store.ts";
 import type { JobRecord } from "../../src/records/job.ts";

@@ -53,7 +53,7 @@
 
 import type { AppConfig, DeliveryConfig } from "../config/types.ts";
 import { type LogFields, type LogLevel, write as writeLog } from "../log.ts";
-import { createGroupCommit } from "../intake/group_commit.ts";
+import { createGroupCommit } from "../store/group_commit.ts";
 import { keys } from "../store/keys.ts";
 import { NO_ERRCODE, WeComApiError } from "../wecom/errors.ts";
 import type { WeComClient } from "../wecom/types.ts";

@@ -31,10 +31,10 @@
  */
 
 import type { AppConfig, MediaConfig } from "../config/types.ts";
-import { createAccessCheck } from "../intake/access.ts";
+import { createAccessCheck } from "../config/access.ts";
 import { type LogFields, type LogLevel, write as writeLog } from "../log.ts";
-import { MEDIA_MAX_BYTES, planUpload, sizeOver } from "../media/kinds.ts";
-import { conversationRoots, resolveAllowed } from "../media/store.ts";
+import { MEDIA_MAX_BYTES, planUpload, sizeOver } from "../attachments/kinds.ts";
+import { conversationRoots, resolveAllowed } from "../attachments/store.ts";
 import { keys } from "../store/keys.ts";
 import { WeComApiError } from "../wecom/errors.ts";
 import { formatBytes } from "../wecom/media.ts";

@@ -33,7 +33,7 @@ import type { AgentReply } from "../records/agent.ts";
 import type { FailureText, JobsConfig } from "../config/types.ts";
 import { apologyFor } from "./apology.ts";
 import type { OutboxItem } from "../records/outbox_item.ts";
-import { createGroupCommit } from "../intake/group_commit.ts";
+import { createGroupCommit } from "../store/group_commit.ts";
 import { type LogFields, type LogLevel, write } from "../log.ts";
 import { newId } from "../store/id.ts";
 import { keys } from "../store/keys.ts";

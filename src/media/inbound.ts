@@ -30,8 +30,8 @@ import { type LogFields, type LogLevel, write } from "../log.ts";
 import { WeComApiError } from "../wecom/errors.ts";
 import { formatBytes, MediaTooLargeError } from "../wecom/media.ts";
 import type { WeComMediaClient } from "../wecom/types.ts";
-import { contentTypeFor, extensionFor } from "./kinds.ts";
-import { fileSize, inboundPath, pruneStore, saveFile } from "./store.ts";
+import { contentTypeFor, extensionFor } from "../attachments/kinds.ts";
+import { fileSize, inboundPath, pruneStore, saveFile } from "../attachments/store.ts";
 import { transcribe } from "./transcribe.ts";
 
 /** What {@linkcode createInboundMedia} needs. */

@@ -43,7 +43,7 @@
  * @module
  */
 
-import { commit as commitWithRetry } from "../store/kv.ts";
+import { commit as commitWithRetry } from "./kv.ts";
 
 /** Adds checks and mutations to `op` (and returns it), as for `kv.atomic()`. */
 export type AtomicBuilder = (op: Deno.AtomicOperation) => Deno.AtomicOperation;

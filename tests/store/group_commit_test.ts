@@ -7,7 +7,7 @@ import {
   createGroupCommit,
   estimateValueBytes,
   type GroupCommit,
-} from "../../src/intake/group_commit.ts";
+} from "../../src/store/group_commit.ts";
 import type { InboundMessage } from "../../src/records/message.ts";
 import { createIntake } from "../../src/intake/record.ts";
 import { listJobs } from "../../src/jobs/store.ts";
