@@ -40,8 +40,8 @@ import {
   AgentCrashError,
   AgentPoolClosedError,
   AgentTimeoutError,
-  formatDuration,
 } from "./errors.ts";
+import { formatDuration } from "../text/format.ts";
 
 /** Settings of {@linkcode createAgentPool}; all optional. */
 export interface AgentPoolOptions {

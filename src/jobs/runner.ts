@@ -28,7 +28,8 @@
  * @module
  */
 
-import { AgentError, shorten } from "../agent/errors.ts";
+import { AgentError } from "../agent/errors.ts";
+import { shorten } from "../text/format.ts";
 import type { AgentReply } from "../records/agent.ts";
 import type { FailureText, JobsConfig } from "../config/types.ts";
 import { apologyFor } from "./apology.ts";

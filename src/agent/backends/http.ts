@@ -29,7 +29,7 @@
 import type { AgentConfig } from "../../config/types.ts";
 import type { AgentReply, AgentRequest } from "../../records/agent.ts";
 import { parseReply, structuredAttachments } from "../reply.ts";
-import { describeFetchError, redactSecrets, shorten } from "../errors.ts";
+import { describeFetchError, redactSecrets, shorten } from "../../text/format.ts";
 import { guardedFetch, RedirectRefusedError } from "../../guarded_fetch.ts";
 
 /** The JSON body the webhook receives. */
