@@ -35,7 +35,7 @@ import { createAccessCheck } from "../config/access.ts";
 import { type LogFields, type LogLevel, write as writeLog } from "../log.ts";
 import { MEDIA_MAX_BYTES, planUpload, sizeOver } from "../attachments/kinds.ts";
 import { conversationRoots, resolveAllowed } from "../attachments/store.ts";
-import { keys } from "../store/keys.ts";
+import { readClientKind } from "../records/client_kind.ts";
 import { WeComApiError } from "../wecom/errors.ts";
 import { formatBytes } from "../wecom/media.ts";
 import type { MediaKind, OutboundMessage, WeComMediaClient } from "../wecom/types.ts";
@@ -54,13 +54,6 @@ export type PrepareMessage = (
   app: AppConfig,
   item: OutboxItem & { message: OutboundMessage | MediaMessage },
 ) => Promise<Prepared>;
-
-/** The value at `keys.clientKind(corpId, userId)`. */
-export interface ClientKindRecord {
-  client: "wechat" | "wxwork";
-  at: number;
-  expiresAt: number;
-}
 
 /** What {@linkcode createMessagePreparer} needs. */
 export interface PrepareDeps {
@@ -145,8 +138,8 @@ export function createMessagePreparer(deps: PrepareDeps): PrepareMessage {
   async function plainText(corpId: string, userId: string): Promise<boolean> {
     if (listed(corpId, userId)) return true;
     if (!detect) return false;
-    const seen = await deps.kv.get<ClientKindRecord>(keys.clientKind(corpId, userId));
-    return seen.value?.client === "wechat" && seen.value.expiresAt > now();
+    const seen = await readClientKind(deps.kv, corpId, userId);
+    return seen?.client === "wechat" && seen.expiresAt > now();
   }
 
   async function media(

@@ -29,7 +29,8 @@ import { createGroupCommit, type GroupCommitOptions } from "../store/group_commi
 import type { InboundMessage } from "../records/message.ts";
 import type { WelcomeConfig } from "../config/types.ts";
 import { log } from "../log.ts";
-import { addClientKind, planWelcome } from "./events.ts";
+import { planWelcome } from "./events.ts";
+import { addClientKind } from "../records/client_kind.ts";
 
 /** What became of a callback. */
 export type IntakeOutcome = "recorded" | "duplicate" | "refused" | "ignored";
