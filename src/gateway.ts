@@ -40,7 +40,7 @@ import { type CallbackServer, startCallbackServer } from "./http/server.ts";
 import { createGroupCommit } from "./store/group_commit.ts";
 import { createIntake } from "./intake/record.ts";
 import { type Runner, startRunner } from "./jobs/runner.ts";
-import { countJobs } from "./jobs/store.ts";
+import { countJobs } from "./records/job_store/mod.ts";
 import { keys } from "./store/keys.ts";
 import { log } from "./log.ts";
 import { commit as commitAlone, openStore } from "./store/kv.ts";

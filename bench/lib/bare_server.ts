@@ -30,7 +30,7 @@
 
 import { createGroupCommit } from "../../src/store/group_commit.ts";
 import { DEDUPE_TTL_MS } from "../../src/intake/dedupe.ts";
-import { enqueueJob } from "../../src/jobs/store.ts";
+import { enqueueJob } from "../../src/records/job_store/mod.ts";
 import type { JobRecord } from "../../src/records/job.ts";
 import { newId } from "../../src/store/id.ts";
 import { keys } from "../../src/store/keys.ts";

@@ -38,7 +38,7 @@ import { consoleOutput } from "./context.ts";
 import { isStartError } from "./start_failure.ts";
 import { cliCommand, taskCommand } from "./invocation.ts";
 import { demoAgentEnv, type DemoAgentFlags } from "./demo_agent.ts";
-import { listJobs } from "../jobs/store.ts";
+import { listJobs } from "../records/job_store/mod.ts";
 
 const HELP = `wecom-gateway demo: a round trip on this machine with a simulated WeCom
 (no WeCom account, no configuration).

@@ -79,6 +79,7 @@ import {
   nextVariant,
   withVariant,
 } from "./duplicate_check.ts";
+import type { AppDeliveryStatus } from "../records/app_status.ts";
 import type { DeadReason, OutboxItem } from "../records/outbox_item.ts";
 
 /** A log function: level, message, plain fields (never message content). */
@@ -139,20 +140,6 @@ export interface Delivery {
   stop(): Promise<void>;
   /** Resolves once nothing due is pending: no conversation has an item due by `now()`. */
   idle(): Promise<void>;
-}
-
-/** The value at `keys.appStatus(app)` as delivery writes it. */
-export interface AppDeliveryStatus {
-  app: string;
-  /** False while the app has a problem the operator must fix. */
-  ok: boolean;
-  /** `ip_not_trusted` or `credentials` when not ok. */
-  problem?: string;
-  errcode?: number;
-  /** What happened and what to do (no secrets, no content). */
-  message: string;
-  /** Epoch ms. */
-  at: number;
 }
 
 /** A variant and the per-member counter of identical texts to store with it. */

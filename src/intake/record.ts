@@ -18,7 +18,7 @@
 
 import type { AccessConfig, AppConfig } from "../config/types.ts";
 import { addOutboxItems, planNotice } from "../records/outbox.ts";
-import { enqueueJob } from "../jobs/store.ts";
+import { enqueueJob } from "../records/job_store/mod.ts";
 import type { JobRecord } from "../records/job.ts";
 import { keys } from "../store/keys.ts";
 import { commit } from "../store/kv.ts";

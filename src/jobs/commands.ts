@@ -14,11 +14,11 @@
  * @module
  */
 
-import { cancelConversation, conversationJobs } from "./store.ts";
-import type { JobCommand } from "./parse_command.ts";
+import { cancelConversation, conversationJobs } from "../records/job_store/mod.ts";
+import type { JobCommand } from "../records/command.ts";
 import type { JobRecord } from "../records/job.ts";
 
-export { type JobCommand, parseCommand } from "./parse_command.ts";
+export { type JobCommand, parseCommand } from "../records/command.ts";
 
 /** What a command needs from the runner. */
 export interface CommandContext {

@@ -40,7 +40,7 @@ import { newId } from "../store/id.ts";
 import { keys } from "../store/keys.ts";
 import { isTransientKvError } from "../store/kv.ts";
 import { answerCommand } from "./commands.ts";
-import { type JobCommand, parseCommand } from "./parse_command.ts";
+import { type JobCommand, parseCommand } from "../records/command.ts";
 import {
   type Admission,
   CANCELLED_ERROR,
@@ -53,7 +53,7 @@ import {
   purgeJobs,
   releaseJob,
   sweepExpired,
-} from "./store.ts";
+} from "../records/job_store/mod.ts";
 import type { JobRecord } from "../records/job.ts";
 
 /** Who an outbox notice goes to. */

@@ -9,7 +9,7 @@ import { parseStructuredReply, structuredAttachments } from "../../src/agent/rep
 import { buildAgentRequest } from "../../src/agent/run.ts";
 import type { InboundAttachment } from "../../src/records/agent.ts";
 import type { InboundMessage } from "../../src/records/message.ts";
-import { parseCommand } from "../../src/jobs/parse_command.ts";
+import { parseCommand } from "../../src/records/command.ts";
 import type { JobRecord } from "../../src/records/job.ts";
 import { startFakeOpenAi } from "../fakes/openai_api.ts";
 import { agentConfig } from "./fixtures.ts";

@@ -7,7 +7,7 @@ import {
   completeJob,
   enqueueJob,
   getJob,
-} from "../../src/jobs/store.ts";
+} from "../../src/records/job_store/mod.ts";
 import type { JobRecord } from "../../src/records/job.ts";
 import { workdir } from "./run_cli.ts";
 

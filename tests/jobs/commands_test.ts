@@ -1,6 +1,6 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { answerCommand, formatAge, HELP_TEXT, parseCommand } from "../../src/jobs/commands.ts";
-import { claimNext, getJob } from "../../src/jobs/store.ts";
+import { claimNext, getJob } from "../../src/records/job_store/mod.ts";
 import type { InboundMessage } from "../../src/records/message.ts";
 import { send, textJob } from "./job_fixtures.ts";
 

@@ -10,7 +10,7 @@ import type { JobsConfig } from "../../src/config/types.ts";
 import { addOutboxItems, planNotice, planRecall, planReply } from "../../src/records/outbox.ts";
 import type { OutboxItem } from "../../src/records/outbox_item.ts";
 import type { OutboxPlanner, RunnerDeps } from "../../src/jobs/runner.ts";
-import { enqueueJob } from "../../src/jobs/store.ts";
+import { enqueueJob } from "../../src/records/job_store/mod.ts";
 import type { JobRecord } from "../../src/records/job.ts";
 import { newId } from "../../src/store/id.ts";
 import { keys } from "../../src/store/keys.ts";

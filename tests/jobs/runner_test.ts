@@ -15,7 +15,7 @@ import {
   countJobs,
   getJob,
   sweepExpired,
-} from "../../src/jobs/store.ts";
+} from "../../src/records/job_store/mod.ts";
 import type { JobRecord } from "../../src/records/job.ts";
 import { keys } from "../../src/store/keys.ts";
 import {

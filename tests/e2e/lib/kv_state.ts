@@ -14,7 +14,7 @@
  * @module
  */
 
-import { countJobs } from "../../../src/jobs/store.ts";
+import { countJobs } from "../../../src/records/job_store/mod.ts";
 import type { JobState } from "../../../src/records/job.ts";
 import type { OutboxItem } from "../../../src/records/outbox_item.ts";
 import { keys } from "../../../src/store/keys.ts";

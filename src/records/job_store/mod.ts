@@ -37,8 +37,8 @@
  *
  * @example Usage
  * ```ts
- * import { claimNext, completeJob, enqueueJob } from "./store.ts";
- * import type { JobRecord } from "../records/job.ts";
+ * import { claimNext, completeJob, enqueueJob } from "./mod.ts";
+ * import type { JobRecord } from "../job.ts";
  *
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
@@ -58,10 +58,10 @@
  * @module
  */
 
-import { keys } from "../store/keys.ts";
-import { commit } from "../store/kv.ts";
-import { parseCommand } from "./parse_command.ts";
-import type { JobRecord, JobState } from "../records/job.ts";
+import { keys } from "../../store/keys.ts";
+import { commit } from "../../store/kv.ts";
+import { parseCommand } from "../command.ts";
+import type { JobRecord, JobState } from "../job.ts";
 
 /** Value of `keys.conversationLock(conversation)`. */
 export interface ConversationLock {
@@ -156,8 +156,8 @@ function positive(name: string, value: number): void {
  *
  * @example Usage
  * ```ts
- * import { enqueueJob } from "./store.ts";
- * import type { JobRecord } from "../records/job.ts";
+ * import { enqueueJob } from "./mod.ts";
+ * import type { JobRecord } from "../job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
  * const job: JobRecord = {
@@ -251,7 +251,7 @@ const MAX_PAGES = 20;
  *
  * @example Usage
  * ```ts
- * import { claimNext } from "./store.ts";
+ * import { claimNext } from "./mod.ts";
  * const kv = await Deno.openKv(":memory:");
  * console.assert(await claimNext(kv, "runner-1", Date.now(), 60_000) === null);
  * kv.close();
@@ -297,8 +297,8 @@ export async function claimNext(
  *
  * @example Usage
  * ```ts
- * import { claimJobs, enqueueJob } from "./store.ts";
- * import type { JobRecord } from "../records/job.ts";
+ * import { claimJobs, enqueueJob } from "./mod.ts";
+ * import type { JobRecord } from "../job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
  * for (const user of ["u1", "u2", "u3"]) {
@@ -574,8 +574,8 @@ export type HeartbeatResult =
  *
  * @example Usage
  * ```ts
- * import { claimNext, enqueueJob, heartbeat } from "./store.ts";
- * import type { JobRecord } from "../records/job.ts";
+ * import { claimNext, enqueueJob, heartbeat } from "./mod.ts";
+ * import type { JobRecord } from "../job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
  * const job: JobRecord = {
@@ -634,8 +634,8 @@ export async function heartbeat(
  *
  * @example Usage
  * ```ts
- * import { claimNext, enqueueJob, commitWhileOwned } from "./store.ts";
- * import type { JobRecord } from "../records/job.ts";
+ * import { claimNext, enqueueJob, commitWhileOwned } from "./mod.ts";
+ * import type { JobRecord } from "../job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
  * const job: JobRecord = {
@@ -758,8 +758,8 @@ export interface CompleteOptions {
  *
  * @example Usage
  * ```ts
- * import { claimNext, enqueueJob, completeJob } from "./store.ts";
- * import type { JobRecord } from "../records/job.ts";
+ * import { claimNext, enqueueJob, completeJob } from "./mod.ts";
+ * import type { JobRecord } from "../job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
  * const job: JobRecord = {
@@ -818,8 +818,8 @@ export async function completeJob(
  *
  * @example Usage
  * ```ts
- * import { claimNext, enqueueJob, releaseJob } from "./store.ts";
- * import type { JobRecord } from "../records/job.ts";
+ * import { claimNext, enqueueJob, releaseJob } from "./mod.ts";
+ * import type { JobRecord } from "../job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const now = Date.now();
  * const job: JobRecord = {
@@ -882,7 +882,7 @@ export interface SweepResult {
  *
  * @example Usage
  * ```ts
- * import { sweepExpired } from "./store.ts";
+ * import { sweepExpired } from "./mod.ts";
  * const kv = await Deno.openKv(":memory:");
  * const result = await sweepExpired(kv, Date.now(), 3);
  * console.assert(result.requeued.length === 0);
@@ -956,7 +956,7 @@ export interface CancelResult {
  *
  * @example Usage
  * ```ts
- * import { cancelConversation } from "./store.ts";
+ * import { cancelConversation } from "./mod.ts";
  * const kv = await Deno.openKv(":memory:");
  * const { stopped, dropped } = await cancelConversation(kv, "ww1:u1", Date.now());
  * console.assert(stopped.length === 0 && dropped.length === 0);
@@ -1014,7 +1014,7 @@ export async function cancelConversation(
  *
  * @example Usage
  * ```ts
- * import { cancelRequested } from "./store.ts";
+ * import { cancelRequested } from "./mod.ts";
  * const kv = await Deno.openKv(":memory:");
  * console.assert((await cancelRequested(kv, ["a"])).size === 0);
  * kv.close();
@@ -1037,7 +1037,7 @@ export async function cancelRequested(kv: Deno.Kv, ids: string[]): Promise<Set<s
  *
  * @example Usage
  * ```ts
- * import { getJob } from "./store.ts";
+ * import { getJob } from "./mod.ts";
  * const kv = await Deno.openKv(":memory:");
  * console.assert(await getJob(kv, "nope") === null);
  * kv.close();
@@ -1073,7 +1073,7 @@ export interface ListJobsOptions {
  *
  * @example Usage
  * ```ts
- * import { listJobs } from "./store.ts";
+ * import { listJobs } from "./mod.ts";
  * const kv = await Deno.openKv(":memory:");
  * console.assert((await listJobs(kv, { state: "dead", limit: 10 })).length === 0);
  * kv.close();
@@ -1106,7 +1106,7 @@ export async function listJobs(kv: Deno.Kv, options: ListJobsOptions = {}): Prom
  *
  * @example Usage
  * ```ts
- * import { countJobs } from "./store.ts";
+ * import { countJobs } from "./mod.ts";
  * const kv = await Deno.openKv(":memory:");
  * console.assert((await countJobs(kv)).queued === 0);
  * console.assert(!("done" in await countJobs(kv, ["queued", "running"])));
@@ -1136,7 +1136,7 @@ export async function countJobs(
  *
  * @example Usage
  * ```ts
- * import { conversationJobs } from "./store.ts";
+ * import { conversationJobs } from "./mod.ts";
  * const kv = await Deno.openKv(":memory:");
  * console.assert((await conversationJobs(kv, "ww1:u1")).length === 0);
  * kv.close();
@@ -1169,7 +1169,7 @@ export interface PurgeOptions {
  *
  * @example Usage
  * ```ts
- * import { purgeJobs } from "./store.ts";
+ * import { purgeJobs } from "./mod.ts";
  * const kv = await Deno.openKv(":memory:");
  * const week = 7 * 24 * 3600_000;
  * console.assert(await purgeJobs(kv, { olderThan: Date.now() - week }) === 0);

@@ -16,12 +16,12 @@
  */
 
 import type { AppConfig } from "../config/types.ts";
-import type { AppDeliveryStatus } from "../delivery/deliverer.ts";
-import type { OutboxItem, OutboxState } from "../records/outbox_item.ts";
+import type { AppDeliveryStatus } from "./app_status.ts";
+import type { OutboxItem, OutboxState } from "./outbox_item.ts";
 import { keys } from "../store/keys.ts";
 import type { CredentialFailure } from "../wecom/token.ts";
-import { countJobs } from "./store.ts";
-import type { JobState } from "../records/job.ts";
+import { countJobs } from "./job_store/mod.ts";
+import type { JobState } from "./job.ts";
 
 /** A gettoken pause after WeCom refused an app's credentials. */
 export type PausedGettoken = CredentialFailure & { app: string };
