@@ -40,7 +40,7 @@ import {
   AgentCrashError,
   AgentPoolClosedError,
   AgentTimeoutError,
-} from "./errors.ts";
+} from "../records/agent_error.ts";
 import { formatDuration } from "../text/format.ts";
 
 /** Settings of {@linkcode createAgentPool}; all optional. */

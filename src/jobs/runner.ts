@@ -28,7 +28,7 @@
  * @module
  */
 
-import { AgentError } from "../agent/errors.ts";
+import { AgentError } from "../records/agent_error.ts";
 import { shorten } from "../text/format.ts";
 import type { AgentReply } from "../records/agent.ts";
 import type { FailureText, JobsConfig } from "../config/types.ts";

@@ -7,7 +7,7 @@ import {
   trimHistory,
 } from "../../src/agent/run.ts";
 import { createAgentPool } from "../../src/agent/pool.ts";
-import { AgentBackendError } from "../../src/agent/errors.ts";
+import { AgentBackendError } from "../../src/records/agent_error.ts";
 import { keys } from "../../src/store/keys.ts";
 import { startFakeOpenAi } from "../fakes/openai_api.ts";
 import type { AgentConfig, AgentKind } from "../../src/config/types.ts";

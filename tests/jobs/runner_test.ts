@@ -3,7 +3,7 @@ import {
   AgentCrashError,
   AgentPoolClosedError,
   AgentTimeoutError,
-} from "../../src/agent/errors.ts";
+} from "../../src/records/agent_error.ts";
 import { appendHistory, loadHistory, resetHistory } from "../../src/agent/run.ts";
 import { DEAD_NOTICE, startRunner } from "../../src/jobs/runner.ts";
 import { FAILURE_TEXT_DEFAULTS } from "../../src/config/validate_agent.ts";

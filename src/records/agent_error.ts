@@ -9,7 +9,7 @@
  *
  * @example Usage
  * ```ts
- * import { AgentError, AgentTimeoutError } from "./errors.ts";
+ * import { AgentError, AgentTimeoutError } from "./agent_error.ts";
  * const error: unknown = new AgentTimeoutError("job-1", 90_000);
  * if (error instanceof AgentError) {
  *   console.assert(error.kind === "timeout" && error.jobId === "job-1");
@@ -50,7 +50,7 @@ export class AgentError extends Error {
    *
    * @example Usage
    * ```ts
-   * import { AgentError } from "./errors.ts";
+   * import { AgentError } from "./agent_error.ts";
    * const error = new AgentError("job-1", "backend", "the webhook answered HTTP 502");
    * console.assert(error.kind === "backend");
    * ```
@@ -74,7 +74,7 @@ export class AgentTimeoutError extends AgentError {
    *
    * @example Usage
    * ```ts
-   * import { AgentTimeoutError } from "./errors.ts";
+   * import { AgentTimeoutError } from "./agent_error.ts";
    * console.assert(new AgentTimeoutError("j", 1_800_000).message.includes("30 min"));
    * ```
    */
@@ -92,7 +92,7 @@ export class AgentCancelledError extends AgentError {
    *
    * @example Usage
    * ```ts
-   * import { AgentCancelledError } from "./errors.ts";
+   * import { AgentCancelledError } from "./agent_error.ts";
    * console.assert(new AgentCancelledError("j").kind === "cancelled");
    * ```
    */
@@ -109,7 +109,7 @@ export class AgentCrashError extends AgentError {
    *
    * @example Usage
    * ```ts
-   * import { AgentCrashError } from "./errors.ts";
+   * import { AgentCrashError } from "./agent_error.ts";
    * const error = new AgentCrashError("j", "Uncaught Error: boom");
    * console.assert(error.message === "the agent crashed" && error.detail.includes("boom"));
    * ```
@@ -127,7 +127,7 @@ export class AgentBackendError extends AgentError {
    *
    * @example Usage
    * ```ts
-   * import { AgentBackendError } from "./errors.ts";
+   * import { AgentBackendError } from "./agent_error.ts";
    * const error = new AgentBackendError("j", "the model API answered HTTP 500");
    * console.assert(error.message.includes("HTTP 500"));
    * ```
@@ -145,7 +145,7 @@ export class AgentPoolClosedError extends AgentError {
    *
    * @example Usage
    * ```ts
-   * import { AgentPoolClosedError } from "./errors.ts";
+   * import { AgentPoolClosedError } from "./agent_error.ts";
    * console.assert(new AgentPoolClosedError("j").kind === "closed");
    * ```
    */
