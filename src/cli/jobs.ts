@@ -15,7 +15,7 @@ import { resolve } from "node:path";
 import { ConfigError, formatConfigError, loadConfig } from "../config/load.ts";
 import { readDotenv } from "../config/dotenv.ts";
 import type { GatewayConfig } from "../config/types.ts";
-import { listDeadLetters, purgeDeadLetters, retryDeadLetter } from "../delivery/dead_letters.ts";
+import { listDeadLetters, purgeDeadLetters, retryDeadLetter } from "../records/outbox_queries.ts";
 import type { OutboxItem, OutboxState } from "../records/outbox_item.ts";
 import { keys } from "../store/keys.ts";
 import { FINISHED_STATES, JOB_STATES, listJobs, purgeJobs } from "../records/job_store/mod.ts";

@@ -31,7 +31,7 @@ import { checkAgentOnline } from "../agent/check.ts";
 import { itemSummary, jobSummary } from "../cli/jobs.ts";
 import type { AppConfig, GatewayConfig } from "../config/types.ts";
 import { generateCallbackKeys } from "../crypto/generate.ts";
-import { listDeadLetters, listOutbox, retryDeadLetter } from "../delivery/dead_letters.ts";
+import { listDeadLetters, listOutbox, retryDeadLetter } from "../records/outbox_queries.ts";
 import { addOutboxItems, planNotice } from "../records/outbox.ts";
 import type { PacingState } from "../delivery/pacing.ts";
 import type { OutboxItem } from "../records/outbox_item.ts";

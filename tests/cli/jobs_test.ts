@@ -2,7 +2,7 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { captureContext } from "../../src/cli/context.ts";
 import { createJobsCommand } from "../../src/cli/jobs.ts";
 import type { AppDeliveryStatus } from "../../src/records/app_status.ts";
-import { listDeadLetters, listOutbox } from "../../src/delivery/dead_letters.ts";
+import { listDeadLetters, listOutbox } from "../../src/records/outbox_queries.ts";
 import type { OutboxItem } from "../../src/records/outbox_item.ts";
 import { claimNext, completeJob, enqueueJob, getJob } from "../../src/records/job_store/mod.ts";
 import type { JobRecord } from "../../src/records/job.ts";

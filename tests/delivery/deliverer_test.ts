@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { DeliveryConfig } from "../../src/config/types.ts";
 import { type DeliveryDeps, startDelivery } from "../../src/delivery/deliverer.ts";
-import { listOutbox } from "../../src/delivery/dead_letters.ts";
+import { listOutbox } from "../../src/records/outbox_queries.ts";
 import {
   addOutboxItems,
   cancelPending,

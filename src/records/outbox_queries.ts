@@ -9,7 +9,7 @@
  *
  * @example Usage
  * ```ts
- * import { listDeadLetters, retryDeadLetter } from "./dead_letters.ts";
+ * import { listDeadLetters, retryDeadLetter } from "./outbox_queries.ts";
  * const kv = await Deno.openKv(":memory:");
  * for (const item of await listDeadLetters(kv, { limit: 10 })) {
  *   await retryDeadLetter(kv, item.id);
@@ -23,8 +23,8 @@
 import { commit } from "../store/kv.ts";
 import { newId } from "../store/id.ts";
 import { keys } from "../store/keys.ts";
-import { addOutboxItems, withoutLease } from "../records/outbox.ts";
-import type { OutboxItem, OutboxState } from "../records/outbox_item.ts";
+import { addOutboxItems, withoutLease } from "./outbox.ts";
+import type { OutboxItem, OutboxState } from "./outbox_item.ts";
 
 /** Options of {@linkcode listDeadLetters}. */
 export interface ListDeadLettersOptions {
@@ -37,7 +37,7 @@ export interface ListDeadLettersOptions {
  *
  * @example Usage
  * ```ts
- * import { listDeadLetters } from "./dead_letters.ts";
+ * import { listDeadLetters } from "./outbox_queries.ts";
  * const kv = await Deno.openKv(":memory:");
  * console.assert((await listDeadLetters(kv)).length === 0);
  * kv.close();
@@ -65,7 +65,7 @@ export async function listDeadLetters(
  *
  * @example Usage
  * ```ts ignore
- * import { retryDeadLetter } from "./dead_letters.ts";
+ * import { retryDeadLetter } from "./outbox_queries.ts";
  * const item = await retryDeadLetter(kv, "0190…");
  * console.log(`queued again as ${item.id}`);
  * ```
@@ -131,7 +131,7 @@ export interface PurgeDeadLettersOptions {
  *
  * @example Usage
  * ```ts
- * import { purgeDeadLetters } from "./dead_letters.ts";
+ * import { purgeDeadLetters } from "./outbox_queries.ts";
  * const kv = await Deno.openKv(":memory:");
  * const purged = await purgeDeadLetters(kv, { olderThan: Date.now() - 7 * 86_400_000 });
  * console.assert(purged === 0);
@@ -193,7 +193,7 @@ export interface ListOutboxOptions {
  *
  * @example Usage
  * ```ts
- * import { listOutbox } from "./dead_letters.ts";
+ * import { listOutbox } from "./outbox_queries.ts";
  * const kv = await Deno.openKv(":memory:");
  * const pending = await listOutbox(kv, { state: "pending" });
  * console.assert(pending.length === 0);
