@@ -46,7 +46,6 @@ import {
   CANCELLED_ERROR,
   cancelRequested,
   claimJobs,
-  type Committer,
   commitWhileOwned,
   completeJob,
   heartbeat,
@@ -55,6 +54,7 @@ import {
   sweepExpired,
 } from "../records/job_store/mod.ts";
 import type { JobRecord } from "../records/job.ts";
+import type { Commit as Committer } from "../store/group_commit.ts";
 
 /** Who an outbox notice goes to. */
 export interface NoticeTarget {

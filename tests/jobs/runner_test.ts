@@ -11,12 +11,12 @@ import {
   cancelConversation,
   CANCELLED_ERROR,
   claimNext,
-  type Committer,
   countJobs,
   getJob,
   sweepExpired,
 } from "../../src/records/job_store/mod.ts";
 import type { JobRecord } from "../../src/records/job.ts";
+import type { Commit as Committer } from "../../src/store/group_commit.ts";
 import { keys } from "../../src/store/keys.ts";
 import {
   gatedAgent,
