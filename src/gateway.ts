@@ -41,7 +41,7 @@ import { createGroupCommit } from "./store/group_commit.ts";
 import { createIntake } from "./intake/record.ts";
 import { type Runner, startRunner } from "./jobs/runner.ts";
 import { countJobs } from "./records/job_store/mod.ts";
-import { keys } from "./store/keys.ts";
+import { countDeadLetters } from "./records/outbox_queries.ts";
 import { log } from "./log.ts";
 import { commit as commitAlone, openStore } from "./store/kv.ts";
 import { isLocalKvFile, type KvLock, lockKvFile } from "./store/kv_lock.ts";
@@ -261,10 +261,7 @@ export async function startGateway(
   }
 
   metrics.setGauges(async () => {
-    let deadLetters = 0;
-    for await (const _ of kv.list({ prefix: keys.deadLetterPrefix() }, { limit: 100_000 })) {
-      deadLetters++;
-    }
+    const deadLetters = await countDeadLetters(kv, 100_000);
     // Only the states whose sets stay small: finished jobs are kept a week, and listing them on
     // every scrape would read the whole week from KV (`jobs stats` counts them on demand).
     const jobs = await countJobs(kv, ["queued", "running", "dead"]);

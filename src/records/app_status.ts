@@ -13,6 +13,8 @@
  * @module
  */
 
+import { keys } from "../store/keys.ts";
+
 /** The value at `keys.appStatus(app)` as delivery writes it. */
 export interface AppDeliveryStatus {
   app: string;
@@ -25,4 +27,23 @@ export interface AppDeliveryStatus {
   message: string;
   /** Epoch ms. */
   at: number;
+}
+
+/**
+ * Every app's delivery status recorded in KV, in app name order.
+ *
+ * @example Usage
+ * ```ts
+ * import { listAppStatuses } from "./app_status.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * console.assert((await listAppStatuses(kv)).length === 0);
+ * kv.close();
+ * ```
+ */
+export async function listAppStatuses(kv: Deno.Kv): Promise<AppDeliveryStatus[]> {
+  const statuses: AppDeliveryStatus[] = [];
+  for await (const entry of kv.list<AppDeliveryStatus>({ prefix: keys.appStatusPrefix() })) {
+    statuses.push(entry.value);
+  }
+  return statuses;
 }

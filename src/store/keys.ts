@@ -97,6 +97,8 @@ export const keys = {
     agentId,
     userId,
   ],
+  /** Prefix of the pacing records of one app's members. */
+  pacingPrefix: (corpId: string, agentId: string): Deno.KvKey => ["pace", corpId, agentId],
   /**
    * Identical texts sent to one member through one app within WeCom's
    * duplicate-check interval (`DuplicateRecord` of src/delivery/duplicate_check.ts),

@@ -78,5 +78,12 @@ export { commitWhileOwned, heartbeat, type HeartbeatResult } from "./lease.ts";
 export { completeJob, type CompleteOptions, releaseJob } from "./complete.ts";
 export { sweepExpired, type SweepOptions, type SweepResult } from "./sweep.ts";
 export { cancelConversation, cancelRequested, type CancelResult } from "./cancel.ts";
-export { conversationJobs, countJobs, getJob, listJobs, type ListJobsOptions } from "./queries.ts";
+export {
+  conversationJobs,
+  countJobs,
+  getJob,
+  hasOpenJobs,
+  listJobs,
+  type ListJobsOptions,
+} from "./queries.ts";
 export { purgeJobs, type PurgeOptions } from "./purge.ts";

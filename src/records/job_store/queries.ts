@@ -131,3 +131,31 @@ export async function conversationJobs(
   for await (const entry of queue) ids.push(idOf(entry.key));
   return (await readJobs(kv, ids)).filter((job) => !FINISHED_STATES.includes(job.state));
 }
+
+/**
+ * True when a job of `conversation` is queued or running (agent or command job).
+ *
+ * @example Usage
+ * ```ts
+ * import { hasOpenJobs } from "./mod.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * console.assert(!(await hasOpenJobs(kv, "ww1:u1")));
+ * kv.close();
+ * ```
+ */
+export async function hasOpenJobs(kv: Deno.Kv, conversation: string): Promise<boolean> {
+  for (const state of ["queued", "running"] as const) {
+    const ids: string[] = [];
+    for await (const entry of kv.list<string>({ prefix: keys.jobsByStatePrefix(state) })) {
+      ids.push(entry.value);
+    }
+    for (const job of await readJobs(kv, ids)) {
+      if (
+        job.conversation === conversation && (job.state === "queued" || job.state === "running")
+      ) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
