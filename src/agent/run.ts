@@ -46,7 +46,7 @@ export interface AgentRunDeps {
   platformHint?: string;
   /**
    * Writes attachments the agent returned as data into the attachment store and
-   * returns them as paths (`storeReplyFiles` of src/media/store.ts).
+   * returns them as paths (`storeReplyFiles` of src/attachments/store.ts).
    */
   storeReplyData?: (job: JobRecord, attachments: ReplyAttachment[]) => Promise<ReplyAttachment[]>;
 }

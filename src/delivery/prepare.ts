@@ -5,7 +5,7 @@
  * - Media items (`{ msgtype: "media", path }`): the file must lie under an
  *   allowed folder (the configured upload roots, or the conversation's own
  *   folders in the attachment store; symbolic links and `..` resolved), fit
- *   WeCom's limits (`src/media/kinds.ts`), and is then uploaded with
+ *   WeCom's limits (`src/attachments/kinds.ts`), and is then uploaded with
  *   `media/upload` and sent as image, voice, video or file. The media id is
  *   kept on the item (`persist`) so a resend sends the same one and WeCom's
  *   duplicate check holds. A file WeCom would refuse in its own type goes as a

@@ -15,7 +15,7 @@ import type { JobRecord } from "../../src/records/job.ts";
 import { newId } from "../../src/store/id.ts";
 import { keys } from "../../src/store/keys.ts";
 
-/** The real outbox functions of src/delivery/outbox.ts. */
+/** The real outbox functions of src/records/outbox.ts. */
 export const plan: OutboxPlanner = {
   reply: planReply,
   notice: planNotice,

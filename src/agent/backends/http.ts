@@ -42,7 +42,7 @@ export interface WebhookPayload {
   user_id: string;
   /** The message as text (a description for non-text messages). */
   text: string;
-  /** The whole typed message (see `src/intake/message.ts`). */
+  /** The whole typed message (see `src/records/message.ts`). */
   message: AgentRequest["message"];
   /** The message's downloaded files (only when there are any). */
   attachments?: WebhookAttachment[];
