@@ -38,7 +38,7 @@ import {
 import { decrypt } from "../src/crypto/msg_crypt.ts";
 import { createCallbackHandler, prepareApps } from "../src/http/callback.ts";
 import { parseQuery } from "../src/http/query.ts";
-import type { InboundMessage } from "../src/intake/message.ts";
+import type { InboundMessage } from "../src/records/message.ts";
 import { parseEnvelope, parseMessage } from "../src/intake/parse.ts";
 import { createIntake } from "../src/intake/record.ts";
 import { setLogSink } from "../src/log.ts";

@@ -24,7 +24,7 @@
 import type { AccessConfig } from "../src/config/types.ts";
 import { importAppCrypto, verifyAndDecrypt } from "../src/crypto/mod.ts";
 import { createCallbackHandler, prepareApps } from "../src/http/callback.ts";
-import type { InboundMessage } from "../src/intake/message.ts";
+import type { InboundMessage } from "../src/records/message.ts";
 import { parseEnvelope, parseMessage } from "../src/intake/parse.ts";
 import { createIntake } from "../src/intake/record.ts";
 import { setLogSink } from "../src/log.ts";

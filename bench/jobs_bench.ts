@@ -23,12 +23,12 @@
  * @module
  */
 
-import type { AgentReply } from "../src/agent/types.ts";
+import type { AgentReply } from "../src/records/agent.ts";
 import type { JobsConfig } from "../src/config/types.ts";
-import { addOutboxItems, planNotice, planRecall, planReply } from "../src/delivery/outbox.ts";
+import { addOutboxItems, planNotice, planRecall, planReply } from "../src/records/outbox.ts";
 import { startRunner } from "../src/jobs/runner.ts";
-import { claimJobs, claimNext, completeJob, enqueueJob } from "../src/jobs/store.ts";
-import type { JobRecord } from "../src/jobs/types.ts";
+import { claimJobs, claimNext, completeJob, enqueueJob } from "../src/records/job_store/mod.ts";
+import type { JobRecord } from "../src/records/job.ts";
 import { newId } from "../src/store/id.ts";
 
 /** Jobs per iteration (one per distinct conversation). */

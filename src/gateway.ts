@@ -26,22 +26,22 @@ import { createAgentPool } from "./agent/pool.ts";
 import { platformHint } from "./agent/platform_hint.ts";
 import { createMessagePreparer } from "./delivery/prepare.ts";
 import { createInboundMedia } from "./media/inbound.ts";
-import { storeReplyFiles } from "./media/store.ts";
+import { storeReplyFiles } from "./attachments/store.ts";
 import { resetHistory, runAgentForJob } from "./agent/run.ts";
 import { agentFailureReason } from "./agent/failure_reason.ts";
 import { type Delivery, startDelivery } from "./delivery/deliverer.ts";
-import { addOutboxItems, planNotice, planRecall, planReply } from "./delivery/outbox.ts";
+import { addOutboxItems, planNotice, planRecall, planReply } from "./records/outbox.ts";
 import { createCallbackHandler, prepareApps } from "./http/callback.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
 import { createRouter } from "./http/router.ts";
 import { type OperatorServer, startOperatorServer } from "./operator/server.ts";
 import { createVerificationLog } from "./operator/verifications.ts";
 import { type CallbackServer, startCallbackServer } from "./http/server.ts";
-import { createGroupCommit } from "./intake/group_commit.ts";
+import { createGroupCommit } from "./store/group_commit.ts";
 import { createIntake } from "./intake/record.ts";
 import { type Runner, startRunner } from "./jobs/runner.ts";
-import { countJobs } from "./jobs/store.ts";
-import { keys } from "./store/keys.ts";
+import { countJobs } from "./records/job_store/mod.ts";
+import { countDeadLetters } from "./records/outbox_queries.ts";
 import { log } from "./log.ts";
 import { commit as commitAlone, openStore } from "./store/kv.ts";
 import { isLocalKvFile, type KvLock, lockKvFile } from "./store/kv_lock.ts";
@@ -261,10 +261,7 @@ export async function startGateway(
   }
 
   metrics.setGauges(async () => {
-    let deadLetters = 0;
-    for await (const _ of kv.list({ prefix: keys.deadLetterPrefix() }, { limit: 100_000 })) {
-      deadLetters++;
-    }
+    const deadLetters = await countDeadLetters(kv, 100_000);
     // Only the states whose sets stay small: finished jobs are kept a week, and listing them on
     // every scrape would read the whole week from KV (`jobs stats` counts them on demand).
     const jobs = await countJobs(kv, ["queued", "running", "dead"]);

@@ -6,7 +6,7 @@
  * - `bare-kv` (`BARE_KV` set to a KV file path): the same, but each request is
  *   answered only after the rows the gateway writes for a callback (dedupe
  *   marker with its check, job record, job indexes, wake-up; `enqueueJob` of
- *   `src/jobs/store.ts`) are committed to that KV file through the gateway's
+ *   `src/records/job_store/`) are committed to that KV file through the gateway's
  *   group commit. No signature, no decryption, no XML: the floor of any
  *   durable intake on this machine and this disk. `BARE_KV_ROWS` measures
  *   what fewer rows would bring: `all` (default, what the gateway writes),
@@ -28,10 +28,10 @@
  * @module
  */
 
-import { createGroupCommit } from "../../src/intake/group_commit.ts";
+import { createGroupCommit } from "../../src/store/group_commit.ts";
 import { DEDUPE_TTL_MS } from "../../src/intake/dedupe.ts";
-import { enqueueJob } from "../../src/jobs/store.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
+import { enqueueJob } from "../../src/records/job_store/mod.ts";
+import type { JobRecord } from "../../src/records/job.ts";
 import { newId } from "../../src/store/id.ts";
 import { keys } from "../../src/store/keys.ts";
 import { serveBounded } from "../../src/http/server.ts";

@@ -19,7 +19,7 @@
  */
 
 import type { AgentConfig, AgentKind } from "../config/types.ts";
-import type { AgentReply, AgentRequest } from "./types.ts";
+import type { AgentReply, AgentRequest } from "../records/agent.ts";
 import { echoBackend } from "./backends/echo.ts";
 import { openaiBackend } from "./backends/openai.ts";
 import { commandBackend } from "./backends/command.ts";

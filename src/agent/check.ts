@@ -26,7 +26,7 @@
  */
 
 import { isAbsolute, join, resolve } from "node:path";
-import { describeFetchError, redactSecrets, shorten } from "./errors.ts";
+import { describeFetchError, redactSecrets, shorten } from "../text/format.ts";
 import { HERMES_DEFAULTS } from "./backends/hermes.ts";
 import type { AgentConfig } from "../config/types.ts";
 

@@ -5,7 +5,7 @@
  *
  * @example Usage
  * ```ts
- * import { AgentBackendError } from "./errors.ts";
+ * import { AgentBackendError } from "../records/agent_error.ts";
  * import { agentFailureReason } from "./failure_reason.ts";
  * const error = new AgentBackendError("j", "Hermes at 127.0.0.1:8642 answered HTTP 502: x");
  * console.assert(agentFailureReason(error) === "http_502");
@@ -14,7 +14,7 @@
  * @module
  */
 
-import { AgentError } from "./errors.ts";
+import { AgentError } from "../records/agent_error.ts";
 
 /**
  * `timeout`, `cancelled`, `crash`, `closed`, `unreachable`, `http_<status>`,

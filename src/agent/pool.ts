@@ -31,7 +31,7 @@
  */
 
 import type { AgentConfig } from "../config/types.ts";
-import type { AgentReply, AgentRequest } from "./types.ts";
+import type { AgentReply, AgentRequest } from "../records/agent.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
 import { type LogFields, type LogLevel, write as writeLog } from "../log.ts";
 import {
@@ -40,8 +40,8 @@ import {
   AgentCrashError,
   AgentPoolClosedError,
   AgentTimeoutError,
-  formatDuration,
-} from "./errors.ts";
+} from "../records/agent_error.ts";
+import { formatDuration } from "../text/format.ts";
 
 /** Settings of {@linkcode createAgentPool}; all optional. */
 export interface AgentPoolOptions {

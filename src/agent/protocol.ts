@@ -15,7 +15,7 @@
  */
 
 import type { AgentConfig } from "../config/types.ts";
-import type { AgentReply, AgentRequest } from "./types.ts";
+import type { AgentReply, AgentRequest } from "../records/agent.ts";
 
 /** From the pool to a worker. */
 export type ToWorker =

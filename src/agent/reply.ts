@@ -28,7 +28,7 @@
  * @module
  */
 
-import type { AgentReply, ReplyAttachment } from "./types.ts";
+import type { AgentReply, ReplyAttachment } from "../records/agent.ts";
 
 const MEDIA_LINE = /^\s*[`"']?MEDIA:\s*(.*?)\s*$/;
 const VOICE_TAG = "[[audio_as_voice]]";

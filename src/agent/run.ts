@@ -26,13 +26,13 @@
  */
 
 import type { AgentConfig } from "../config/types.ts";
-import type { JobRecord } from "../jobs/types.ts";
-import type { AgentReply, AgentRequest, HistoryTurn, ReplyAttachment } from "./types.ts";
+import type { JobRecord } from "../records/job.ts";
+import type { AgentReply, AgentRequest, HistoryTurn, ReplyAttachment } from "../records/agent.ts";
 import type { AgentPool } from "./pool.ts";
 import { keys } from "../store/keys.ts";
 import { commit } from "../store/kv.ts";
 import { log } from "../log.ts";
-import { agentText, type MediaFacts } from "./describe.ts";
+import { agentText, type MediaFacts } from "../records/describe.ts";
 import { agentSession, bumpEpoch } from "./session_ids.ts";
 
 /** What {@linkcode runAgentForJob} needs. */
@@ -46,7 +46,7 @@ export interface AgentRunDeps {
   platformHint?: string;
   /**
    * Writes attachments the agent returned as data into the attachment store and
-   * returns them as paths (`storeReplyFiles` of src/media/store.ts).
+   * returns them as paths (`storeReplyFiles` of src/attachments/store.ts).
    */
   storeReplyData?: (job: JobRecord, attachments: ReplyAttachment[]) => Promise<ReplyAttachment[]>;
 }
@@ -70,7 +70,7 @@ const SAVE_ATTEMPTS = 10;
  * @example Usage
  * ```ts
  * import { buildAgentRequest } from "./run.ts";
- * import type { JobRecord } from "../jobs/types.ts";
+ * import type { JobRecord } from "../records/job.ts";
  * const job = {
  *   id: "j1", conversation: "ww1:zhang", app: "default", corpId: "ww1", agentId: "1000002",
  *   userId: "zhang",

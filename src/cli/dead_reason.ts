@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { DeadReason, OutboxItem } from "../delivery/types.ts";
+import type { DeadReason, OutboxItem } from "../records/outbox_item.ts";
 
 /** What failed last: `errcode N`, `HTTP N`, or `no answer`. */
 function failure(reason: DeadReason): string {

@@ -23,7 +23,7 @@
  * @module
  */
 
-import { listJobs } from "../jobs/store.ts";
+import { listJobs } from "../records/job_store/mod.ts";
 import { DEMO_ENV, type DemoEnvironment } from "../simulator/demo.ts";
 import { CallbackRejectedError, ReplyTimeoutError } from "../simulator/user.ts";
 import { CONSOLE, type DemoOutput, preview, printExchange } from "./demo_output.ts";

@@ -15,12 +15,16 @@ import { resolve } from "node:path";
 import { ConfigError, formatConfigError, loadConfig } from "../config/load.ts";
 import { readDotenv } from "../config/dotenv.ts";
 import type { GatewayConfig } from "../config/types.ts";
-import { listDeadLetters, purgeDeadLetters, retryDeadLetter } from "../delivery/dead_letters.ts";
-import type { OutboxItem, OutboxState } from "../delivery/types.ts";
-import { keys } from "../store/keys.ts";
-import { FINISHED_STATES, JOB_STATES, listJobs, purgeJobs } from "../jobs/store.ts";
-import { readStoreStats } from "../jobs/stats.ts";
-import type { JobRecord, JobState } from "../jobs/types.ts";
+import {
+  listDeadLetters,
+  outboxItemsSince,
+  purgeDeadLetters,
+  retryDeadLetter,
+} from "../records/outbox_queries.ts";
+import type { OutboxItem, OutboxState } from "../records/outbox_item.ts";
+import { FINISHED_STATES, JOB_STATES, listJobs, purgeJobs } from "../records/job_store/mod.ts";
+import { readStoreStats } from "../records/stats.ts";
+import type { JobRecord, JobState } from "../records/job.ts";
 import { failedAgentJobs, rerunJob } from "../jobs/rerun.ts";
 import { openStore } from "../store/kv.ts";
 import { parseOptions, UsageError } from "./args.ts";
@@ -202,9 +206,7 @@ async function replyStates(kv: Deno.Kv, jobs: JobRecord[]): Promise<Map<string, 
   const wanted = new Set(jobs.map((job) => job.id));
   const found = new Map<string, OutboxState[]>();
   const oldest = Math.max(0, Math.min(...jobs.map((job) => job.receivedAt)) - ID_SKEW_MS);
-  const start = keys.outbox(oldest.toString(16).padStart(12, "0"));
-  for await (const entry of kv.list<OutboxItem>({ prefix: keys.outboxPrefix(), start })) {
-    const item = entry.value;
+  for await (const item of outboxItemsSince(kv, oldest)) {
     if (!wanted.has(item.jobId) || (item.purpose !== "reply" && item.purpose !== "error")) {
       continue;
     }

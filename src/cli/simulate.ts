@@ -29,7 +29,7 @@ import { describeFetchFailure } from "./network_error.ts";
 import { verifyCallbackUrl } from "./url_verification.ts";
 import { uploadForCallback } from "./simulate_upload.ts";
 import { demoMedia, type SampleMedia } from "../simulator/media_samples.ts";
-import { contentTypeFor } from "../media/kinds.ts";
+import { contentTypeFor } from "../attachments/kinds.ts";
 import { basename, resolve } from "node:path";
 
 const CREDENTIALS_HELP = `Credentials (default: the app from the configuration):

@@ -53,11 +53,16 @@
 
 import type { AppConfig, DeliveryConfig } from "../config/types.ts";
 import { type LogFields, type LogLevel, write as writeLog } from "../log.ts";
-import { createGroupCommit } from "../intake/group_commit.ts";
+import { createGroupCommit } from "../store/group_commit.ts";
 import { keys } from "../store/keys.ts";
 import { NO_ERRCODE, WeComApiError } from "../wecom/errors.ts";
 import type { WeComClient } from "../wecom/types.ts";
-import { addCancel, FINISHED_RETENTION_MS, type OutboxReady, withoutLease } from "./outbox.ts";
+import {
+  addCancel,
+  FINISHED_RETENTION_MS,
+  type OutboxReady,
+  withoutLease,
+} from "../records/outbox.ts";
 import { type PacingLimits, reserveSlot, validatePacingLimits } from "./pacing.ts";
 import { passThrough, type PrepareMessage } from "./prepare.ts";
 import {
@@ -74,7 +79,8 @@ import {
   nextVariant,
   withVariant,
 } from "./duplicate_check.ts";
-import type { DeadReason, OutboxItem } from "./types.ts";
+import type { AppDeliveryStatus } from "../records/app_status.ts";
+import type { DeadReason, OutboxItem } from "../records/outbox_item.ts";
 
 /** A log function: level, message, plain fields (never message content). */
 export type DeliveryLog = (level: LogLevel, message: string, fields?: LogFields) => void;
@@ -134,20 +140,6 @@ export interface Delivery {
   stop(): Promise<void>;
   /** Resolves once nothing due is pending: no conversation has an item due by `now()`. */
   idle(): Promise<void>;
-}
-
-/** The value at `keys.appStatus(app)` as delivery writes it. */
-export interface AppDeliveryStatus {
-  app: string;
-  /** False while the app has a problem the operator must fix. */
-  ok: boolean;
-  /** `ip_not_trusted` or `credentials` when not ok. */
-  problem?: string;
-  errcode?: number;
-  /** What happened and what to do (no secrets, no content). */
-  message: string;
-  /** Epoch ms. */
-  at: number;
 }
 
 /** A variant and the per-member counter of identical texts to store with it. */

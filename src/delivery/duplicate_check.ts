@@ -39,8 +39,8 @@
 import type { AppConfig } from "../config/types.ts";
 import { keys } from "../store/keys.ts";
 import type { OutboundMessage } from "../wecom/types.ts";
-import { WECOM_MAX_MESSAGE_BYTES } from "./split.ts";
-import type { OutboxItem } from "./types.ts";
+import { WECOM_MAX_MESSAGE_BYTES } from "../text/split.ts";
+import type { OutboxItem } from "../records/outbox_item.ts";
 
 /** The value at `keys.duplicateCheck(…)`: the next variant, while `until` (epoch ms) is ahead. */
 export interface DuplicateRecord {

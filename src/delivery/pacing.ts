@@ -190,3 +190,33 @@ function firstAfter(sorted: readonly number[], value: number): number {
   }
   return low;
 }
+
+/** One member's pacing record, as {@linkcode listPacing} returns it. */
+export interface MemberPacing {
+  userId: string;
+  state: PacingState;
+}
+
+/**
+ * The pacing records of one app's members (at most `limit`), for status output.
+ *
+ * @example Usage
+ * ```ts
+ * import { listPacing } from "./pacing.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * console.assert((await listPacing(kv, { corpId: "ww1", agentId: "1" }, 10)).length === 0);
+ * kv.close();
+ * ```
+ */
+export async function listPacing(
+  kv: Deno.Kv,
+  app: Pick<AppConfig, "corpId" | "agentId">,
+  limit: number,
+): Promise<MemberPacing[]> {
+  const members: MemberPacing[] = [];
+  const prefix = keys.pacingPrefix(app.corpId, app.agentId);
+  for await (const entry of kv.list<PacingState>({ prefix }, { limit })) {
+    members.push({ userId: String(entry.key[3]), state: entry.value });
+  }
+  return members;
+}

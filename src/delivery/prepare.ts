@@ -5,7 +5,7 @@
  * - Media items (`{ msgtype: "media", path }`): the file must lie under an
  *   allowed folder (the configured upload roots, or the conversation's own
  *   folders in the attachment store; symbolic links and `..` resolved), fit
- *   WeCom's limits (`src/media/kinds.ts`), and is then uploaded with
+ *   WeCom's limits (`src/attachments/kinds.ts`), and is then uploaded with
  *   `media/upload` and sent as image, voice, video or file. The media id is
  *   kept on the item (`persist`) so a resend sends the same one and WeCom's
  *   duplicate check holds. A file WeCom would refuse in its own type goes as a
@@ -31,16 +31,16 @@
  */
 
 import type { AppConfig, MediaConfig } from "../config/types.ts";
-import { createAccessCheck } from "../intake/access.ts";
+import { createAccessCheck } from "../config/access.ts";
 import { type LogFields, type LogLevel, write as writeLog } from "../log.ts";
-import { MEDIA_MAX_BYTES, planUpload, sizeOver } from "../media/kinds.ts";
-import { conversationRoots, resolveAllowed } from "../media/store.ts";
-import { keys } from "../store/keys.ts";
+import { MEDIA_MAX_BYTES, planUpload, sizeOver } from "../attachments/kinds.ts";
+import { conversationRoots, resolveAllowed } from "../attachments/store.ts";
+import { readClientKind } from "../records/client_kind.ts";
 import { WeComApiError } from "../wecom/errors.ts";
 import { formatBytes } from "../wecom/media.ts";
 import type { MediaKind, OutboundMessage, WeComMediaClient } from "../wecom/types.ts";
 import { markdownToText } from "./markdown.ts";
-import type { MediaMessage, OutboxItem } from "./types.ts";
+import type { MediaMessage, OutboxItem } from "../records/outbox_item.ts";
 
 /** What to send for an item, and the item to store first (e.g. with its media id). */
 export interface Prepared {
@@ -54,13 +54,6 @@ export type PrepareMessage = (
   app: AppConfig,
   item: OutboxItem & { message: OutboundMessage | MediaMessage },
 ) => Promise<Prepared>;
-
-/** The value at `keys.clientKind(corpId, userId)`. */
-export interface ClientKindRecord {
-  client: "wechat" | "wxwork";
-  at: number;
-  expiresAt: number;
-}
 
 /** What {@linkcode createMessagePreparer} needs. */
 export interface PrepareDeps {
@@ -145,8 +138,8 @@ export function createMessagePreparer(deps: PrepareDeps): PrepareMessage {
   async function plainText(corpId: string, userId: string): Promise<boolean> {
     if (listed(corpId, userId)) return true;
     if (!detect) return false;
-    const seen = await deps.kv.get<ClientKindRecord>(keys.clientKind(corpId, userId));
-    return seen.value?.client === "wechat" && seen.value.expiresAt > now();
+    const seen = await readClientKind(deps.kv, corpId, userId);
+    return seen?.client === "wechat" && seen.expiresAt > now();
   }
 
   async function media(

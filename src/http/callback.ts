@@ -37,9 +37,9 @@ import {
   verifyAndDecrypt,
   WeComCryptoError,
 } from "../crypto/mod.ts";
-import { estimateValueBytes } from "../intake/group_commit.ts";
+import { estimateValueBytes } from "../store/group_commit.ts";
 import type { IntakeResult } from "../intake/record.ts";
-import type { InboundMessage } from "../intake/message.ts";
+import type { InboundMessage } from "../records/message.ts";
 import { CallbackFormatError, parseEnvelope, parseMessage, XmlError } from "../intake/parse.ts";
 import { log } from "../log.ts";
 import { BodyError, readBody } from "./body.ts";

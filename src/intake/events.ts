@@ -24,19 +24,15 @@
  */
 
 import type { AppConfig, WelcomeConfig } from "../config/types.ts";
-import { addOutboxItems, planNotice } from "../delivery/outbox.ts";
-import type { ClientKindRecord } from "../delivery/prepare.ts";
+import { addOutboxItems, planNotice } from "../records/outbox.ts";
 import { keys } from "../store/keys.ts";
-import type { InboundMessage } from "./message.ts";
+import type { InboundMessage } from "../records/message.ts";
 
 /** The value at `keys.welcome(corpId, userId)`. */
 export interface WelcomeRecord {
   at: number;
   expiresAt: number;
 }
-
-/** How long a member's detected client is remembered, ms. */
-export const CLIENT_KIND_TTL_MS = 30 * 24 * 3_600_000;
 
 /** A welcome to add to an atomic operation. */
 export interface PlannedWelcome {
@@ -106,48 +102,4 @@ export async function planWelcome(
         [item],
       ),
   };
-}
-
-/**
- * The client a message shows its sender uses, or null when it does not tell:
- * location messages and `LOCATION` events carry `AppType` ("wxwork") when sent
- * from the WeCom app and none from WeChat.
- *
- * @example Usage
- * ```ts
- * import { clientKindOf } from "./events.ts";
- * const base = { corpId: "ww1", userId: "u1", createTime: 0, agentId: "1", msgId: "9" };
- * const location = { ...base, type: "location" as const, latitude: 1, longitude: 2, scale: 15, label: "" };
- * console.assert(clientKindOf(location) === "wechat");
- * console.assert(clientKindOf({ ...location, appType: "wxwork" }) === "wxwork");
- * ```
- */
-export function clientKindOf(message: InboundMessage): ClientKindRecord["client"] | null {
-  if (message.type === "location") return message.appType ? "wxwork" : "wechat";
-  if (message.type === "event" && message.event === "LOCATION") {
-    return message.fields.AppType ? "wxwork" : "wechat";
-  }
-  return null;
-}
-
-/**
- * Adds the record of the sender's client to `op` when the message tells it.
- *
- * @example Usage
- * ```ts ignore
- * import { addClientKind } from "./events.ts";
- * addClientKind(kv.atomic(), message, Date.now());
- * ```
- */
-export function addClientKind(
-  op: Deno.AtomicOperation,
-  message: InboundMessage,
-  at: number,
-): Deno.AtomicOperation {
-  const client = clientKindOf(message);
-  if (client === null) return op;
-  const record: ClientKindRecord = { client, at, expiresAt: at + CLIENT_KIND_TTL_MS };
-  return op.set(keys.clientKind(message.corpId, message.userId), record, {
-    expireIn: CLIENT_KIND_TTL_MS,
-  });
 }

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { InboundMessage } from "./message.ts";
+import type { InboundMessage } from "../records/message.ts";
 import { readXmlFields, XmlError } from "./xml.ts";
 
 /** A body that is XML but not a WeCom callback: `field` names what is missing or wrong. */

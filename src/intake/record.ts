@@ -2,7 +2,7 @@
  * Recording an inbound message durably: the step between "decrypted" and "200".
  *
  * One atomic KV commit writes the dedupe marker, the job record and the
- * wake-up (concurrent callbacks share one commit: `./group_commit.ts`). Only
+ * wake-up (concurrent callbacks share one commit: `../store/group_commit.ts`). Only
  * when it has committed may the callback be acknowledged; if KV
  * fails the error propagates and the HTTP layer answers 503 so that WeCom
  * retries. A message from a member who is not allowed never becomes a job; the
@@ -17,19 +17,20 @@
  */
 
 import type { AccessConfig, AppConfig } from "../config/types.ts";
-import { addOutboxItems, planNotice } from "../delivery/outbox.ts";
-import { enqueueJob } from "../jobs/store.ts";
-import type { JobRecord } from "../jobs/types.ts";
+import { addOutboxItems, planNotice } from "../records/outbox.ts";
+import { enqueueJob } from "../records/job_store/mod.ts";
+import type { JobRecord } from "../records/job.ts";
 import { keys } from "../store/keys.ts";
 import { commit } from "../store/kv.ts";
 import { newId } from "../store/id.ts";
-import { createAccessCheck } from "./access.ts";
+import { createAccessCheck } from "../config/access.ts";
 import { DEDUPE_TTL_MS, messageKey } from "./dedupe.ts";
-import { createGroupCommit, type GroupCommitOptions } from "./group_commit.ts";
-import type { InboundMessage } from "./message.ts";
+import { type Commit, createGroupCommit, type GroupCommitOptions } from "../store/group_commit.ts";
+import type { InboundMessage } from "../records/message.ts";
 import type { WelcomeConfig } from "../config/types.ts";
 import { log } from "../log.ts";
-import { addClientKind, planWelcome } from "./events.ts";
+import { planWelcome } from "./events.ts";
+import { addClientKind } from "../records/client_kind.ts";
 
 /** What became of a callback. */
 export type IntakeOutcome = "recorded" | "duplicate" | "refused" | "ignored";
@@ -55,15 +56,13 @@ export interface IntakeDeps {
   /** The welcome sent on `subscribe` / `enter_agent` (default: none). */
   welcome?: WelcomeConfig;
   /**
-   * Combine the commits of concurrent callbacks (see `./group_commit.ts`):
+   * Combine the commits of concurrent callbacks (see `../store/group_commit.ts`):
    * `true` (the default), `false` or its options. The gateway passes its one
    * committer as `commit` instead, built from `gateway.group_commit`.
    */
   groupCommit?: boolean | GroupCommitOptions;
   /** A committer shared with the rest of the process (takes precedence over `groupCommit`). */
-  commit?: (
-    build: (op: Deno.AtomicOperation) => Deno.AtomicOperation,
-  ) => Promise<Deno.KvCommitResult | Deno.KvCommitError>;
+  commit?: Commit;
 }
 
 /** Value of a dedupe marker. */

@@ -18,7 +18,7 @@
  */
 
 import type { FailureText } from "../config/types.ts";
-import type { InboundMessage } from "../intake/message.ts";
+import type { InboundMessage } from "../records/message.ts";
 import { FAILURE_TEXT_DEFAULTS } from "../config/agent_defaults.ts";
 
 /**

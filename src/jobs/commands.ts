@@ -14,11 +14,11 @@
  * @module
  */
 
-import { cancelConversation, conversationJobs } from "./store.ts";
-import type { JobCommand } from "./parse_command.ts";
-import type { JobRecord } from "./types.ts";
+import { cancelConversation, conversationJobs } from "../records/job_store/mod.ts";
+import type { JobCommand } from "../records/command.ts";
+import type { JobRecord } from "../records/job.ts";
 
-export { type JobCommand, parseCommand } from "./parse_command.ts";
+export { type JobCommand, parseCommand } from "../records/command.ts";
 
 /** What a command needs from the runner. */
 export interface CommandContext {
@@ -112,7 +112,7 @@ async function status(ctx: CommandContext, job: JobRecord): Promise<string> {
  * @example Usage
  * ```ts
  * import { answerCommand } from "./commands.ts";
- * import type { JobRecord } from "./types.ts";
+ * import type { JobRecord } from "../records/job.ts";
  * const kv = await Deno.openKv(":memory:");
  * const job = { id: "j1", conversation: "ww1:u1" } as JobRecord;
  * const text = await answerCommand(

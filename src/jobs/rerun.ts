@@ -24,8 +24,8 @@
 
 import { keys } from "../store/keys.ts";
 import { commit } from "../store/kv.ts";
-import { CANCELLED_ERROR, enqueueJob, isCommandJob, listJobs } from "./store.ts";
-import type { JobRecord } from "./types.ts";
+import { CANCELLED_ERROR, enqueueJob, isCommandJob, listJobs } from "../records/job_store/mod.ts";
+import type { JobRecord } from "../records/job.ts";
 
 /** What {@linkcode rerunJob} did. */
 export type RerunOutcome =

@@ -28,32 +28,33 @@
  * @module
  */
 
-import { AgentError, shorten } from "../agent/errors.ts";
-import type { AgentReply } from "../agent/types.ts";
+import { AgentError } from "../records/agent_error.ts";
+import { shorten } from "../text/format.ts";
+import type { AgentReply } from "../records/agent.ts";
 import type { FailureText, JobsConfig } from "../config/types.ts";
 import { apologyFor } from "./apology.ts";
-import type { OutboxItem } from "../delivery/types.ts";
-import { createGroupCommit } from "../intake/group_commit.ts";
+import type { OutboxItem } from "../records/outbox_item.ts";
+import { createGroupCommit } from "../store/group_commit.ts";
 import { type LogFields, type LogLevel, write } from "../log.ts";
 import { newId } from "../store/id.ts";
 import { keys } from "../store/keys.ts";
 import { isTransientKvError } from "../store/kv.ts";
 import { answerCommand } from "./commands.ts";
-import { type JobCommand, parseCommand } from "./parse_command.ts";
+import { type JobCommand, parseCommand } from "../records/command.ts";
 import {
   type Admission,
   CANCELLED_ERROR,
   cancelRequested,
   claimJobs,
-  type Committer,
   commitWhileOwned,
   completeJob,
   heartbeat,
   purgeJobs,
   releaseJob,
   sweepExpired,
-} from "./store.ts";
-import type { JobRecord } from "./types.ts";
+} from "../records/job_store/mod.ts";
+import type { JobRecord } from "../records/job.ts";
+import type { Commit as Committer } from "../store/group_commit.ts";
 
 /** Who an outbox notice goes to. */
 export interface NoticeTarget {
@@ -262,7 +263,7 @@ async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<v
  * @example Usage
  * ```ts
  * import { startRunner } from "./runner.ts";
- * import { addOutboxItems, planNotice, planRecall, planReply } from "../delivery/outbox.ts";
+ * import { addOutboxItems, planNotice, planRecall, planReply } from "../records/outbox.ts";
  * import { resetHistory } from "../agent/run.ts";
  *
  * const kv = await Deno.openKv(":memory:");

@@ -22,16 +22,16 @@
  */
 
 import { basename, dirname } from "node:path";
-import type { MediaFacts } from "../agent/describe.ts";
-import type { InboundAttachment } from "../agent/types.ts";
+import type { MediaFacts } from "../records/describe.ts";
+import type { InboundAttachment } from "../records/agent.ts";
 import type { AppConfig, MediaConfig } from "../config/types.ts";
-import type { JobRecord } from "../jobs/types.ts";
+import type { JobRecord } from "../records/job.ts";
 import { type LogFields, type LogLevel, write } from "../log.ts";
 import { WeComApiError } from "../wecom/errors.ts";
 import { formatBytes, MediaTooLargeError } from "../wecom/media.ts";
 import type { WeComMediaClient } from "../wecom/types.ts";
-import { contentTypeFor, extensionFor } from "./kinds.ts";
-import { fileSize, inboundPath, pruneStore, saveFile } from "./store.ts";
+import { contentTypeFor, extensionFor } from "../attachments/kinds.ts";
+import { fileSize, inboundPath, pruneStore, saveFile } from "../attachments/store.ts";
 import { transcribe } from "./transcribe.ts";
 
 /** What {@linkcode createInboundMedia} needs. */

@@ -23,7 +23,7 @@
  */
 
 import type { TranscriptionConfig } from "../config/types.ts";
-import { describeFetchError, redactSecrets, shorten } from "../agent/errors.ts";
+import { describeFetchError, redactSecrets, shorten } from "../text/format.ts";
 import { guardedFetch, RedirectRefusedError } from "../guarded_fetch.ts";
 
 /** Options of {@linkcode transcribe}. */

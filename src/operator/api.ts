@@ -31,18 +31,22 @@ import { checkAgentOnline } from "../agent/check.ts";
 import { itemSummary, jobSummary } from "../cli/jobs.ts";
 import type { AppConfig, GatewayConfig } from "../config/types.ts";
 import { generateCallbackKeys } from "../crypto/generate.ts";
-import { listDeadLetters, listOutbox, retryDeadLetter } from "../delivery/dead_letters.ts";
-import { addOutboxItems, planNotice } from "../delivery/outbox.ts";
-import type { PacingState } from "../delivery/pacing.ts";
-import type { OutboxItem } from "../delivery/types.ts";
+import {
+  getOutboxItem,
+  listDeadLetters,
+  listOutbox,
+  retryDeadLetter,
+} from "../records/outbox_queries.ts";
+import { addOutboxItems, planNotice } from "../records/outbox.ts";
+import { listPacing } from "../delivery/pacing.ts";
+import type { OutboxItem } from "../records/outbox_item.ts";
 import type { Metrics } from "../http/metrics.ts";
-import { readStoreStats } from "../jobs/stats.ts";
-import { conversationJobs, listJobs } from "../jobs/store.ts";
+import { readStoreStats } from "../records/stats.ts";
+import { conversationJobs, listJobs } from "../records/job_store/mod.ts";
 import { recentProblems } from "../log.ts";
 import { commit } from "../store/kv.ts";
-import { keys } from "../store/keys.ts";
 import { explainErrcode, quotedIp } from "../wecom/errors.ts";
-import type { CachedAccessToken } from "../wecom/token.ts";
+import { readCachedToken } from "../wecom/token.ts";
 import type { History } from "./history.ts";
 import type { VerificationLog, VerificationRecord } from "./verifications.ts";
 
@@ -110,19 +114,15 @@ async function readJson(request: Request): Promise<Record<string, unknown>> {
 async function pacingOf(kv: Deno.Kv, config: GatewayConfig, app: AppConfig, now: number) {
   let members = 0;
   const atLimit: { user: string; until: number }[] = [];
-  for await (
-    const entry of kv.list<PacingState>({ prefix: ["pace", app.corpId, app.agentId] }, {
-      limit: 10_000,
-    })
-  ) {
-    const recent = entry.value.sent.filter((at) => at > now - 3600_000);
+  for (const entry of await listPacing(kv, app, 10_000)) {
+    const recent = entry.state.sent.filter((at) => at > now - 3600_000);
     if (recent.length === 0) continue;
     members++;
     const lastMinute = recent.filter((at) => at > now - 60_000);
     if (lastMinute.length >= config.delivery.perMinute) {
-      atLimit.push({ user: String(entry.key[3]), until: lastMinute[0] + 60_000 });
+      atLimit.push({ user: entry.userId, until: lastMinute[0] + 60_000 });
     } else if (recent.length >= config.delivery.perHour) {
-      atLimit.push({ user: String(entry.key[3]), until: recent[0] + 3600_000 });
+      atLimit.push({ user: entry.userId, until: recent[0] + 3600_000 });
     }
   }
   return { members, atLimit: atLimit.slice(0, 20), perMinute: config.delivery.perMinute };
@@ -146,8 +146,7 @@ async function overview(deps: OperatorApiDeps, now: number) {
     );
     const delivery = stats.apps.find((status) => status.app === app.name);
     const paused = stats.gettokenPaused.find((failure) => failure.app === app.name);
-    const token = (await kv.get<CachedAccessToken>(keys.accessToken(app.corpId, app.agentId)))
-      .value;
+    const token = await readCachedToken(kv, app);
     const untrusted = [
       ...(delivery && !delivery.ok && delivery.errcode === 60020 ? [delivery.message] : []),
       ...failures.filter((f) => f.app === app.name && f.errcode === 60020).map((f) => f.errmsg),
@@ -330,9 +329,9 @@ export function createOperatorApi(
       }
       const outbox = /^\/api\/outbox\/([\w-]{1,64})$/.exec(url.pathname);
       if (outbox && request.method === "GET") {
-        const entry = await deps.kv.get<OutboxItem>(keys.outbox(outbox[1]));
-        if (!entry.value) throw new ApiError(404, `There is no outbox item '${outbox[1]}'.`);
-        return json(itemSummary(entry.value));
+        const item = await getOutboxItem(deps.kv, outbox[1]);
+        if (!item) throw new ApiError(404, `There is no outbox item '${outbox[1]}'.`);
+        return json(itemSummary(item));
       }
       if (url.pathname.startsWith("/api/")) {
         throw new ApiError(404, `There is no operator API route ${route}.`);

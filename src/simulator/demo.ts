@@ -32,8 +32,7 @@ import { loadConfig } from "../config/load.ts";
 import type { AppConfig, GatewayConfig } from "../config/types.ts";
 import { type Gateway, startGateway } from "../gateway.ts";
 import { randomText } from "../crypto/generate.ts";
-import { keys } from "../store/keys.ts";
-import type { JobRecord } from "../jobs/types.ts";
+import { isConversationSettled } from "../records/conversation.ts";
 import { createSimulatedUser, type SimulatedUser } from "./user.ts";
 import { type FakeWeComApi, startFakeWeComApi } from "./wecom_api.ts";
 
@@ -158,36 +157,6 @@ function reachableHost(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
-/**
- * True when nothing is queued or running for `conversation` and no outbox
- * item for it is pending: every reply it will get has been sent.
- */
-async function conversationSettled(kv: Deno.Kv, conversation: string): Promise<boolean> {
-  // Jobs first, then the outbox: a job ends in the same commit that queues its
-  // reply, so once no job is left, every reply still to come is in the outbox.
-  for (const state of ["queued", "running"]) {
-    const ids: string[] = [];
-    for await (const entry of kv.list<string>({ prefix: keys.jobsByStatePrefix(state) })) {
-      ids.push(entry.value);
-    }
-    for (let i = 0; i < ids.length; i += 10) {
-      const jobs = await kv.getMany<JobRecord[]>(ids.slice(i, i + 10).map((id) => keys.job(id)));
-      for (const job of jobs) {
-        if (
-          job.value?.conversation === conversation &&
-          (job.value.state === "queued" || job.value.state === "running")
-        ) {
-          return false;
-        }
-      }
-    }
-  }
-  for await (const _ of kv.list({ prefix: keys.outboxQueuePrefix(conversation) }, { limit: 1 })) {
-    return false;
-  }
-  return true;
-}
-
 async function loadDemoConfig(
   options: DemoOptions,
   appEnv: Record<string, string>,
@@ -240,7 +209,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoEnvironm
     const callbackUrl = `${base}${config.path}`;
     const kv = gateway.kv;
     const corpId = config.apps[0].corpId;
-    const settled = (userId: string) => conversationSettled(kv, `${corpId}:${userId}`);
+    const settled = (userId: string) => isConversationSettled(kv, `${corpId}:${userId}`);
     const userNamed = (userId: string) =>
       createSimulatedUser({
         callbackUrl,

@@ -37,7 +37,7 @@ export const keys = {
   conversationQueuePrefix: (conversation: string): Deno.KvKey => ["conv_q", conversation],
   /**
    * Conversations that may have a runnable job: `["ready", jobId]` → conversation. Written for
-   * each new job and whenever a job ends; the claimer consumes these hints (see src/jobs/store.ts).
+   * each new job and whenever a job ends; the claimer consumes these hints (see src/records/job_store/).
    */
   ready: (id: string): Deno.KvKey => ["ready", id],
   readyPrefix: (): Deno.KvKey => ["ready"],
@@ -97,6 +97,8 @@ export const keys = {
     agentId,
     userId,
   ],
+  /** Prefix of the pacing records of one app's members. */
+  pacingPrefix: (corpId: string, agentId: string): Deno.KvKey => ["pace", corpId, agentId],
   /**
    * Identical texts sent to one member through one app within WeCom's
    * duplicate-check interval (`DuplicateRecord` of src/delivery/duplicate_check.ts),

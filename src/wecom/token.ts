@@ -337,3 +337,42 @@ export async function secretFingerprint(app: Pick<AppConfig, "corpId" | "corpSec
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
   return Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/**
+ * The app's recorded credential failure (gettoken paused while it lasts), or
+ * null when none is recorded. Expired records are returned too: compare
+ * `expiresAt` with the time.
+ *
+ * @example Usage
+ * ```ts
+ * import { readCredentialFailure } from "./token.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * console.assert(await readCredentialFailure(kv, { corpId: "ww1", agentId: "1" }) === null);
+ * kv.close();
+ * ```
+ */
+export async function readCredentialFailure(
+  kv: Deno.Kv,
+  app: Pick<AppConfig, "corpId" | "agentId">,
+): Promise<CredentialFailure | null> {
+  return (await kv.get<CredentialFailure>(keys.credentialFailure(app.corpId, app.agentId))).value;
+}
+
+/**
+ * The app's cached access token record, or null when none is cached. For
+ * status output: callers that send use {@linkcode TokenCache.get}.
+ *
+ * @example Usage
+ * ```ts
+ * import { readCachedToken } from "./token.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * console.assert(await readCachedToken(kv, { corpId: "ww1", agentId: "1" }) === null);
+ * kv.close();
+ * ```
+ */
+export async function readCachedToken(
+  kv: Deno.Kv,
+  app: Pick<AppConfig, "corpId" | "agentId">,
+): Promise<CachedAccessToken | null> {
+  return (await kv.get<CachedAccessToken>(keys.accessToken(app.corpId, app.agentId))).value;
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { commandBackend } from "../../src/agent/backends/command.ts";
 import { createAgentPool } from "../../src/agent/pool.ts";
-import { AgentBackendError, AgentTimeoutError } from "../../src/agent/errors.ts";
+import { AgentBackendError, AgentTimeoutError } from "../../src/records/agent_error.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
 import { agentConfig, live, textRequest } from "./fixtures.ts";
 

@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { AgentRequest } from "../../src/agent/types.ts";
+import type { AgentRequest } from "../../src/records/agent.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
 
 /** An echo agent (timeout 10 s, one worker) with empty backend sections, then `overrides`. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { httpBackend } from "../../src/agent/backends/http.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
-import type { AgentRequest } from "../../src/agent/types.ts";
+import type { AgentRequest } from "../../src/records/agent.ts";
 import { agentConfig, live } from "./fixtures.ts";
 
 function config(url: string, headers: Record<string, string> = {}): AgentConfig {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { openaiBackend } from "../../src/agent/backends/openai.ts";
 import { startFakeOpenAi } from "../fakes/openai_api.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
-import type { HistoryTurn } from "../../src/agent/types.ts";
+import type { HistoryTurn } from "../../src/records/agent.ts";
 import { agentConfig, live, textRequest } from "./fixtures.ts";
 
 const API_KEY = "sk-test-0123456789abcdef";

@@ -16,7 +16,7 @@
  */
 
 import { createAgentPool } from "../../src/agent/pool.ts";
-import { AgentCrashError } from "../../src/agent/errors.ts";
+import { AgentCrashError } from "../../src/records/agent_error.ts";
 import type { LogFields, LogLevel } from "../../src/log.ts";
 import { agentConfig, textRequest } from "./fixtures.ts";
 

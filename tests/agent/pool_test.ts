@@ -6,7 +6,7 @@ import {
   AgentCrashError,
   AgentPoolClosedError,
   AgentTimeoutError,
-} from "../../src/agent/errors.ts";
+} from "../../src/records/agent_error.ts";
 import type { AgentConfig, AgentKind } from "../../src/config/types.ts";
 import type { LogFields, LogLevel } from "../../src/log.ts";
 import { agentConfig, textRequest } from "./fixtures.ts";

@@ -7,13 +7,13 @@ import {
   trimHistory,
 } from "../../src/agent/run.ts";
 import { createAgentPool } from "../../src/agent/pool.ts";
-import { AgentBackendError } from "../../src/agent/errors.ts";
+import { AgentBackendError } from "../../src/records/agent_error.ts";
 import { keys } from "../../src/store/keys.ts";
 import { startFakeOpenAi } from "../fakes/openai_api.ts";
 import type { AgentConfig, AgentKind } from "../../src/config/types.ts";
-import type { HistoryTurn } from "../../src/agent/types.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
-import type { InboundMessage } from "../../src/intake/message.ts";
+import type { HistoryTurn } from "../../src/records/agent.ts";
+import type { JobRecord } from "../../src/records/job.ts";
+import type { InboundMessage } from "../../src/records/message.ts";
 
 const CONVERSATION = "ww1:zhang";
 

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { captureContext } from "../../src/cli/context.ts";
 import { createJobsCommand } from "../../src/cli/jobs.ts";
 import { startDelivery } from "../../src/delivery/deliverer.ts";
-import { listOutbox } from "../../src/delivery/dead_letters.ts";
-import { addOutboxItems, planNotice } from "../../src/delivery/outbox.ts";
+import { listOutbox } from "../../src/records/outbox_queries.ts";
+import { addOutboxItems, planNotice } from "../../src/records/outbox.ts";
 import {
   APP,
   createClock,

@@ -7,8 +7,8 @@ import {
   completeJob,
   enqueueJob,
   getJob,
-} from "../../src/jobs/store.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
+} from "../../src/records/job_store/mod.ts";
+import type { JobRecord } from "../../src/records/job.ts";
 import { workdir } from "./run_cli.ts";
 
 const CORP = "wwrerun00000000001";

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { captureContext } from "../../src/cli/context.ts";
 import { createJobsCommand } from "../../src/cli/jobs.ts";
-import type { AppDeliveryStatus } from "../../src/delivery/deliverer.ts";
-import { listDeadLetters, listOutbox } from "../../src/delivery/dead_letters.ts";
-import type { OutboxItem } from "../../src/delivery/types.ts";
-import { claimNext, completeJob, enqueueJob, getJob } from "../../src/jobs/store.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
+import type { AppDeliveryStatus } from "../../src/records/app_status.ts";
+import { listDeadLetters, listOutbox } from "../../src/records/outbox_queries.ts";
+import type { OutboxItem } from "../../src/records/outbox_item.ts";
+import { claimNext, completeJob, enqueueJob, getJob } from "../../src/records/job_store/mod.ts";
+import type { JobRecord } from "../../src/records/job.ts";
 import { keys } from "../../src/store/keys.ts";
 import { runCli, workdir } from "./run_cli.ts";
 

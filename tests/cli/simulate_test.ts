@@ -4,7 +4,7 @@ import { createSimulateCommand } from "../../src/cli/simulate.ts";
 import type { AppConfig } from "../../src/config/types.ts";
 import { decrypt, importAppCrypto } from "../../src/crypto/mod.ts";
 import { type Gateway, startGateway } from "../../src/gateway.ts";
-import { listJobs } from "../../src/jobs/store.ts";
+import { listJobs } from "../../src/records/job_store/mod.ts";
 import { type LogSink, setLogSink } from "../../src/log.ts";
 import { randomApp, testConfig } from "../fakes/config.ts";
 import { dotenv, runCli, workdir } from "./run_cli.ts";

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import type { DeliveryConfig } from "../../src/config/types.ts";
 import { type DeliveryDeps, startDelivery } from "../../src/delivery/deliverer.ts";
-import { listOutbox } from "../../src/delivery/dead_letters.ts";
+import { listOutbox } from "../../src/records/outbox_queries.ts";
 import {
   addOutboxItems,
   cancelPending,
   planNotice,
   planRecall,
   planReply,
-} from "../../src/delivery/outbox.ts";
-import type { OutboxItem } from "../../src/delivery/types.ts";
+} from "../../src/records/outbox.ts";
+import type { OutboxItem } from "../../src/records/outbox_item.ts";
 import type { LogFields, LogLevel } from "../../src/log.ts";
 import { keys } from "../../src/store/keys.ts";
 import { visibleText } from "../../src/delivery/duplicate_check.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { markdownToText } from "../../src/delivery/markdown.ts";
-import { splitMessage, WECOM_MAX_MESSAGE_BYTES } from "../../src/delivery/split.ts";
+import { splitMessage, WECOM_MAX_MESSAGE_BYTES } from "../../src/text/split.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text).length;
 

@@ -2,9 +2,9 @@
 // the media id kept, a resend after a lost answer delivered once.
 import assert from "node:assert/strict";
 import { startDelivery } from "../../src/delivery/deliverer.ts";
-import { addOutboxItems, planReply } from "../../src/delivery/outbox.ts";
+import { addOutboxItems, planReply } from "../../src/records/outbox.ts";
 import { createMessagePreparer } from "../../src/delivery/prepare.ts";
-import type { MediaMessage, OutboxItem } from "../../src/delivery/types.ts";
+import type { MediaMessage, OutboxItem } from "../../src/records/outbox_item.ts";
 import { keys } from "../../src/store/keys.ts";
 import { createWeComClient } from "../../src/wecom/client.ts";
 import { fakeAppConfig, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";

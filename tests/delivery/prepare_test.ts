@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createMessagePreparer, passThrough } from "../../src/delivery/prepare.ts";
-import type { MediaMessage, OutboxItem } from "../../src/delivery/types.ts";
+import type { MediaMessage, OutboxItem } from "../../src/records/outbox_item.ts";
 import { keys } from "../../src/store/keys.ts";
 import { createWeComClient } from "../../src/wecom/client.ts";
 import { fakeAppConfig, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";

@@ -3,7 +3,7 @@ import { HERMES_DEFAULTS } from "../../src/agent/backends/hermes.ts";
 import { FAILURE_TEXT_DEFAULTS } from "../../src/config/validate_agent.ts";
 import { rerunJob } from "../../src/jobs/rerun.ts";
 import { agentSession } from "../../src/agent/session_ids.ts";
-import { listJobs } from "../../src/jobs/store.ts";
+import { listJobs } from "../../src/records/job_store/mod.ts";
 import { setLogSink } from "../../src/log.ts";
 import { type FakeHermes, startFakeHermes } from "../fakes/hermes_api.ts";
 import { startWorld, type World } from "../fakes/world.ts";

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import type { AppConfig, GatewayConfig } from "../../src/config/types.ts";
 import { type Gateway, type GatewayRole, startGateway } from "../../src/gateway.ts";
-import { countJobs } from "../../src/jobs/store.ts";
+import { countJobs } from "../../src/records/job_store/mod.ts";
 import { setLogSink } from "../../src/log.ts";
 import type { SealedCallback } from "../../src/simulator/seal.ts";
 import type { FakeWeComApi } from "../../src/simulator/wecom_api.ts";

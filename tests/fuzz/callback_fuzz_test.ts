@@ -29,7 +29,7 @@ import { createRouter } from "../../src/http/router.ts";
 import { startCallbackServer } from "../../src/http/server.ts";
 import { defaultHttpConfig } from "../../src/config/validate_http.ts";
 import { createIntake } from "../../src/intake/record.ts";
-import { countJobs } from "../../src/jobs/store.ts";
+import { countJobs } from "../../src/records/job_store/mod.ts";
 import { setLogSink } from "../../src/log.ts";
 import { textMessage } from "../../src/simulator/seal.ts";
 import { testConfig } from "../fakes/config.ts";

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { computeSignature, encrypt, importAppCrypto } from "../../src/crypto/mod.ts";
 import { createCallbackHandler, prepareApps } from "../../src/http/callback.ts";
 import { createIntake } from "../../src/intake/record.ts";
-import { countJobs } from "../../src/jobs/store.ts";
+import { countJobs } from "../../src/records/job_store/mod.ts";
 import { setLogSink } from "../../src/log.ts";
 import { textMessage } from "../../src/simulator/seal.ts";
 import { randomApp, testConfig } from "../fakes/config.ts";

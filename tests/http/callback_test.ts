@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { AppConfig, GatewayConfig } from "../../src/config/types.ts";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { startGateway } from "../../src/gateway.ts";
-import { listJobs } from "../../src/jobs/store.ts";
+import { listJobs } from "../../src/records/job_store/mod.ts";
 import { setLogSink } from "../../src/log.ts";
 import { keys } from "../../src/store/keys.ts";
 import {

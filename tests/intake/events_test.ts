@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import type { WelcomeConfig } from "../../src/config/types.ts";
-import type { OutboxItem } from "../../src/delivery/types.ts";
-import { addClientKind, clientKindOf, isWelcomeEvent } from "../../src/intake/events.ts";
-import type { InboundMessage } from "../../src/intake/message.ts";
+import type { OutboxItem } from "../../src/records/outbox_item.ts";
+import { isWelcomeEvent } from "../../src/intake/events.ts";
+import { addClientKind, clientKindOf } from "../../src/records/client_kind.ts";
+import type { InboundMessage } from "../../src/records/message.ts";
 import { createIntake } from "../../src/intake/record.ts";
 import { setLogSink } from "../../src/log.ts";
 import { keys } from "../../src/store/keys.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { answerCommand, formatAge, HELP_TEXT, parseCommand } from "../../src/jobs/commands.ts";
-import { claimNext, getJob } from "../../src/jobs/store.ts";
-import type { InboundMessage } from "../../src/intake/message.ts";
+import { claimNext, getJob } from "../../src/records/job_store/mod.ts";
+import type { InboundMessage } from "../../src/records/message.ts";
 import { send, textJob } from "./job_fixtures.ts";
 
 const base = { corpId: "ww1", userId: "alice", createTime: 0, agentId: "1000002", msgId: "1" };

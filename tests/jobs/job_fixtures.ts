@@ -5,17 +5,17 @@
  * @module
  */
 
-import type { AgentReply } from "../../src/agent/types.ts";
+import type { AgentReply } from "../../src/records/agent.ts";
 import type { JobsConfig } from "../../src/config/types.ts";
-import { addOutboxItems, planNotice, planRecall, planReply } from "../../src/delivery/outbox.ts";
-import type { OutboxItem } from "../../src/delivery/types.ts";
+import { addOutboxItems, planNotice, planRecall, planReply } from "../../src/records/outbox.ts";
+import type { OutboxItem } from "../../src/records/outbox_item.ts";
 import type { OutboxPlanner, RunnerDeps } from "../../src/jobs/runner.ts";
-import { enqueueJob } from "../../src/jobs/store.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
+import { enqueueJob } from "../../src/records/job_store/mod.ts";
+import type { JobRecord } from "../../src/records/job.ts";
 import { newId } from "../../src/store/id.ts";
 import { keys } from "../../src/store/keys.ts";
 
-/** The real outbox functions of src/delivery/outbox.ts. */
+/** The real outbox functions of src/records/outbox.ts. */
 export const plan: OutboxPlanner = {
   reply: planReply,
   notice: planNotice,

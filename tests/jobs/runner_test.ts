@@ -3,7 +3,7 @@ import {
   AgentCrashError,
   AgentPoolClosedError,
   AgentTimeoutError,
-} from "../../src/agent/errors.ts";
+} from "../../src/records/agent_error.ts";
 import { appendHistory, loadHistory, resetHistory } from "../../src/agent/run.ts";
 import { DEAD_NOTICE, startRunner } from "../../src/jobs/runner.ts";
 import { FAILURE_TEXT_DEFAULTS } from "../../src/config/validate_agent.ts";
@@ -11,12 +11,12 @@ import {
   cancelConversation,
   CANCELLED_ERROR,
   claimNext,
-  type Committer,
   countJobs,
   getJob,
   sweepExpired,
-} from "../../src/jobs/store.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
+} from "../../src/records/job_store/mod.ts";
+import type { JobRecord } from "../../src/records/job.ts";
+import type { Commit as Committer } from "../../src/store/group_commit.ts";
 import { keys } from "../../src/store/keys.ts";
 import {
   gatedAgent,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { MediaConfig } from "../../src/config/types.ts";
-import type { InboundMessage } from "../../src/intake/message.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
+import type { InboundMessage } from "../../src/records/message.ts";
+import type { JobRecord } from "../../src/records/job.ts";
 import { createInboundMedia } from "../../src/media/inbound.ts";
 import { createWeComClient } from "../../src/wecom/client.ts";
 import { fakeAppConfig, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";

@@ -42,9 +42,9 @@
  */
 
 import type { AgentConfig } from "../../config/types.ts";
-import type { AgentReply, AgentRequest } from "../types.ts";
+import type { AgentReply, AgentRequest } from "../../records/agent.ts";
 import { parseReply, parseStructuredReply } from "../reply.ts";
-import { shorten } from "../errors.ts";
+import { shorten } from "../../text/format.ts";
 
 /** Time between SIGTERM and SIGKILL when a run is stopped, by default. */
 export const DEFAULT_KILL_GRACE_MS = 2000;

@@ -21,8 +21,8 @@
  */
 
 import type { AgentConfig } from "../../config/types.ts";
-import type { AgentReply, AgentRequest } from "../types.ts";
-import { describeMessage } from "../describe.ts";
+import type { AgentReply, AgentRequest } from "../../records/agent.ts";
+import { describeMessage } from "../../records/describe.ts";
 
 /**
  * Answers with the request's text, or the description of a non-text message.

@@ -34,7 +34,7 @@
  */
 
 import type { AgentConfig, HermesConfig } from "../../config/types.ts";
-import type { AgentReply, AgentRequest } from "../types.ts";
+import type { AgentReply, AgentRequest } from "../../records/agent.ts";
 import { headerSafe } from "../session_ids.ts";
 import { buildChatMessages, completeChat, headerSecrets } from "./openai.ts";
 import { HERMES_CONFIG_DEFAULTS, TRUNCATION_MARKER_DEFAULT } from "../../config/agent_defaults.ts";

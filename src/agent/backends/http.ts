@@ -27,9 +27,9 @@
  */
 
 import type { AgentConfig } from "../../config/types.ts";
-import type { AgentReply, AgentRequest } from "../types.ts";
+import type { AgentReply, AgentRequest } from "../../records/agent.ts";
 import { parseReply, structuredAttachments } from "../reply.ts";
-import { describeFetchError, redactSecrets, shorten } from "../errors.ts";
+import { describeFetchError, redactSecrets, shorten } from "../../text/format.ts";
 import { guardedFetch, RedirectRefusedError } from "../../guarded_fetch.ts";
 
 /** The JSON body the webhook receives. */
@@ -42,7 +42,7 @@ export interface WebhookPayload {
   user_id: string;
   /** The message as text (a description for non-text messages). */
   text: string;
-  /** The whole typed message (see `src/intake/message.ts`). */
+  /** The whole typed message (see `src/records/message.ts`). */
   message: AgentRequest["message"];
   /** The message's downloaded files (only when there are any). */
   attachments?: WebhookAttachment[];

@@ -28,9 +28,9 @@
  */
 
 import type { AgentConfig } from "../../config/types.ts";
-import type { AgentReply, AgentRequest } from "../types.ts";
+import type { AgentReply, AgentRequest } from "../../records/agent.ts";
 import { parseReply } from "../reply.ts";
-import { describeFetchError, redactSecrets, shorten } from "../errors.ts";
+import { describeFetchError, redactSecrets, shorten } from "../../text/format.ts";
 import { BackendFailure, type FailureContext, httpFailure, retryAfterMs } from "./failure.ts";
 import { retryWithin } from "./retry.ts";
 import { TRUNCATION_MARKER_DEFAULT } from "../../config/agent_defaults.ts";

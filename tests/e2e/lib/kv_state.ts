@@ -14,9 +14,9 @@
  * @module
  */
 
-import { countJobs } from "../../../src/jobs/store.ts";
-import type { JobState } from "../../../src/jobs/types.ts";
-import type { OutboxItem } from "../../../src/delivery/types.ts";
+import { countJobs } from "../../../src/records/job_store/mod.ts";
+import type { JobState } from "../../../src/records/job.ts";
+import type { OutboxItem } from "../../../src/records/outbox_item.ts";
 import { keys } from "../../../src/store/keys.ts";
 import { waitFor } from "../../lib/wait.ts";
 

@@ -9,7 +9,7 @@
  *
  * @example Usage
  * ```ts
- * import { AgentError, AgentTimeoutError } from "./errors.ts";
+ * import { AgentError, AgentTimeoutError } from "./agent_error.ts";
  * const error: unknown = new AgentTimeoutError("job-1", 90_000);
  * if (error instanceof AgentError) {
  *   console.assert(error.kind === "timeout" && error.jobId === "job-1");
@@ -19,6 +19,8 @@
  *
  * @module
  */
+
+import { formatDuration, shorten } from "../text/format.ts";
 
 /**
  * Why a run failed.
@@ -48,7 +50,7 @@ export class AgentError extends Error {
    *
    * @example Usage
    * ```ts
-   * import { AgentError } from "./errors.ts";
+   * import { AgentError } from "./agent_error.ts";
    * const error = new AgentError("job-1", "backend", "the webhook answered HTTP 502");
    * console.assert(error.kind === "backend");
    * ```
@@ -72,7 +74,7 @@ export class AgentTimeoutError extends AgentError {
    *
    * @example Usage
    * ```ts
-   * import { AgentTimeoutError } from "./errors.ts";
+   * import { AgentTimeoutError } from "./agent_error.ts";
    * console.assert(new AgentTimeoutError("j", 1_800_000).message.includes("30 min"));
    * ```
    */
@@ -90,7 +92,7 @@ export class AgentCancelledError extends AgentError {
    *
    * @example Usage
    * ```ts
-   * import { AgentCancelledError } from "./errors.ts";
+   * import { AgentCancelledError } from "./agent_error.ts";
    * console.assert(new AgentCancelledError("j").kind === "cancelled");
    * ```
    */
@@ -107,7 +109,7 @@ export class AgentCrashError extends AgentError {
    *
    * @example Usage
    * ```ts
-   * import { AgentCrashError } from "./errors.ts";
+   * import { AgentCrashError } from "./agent_error.ts";
    * const error = new AgentCrashError("j", "Uncaught Error: boom");
    * console.assert(error.message === "the agent crashed" && error.detail.includes("boom"));
    * ```
@@ -125,7 +127,7 @@ export class AgentBackendError extends AgentError {
    *
    * @example Usage
    * ```ts
-   * import { AgentBackendError } from "./errors.ts";
+   * import { AgentBackendError } from "./agent_error.ts";
    * const error = new AgentBackendError("j", "the model API answered HTTP 500");
    * console.assert(error.message.includes("HTTP 500"));
    * ```
@@ -143,7 +145,7 @@ export class AgentPoolClosedError extends AgentError {
    *
    * @example Usage
    * ```ts
-   * import { AgentPoolClosedError } from "./errors.ts";
+   * import { AgentPoolClosedError } from "./agent_error.ts";
    * console.assert(new AgentPoolClosedError("j").kind === "closed");
    * ```
    */
@@ -151,77 +153,4 @@ export class AgentPoolClosedError extends AgentError {
     super(jobId, "closed", "the gateway is shutting down");
     this.name = "AgentPoolClosedError";
   }
-}
-
-/**
- * Formats milliseconds the way a person says them: "800 ms", "45 s", "1.5 min", "2 h".
- *
- * @example Usage
- * ```ts
- * import { formatDuration } from "./errors.ts";
- * console.assert(formatDuration(1_800_000) === "30 min");
- * ```
- */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${round1(ms / 1000)} s`;
-  if (ms < 3_600_000) return `${round1(ms / 60_000)} min`;
-  return `${round1(ms / 3_600_000)} h`;
-}
-
-function round1(value: number): string {
-  return String(Math.round(value * 10) / 10);
-}
-
-/**
- * Cuts `text` to at most `max` characters (code points), ending with "…" when cut.
- *
- * @example Usage
- * ```ts
- * import { shorten } from "./errors.ts";
- * console.assert(shorten("abcdef", 4) === "abc…");
- * ```
- */
-export function shorten(text: string, max: number): string {
-  const chars = Array.from(text);
-  if (chars.length <= max) return text;
-  return chars.slice(0, Math.max(0, max - 1)).join("") + "…";
-}
-
-/**
- * Replaces every occurrence of each secret (of 4 or more characters) in `text`
- * with "[redacted]", for error messages built from what a remote API said.
- *
- * @example Usage
- * ```ts
- * import { redactSecrets } from "./errors.ts";
- * console.assert(redactSecrets("bad key sk-123", ["sk-123"]) === "bad key [redacted]");
- * ```
- */
-export function redactSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret && secret.length >= 4) out = out.split(secret).join("[redacted]");
-  }
-  return out;
-}
-
-/**
- * Describes why a `fetch` failed, without the request URL (it may carry a
- * token): Deno's "fetch failed" plus the cause, e.g. "Connection refused".
- *
- * @example Usage
- * ```ts
- * import { describeFetchError } from "./errors.ts";
- * const error = new TypeError("fetch failed", {
- *   cause: new Error("error sending request for url (http://h/x?token=1): Connection refused"),
- * });
- * console.assert(describeFetchError(error) === "fetch failed: error sending request: Connection refused");
- * ```
- */
-export function describeFetchError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? error.cause.message : "";
-  const text = cause ? `${error.message}: ${cause}` : error.message;
-  return text.replace(/\s*for url \([^)]*\)/g, "").replace(/\bhttps?:\/\/\S+/g, "(url)");
 }

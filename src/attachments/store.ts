@@ -26,7 +26,7 @@
  */
 
 import { dirname, join, resolve, sep } from "node:path";
-import type { ReplyAttachment } from "../agent/types.ts";
+import type { ReplyAttachment } from "../records/agent.ts";
 
 /** A path segment safe to use as one folder or file name (no `/`, no `..`). */
 export function safeSegment(value: string): string {

@@ -15,10 +15,10 @@ import {
   purgeJobs,
   releaseJob,
   sweepExpired,
-} from "../../src/jobs/store.ts";
-import type { JobRecord } from "../../src/jobs/types.ts";
+} from "../../src/records/job_store/mod.ts";
+import type { JobRecord } from "../../src/records/job.ts";
 import { keys } from "../../src/store/keys.ts";
-import { enqueue, outbox, plan, send, textJob, textOf } from "./job_fixtures.ts";
+import { enqueue, outbox, plan, send, textJob, textOf } from "../jobs/job_fixtures.ts";
 
 const LEASE = 60_000;
 const T0 = Date.UTC(2030, 0, 1);

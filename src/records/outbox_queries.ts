@@ -9,7 +9,7 @@
  *
  * @example Usage
  * ```ts
- * import { listDeadLetters, retryDeadLetter } from "./dead_letters.ts";
+ * import { listDeadLetters, retryDeadLetter } from "./outbox_queries.ts";
  * const kv = await Deno.openKv(":memory:");
  * for (const item of await listDeadLetters(kv, { limit: 10 })) {
  *   await retryDeadLetter(kv, item.id);
@@ -24,7 +24,7 @@ import { commit } from "../store/kv.ts";
 import { newId } from "../store/id.ts";
 import { keys } from "../store/keys.ts";
 import { addOutboxItems, withoutLease } from "./outbox.ts";
-import type { OutboxItem, OutboxState } from "./types.ts";
+import type { OutboxItem, OutboxState } from "./outbox_item.ts";
 
 /** Options of {@linkcode listDeadLetters}. */
 export interface ListDeadLettersOptions {
@@ -37,7 +37,7 @@ export interface ListDeadLettersOptions {
  *
  * @example Usage
  * ```ts
- * import { listDeadLetters } from "./dead_letters.ts";
+ * import { listDeadLetters } from "./outbox_queries.ts";
  * const kv = await Deno.openKv(":memory:");
  * console.assert((await listDeadLetters(kv)).length === 0);
  * kv.close();
@@ -65,7 +65,7 @@ export async function listDeadLetters(
  *
  * @example Usage
  * ```ts ignore
- * import { retryDeadLetter } from "./dead_letters.ts";
+ * import { retryDeadLetter } from "./outbox_queries.ts";
  * const item = await retryDeadLetter(kv, "0190…");
  * console.log(`queued again as ${item.id}`);
  * ```
@@ -131,7 +131,7 @@ export interface PurgeDeadLettersOptions {
  *
  * @example Usage
  * ```ts
- * import { purgeDeadLetters } from "./dead_letters.ts";
+ * import { purgeDeadLetters } from "./outbox_queries.ts";
  * const kv = await Deno.openKv(":memory:");
  * const purged = await purgeDeadLetters(kv, { olderThan: Date.now() - 7 * 86_400_000 });
  * console.assert(purged === 0);
@@ -193,7 +193,7 @@ export interface ListOutboxOptions {
  *
  * @example Usage
  * ```ts
- * import { listOutbox } from "./dead_letters.ts";
+ * import { listOutbox } from "./outbox_queries.ts";
  * const kv = await Deno.openKv(":memory:");
  * const pending = await listOutbox(kv, { state: "pending" });
  * console.assert(pending.length === 0);
@@ -227,4 +227,93 @@ async function getItems(kv: Deno.Kv, ids: string[]): Promise<OutboxItem[]> {
     for (const entry of entries) if (entry.value !== null) items.push(entry.value);
   }
   return items;
+}
+
+/**
+ * Counts outbox items by state.
+ *
+ * @example Usage
+ * ```ts
+ * import { countOutbox } from "./outbox_queries.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * console.assert((await countOutbox(kv)).pending === 0);
+ * kv.close();
+ * ```
+ */
+export async function countOutbox(kv: Deno.Kv): Promise<Record<OutboxState, number>> {
+  const counts: Record<OutboxState, number> = { pending: 0, sent: 0, dead: 0 };
+  for await (const entry of kv.list<OutboxItem>({ prefix: keys.outboxPrefix() })) {
+    counts[entry.value.state] = (counts[entry.value.state] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/**
+ * Counts dead letters, reading at most `limit` index entries (a metrics scrape
+ * stays bounded however many there are).
+ *
+ * @example Usage
+ * ```ts
+ * import { countDeadLetters } from "./outbox_queries.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * console.assert(await countDeadLetters(kv) === 0);
+ * kv.close();
+ * ```
+ */
+export async function countDeadLetters(kv: Deno.Kv, limit?: number): Promise<number> {
+  let count = 0;
+  for await (const _ of kv.list({ prefix: keys.deadLetterPrefix() }, { limit })) count++;
+  return count;
+}
+
+/**
+ * Reads one outbox item, or null when there is none with this id.
+ *
+ * @example Usage
+ * ```ts
+ * import { getOutboxItem } from "./outbox_queries.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * console.assert(await getOutboxItem(kv, "nope") === null);
+ * kv.close();
+ * ```
+ */
+export async function getOutboxItem(kv: Deno.Kv, id: string): Promise<OutboxItem | null> {
+  return (await kv.get<OutboxItem>(keys.outbox(id))).value;
+}
+
+/**
+ * Every outbox item whose id was made at `since` (epoch ms) or later, in id
+ * order (item ids start with their creation time, see `newId`).
+ *
+ * @example Usage
+ * ```ts
+ * import { outboxItemsSince } from "./outbox_queries.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * for await (const item of outboxItemsSince(kv, Date.now() - 60_000)) console.log(item.id);
+ * kv.close();
+ * ```
+ */
+export async function* outboxItemsSince(kv: Deno.Kv, since: number): AsyncGenerator<OutboxItem> {
+  const start = keys.outbox(Math.max(0, since).toString(16).padStart(12, "0"));
+  for await (const entry of kv.list<OutboxItem>({ prefix: keys.outboxPrefix(), start })) {
+    yield entry.value;
+  }
+}
+
+/**
+ * True when the conversation has an outbox item still to deliver.
+ *
+ * @example Usage
+ * ```ts
+ * import { hasPendingOutbox } from "./outbox_queries.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * console.assert(!(await hasPendingOutbox(kv, "ww1:u1")));
+ * kv.close();
+ * ```
+ */
+export async function hasPendingOutbox(kv: Deno.Kv, conversation: string): Promise<boolean> {
+  for await (const _ of kv.list({ prefix: keys.outboxQueuePrefix(conversation) }, { limit: 1 })) {
+    return true;
+  }
+  return false;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { splitMessage, splitMessageDetailed, type SplitResult } from "../../src/delivery/split.ts";
+import { splitMessage, splitMessageDetailed, type SplitResult } from "../../src/text/split.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text).length;

@@ -24,8 +24,8 @@
  * @module
  */
 
-import type { InboundMessage } from "../intake/message.ts";
-import type { InboundAttachment } from "./types.ts";
+import type { InboundMessage } from "./message.ts";
+import type { InboundAttachment } from "./agent.ts";
 
 /** What became of the message's file (see `src/media/inbound.ts`). */
 export interface MediaFacts {

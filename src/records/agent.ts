@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { InboundMessage } from "../intake/message.ts";
+import type { InboundMessage } from "./message.ts";
 
 /** One turn of stored conversation history (openai backend). */
 export interface HistoryTurn {

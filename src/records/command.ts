@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { InboundMessage } from "../intake/message.ts";
+import type { InboundMessage } from "./message.ts";
 
 /** What a command asks for; `/new` is an alias of `/reset`. */
 export type JobCommand = "reset" | "stop" | "status" | "help";
@@ -32,7 +32,7 @@ const MAX_PADDING = 64;
  *
  * @example Usage
  * ```ts
- * import { parseCommand } from "./parse_command.ts";
+ * import { parseCommand } from "./command.ts";
  * const base = { corpId: "ww1", userId: "u1", createTime: 0, agentId: "1", msgId: "1" };
  * console.assert(parseCommand({ ...base, type: "text", content: " /stop " }) === "stop");
  * console.assert(parseCommand({ ...base, type: "text", content: "/stop now" }) === null);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createAccessCheck } from "../../src/intake/access.ts";
+import { createAccessCheck } from "../../src/config/access.ts";
 
 Deno.test("nobody is allowed by default", () => {
   const allowed = createAccessCheck({ allowAll: false, allowedUsers: [] });

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { InboundMessage } from "../intake/message.ts";
+import type { InboundMessage } from "./message.ts";
 
 /** Lifecycle: queued → running (lease + heartbeat) → done | failed | dead. */
 export type JobState = "queued" | "running" | "done" | "failed" | "dead";

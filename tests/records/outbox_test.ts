@@ -6,8 +6,8 @@ import {
   planNotice,
   planRecall,
   planReply,
-} from "../../src/delivery/outbox.ts";
-import type { OutboxItem } from "../../src/delivery/types.ts";
+} from "../../src/records/outbox.ts";
+import type { OutboxItem } from "../../src/records/outbox_item.ts";
 import { keys } from "../../src/store/keys.ts";
 
 const job = { id: "job42", conversation: "wwcorp:zhangsan", app: "default", userId: "zhangsan" };

@@ -6,7 +6,7 @@ import {
   kindForName,
   planUpload,
   sniffFormat,
-} from "../../src/media/kinds.ts";
+} from "../../src/attachments/kinds.ts";
 import { amr, blob, gif, jpg, mp4, png } from "../fakes/media_samples.ts";
 
 const MB = 1024 * 1024;

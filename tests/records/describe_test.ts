@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { describeMessage } from "../../src/agent/describe.ts";
+import { describeMessage } from "../../src/records/describe.ts";
 import { echoBackend } from "../../src/agent/backends/echo.ts";
-import type { InboundMessage } from "../../src/intake/message.ts";
+import type { InboundMessage } from "../../src/records/message.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
-import type { AgentRequest } from "../../src/agent/types.ts";
+import type { AgentRequest } from "../../src/records/agent.ts";
 
 const base = { corpId: "ww1", userId: "zhang", createTime: 1700000000, agentId: "1000002" };
 

@@ -7,10 +7,10 @@ import {
   createGroupCommit,
   estimateValueBytes,
   type GroupCommit,
-} from "../../src/intake/group_commit.ts";
-import type { InboundMessage } from "../../src/intake/message.ts";
+} from "../../src/store/group_commit.ts";
+import type { InboundMessage } from "../../src/records/message.ts";
 import { createIntake } from "../../src/intake/record.ts";
-import { listJobs } from "../../src/jobs/store.ts";
+import { listJobs } from "../../src/records/job_store/mod.ts";
 import { setLogSink } from "../../src/log.ts";
 import { sealCallback, textMessage } from "../../src/simulator/seal.ts";
 import { randomApp, testConfig } from "../fakes/config.ts";

@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { AccessConfig } from "../config/types.ts";
+import type { AccessConfig } from "./types.ts";
 
 /** Returns a fast predicate `(corpId, userId) => boolean` for the configured allowlist. */
 export function createAccessCheck(

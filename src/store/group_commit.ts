@@ -43,10 +43,35 @@
  * @module
  */
 
-import { commit as commitWithRetry } from "../store/kv.ts";
+import { commit as commitWithRetry } from "./kv.ts";
 
 /** Adds checks and mutations to `op` (and returns it), as for `kv.atomic()`. */
 export type AtomicBuilder = (op: Deno.AtomicOperation) => Deno.AtomicOperation;
+
+/**
+ * Commits the atomic operation `build` fills in. The one commit type every
+ * writer takes: {@linkcode directCommit} (a commit of its own, lock errors
+ * retried) or a {@linkcode GroupCommit} (shares one durable KV commit with
+ * concurrent operations; each keeps its own checks and gets the result it
+ * would get alone).
+ */
+export type Commit = (build: AtomicBuilder) => Promise<Deno.KvCommitResult | Deno.KvCommitError>;
+
+/**
+ * The default {@linkcode Commit}: one commit of its own over `kv.atomic()`, lock errors retried.
+ *
+ * @example Usage
+ * ```ts
+ * import { directCommit } from "./group_commit.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * const result = await directCommit(kv)((op) => op.set(["a"], 1));
+ * console.assert(result.ok);
+ * kv.close();
+ * ```
+ */
+export function directCommit(kv: Deno.Kv): Commit {
+  return (build) => commitWithRetry(() => build(kv.atomic()));
+}
 
 /** Options of {@linkcode createGroupCommit}; the defaults stay below Deno KV's limits. */
 export interface GroupCommitOptions {

@@ -20,13 +20,13 @@
  * @module
  */
 
-import type { AgentReply } from "../agent/types.ts";
-import type { JobRecord } from "../jobs/types.ts";
+import type { AgentReply } from "./agent.ts";
+import type { JobRecord } from "./job.ts";
 import { commit } from "../store/kv.ts";
 import { newId } from "../store/id.ts";
 import { keys } from "../store/keys.ts";
-import type { MediaMessage, OutboxItem } from "./types.ts";
-import { splitMessage, WECOM_MAX_MESSAGE_BYTES } from "./split.ts";
+import type { MediaMessage, OutboxItem } from "./outbox_item.ts";
+import { splitMessage, WECOM_MAX_MESSAGE_BYTES } from "../text/split.ts";
 
 /** `lastError` of an item that was cancelled before it was sent (not a dead letter). */
 export const CANCELLED = "cancelled";

@@ -4,12 +4,18 @@ import {
   listOutbox,
   purgeDeadLetters,
   retryDeadLetter,
-} from "../../src/delivery/dead_letters.ts";
+} from "../../src/records/outbox_queries.ts";
 import { startDelivery } from "../../src/delivery/deliverer.ts";
-import { addOutboxItems, planNotice } from "../../src/delivery/outbox.ts";
-import type { OutboxItem } from "../../src/delivery/types.ts";
+import { addOutboxItems, planNotice } from "../../src/records/outbox.ts";
+import type { OutboxItem } from "../../src/records/outbox_item.ts";
 import { keys } from "../../src/store/keys.ts";
-import { APP, createClock, createFakeWeCom, DELIVERY, wecomError } from "./fake_client.ts";
+import {
+  APP,
+  createClock,
+  createFakeWeCom,
+  DELIVERY,
+  wecomError,
+} from "../delivery/fake_client.ts";
 
 function items(now: number, userId: string, texts: string[]): OutboxItem[] {
   const target = { conversation: `${APP.corpId}:${userId}`, app: APP.name, userId, jobId: "j" };

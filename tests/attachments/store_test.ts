@@ -7,7 +7,7 @@ import {
   safeSegment,
   saveFile,
   storeReplyFiles,
-} from "../../src/media/store.ts";
+} from "../../src/attachments/store.ts";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "media-store-" }));

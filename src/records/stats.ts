@@ -16,12 +16,12 @@
  */
 
 import type { AppConfig } from "../config/types.ts";
-import type { AppDeliveryStatus } from "../delivery/deliverer.ts";
-import type { OutboxItem, OutboxState } from "../delivery/types.ts";
-import { keys } from "../store/keys.ts";
-import type { CredentialFailure } from "../wecom/token.ts";
-import { countJobs } from "./store.ts";
-import type { JobState } from "./types.ts";
+import { type AppDeliveryStatus, listAppStatuses } from "./app_status.ts";
+import type { OutboxState } from "./outbox_item.ts";
+import { countDeadLetters, countOutbox } from "./outbox_queries.ts";
+import { type CredentialFailure, readCredentialFailure } from "../wecom/token.ts";
+import { countJobs } from "./job_store/mod.ts";
+import type { JobState } from "./job.ts";
 
 /** A gettoken pause after WeCom refused an app's credentials. */
 export type PausedGettoken = CredentialFailure & { app: string };
@@ -37,15 +37,6 @@ export interface StoreStats {
   gettokenPaused: PausedGettoken[];
 }
 
-/** Counts outbox items by state. */
-export async function countOutbox(kv: Deno.Kv): Promise<Record<OutboxState, number>> {
-  const counts: Record<OutboxState, number> = { pending: 0, sent: 0, dead: 0 };
-  for await (const entry of kv.list<OutboxItem>({ prefix: keys.outboxPrefix() })) {
-    counts[entry.value.state] = (counts[entry.value.state] ?? 0) + 1;
-  }
-  return counts;
-}
-
 /** Reads the summary; `apps` are the configured apps (for their gettoken pauses). */
 export async function readStoreStats(
   kv: Deno.Kv,
@@ -54,18 +45,12 @@ export async function readStoreStats(
 ): Promise<StoreStats> {
   const jobs = await countJobs(kv);
   const outbox = await countOutbox(kv);
-  let deadLetters = 0;
-  for await (const _ of kv.list({ prefix: keys.deadLetterPrefix() })) deadLetters++;
-  const statuses: AppDeliveryStatus[] = [];
-  for await (const entry of kv.list<AppDeliveryStatus>({ prefix: keys.appStatusPrefix() })) {
-    statuses.push(entry.value);
-  }
+  const deadLetters = await countDeadLetters(kv);
+  const statuses = await listAppStatuses(kv);
   const gettokenPaused: PausedGettoken[] = [];
   for (const app of apps) {
-    const entry = await kv.get<CredentialFailure>(keys.credentialFailure(app.corpId, app.agentId));
-    if (entry.value && entry.value.expiresAt > now) {
-      gettokenPaused.push({ ...entry.value, app: app.name });
-    }
+    const failure = await readCredentialFailure(kv, app);
+    if (failure && failure.expiresAt > now) gettokenPaused.push({ ...failure, app: app.name });
   }
   return { jobs, outbox, deadLetters, apps: statuses, gettokenPaused };
 }
