@@ -37,6 +37,7 @@ import { isTransientKvError } from "../store/kv.ts";
 import { apologyFor } from "./apology.ts";
 import { answerCommand } from "./commands.ts";
 import { parseCommand } from "./parse_command.ts";
+import { admissionOf, admitWaiting, releaseHeld } from "./runner/admission.ts";
 import type { Runner, RunnerDeps } from "./runner/deps.ts";
 import {
   agentRuns,
@@ -49,7 +50,6 @@ import {
   track,
 } from "./runner/state.ts";
 import {
-  type Admission,
   CANCELLED_ERROR,
   cancelRequested,
   claimJobs,
@@ -70,47 +70,6 @@ export type {
   RunnerLog,
   RunnerStats,
 } from "./runner/deps.ts";
-
-// ---- agent-slot admission ----------------------------------------
-/** The {@linkcode Admission} a claim round of `state` passes to `claimJobs`. */
-function admissionOf(state: RunnerState): Admission {
-  return {
-    acquire() {
-      if (state.stopping || state.agentsClosed) return Promise.resolve(false);
-      if (state.held < state.config.concurrency && state.waiting.length === 0) {
-        state.held++;
-        return Promise.resolve(true);
-      }
-      const admitted = new Promise<boolean>((resolve) => state.waiting.push(resolve));
-      admitWaiting(state);
-      return admitted;
-    },
-    release: () => releaseHeld(state),
-  };
-}
-
-/** Gives back one held agent slot (its job ended, or its claim did not commit). */
-function releaseHeld(state: RunnerState): void {
-  state.held--;
-  admitWaiting(state);
-}
-
-/**
- * Answers the waiting claims: admitted while a slot is free, refused once the
- * runner stops or the agent pool closed.
- */
-function admitWaiting(state: RunnerState): void {
-  while (state.waiting.length > 0) {
-    if (state.stopping || state.agentsClosed) {
-      state.waiting.shift()!(false);
-    } else if (state.held < state.config.concurrency) {
-      state.held++;
-      state.waiting.shift()!(true);
-    } else {
-      return;
-    }
-  }
-}
 
 // ---- cancelling runs ----------------------------------------
 /**
