@@ -38,7 +38,9 @@ import { apologyFor } from "./apology.ts";
 import { answerCommand } from "./commands.ts";
 import { parseCommand } from "./parse_command.ts";
 import { admissionOf, admitWaiting, releaseHeld } from "./runner/admission.ts";
+import { cancelRun, checkCancels } from "./runner/cancel.ts";
 import type { Runner, RunnerDeps } from "./runner/deps.ts";
+import { startHeartbeat } from "./runner/lease.ts";
 import {
   agentRuns,
   busyAgentSlots,
@@ -49,13 +51,11 @@ import {
   targetOf,
   track,
 } from "./runner/state.ts";
+import { scheduleWorkingNotice } from "./runner/working_notice.ts";
 import {
   CANCELLED_ERROR,
-  cancelRequested,
   claimJobs,
-  commitWhileOwned,
   completeJob,
-  heartbeat,
   purgeJobs,
   releaseJob,
   sweepExpired,
@@ -70,89 +70,6 @@ export type {
   RunnerLog,
   RunnerStats,
 } from "./runner/deps.ts";
-
-// ---- cancelling runs ----------------------------------------
-/**
- * Aborts the agent of `run` to end it cancelled; false when it is a command,
- * its agent has returned, or its end is already decided.
- */
-function cancelRun(run: Run): boolean {
-  if (run.command || run.settled || run.outcome) return false;
-  run.outcome = "cancelled";
-  run.controller.abort(new Error(CANCELLED_ERROR));
-  return true;
-}
-
-/** Cancels the agent runs here whose job has a cancel request in the store. */
-async function checkCancels(state: RunnerState): Promise<void> {
-  const candidates = [...state.runs.values()].filter((run) => !run.command && !run.outcome);
-  if (candidates.length === 0) return;
-  try {
-    const wanted = await cancelRequested(state.kv, candidates.map((run) => run.job.id));
-    for (const run of candidates) if (wanted.has(run.job.id)) cancelRun(run);
-  } catch (error) {
-    state.log("warn", "could not read cancel requests", { runner: state.runnerId, error });
-  }
-}
-
-// ---- the lease of a run: heartbeat ----------------------------------------
-/** Renews the lease of `run` every `heartbeatMs` until cleared. */
-function startHeartbeat(state: RunnerState, run: Run): ReturnType<typeof setInterval> {
-  return setInterval(() => serial(state, run, () => renew(state, run)), state.heartbeatMs);
-}
-
-/** Runs `step` after the earlier KV steps of `run`; a failure is logged, not thrown. */
-function serial(state: RunnerState, run: Run, step: () => Promise<void>): void {
-  run.chain = run.chain.then(step).catch((error) => {
-    state.log("warn", "job bookkeeping failed", jobFields(state, run.job, { error }));
-  });
-}
-
-/** One heartbeat: extends the lease, or decides the run lost or cancelled. */
-async function renew(state: RunnerState, run: Run): Promise<void> {
-  if (run.settled || run.outcome) return;
-  const beat = await heartbeat(
-    state.kv,
-    run.job,
-    state.runnerId,
-    state.now(),
-    state.config.leaseMs,
-  );
-  if (beat.ok) return;
-  if (beat.reason === "cancelled") {
-    cancelRun(run);
-  } else if (!run.outcome) {
-    run.outcome = "lost";
-    run.controller.abort(new Error("the job's lease was lost to another runner"));
-  }
-}
-
-// ---- the working notice ----------------------------------------
-/**
- * Sends the notice of `run` after `config.workingNoticeMs` (in the run's
- * chain of KV steps); undefined for a command or when notices are off.
- */
-function scheduleWorkingNotice(
-  state: RunnerState,
-  run: Run,
-): ReturnType<typeof setTimeout> | undefined {
-  if (run.command || state.config.workingNoticeMs <= 0) return undefined;
-  return setTimeout(
-    () => serial(state, run, () => sendWorkingNotice(state, run)),
-    state.config.workingNoticeMs,
-  );
-}
-
-/** Stores the notice of `run` unless it ended or lost its job meanwhile. */
-async function sendWorkingNotice(state: RunnerState, run: Run): Promise<void> {
-  if (run.settled || run.outcome) return;
-  const { plan } = state.deps;
-  const item = plan.notice(targetOf(run.job), state.config.workingNoticeText, "working");
-  const sent = await commitWhileOwned(state.kv, run.job, state.runnerId, (op) => {
-    plan.add(op, [item]);
-  });
-  if (sent) run.noticeItemId = item.id;
-}
 
 // ---- ending a run ----------------------------------------
 /** What the agent (or the command) of a run returned. */
