@@ -28,38 +28,22 @@
  * @module
  */
 
-import { AgentError, shorten } from "../agent/errors.ts";
-import type { AgentReply } from "../agent/types.ts";
-import type { FailureText } from "../config/types.ts";
-import type { OutboxItem } from "../delivery/types.ts";
 import { keys } from "../store/keys.ts";
-import { isTransientKvError } from "../store/kv.ts";
-import { apologyFor } from "./apology.ts";
-import { answerCommand } from "./commands.ts";
 import { parseCommand } from "./parse_command.ts";
 import { admissionOf, admitWaiting, releaseHeld } from "./runner/admission.ts";
-import { cancelRun, checkCancels } from "./runner/cancel.ts";
+import { checkCancels } from "./runner/cancel.ts";
 import type { Runner, RunnerDeps } from "./runner/deps.ts";
-import { startHeartbeat } from "./runner/lease.ts";
+import { startRun } from "./runner/run_job.ts";
 import {
   agentRuns,
   busyAgentSlots,
   createRunnerState,
   jobFields,
-  type Run,
   type RunnerState,
   targetOf,
   track,
 } from "./runner/state.ts";
-import { scheduleWorkingNotice } from "./runner/working_notice.ts";
-import {
-  CANCELLED_ERROR,
-  claimJobs,
-  completeJob,
-  purgeJobs,
-  releaseJob,
-  sweepExpired,
-} from "./store.ts";
+import { claimJobs, purgeJobs, releaseJob, sweepExpired } from "./store.ts";
 import type { JobRecord } from "./types.ts";
 
 export type {
@@ -70,230 +54,6 @@ export type {
   RunnerLog,
   RunnerStats,
 } from "./runner/deps.ts";
-
-// ---- ending a run ----------------------------------------
-/** What the agent (or the command) of a run returned. */
-type RunResult =
-  | { kind: "reply"; reply: AgentReply }
-  | { kind: "command"; text: string }
-  | { kind: "error"; error: unknown };
-
-/** Ends `run` in the store with `result`, counting the end in `state.counters`. */
-async function finishRun(state: RunnerState, run: Run, result: RunResult): Promise<void> {
-  const { kv, runnerId, now, log, counters, config } = state;
-  const { plan } = state.deps;
-  const { job } = run;
-  const target = targetOf(job);
-  if (run.outcome === "lost") {
-    counters.lost++;
-    log("warn", "job lease lost; leaving the job to its new owner", jobFields(state, job));
-    return;
-  }
-  if (run.outcome === "released") return; // stop() released it
-  if (run.outcome === "cancelled") {
-    if (
-      await persist(state, () =>
-        completeJob(kv, job, runnerId, {
-          state: "failed",
-          error: CANCELLED_ERROR,
-          now: now(),
-          commit: state.commit,
-        }))
-    ) {
-      counters.cancelled++;
-      log("info", "job cancelled by /stop", jobFields(state, job));
-    }
-    return;
-  }
-  if (
-    result.kind === "error" && result.error instanceof AgentError &&
-    result.error.kind === "closed"
-  ) {
-    // The agent pool is shutting down: someone else (or the next start) runs it.
-    if (!state.agentsClosed) {
-      log("warn", "agent pool closed; no more agent jobs taken here", jobFields(state, job));
-    }
-    state.agentsClosed = true;
-    admitWaiting(state);
-    run.outcome = "released";
-    if (await releaseJob(kv, job, runnerId, now())) counters.released++;
-    return;
-  }
-  let end: "done" | "failed" = "done";
-  let error: string | undefined;
-  const items: OutboxItem[] = [];
-  if (result.kind === "error") {
-    end = "failed";
-    const failure = describeFailure(
-      result.error,
-      job,
-      run.command !== null,
-      state.deps.failureText,
-    );
-    error = failure.error;
-    items.push(plan.notice(target, failure.notice, "error"));
-    log("warn", "job failed", jobFields(state, job, { error }));
-  } else if (result.kind === "command") {
-    items.push(plan.notice(target, result.text, "reply"));
-  } else {
-    if (run.noticeItemId && config.recallWorkingNotice) {
-      items.push(plan.recall(target, run.noticeItemId));
-    }
-    items.push(...plan.reply(job, result.reply, { markdown: state.deps.markdown, now: now() }));
-  }
-  const completed = await persist(state, () =>
-    completeJob(kv, job, runnerId, {
-      state: end,
-      error,
-      now: now(),
-      commit: state.commit,
-      extra: (op) => {
-        if (items.length > 0) plan.add(op, items);
-      },
-    }));
-  if (!completed) {
-    counters.lost++;
-    log(
-      "warn",
-      "job lease lost before the reply was stored; its new owner answers",
-      jobFields(state, job),
-    );
-    return;
-  }
-  counters[end]++;
-  if (end === "done") {
-    log(
-      "info",
-      "job done",
-      jobFields(state, job, { ms: now() - job.receivedAt, items: items.length }),
-    );
-  }
-}
-
-/**
- * The job's `error` (for the operator: `jobs list`, the log) and the member's
- * notice for a failed run: the apology of `../apology.ts`, never the error.
- */
-function describeFailure(
-  error: unknown,
-  job: JobRecord,
-  command: boolean,
-  texts: FailureText | undefined,
-): { error: string; notice: string } {
-  if (error instanceof AgentError) {
-    return { error: `${error.kind}: ${error.message}`, notice: apologyFor(job.message, texts) };
-  }
-  const message = shorten(error instanceof Error ? error.message : String(error), 300);
-  return {
-    error: `internal: ${message}`,
-    notice: command
-      ? "Sorry, that command failed. Please try again."
-      : apologyFor(job.message, texts),
-  };
-}
-
-/**
- * Runs a store step that ends a run (the commit of the reply), retrying
- * transient KV errors ("database is locked": another process holds the
- * SQLite file for a moment) for up to `leaseMs`, so that a passing lock does
- * not throw away a finished agent run and make the job run again once its
- * lease expires. The step's own checks keep it exactly-once: if the job was
- * swept and taken meanwhile, it returns false.
- */
-async function persist<T>(state: RunnerState, step: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + state.config.leaseMs;
-  for (let pause = 50;; pause = Math.min(pause * 2, 1000)) {
-    try {
-      return await step();
-    } catch (error) {
-      if (!isTransientKvError(error) || state.stopping || Date.now() + pause > deadline) {
-        throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, pause));
-    }
-  }
-}
-
-// ---- running one job ----------------------------------------
-/**
- * Starts running `job` (claimed by this runner) and records it in
- * `state.runs` until it ends; `pump` is called whenever the run frees a slot
- * (the claim loop looks for the next job).
- */
-function startRun(state: RunnerState, job: JobRecord, pump: () => void): void {
-  const run: Run = {
-    job,
-    command: parseCommand(job.message),
-    controller: new AbortController(),
-    chain: Promise.resolve(),
-    settled: false,
-    outcome: null,
-    done: Promise.resolve(),
-  };
-  state.runs.set(job.id, run);
-  const previous = run.command ? state.commandTails.get(job.conversation) : undefined;
-  run.done = (previous ? previous.then(() => execute(state, run, pump)) : execute(state, run, pump))
-    .catch((error) =>
-      state.log("error", "job run failed unexpectedly", jobFields(state, job, { error }))
-    )
-    .finally(() => {
-      state.runs.delete(job.id);
-      if (!run.command) releaseHeld(state);
-      if (!state.stopping) pump();
-    });
-  if (run.command) {
-    const tail = run.done;
-    state.commandTails.set(job.conversation, tail);
-    void tail.finally(() => {
-      if (state.commandTails.get(job.conversation) === tail) {
-        state.commandTails.delete(job.conversation);
-      }
-    });
-  }
-}
-
-async function execute(state: RunnerState, run: Run, pump: () => void): Promise<void> {
-  if (run.outcome === "released") return; // stop() gave it back while it waited its turn
-  const beat = startHeartbeat(state, run);
-  const noticeTimer = scheduleWorkingNotice(state, run);
-  let result: RunResult;
-  try {
-    result = await perform(state, run);
-  } finally {
-    run.settled = true;
-    clearInterval(beat);
-    clearTimeout(noticeTimer);
-  }
-  // Look for the next job while this one is ended: its claim commits once this
-  // job's end has (see ./admission.ts).
-  if (!run.command && !state.stopping) pump();
-  await run.chain;
-  await finishRun(state, run, result);
-}
-
-async function perform(state: RunnerState, run: Run): Promise<RunResult> {
-  try {
-    if (run.command) {
-      const text = await answerCommand(
-        {
-          kv: state.kv,
-          now: state.now(),
-          resetHistory: state.deps.resetHistory,
-          cancelLocal: (jobId) => {
-            const target = state.runs.get(jobId);
-            return target ? cancelRun(target) : false;
-          },
-        },
-        run.job,
-        run.command,
-      );
-      return { kind: "command", text };
-    }
-    return { kind: "reply", reply: await state.deps.runAgent(run.job, run.controller.signal) };
-  } catch (error) {
-    return { kind: "error", error };
-  }
-}
 
 // ---- the claim loop ----------------------------------------
 /** Starts a claim round for the free slots, if any; resolves when it ends. */
