@@ -40,102 +40,35 @@
  *   durable KV commit (group commit, each keeping its own checks), and the
  *   record of a conversation's last send also drops its marker.
  *
- * @example Usage
- * ```ts ignore
- * import { startDelivery } from "./deliverer.ts";
- * const delivery = startDelivery({ kv, apps: config.apps, client, config: config.delivery });
- * // … on shutdown:
- * await delivery.stop();
- * ```
- *
  * @module
  */
 
-import type { AppConfig, DeliveryConfig } from "../config/types.ts";
-import { type LogFields, type LogLevel, write as writeLog } from "../log.ts";
-import { createGroupCommit } from "../intake/group_commit.ts";
+import type { AppConfig } from "../config/types.ts";
 import { keys } from "../store/keys.ts";
-import { NO_ERRCODE, WeComApiError } from "../wecom/errors.ts";
-import type { WeComClient } from "../wecom/types.ts";
-import { addCancel, FINISHED_RETENTION_MS, type OutboxReady, withoutLease } from "./outbox.ts";
-import { type PacingLimits, reserveSlot, validatePacingLimits } from "./pacing.ts";
-import { passThrough, type PrepareMessage } from "./prepare.ts";
-import {
-  decideRetry,
-  DEFAULT_RETRY_POLICY,
-  describeError,
-  explainError,
-  type RetryPolicy,
-} from "./retry_policy.ts";
 import { DUPLICATE_CHECK_INTERVAL_SECONDS } from "../wecom/client.ts";
+import { NO_ERRCODE, WeComApiError } from "../wecom/errors.ts";
+import type { Delivery, DeliveryDeps } from "./deliverer/deps.ts";
+import {
+  createDeliveryState,
+  type DeliveryState,
+  doneItem,
+  itemFields,
+  type Step,
+} from "./deliverer/state.ts";
 import {
   type DuplicateRecord,
   duplicateRecordKey,
   nextVariant,
   withVariant,
 } from "./duplicate_check.ts";
+import { addCancel, FINISHED_RETENTION_MS, type OutboxReady, withoutLease } from "./outbox.ts";
+import { reserveSlot, type SlotReservation } from "./pacing.ts";
+import { decideRetry, describeError, explainError } from "./retry_policy.ts";
 import type { DeadReason, OutboxItem } from "./types.ts";
 
-/** A log function: level, message, plain fields (never message content). */
-export type DeliveryLog = (level: LogLevel, message: string, fields?: LogFields) => void;
+export type { Delivery, DeliveryDeps, DeliveryLog } from "./deliverer/deps.ts";
 
-/** Dependencies and settings of {@linkcode startDelivery}. */
-export interface DeliveryDeps {
-  kv: Deno.Kv;
-  /** Configured apps; items naming another app become dead letters. */
-  apps: AppConfig[];
-  client: WeComClient;
-  config: DeliveryConfig;
-  /** Clock, epoch ms (default `Date.now`); every due time is judged by it. */
-  now?: () => number;
-  log?: DeliveryLog;
-  /** Conversations delivered at once (default 8). */
-  concurrency?: number;
-  /** Interval of the fallback poll, ms (default 500). */
-  pollMs?: number;
-  /** First retry back-off, ms (default 1000; doubles up to `backoffMaxMs`). */
-  backoffBaseMs?: number;
-  /** Largest retry back-off, ms (default `config.retryMaxBackoffMs`, else 5 min). */
-  backoffMaxMs?: number;
-  /** First back-off after 60020 (untrusted IP), ms (default 60 s). */
-  ipBackoffBaseMs?: number;
-  /** In-flight lease of one send, ms (default `2 × requestTimeoutMs + 5 s`). */
-  leaseMs?: number;
-  /** In-flight lease of a media item (upload, then send), ms (default `leaseMs` + 4 min). */
-  mediaLeaseMs?: number;
-  /**
-   * Turns a due item into the message sent: uploads media items, sends markdown as
-   * text to WeChat-plugin users (`createMessagePreparer` of `./prepare.ts`).
-   * Default `passThrough`: media items are explained as not sent.
-   */
-  prepare?: PrepareMessage;
-  /** Extra wait after a pacing window frees up, ms (default 1000). */
-  pacingMarginMs?: number;
-  /** Random source of the back-off jitter (default `Math.random`). */
-  random?: () => number;
-  /**
-   * Commits the atomic operation `build` fills in. Default: a group commit over
-   * `kv` (`createGroupCommit` of src/intake/group_commit.ts), so that the
-   * commits of conversations delivered in parallel share one durable KV commit
-   * (each keeps its own checks and gets its own result). The gateway passes the
-   * process's one committer (a commit of its own each when
-   * `gateway.group_commit` is off).
-   */
-  commit?: (
-    build: (op: Deno.AtomicOperation) => Deno.AtomicOperation,
-  ) => Promise<Deno.KvCommitResult | Deno.KvCommitError>;
-}
-
-/** A running delivery loop. */
-export interface Delivery {
-  /** Looks for due items now (e.g. right after adding items in this process). */
-  wake(): void;
-  /** Stops the loop and waits for sends in flight. */
-  stop(): Promise<void>;
-  /** Resolves once nothing due is pending: no conversation has an item due by `now()`. */
-  idle(): Promise<void>;
-}
-
+// ---- app status ----------------------------------------
 /** The value at `keys.appStatus(app)` as delivery writes it. */
 export interface AppDeliveryStatus {
   app: string;
@@ -150,6 +83,242 @@ export interface AppDeliveryStatus {
   at: number;
 }
 
+/** Records that WeCom refused `app` (`problem`: `ip_not_trusted` or `credentials`). */
+async function appProblem(
+  state: DeliveryState,
+  app: AppConfig,
+  problem: string,
+  error: unknown,
+): Promise<void> {
+  const message = problem === "ip_not_trusted"
+    ? `WeCom refused app '${app.name}' because this server's IP is not trusted (errcode 60020): ` +
+      "add this server's egress IP to the app's trusted IPs (应用管理 → the app → 企业可信IP); " +
+      "it applies after about a minute, and delivery keeps retrying until then."
+    : `WeCom refused the credentials of app '${app.name}': ${describeError(error)}`;
+  const status: AppDeliveryStatus = {
+    app: app.name,
+    ok: false,
+    problem,
+    errcode: (error as { errcode?: number }).errcode,
+    message,
+    at: state.now(),
+  };
+  await state.kv.set(keys.appStatus(app.name), status);
+  if (!state.reported.has(app.name)) {
+    state.reported.add(app.name);
+    state.log("error", message, { app: app.name, errcode: status.errcode });
+  }
+}
+
+/** Records that `app` delivers again (after a problem was reported). */
+async function appRecovered(state: DeliveryState, app: AppConfig): Promise<void> {
+  state.reported.delete(app.name);
+  const status: AppDeliveryStatus = {
+    app: app.name,
+    ok: true,
+    message: "WeCom accepts sends again",
+    at: state.now(),
+  };
+  await state.kv.set(keys.appStatus(app.name), status);
+  state.log("info", `app '${app.name}' delivers again`, { app: app.name });
+}
+
+// ---- retry and dead-letter decisions ----------------------------------------
+/**
+ * Records a failed attempt of `claimed` (committed at `versionstamp`): a later
+ * retry, or a dead letter. `sending`: the message itself was being sent (not
+ * its upload), so it may have landed.
+ */
+async function sendFailed(
+  state: DeliveryState,
+  claimed: OutboxItem,
+  versionstamp: string,
+  app: AppConfig,
+  error: unknown,
+  sending: boolean,
+): Promise<void> {
+  const { now } = state;
+  const history = {
+    attempts: claimed.attempts,
+    firstAttemptAt: claimed.firstAttemptAt ?? now(),
+    now: now(),
+  };
+  const decision = decideRetry(error, history, state.policy, state.random);
+  if (decision.kind === "ip_not_trusted" || decision.kind === "credentials") {
+    await appProblem(state, app, decision.kind, error);
+  }
+  const key = keys.outbox(claimed.id);
+  if (decision.action === "dead") {
+    const why = deadReason(state, claimed, decision.cause, decision.reason, error);
+    await deadLetter(state, { key, value: claimed, versionstamp }, decision.reason, why);
+    return;
+  }
+  const reason = describeError(error);
+  const uncertain = claimed.uncertain === true || (sending && outcomeUnknown(error));
+  // A send that may still land at WeCom is not repeated before its in-flight lease ends
+  // (two request timeouts and a margin after it started), so that a late first copy lands
+  // before the duplicate-checked one and WeCom can recognise the second.
+  const at = now();
+  const landBy = Math.min(claimed.inFlightUntil ?? at, at + state.leaseMs);
+  const retryAt = Math.max(at + decision.delayMs, uncertain && !claimed.uncertain ? landBy : 0);
+  const retried: OutboxItem = {
+    ...withoutLease(claimed),
+    notBefore: retryAt,
+    lastError: reason,
+    uncertain,
+  };
+  const result = await state.commit((op) => op.check({ key, versionstamp }).set(key, retried));
+  state.log("warn", "send failed; retrying later", {
+    ...itemFields(claimed),
+    attempt: claimed.attempts,
+    kind: decision.kind,
+    retryInMs: decision.delayMs,
+    error: reason,
+    recorded: result.ok,
+  });
+}
+
+/**
+ * True when a failed send may still have been delivered: WeCom gave no answer
+ * (timeout, dropped connection, network error) or an HTTP error from a hop that
+ * may have forwarded it. An errcode from WeCom, 503, 429 and 408 mean it was not.
+ */
+function outcomeUnknown(error: unknown): boolean {
+  if (!(error instanceof WeComApiError)) return true;
+  if (error.errcode !== NO_ERRCODE) return false;
+  if (error.kind === "network") return true;
+  return error.httpStatus === undefined || ![408, 429, 503].includes(error.httpStatus);
+}
+
+/** Why `item` is given up, for the operator (`jobs dead`). */
+function deadReason(
+  state: DeliveryState,
+  item: OutboxItem,
+  cause: DeadReason["cause"],
+  description: string,
+  error?: unknown,
+): DeadReason {
+  const explained = error === undefined ? { meaning: description } : explainError(error);
+  const why: DeadReason = { cause, ...explained, attempts: item.attempts, at: state.now() };
+  if (item.firstAttemptAt !== undefined) why.firstAttemptAt = item.firstAttemptAt;
+  if (item.lastAttemptAt !== undefined) why.lastAttemptAt = item.lastAttemptAt;
+  if (cause === "window") why.windowMs = state.policy.windowMs;
+  return why;
+}
+
+/** Moves an item to the dead letters; the conversation's next item goes on. */
+async function deadLetter(
+  state: DeliveryState,
+  entry: Deno.KvEntry<OutboxItem>,
+  reason: string,
+  why: DeadReason,
+): Promise<void> {
+  const item = entry.value;
+  const dead: OutboxItem = {
+    ...withoutLease(item),
+    state: "dead",
+    lastError: reason,
+    deadReason: why,
+  };
+  const result = await state.commit((op) =>
+    op
+      .check(entry)
+      .set(entry.key, dead)
+      .set(keys.deadLetter(item.id), item.id)
+      .delete(keys.outboxQueue(item.conversation, item.id))
+  );
+  if (result.ok) {
+    state.log("error", "message could not be delivered: moved to the dead letters", {
+      ...itemFields(item),
+      attempts: item.attempts,
+      cause: why.cause,
+      reason,
+    });
+  }
+}
+
+/**
+ * Why an item whose sender stopped mid-send (a crash) is given up rather than
+ * resent, or null to resend it. Past the retry window it gets one more
+ * attempt (the gateway may simply have been down), as long as WeCom's
+ * duplicate check still covers its last send; a second stop after the window,
+ * or a last send older than the check's interval, makes a dead letter:
+ * resending then could deliver a second copy.
+ */
+function stoppedAfterWindow(
+  state: DeliveryState,
+  item: OutboxItem,
+  at: number,
+): string | null {
+  const windowEnd = (item.firstAttemptAt ?? at) + state.policy.windowMs;
+  if (item.inFlightUntil === undefined || at < windowEnd) return null;
+  const last = item.lastAttemptAt ?? item.firstAttemptAt ?? at;
+  const unknown = `gave up after ${item.attempts} attempts: the retry window ran out and the ` +
+    "last attempt's outcome is unknown (its sender stopped mid-send, so the member may have it)";
+  if (last >= windowEnd) return `${unknown}; it was the one attempt after the window`;
+  if (at - last >= DUPLICATE_CHECK_INTERVAL_SECONDS * 1000) {
+    return `${unknown}; a resend now would fall outside WeCom's duplicate check ` +
+      `(${DUPLICATE_CHECK_INTERVAL_SECONDS / 3600} h) and could arrive twice`;
+  }
+  return null;
+}
+
+// ---- recording an item's end ----------------------------------------
+/** How a claimed item ended. */
+type ItemOutcome = { state: "sent"; msgId?: string } | { state: "dead"; lastError: string };
+
+/**
+ * Records the end of a claimed item: sent (with msgid) or given up (a recall).
+ * Retries on a lost check unless another sender already recorded a send.
+ * Returns true when the conversation's marker `ready` was dropped with it.
+ */
+async function finishItem(
+  state: DeliveryState,
+  claimed: OutboxItem,
+  versionstamp: string,
+  outcome: ItemOutcome,
+  ready?: Deno.KvEntryMaybe<OutboxReady>,
+): Promise<boolean> {
+  const key = keys.outbox(claimed.id);
+  let current: { value: OutboxItem; versionstamp: string } = { value: claimed, versionstamp };
+  // `ready`: the conversation's marker, read before its queue showed this item
+  // alone; dropped in the same commit unless it changed (an item was added).
+  let marker = ready;
+  for (;;) {
+    const done: OutboxItem = { ...withoutLease(current.value), ...outcome };
+    if (outcome.state === "sent" && outcome.msgId !== undefined) delete done.lastError;
+    if (outcome.state === "sent") delete done.deadReason;
+    const dropping = marker;
+    const result = await state.commit((op) => {
+      finishMutation(op.check({ key, versionstamp: current.versionstamp }), done);
+      return dropping ? op.check(dropping).delete(dropping.key) : op;
+    });
+    if (result.ok) return dropping !== undefined;
+    marker = undefined;
+    const fresh = await state.kv.get<OutboxItem>(key);
+    if (fresh.value === null || fresh.value.state === "sent") return false;
+    if (fresh.value.state === "dead" && outcome.state === "sent") {
+      state.log(
+        "warn",
+        "an item cancelled or dead-lettered meanwhile was sent; recording the send",
+        {
+          ...itemFields(claimed),
+        },
+      );
+    }
+    current = { value: fresh.value, versionstamp: fresh.versionstamp! };
+  }
+}
+
+/** Adds to `op` the store of a finished item: kept a while, out of its queue and the dead letters. */
+function finishMutation(op: Deno.AtomicOperation, done: OutboxItem): Deno.AtomicOperation {
+  return op
+    .set(keys.outbox(done.id), done, { expireIn: FINISHED_RETENTION_MS })
+    .delete(keys.outboxQueue(done.conversation, done.id))
+    .delete(keys.deadLetter(done.id));
+}
+
+// ---- identical copies ----------------------------------------
 /** A variant and the per-member counter of identical texts to store with it. */
 interface Counted {
   variant: number;
@@ -157,16 +326,485 @@ interface Counted {
   record: DuplicateRecord;
 }
 
+/**
+ * The variant of `item` sent as `message` (its own, or the next free one for a
+ * text identical to earlier ones to the member), with the counter to store in
+ * the same commit; null for a message that cannot be a copy of another
+ * (media: a fresh upload each).
+ */
+async function countCopy(
+  state: DeliveryState,
+  app: AppConfig,
+  item: OutboxItem,
+  message: OutboxItem["message"],
+  at: number,
+): Promise<Counted | null> {
+  const key = await duplicateRecordKey(app, { userId: item.userId, message });
+  if (key === null) return null;
+  const seen = await state.kv.get<DuplicateRecord>(key);
+  const next = nextVariant(seen.value, item.variant, at, state.variantHoldMs);
+  return { variant: next.variant, entry: seen, record: next.record };
+}
+
+/** Adds the store of a counter from {@linkcode countCopy} (with its check) to `op`. */
+function addCount(
+  state: DeliveryState,
+  op: Deno.AtomicOperation,
+  counted: Counted | null,
+): Deno.AtomicOperation {
+  if (counted === null) return op;
+  return op.check(counted.entry).set(counted.entry.key, counted.record, {
+    expireIn: state.variantHoldMs,
+  });
+}
+
+// ---- holds ----------------------------------------
+/** Keeps the conversation's marker at `until` (the head is not due); "done" unless it moved. */
+async function hold(
+  state: DeliveryState,
+  ready: Deno.KvEntryMaybe<OutboxReady>,
+  until: number,
+): Promise<Step> {
+  const value: OutboxReady = { notBefore: until };
+  const result = await state.commit((op) => op.check(ready).set(ready.key, value));
+  return result.ok ? "done" : "next";
+}
+
+/** Holds the item of `entry` until `retryAt`, when pacing has a slot for its member again. */
+async function holdForPacing(
+  state: DeliveryState,
+  entry: Deno.KvEntry<OutboxItem>,
+  retryAt: number,
+): Promise<Step> {
+  const item = entry.value;
+  const held: OutboxItem = { ...item, notBefore: retryAt };
+  const result = await state.commit((op) => op.check(entry).set(entry.key, held));
+  if (result.ok) {
+    state.log("info", "message held by pacing (WeCom drops sends over its per-member limits)", {
+      ...itemFields(item),
+      until: new Date(retryAt).toISOString(),
+    });
+  }
+  return "next";
+}
+
+// ---- recalls ----------------------------------------
 /** Attempts of a recall before it is given up (recalls never block a queue for long). */
 const RECALL_MAX_ATTEMPTS = 3;
 
+/** Handles the recall item of `entry` (the head of its queue), recalling `ofItem`. */
+async function processRecall(
+  state: DeliveryState,
+  entry: Deno.KvEntry<OutboxItem>,
+  ofItem: string,
+  ready: Deno.KvEntryMaybe<OutboxReady>,
+  at: number,
+): Promise<Step> {
+  const { kv, commit, log } = state;
+  const item = entry.value;
+  if (item.notBefore > at) return await hold(state, ready, item.notBefore);
+  const target = await kv.get<OutboxItem>(keys.outbox(ofItem));
+  const original = target.value;
+  if (original === null || original.state === "dead" || original.state === "pending") {
+    if (original?.state === "pending") {
+      if ((original.inFlightUntil ?? 0) > at) {
+        // Being sent right now by someone: recall it once that send is recorded.
+        const held: OutboxItem = { ...item, notBefore: original.inFlightUntil! };
+        await commit((op) => op.check(entry).set(entry.key, held));
+        return "next";
+      }
+      const done = doneItem(item, "sent");
+      const result = await commit((op) =>
+        addCancel(op.check(entry).check(target), original)
+          .set(entry.key, done, { expireIn: FINISHED_RETENTION_MS })
+          .delete(keys.outboxQueue(item.conversation, item.id))
+      );
+      if (result.ok) log("info", "notice cancelled before sending", itemFields(original));
+      return "next";
+    }
+    await commit((op) => finishMutation(op.check(entry), doneItem(item, "sent")));
+    return "next";
+  }
+  // Sent: recall it at WeCom, through the app that sent it.
+  const app = state.apps.get(original.app);
+  if (original.msgId === undefined || app === undefined) {
+    const why = app === undefined
+      ? `nothing recalled: app '${original.app}' is no longer configured`
+      : "nothing recalled: WeCom gave no msgid";
+    log("warn", "recall skipped", { ...itemFields(item), reason: why });
+    await commit((op) => finishMutation(op.check(entry), doneItem(item, "dead", why)));
+    return "next";
+  }
+  const claimed: OutboxItem = {
+    ...item,
+    // A lease left behind means a sender stopped mid-send: that send may have landed.
+    uncertain: item.uncertain === true || item.inFlightUntil !== undefined,
+    attempts: item.attempts + 1,
+    inFlightUntil: at + state.leaseMs,
+  };
+  const claim = await commit((op) => op.check(entry).set(entry.key, claimed));
+  if (!claim.ok) return "next";
+  try {
+    await state.client.recall(app, original.msgId);
+  } catch (error) {
+    const reason = describeError(error);
+    log("warn", "recall failed", {
+      ...itemFields(item),
+      attempt: claimed.attempts,
+      error: reason,
+    });
+    const history = { attempts: claimed.attempts, firstAttemptAt: at, now: state.now() };
+    const retry = claimed.attempts < RECALL_MAX_ATTEMPTS &&
+      decideRetry(error, history, state.policy, state.random).action === "retry";
+    if (retry) {
+      // Try again right away: a recall must not hold up the conversation.
+      const again: OutboxItem = { ...withoutLease(claimed), lastError: reason };
+      await commit((op) =>
+        op.check({ key: entry.key, versionstamp: claim.versionstamp }).set(
+          entry.key,
+          again,
+        )
+      );
+    } else {
+      await finishItem(state, claimed, claim.versionstamp, { state: "dead", lastError: reason });
+    }
+    return "next";
+  }
+  await finishItem(state, claimed, claim.versionstamp, { state: "sent" });
+  return "next";
+}
+
+/** True when a recall of `itemId` waits further down the queue of `conversation`. */
+async function recalledLater(
+  state: DeliveryState,
+  conversation: string,
+  itemId: string,
+): Promise<boolean> {
+  const ids: string[] = [];
+  for await (
+    const entry of state.kv.list<string>({ prefix: keys.outboxQueuePrefix(conversation) }, {
+      limit: 100,
+    })
+  ) {
+    if (entry.value !== itemId) ids.push(entry.value);
+  }
+  for (let i = 0; i < ids.length; i += 10) {
+    const entries = await state.kv.getMany<OutboxItem[]>(ids.slice(i, i + 10).map(keys.outbox));
+    for (const { value } of entries) {
+      if (value?.message.msgtype === "recall" && value.message.ofItem === itemId) return true;
+    }
+  }
+  return false;
+}
+
+// ---- sending one item ----------------------------------------
+/** An outbox item that is sent (not a recall, which `./recall.ts` handles). */
+type SendableItem = OutboxItem & {
+  message: Exclude<OutboxItem["message"], { msgtype: "recall" }>;
+};
+
+/** A due head item cleared to be sent now. */
+interface SendTarget {
+  /** The item (pending, due, not in flight) as read. */
+  entry: Deno.KvEntry<SendableItem>;
+  /** The app it goes through. */
+  app: AppConfig;
+  /** The pacing slot reserved for it. */
+  slot: Extract<SlotReservation, { ok: true }>;
+  /** The conversation's marker, as read before its queue. */
+  ready: Deno.KvEntryMaybe<OutboxReady>;
+  /** The item was the last of its queue when the queue was read. */
+  last: boolean;
+  /** Epoch ms of this step. */
+  at: number;
+}
+
+/** Claims, prepares, sends and records the item of `target`; "done" once its queue is empty. */
+async function sendItem(state: DeliveryState, target: SendTarget): Promise<Step> {
+  const { entry, app, slot, ready, at } = target;
+  const item = entry.value;
+  // Which identical copy this text is, fixed at the first attempt (see ../duplicate_check.ts).
+  // A media item is counted once prepared, if it turns out to be a text (an explanation).
+  const counted = await countCopy(state, app, item, item.message, at);
+  const claimed: OutboxItem = {
+    ...item,
+    // A lease left behind means a sender stopped mid-send: that send may have landed.
+    uncertain: item.uncertain === true || item.inFlightUntil !== undefined,
+    attempts: item.attempts + 1,
+    firstAttemptAt: item.firstAttemptAt ?? at,
+    lastAttemptAt: at,
+    // An upload of up to 20 MB comes first for a media item: hold it longer.
+    inFlightUntil: at + (item.message.msgtype === "media" ? state.mediaLeaseMs : state.leaseMs),
+  };
+  if (counted !== null) claimed.variant = counted.variant;
+  const claim = await state.commit((op) =>
+    addCount(state, slot.commitMutation(op.check(entry)).set(entry.key, claimed), counted)
+  );
+  if (!claim.ok) return "next"; // another sender was faster: look again
+  let current = claimed;
+  let versionstamp = claim.versionstamp;
+  let msgId: string;
+  let sending = false;
+  try {
+    const prepared = await state.prepare(app, { ...claimed, message: item.message });
+    const late = item.message.msgtype === "media"
+      ? await countCopy(state, app, claimed, prepared.message, at)
+      : null;
+    if (prepared.persist || late !== null) {
+      // Keep the media id (and the variant of an explanation) before sending, so that a
+      // resend sends the very same request.
+      const kept: OutboxItem = {
+        ...(prepared.persist ?? claimed),
+        inFlightUntil: claimed.inFlightUntil,
+      };
+      if (late !== null) kept.variant = late.variant;
+      const saved = await state.commit((op) =>
+        addCount(state, op.check({ key: entry.key, versionstamp }).set(entry.key, kept), late)
+      );
+      if (!saved.ok) return "next"; // the item changed meanwhile: look again
+      current = kept;
+      versionstamp = saved.versionstamp;
+    }
+    sending = true;
+    // Every send carries the duplicate check (a crash may follow any of them), unless
+    // the variant's suffix does not fit: then the text goes out as it is, unchecked.
+    const varied = withVariant(prepared.message, current.variant ?? 0);
+    const result = await state.client.send(app, item.userId, varied ?? prepared.message, {
+      duplicateCheck: varied !== null,
+    });
+    msgId = result.msgId;
+  } catch (error) {
+    // Only a failed message/send may have been delivered; a failed upload was not.
+    await sendFailed(state, current, versionstamp, app, error, sending);
+    return "next";
+  }
+  // The last item of the queue (when it was read): drop the marker with the
+  // send's record, unless an item was added since, instead of one more look.
+  const marker = target.last && ready.versionstamp !== null ? ready : undefined;
+  const dropped = await finishItem(state, current, versionstamp, { state: "sent", msgId }, marker);
+  if (state.reported.has(app.name)) await appRecovered(state, app);
+  return dropped ? "done" : "next";
+}
+
+// ---- one step on a queue head ----------------------------------------
 /** Purposes of items a later recall may target. */
 const RECALLABLE = new Set<OutboxItem["purpose"]>(["notice", "working"]);
 
+/** Handles the head item of a conversation: "next" to look at the (new) head again. */
+async function processHead(state: DeliveryState, conversation: string): Promise<Step> {
+  const { kv, commit } = state;
+  const at = state.now();
+  const ready = await kv.get<OutboxReady>(keys.outboxReady(conversation));
+  const [head, next] = await Array.fromAsync(
+    kv.list<string>({ prefix: keys.outboxQueuePrefix(conversation) }, { limit: 2 }),
+  );
+  if (head === undefined) {
+    // Queue empty: drop the marker unless an item was added since it was read.
+    if (ready.versionstamp !== null) {
+      await commit((op) => op.check(ready).delete(ready.key));
+    }
+    return "done";
+  }
+  const read = await kv.get<OutboxItem>(keys.outbox(head.value));
+  const item = read.value;
+  if (item === null || item.state !== "pending") {
+    await commit((op) => op.check(head).delete(head.key)); // stale queue entry
+    return "next";
+  }
+  const entry = read as Deno.KvEntry<OutboxItem>;
+  if ((item.inFlightUntil ?? 0) > at) return await hold(state, ready, item.inFlightUntil!);
+  if (item.message.msgtype === "recall") {
+    return await processRecall(state, entry, item.message.ofItem, ready, at);
+  }
+  if (RECALLABLE.has(item.purpose) && await recalledLater(state, conversation, item.id)) {
+    const result = await commit((op) => addCancel(op.check(entry), item));
+    if (result.ok) state.log("info", "notice cancelled before sending", itemFields(item));
+    return "next";
+  }
+  const app = state.apps.get(item.app);
+  if (app === undefined) {
+    const why = `Cannot deliver through app '${item.app}': no app of that name is configured ` +
+      "(the configuration changed). Add the app back and retry the dead letter, or purge it.";
+    await deadLetter(state, entry, why, deadReason(state, item, "app_missing", why));
+    return "next";
+  }
+  if (item.notBefore > at) return await hold(state, ready, item.notBefore);
+  const stopped = stoppedAfterWindow(state, item, at);
+  if (stopped !== null) {
+    await deadLetter(state, entry, stopped, deadReason(state, item, "window", stopped));
+    return "next";
+  }
+  const slot = await reserveSlot(kv, app, item.userId, at, state.limits);
+  if (!slot.ok) return await holdForPacing(state, entry, slot.retryAt);
+  const sendable = entry as Deno.KvEntry<SendableItem>; // not a recall: handled above
+  return await sendItem(state, {
+    entry: sendable,
+    app,
+    slot,
+    ready,
+    last: next === undefined,
+    at,
+  });
+}
+
+// ---- scanning and ordering ----------------------------------------
 /** Steps one conversation may take in one go before yielding to a new scan. */
 const MAX_STEPS = 1000;
 
-type Step = "next" | "done";
+/** Runs a scan now, or once the scan in progress ends; resolves when it has run. */
+function requestScan(state: DeliveryState): Promise<void> {
+  if (state.stopped) return Promise.resolve();
+  if (state.scanning === null) {
+    state.scanning = scan(state)
+      .catch((error) => state.log("error", "delivery scan failed", { error: describeError(error) }))
+      .finally(() => {
+        state.scanning = null;
+      });
+    return state.scanning;
+  }
+  state.queuedScan ??= state.scanning.then(() => {
+    state.queuedScan = null;
+    return requestScan(state);
+  });
+  return state.queuedScan;
+}
+
+/** Resolves once nothing due is pending: no conversation has an item due by `now()`. */
+async function waitIdle(state: DeliveryState): Promise<void> {
+  for (;;) {
+    if (state.stopped) return;
+    await requestScan(state);
+    if (state.active.size === 0 && state.dueWaiting === 0) return;
+    await Promise.allSettled([...state.active.values()]);
+  }
+}
+
+async function scan(state: DeliveryState): Promise<void> {
+  const at = state.now();
+  let earliest = Infinity;
+  let waiting = 0;
+  // Read in small batches and stop once every slot is taken and one more
+  // conversation is due: with a backlog, a scan then reads a few entries
+  // instead of every conversation's marker (it runs after each conversation).
+  // Each scan goes on after the conversation the last one started, round the
+  // key order, so that a backlog is served in turn, not by conversation name.
+  for await (const entry of markersAfter(state, state.resumeAfter)) {
+    if (state.stopped) return;
+    const conversation = entry.key[entry.key.length - 1] as string;
+    if (state.active.has(conversation)) continue;
+    const troubledUntil = state.troubled.get(conversation);
+    if (troubledUntil !== undefined) {
+      if (troubledUntil > at) continue;
+      state.troubled.delete(conversation);
+    }
+    const notBefore = entry.value?.notBefore ?? 0;
+    if (notBefore > at) {
+      earliest = Math.min(earliest, notBefore);
+    } else if (state.active.size < state.concurrency) {
+      startConversation(state, conversation);
+      state.resumeAfter = conversation;
+    } else {
+      waiting++;
+      break; // the next scan (when a slot frees up) goes on from here
+    }
+  }
+  state.dueWaiting = waiting;
+  schedule(state, waiting > 0 ? state.pollMs : Math.min(state.pollMs, earliest - at));
+}
+
+/** Every conversation marker once: those after `after` in key order, then the rest. */
+async function* markersAfter(state: DeliveryState, after: string | undefined) {
+  const { kv } = state;
+  const prefix = keys.outboxReadyPrefix();
+  const options = { batchSize: 4 * state.concurrency };
+  if (after === undefined) {
+    yield* kv.list<OutboxReady>({ prefix }, options);
+    return;
+  }
+  for await (
+    const entry of kv.list<OutboxReady>({ prefix, start: [...prefix, after] }, options)
+  ) {
+    if (entry.key[entry.key.length - 1] !== after) yield entry;
+  }
+  yield* kv.list<OutboxReady>({ prefix, end: [...prefix, after] }, options);
+  const last = await kv.get<OutboxReady>([...prefix, after]);
+  if (last.versionstamp !== null) yield last as Deno.KvEntry<OutboxReady>;
+}
+
+function schedule(state: DeliveryState, delayMs: number): void {
+  if (state.stopped) return;
+  if (state.timer !== undefined) clearTimeout(state.timer);
+  state.timer = setTimeout(() => {
+    state.timer = undefined;
+    requestScan(state);
+  }, Math.max(5, Math.min(state.pollMs, delayMs)));
+}
+
+function startConversation(state: DeliveryState, conversation: string): void {
+  const run = processConversation(state, conversation)
+    .catch((error) => {
+      state.troubled.set(conversation, state.now() + state.pollMs);
+      state.log("error", "delivery of a conversation failed; retrying soon", {
+        conversation,
+        error: describeError(error),
+      });
+    })
+    .finally(() => {
+      state.active.delete(conversation);
+      requestScan(state);
+    });
+  state.active.set(conversation, run);
+}
+
+async function processConversation(state: DeliveryState, conversation: string): Promise<void> {
+  for (let step = 0; step < MAX_STEPS && !state.stopped; step++) {
+    if (await processHead(state, conversation) === "done") return;
+  }
+}
+
+// ---- wake-ups ----------------------------------------
+/** The watch of the wake-up key. */
+interface WakeWatch {
+  /** Ends the watch and resolves once its reader has stopped. */
+  close(): Promise<void>;
+}
+
+/** Requests a scan at every change of `keys.outboxWake()`, until closed. */
+function watchWakeUps(state: DeliveryState): WakeWatch {
+  const reader = state.kv.watch([keys.outboxWake()]).getReader();
+  const watching = (async () => {
+    try {
+      for (;;) {
+        const { done } = await reader.read();
+        if (done || state.stopped) return;
+        requestScan(state);
+      }
+    } catch (error) {
+      if (!state.stopped) {
+        state.log("warn", "watching the outbox wake-up key failed; polling only", {
+          error: describeError(error),
+        });
+      }
+    }
+  })();
+  return {
+    async close() {
+      await reader.cancel().catch(() => {});
+      await watching;
+    },
+  };
+}
+
+// ---- stop ----------------------------------------
+/** Stops the loop of `state` and waits for sends in flight; later calls return at once. */
+async function stopDelivery(state: DeliveryState, watch: WakeWatch): Promise<void> {
+  if (state.stopped) return;
+  state.stopped = true;
+  if (state.timer !== undefined) clearTimeout(state.timer);
+  state.timer = undefined;
+  await watch.close();
+  await Promise.allSettled([state.scanning, state.queuedScan, ...state.active.values()]);
+}
 
 /**
  * Starts the delivery loop.
@@ -182,688 +820,14 @@ type Step = "next" | "done";
  * @throws {RangeError} When `config` has values delivery cannot work with.
  */
 export function startDelivery(deps: DeliveryDeps): Delivery {
-  const { kv, client, config } = deps;
-  const now = deps.now ?? Date.now;
-  const log: DeliveryLog = deps.log ?? writeLog;
-  const random = deps.random ?? Math.random;
-  const concurrency = positiveInteger("concurrency", deps.concurrency ?? 8);
-  const pollMs = positiveInteger("pollMs", deps.pollMs ?? 500);
-  const leaseMs = positiveInteger("leaseMs", deps.leaseMs ?? 2 * config.requestTimeoutMs + 5000);
-  const mediaLeaseMs = positiveInteger("mediaLeaseMs", deps.mediaLeaseMs ?? leaseMs + 240_000);
-  const prepare = deps.prepare ?? passThrough;
-  const policy: RetryPolicy = {
-    windowMs: positiveInteger(
-      "delivery.retryWindowMs",
-      config.retryWindowMs ?? DEFAULT_RETRY_POLICY.windowMs,
-    ),
-    baseMs: deps.backoffBaseMs ?? DEFAULT_RETRY_POLICY.baseMs,
-    maxMs: positiveInteger(
-      "delivery.retryMaxBackoffMs",
-      deps.backoffMaxMs ?? config.retryMaxBackoffMs ?? DEFAULT_RETRY_POLICY.maxMs,
-    ),
-    ipBaseMs: deps.ipBackoffBaseMs ?? DEFAULT_RETRY_POLICY.ipBaseMs,
-  };
-  /**
-   * How long an identical text's variant is remembered: WeCom's duplicate-check
-   * interval from the latest copy that may still reach it (a retry within the
-   * window, a late landing within a lease).
-   */
-  const variantHoldMs = DUPLICATE_CHECK_INTERVAL_SECONDS * 1000 + policy.windowMs + mediaLeaseMs;
-  const limits: PacingLimits = {
-    perMinute: config.perMinute,
-    perHour: config.perHour,
-    marginMs: deps.pacingMarginMs,
-  };
-  validatePacingLimits(limits);
-  const apps = new Map(deps.apps.map((app) => [app.name, app]));
-  const commit = deps.commit ?? createGroupCommit(kv);
-
-  let stopped = false;
-  /** Conversations being processed, with their promise. */
-  const active = new Map<string, Promise<void>>();
-  /** Conversations whose processing threw: skipped until the time given. */
-  const troubled = new Map<string, number>();
-  /** Apps whose trusted-IP or credential problem was reported (reported once; cleared on success). */
-  const reported = new Set<string>();
-  let dueWaiting = 0;
-  /** The conversation the last scan started: the next scan goes on after it. */
-  let resumeAfter: string | undefined;
-  let scanning: Promise<void> | null = null;
-  let queuedScan: Promise<void> | null = null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-
-  // ---- scheduling -------------------------------------------------------------------------
-
-  function requestScan(): Promise<void> {
-    if (stopped) return Promise.resolve();
-    if (scanning === null) {
-      scanning = scan()
-        .catch((error) => log("error", "delivery scan failed", { error: describeError(error) }))
-        .finally(() => {
-          scanning = null;
-        });
-      return scanning;
-    }
-    queuedScan ??= scanning.then(() => {
-      queuedScan = null;
-      return requestScan();
-    });
-    return queuedScan;
-  }
-
-  async function scan(): Promise<void> {
-    const at = now();
-    let earliest = Infinity;
-    let waiting = 0;
-    // Read in small batches and stop once every slot is taken and one more
-    // conversation is due: with a backlog, a scan then reads a few entries
-    // instead of every conversation's marker (it runs after each conversation).
-    // Each scan goes on after the conversation the last one started, round the
-    // key order, so that a backlog is served in turn, not by conversation name.
-    for await (const entry of markersAfter(resumeAfter)) {
-      if (stopped) return;
-      const conversation = entry.key[entry.key.length - 1] as string;
-      if (active.has(conversation)) continue;
-      const troubledUntil = troubled.get(conversation);
-      if (troubledUntil !== undefined) {
-        if (troubledUntil > at) continue;
-        troubled.delete(conversation);
-      }
-      const notBefore = entry.value?.notBefore ?? 0;
-      if (notBefore > at) {
-        earliest = Math.min(earliest, notBefore);
-      } else if (active.size < concurrency) {
-        startConversation(conversation);
-        resumeAfter = conversation;
-      } else {
-        waiting++;
-        break; // the next scan (when a slot frees up) goes on from here
-      }
-    }
-    dueWaiting = waiting;
-    schedule(waiting > 0 ? pollMs : Math.min(pollMs, earliest - at));
-  }
-
-  /** Every conversation marker once: those after `after` in key order, then the rest. */
-  async function* markersAfter(after: string | undefined) {
-    const prefix = keys.outboxReadyPrefix();
-    const options = { batchSize: 4 * concurrency };
-    if (after === undefined) {
-      yield* kv.list<OutboxReady>({ prefix }, options);
-      return;
-    }
-    for await (
-      const entry of kv.list<OutboxReady>({ prefix, start: [...prefix, after] }, options)
-    ) {
-      if (entry.key[entry.key.length - 1] !== after) yield entry;
-    }
-    yield* kv.list<OutboxReady>({ prefix, end: [...prefix, after] }, options);
-    const last = await kv.get<OutboxReady>([...prefix, after]);
-    if (last.versionstamp !== null) yield last as Deno.KvEntry<OutboxReady>;
-  }
-
-  function schedule(delayMs: number): void {
-    if (stopped) return;
-    if (timer !== undefined) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = undefined;
-      requestScan();
-    }, Math.max(5, Math.min(pollMs, delayMs)));
-  }
-
-  function startConversation(conversation: string): void {
-    const run = processConversation(conversation)
-      .catch((error) => {
-        troubled.set(conversation, now() + pollMs);
-        log("error", "delivery of a conversation failed; retrying soon", {
-          conversation,
-          error: describeError(error),
-        });
-      })
-      .finally(() => {
-        active.delete(conversation);
-        requestScan();
-      });
-    active.set(conversation, run);
-  }
-
-  async function processConversation(conversation: string): Promise<void> {
-    for (let step = 0; step < MAX_STEPS && !stopped; step++) {
-      if (await processHead(conversation) === "done") return;
-    }
-  }
-
-  // ---- one step -----------------------------------------------------------------------------
-
-  /** Handles the head item of a conversation: "next" to look at the (new) head again. */
-  async function processHead(conversation: string): Promise<Step> {
-    const at = now();
-    const ready = await kv.get<OutboxReady>(keys.outboxReady(conversation));
-    const [head, next] = await Array.fromAsync(
-      kv.list<string>({ prefix: keys.outboxQueuePrefix(conversation) }, { limit: 2 }),
-    );
-    if (head === undefined) {
-      // Queue empty: drop the marker unless an item was added since it was read.
-      if (ready.versionstamp !== null) {
-        await commit((op) => op.check(ready).delete(ready.key));
-      }
-      return "done";
-    }
-    const entry = await kv.get<OutboxItem>(keys.outbox(head.value));
-    const item = entry.value;
-    if (item === null || item.state !== "pending") {
-      await commit((op) => op.check(head).delete(head.key)); // stale queue entry
-      return "next";
-    }
-    if ((item.inFlightUntil ?? 0) > at) return await hold(ready, item.inFlightUntil!);
-    if (item.message.msgtype === "recall") {
-      return await processRecall(entry as Deno.KvEntry<OutboxItem>, item.message.ofItem, ready, at);
-    }
-    if (RECALLABLE.has(item.purpose) && await recalledLater(conversation, item.id)) {
-      const result = await commit((op) => addCancel(op.check(entry), item));
-      if (result.ok) log("info", "notice cancelled before sending", itemFields(item));
-      return "next";
-    }
-    const app = apps.get(item.app);
-    if (app === undefined) {
-      const why = `Cannot deliver through app '${item.app}': no app of that name is configured ` +
-        "(the configuration changed). Add the app back and retry the dead letter, or purge it.";
-      await deadLetter(
-        entry as Deno.KvEntry<OutboxItem>,
-        why,
-        deadReason(item, "app_missing", why),
-      );
-      return "next";
-    }
-    if (item.notBefore > at) return await hold(ready, item.notBefore);
-    const stopped = stoppedAfterWindow(item, at);
-    if (stopped !== null) {
-      await deadLetter(
-        entry as Deno.KvEntry<OutboxItem>,
-        stopped,
-        deadReason(item, "window", stopped),
-      );
-      return "next";
-    }
-    const slot = await reserveSlot(kv, app, item.userId, at, limits);
-    if (!slot.ok) {
-      const held: OutboxItem = { ...item, notBefore: slot.retryAt };
-      const result = await commit((op) => op.check(entry).set(entry.key, held));
-      if (result.ok) {
-        log("info", "message held by pacing (WeCom drops sends over its per-member limits)", {
-          ...itemFields(item),
-          until: new Date(slot.retryAt).toISOString(),
-        });
-      }
-      return "next";
-    }
-    // Which identical copy this text is, fixed at the first attempt (see ./duplicate_check.ts).
-    // A media item is counted once prepared, if it turns out to be a text (an explanation).
-    const counted = await countCopy(app, item, item.message, at);
-    const claimed: OutboxItem = {
-      ...item,
-      // A lease left behind means a sender stopped mid-send: that send may have landed.
-      uncertain: item.uncertain === true || item.inFlightUntil !== undefined,
-      attempts: item.attempts + 1,
-      firstAttemptAt: item.firstAttemptAt ?? at,
-      lastAttemptAt: at,
-      // An upload of up to 20 MB comes first for a media item: hold it longer.
-      inFlightUntil: at + (item.message.msgtype === "media" ? mediaLeaseMs : leaseMs),
-    };
-    if (counted !== null) claimed.variant = counted.variant;
-    const claim = await commit((op) =>
-      addCount(slot.commitMutation(op.check(entry)).set(entry.key, claimed), counted)
-    );
-    if (!claim.ok) return "next"; // another sender was faster: look again
-    let current = claimed;
-    let versionstamp = claim.versionstamp;
-    let msgId: string;
-    let sending = false;
-    try {
-      const prepared = await prepare(app, { ...claimed, message: item.message });
-      const late = item.message.msgtype === "media"
-        ? await countCopy(app, claimed, prepared.message, at)
-        : null;
-      if (prepared.persist || late !== null) {
-        // Keep the media id (and the variant of an explanation) before sending, so that a
-        // resend sends the very same request.
-        const kept: OutboxItem = {
-          ...(prepared.persist ?? claimed),
-          inFlightUntil: claimed.inFlightUntil,
-        };
-        if (late !== null) kept.variant = late.variant;
-        const saved = await commit((op) =>
-          addCount(op.check({ key: entry.key, versionstamp }).set(entry.key, kept), late)
-        );
-        if (!saved.ok) return "next"; // the item changed meanwhile: look again
-        current = kept;
-        versionstamp = saved.versionstamp;
-      }
-      sending = true;
-      // Every send carries the duplicate check (a crash may follow any of them), unless
-      // the variant's suffix does not fit: then the text goes out as it is, unchecked.
-      const varied = withVariant(prepared.message, current.variant ?? 0);
-      const result = await client.send(app, item.userId, varied ?? prepared.message, {
-        duplicateCheck: varied !== null,
-      });
-      msgId = result.msgId;
-    } catch (error) {
-      // Only a failed message/send may have been delivered; a failed upload was not.
-      await sendFailed(current, versionstamp, app, error, sending);
-      return "next";
-    }
-    // The last item of the queue (when it was read): drop the marker with the
-    // send's record, unless an item was added since, instead of one more look.
-    const last = next === undefined && ready.versionstamp !== null ? ready : undefined;
-    const dropped = await finish(current, versionstamp, { state: "sent", msgId }, last);
-    if (reported.has(app.name)) await appRecovered(app);
-    return dropped ? "done" : "next";
-  }
-
-  /**
-   * The variant of `item` sent as `message` (its own, or the next free one for a
-   * text identical to earlier ones to the member), with the counter to store in
-   * the same commit; null for a message that cannot be a copy of another
-   * (media: a fresh upload each).
-   */
-  async function countCopy(
-    app: AppConfig,
-    item: OutboxItem,
-    message: OutboxItem["message"],
-    at: number,
-  ): Promise<Counted | null> {
-    const key = await duplicateRecordKey(app, { userId: item.userId, message });
-    if (key === null) return null;
-    const seen = await kv.get<DuplicateRecord>(key);
-    const next = nextVariant(seen.value, item.variant, at, variantHoldMs);
-    return { variant: next.variant, entry: seen, record: next.record };
-  }
-
-  /** Adds the store of a counter from {@linkcode countCopy} (with its check) to `op`. */
-  function addCount(op: Deno.AtomicOperation, counted: Counted | null): Deno.AtomicOperation {
-    if (counted === null) return op;
-    return op.check(counted.entry).set(counted.entry.key, counted.record, {
-      expireIn: variantHoldMs,
-    });
-  }
-
-  /**
-   * Why an item whose sender stopped mid-send (a crash) is given up rather than
-   * resent, or null to resend it. Past the retry window it gets one more
-   * attempt (the gateway may simply have been down), as long as WeCom's
-   * duplicate check still covers its last send; a second stop after the window,
-   * or a last send older than the check's interval, makes a dead letter:
-   * resending then could deliver a second copy.
-   */
-  function stoppedAfterWindow(item: OutboxItem, at: number): string | null {
-    const windowEnd = (item.firstAttemptAt ?? at) + policy.windowMs;
-    if (item.inFlightUntil === undefined || at < windowEnd) return null;
-    const last = item.lastAttemptAt ?? item.firstAttemptAt ?? at;
-    const unknown = `gave up after ${item.attempts} attempts: the retry window ran out and the ` +
-      "last attempt's outcome is unknown (its sender stopped mid-send, so the member may have it)";
-    if (last >= windowEnd) return `${unknown}; it was the one attempt after the window`;
-    if (at - last >= DUPLICATE_CHECK_INTERVAL_SECONDS * 1000) {
-      return `${unknown}; a resend now would fall outside WeCom's duplicate check ` +
-        `(${DUPLICATE_CHECK_INTERVAL_SECONDS / 3600} h) and could arrive twice`;
-    }
-    return null;
-  }
-
-  /** Keeps the conversation's marker at `until` (the head is not due); "done" unless it moved. */
-  async function hold(ready: Deno.KvEntryMaybe<OutboxReady>, until: number): Promise<Step> {
-    const value: OutboxReady = { notBefore: until };
-    const result = await commit((op) => op.check(ready).set(ready.key, value));
-    return result.ok ? "done" : "next";
-  }
-
-  /** True when a recall of `itemId` waits further down the queue. */
-  async function recalledLater(conversation: string, itemId: string): Promise<boolean> {
-    const ids: string[] = [];
-    for await (
-      const entry of kv.list<string>({ prefix: keys.outboxQueuePrefix(conversation) }, {
-        limit: 100,
-      })
-    ) {
-      if (entry.value !== itemId) ids.push(entry.value);
-    }
-    for (let i = 0; i < ids.length; i += 10) {
-      const entries = await kv.getMany<OutboxItem[]>(ids.slice(i, i + 10).map(keys.outbox));
-      for (const { value } of entries) {
-        if (value?.message.msgtype === "recall" && value.message.ofItem === itemId) return true;
-      }
-    }
-    return false;
-  }
-
-  async function processRecall(
-    entry: Deno.KvEntry<OutboxItem>,
-    ofItem: string,
-    ready: Deno.KvEntryMaybe<OutboxReady>,
-    at: number,
-  ): Promise<Step> {
-    const item = entry.value;
-    if (item.notBefore > at) return await hold(ready, item.notBefore);
-    const target = await kv.get<OutboxItem>(keys.outbox(ofItem));
-    const original = target.value;
-    if (original === null || original.state === "dead" || original.state === "pending") {
-      if (original?.state === "pending") {
-        if ((original.inFlightUntil ?? 0) > at) {
-          // Being sent right now by someone: recall it once that send is recorded.
-          const held: OutboxItem = { ...item, notBefore: original.inFlightUntil! };
-          await commit((op) => op.check(entry).set(entry.key, held));
-          return "next";
-        }
-        const done = doneItem(item, "sent");
-        const result = await commit((op) =>
-          addCancel(op.check(entry).check(target), original)
-            .set(entry.key, done, { expireIn: FINISHED_RETENTION_MS })
-            .delete(keys.outboxQueue(item.conversation, item.id))
-        );
-        if (result.ok) log("info", "notice cancelled before sending", itemFields(original));
-        return "next";
-      }
-      await commit((op) => finishMutation(op.check(entry), doneItem(item, "sent")));
-      return "next";
-    }
-    // Sent: recall it at WeCom, through the app that sent it.
-    const app = apps.get(original.app);
-    if (original.msgId === undefined || app === undefined) {
-      const why = app === undefined
-        ? `nothing recalled: app '${original.app}' is no longer configured`
-        : "nothing recalled: WeCom gave no msgid";
-      log("warn", "recall skipped", { ...itemFields(item), reason: why });
-      await commit((op) => finishMutation(op.check(entry), doneItem(item, "dead", why)));
-      return "next";
-    }
-    const claimed: OutboxItem = {
-      ...item,
-      // A lease left behind means a sender stopped mid-send: that send may have landed.
-      uncertain: item.uncertain === true || item.inFlightUntil !== undefined,
-      attempts: item.attempts + 1,
-      inFlightUntil: at + leaseMs,
-    };
-    const claim = await commit((op) => op.check(entry).set(entry.key, claimed));
-    if (!claim.ok) return "next";
-    try {
-      await client.recall(app, original.msgId);
-    } catch (error) {
-      const reason = describeError(error);
-      log("warn", "recall failed", {
-        ...itemFields(item),
-        attempt: claimed.attempts,
-        error: reason,
-      });
-      const history = { attempts: claimed.attempts, firstAttemptAt: at, now: now() };
-      const retry = claimed.attempts < RECALL_MAX_ATTEMPTS &&
-        decideRetry(error, history, policy, random).action === "retry";
-      if (retry) {
-        // Try again right away: a recall must not hold up the conversation.
-        const again: OutboxItem = { ...withoutLease(claimed), lastError: reason };
-        await commit((op) =>
-          op.check({ key: entry.key, versionstamp: claim.versionstamp }).set(
-            entry.key,
-            again,
-          )
-        );
-      } else {
-        await finish(claimed, claim.versionstamp, { state: "dead", lastError: reason });
-      }
-      return "next";
-    }
-    await finish(claimed, claim.versionstamp, { state: "sent" });
-    return "next";
-  }
-
-  // ---- outcomes -----------------------------------------------------------------------------
-
-  /**
-   * Records the end of a claimed item: sent (with msgid) or given up (a recall).
-   * Retries on a lost check unless another sender already recorded a send.
-   */
-  async function finish(
-    claimed: OutboxItem,
-    versionstamp: string,
-    outcome: { state: "sent"; msgId?: string } | { state: "dead"; lastError: string },
-    ready?: Deno.KvEntryMaybe<OutboxReady>,
-  ): Promise<boolean> {
-    const key = keys.outbox(claimed.id);
-    let current: { value: OutboxItem; versionstamp: string } = { value: claimed, versionstamp };
-    // `ready`: the conversation's marker, read before its queue showed this item
-    // alone; dropped in the same commit unless it changed (an item was added).
-    let marker = ready;
-    for (;;) {
-      const done: OutboxItem = { ...withoutLease(current.value), ...outcome };
-      if (outcome.state === "sent" && outcome.msgId !== undefined) delete done.lastError;
-      if (outcome.state === "sent") delete done.deadReason;
-      const dropping = marker;
-      const result = await commit((op) => {
-        finishMutation(op.check({ key, versionstamp: current.versionstamp }), done);
-        return dropping ? op.check(dropping).delete(dropping.key) : op;
-      });
-      if (result.ok) return dropping !== undefined;
-      marker = undefined;
-      const fresh = await kv.get<OutboxItem>(key);
-      if (fresh.value === null || fresh.value.state === "sent") return false;
-      if (fresh.value.state === "dead" && outcome.state === "sent") {
-        log("warn", "an item cancelled or dead-lettered meanwhile was sent; recording the send", {
-          ...itemFields(claimed),
-        });
-      }
-      current = { value: fresh.value, versionstamp: fresh.versionstamp! };
-    }
-  }
-
-  function finishMutation(op: Deno.AtomicOperation, done: OutboxItem): Deno.AtomicOperation {
-    return op
-      .set(keys.outbox(done.id), done, { expireIn: FINISHED_RETENTION_MS })
-      .delete(keys.outboxQueue(done.conversation, done.id))
-      .delete(keys.deadLetter(done.id));
-  }
-
-  /**
-   * True when a failed send may still have been delivered: WeCom gave no answer
-   * (timeout, dropped connection, network error) or an HTTP error from a hop that
-   * may have forwarded it. An errcode from WeCom, 503, 429 and 408 mean it was not.
-   */
-  function outcomeUnknown(error: unknown): boolean {
-    if (!(error instanceof WeComApiError)) return true;
-    if (error.errcode !== NO_ERRCODE) return false;
-    if (error.kind === "network") return true;
-    return error.httpStatus === undefined || ![408, 429, 503].includes(error.httpStatus);
-  }
-
-  async function sendFailed(
-    claimed: OutboxItem,
-    versionstamp: string,
-    app: AppConfig,
-    error: unknown,
-    sending: boolean,
-  ): Promise<void> {
-    const history = {
-      attempts: claimed.attempts,
-      firstAttemptAt: claimed.firstAttemptAt ?? now(),
-      now: now(),
-    };
-    const decision = decideRetry(error, history, policy, random);
-    if (decision.kind === "ip_not_trusted" || decision.kind === "credentials") {
-      await appProblem(app, decision.kind, error);
-    }
-    const key = keys.outbox(claimed.id);
-    if (decision.action === "dead") {
-      const why = deadReason(claimed, decision.cause, decision.reason, error);
-      await deadLetter({ key, value: claimed, versionstamp }, decision.reason, why);
-      return;
-    }
-    const reason = describeError(error);
-    const uncertain = claimed.uncertain === true || (sending && outcomeUnknown(error));
-    // A send that may still land at WeCom is not repeated before its in-flight lease ends
-    // (two request timeouts and a margin after it started), so that a late first copy lands
-    // before the duplicate-checked one and WeCom can recognise the second.
-    const at = now();
-    const landBy = Math.min(claimed.inFlightUntil ?? at, at + leaseMs);
-    const retryAt = Math.max(at + decision.delayMs, uncertain && !claimed.uncertain ? landBy : 0);
-    const retried: OutboxItem = {
-      ...withoutLease(claimed),
-      notBefore: retryAt,
-      lastError: reason,
-      uncertain,
-    };
-    const result = await commit((op) => op.check({ key, versionstamp }).set(key, retried));
-    log("warn", "send failed; retrying later", {
-      ...itemFields(claimed),
-      attempt: claimed.attempts,
-      kind: decision.kind,
-      retryInMs: decision.delayMs,
-      error: reason,
-      recorded: result.ok,
-    });
-  }
-
-  /** Why `item` is given up, for the operator (`jobs dead`). */
-  function deadReason(
-    item: OutboxItem,
-    cause: DeadReason["cause"],
-    description: string,
-    error?: unknown,
-  ): DeadReason {
-    const explained = error === undefined ? { meaning: description } : explainError(error);
-    const why: DeadReason = { cause, ...explained, attempts: item.attempts, at: now() };
-    if (item.firstAttemptAt !== undefined) why.firstAttemptAt = item.firstAttemptAt;
-    if (item.lastAttemptAt !== undefined) why.lastAttemptAt = item.lastAttemptAt;
-    if (cause === "window") why.windowMs = policy.windowMs;
-    return why;
-  }
-
-  /** Moves an item to the dead letters; the conversation's next item goes on. */
-  async function deadLetter(
-    entry: Deno.KvEntry<OutboxItem>,
-    reason: string,
-    why: DeadReason,
-  ): Promise<void> {
-    const item = entry.value;
-    const dead: OutboxItem = {
-      ...withoutLease(item),
-      state: "dead",
-      lastError: reason,
-      deadReason: why,
-    };
-    const result = await commit((op) =>
-      op
-        .check(entry)
-        .set(entry.key, dead)
-        .set(keys.deadLetter(item.id), item.id)
-        .delete(keys.outboxQueue(item.conversation, item.id))
-    );
-    if (result.ok) {
-      log("error", "message could not be delivered: moved to the dead letters", {
-        ...itemFields(item),
-        attempts: item.attempts,
-        cause: why.cause,
-        reason,
-      });
-    }
-  }
-
-  async function appProblem(app: AppConfig, problem: string, error: unknown): Promise<void> {
-    const message = problem === "ip_not_trusted"
-      ? `WeCom refused app '${app.name}' because this server's IP is not trusted (errcode 60020): ` +
-        "add this server's egress IP to the app's trusted IPs (应用管理 → the app → 企业可信IP); " +
-        "it applies after about a minute, and delivery keeps retrying until then."
-      : `WeCom refused the credentials of app '${app.name}': ${describeError(error)}`;
-    const status: AppDeliveryStatus = {
-      app: app.name,
-      ok: false,
-      problem,
-      errcode: (error as { errcode?: number }).errcode,
-      message,
-      at: now(),
-    };
-    await kv.set(keys.appStatus(app.name), status);
-    if (!reported.has(app.name)) {
-      reported.add(app.name);
-      log("error", message, { app: app.name, errcode: status.errcode });
-    }
-  }
-
-  async function appRecovered(app: AppConfig): Promise<void> {
-    reported.delete(app.name);
-    const status: AppDeliveryStatus = {
-      app: app.name,
-      ok: true,
-      message: "WeCom accepts sends again",
-      at: now(),
-    };
-    await kv.set(keys.appStatus(app.name), status);
-    log("info", `app '${app.name}' delivers again`, { app: app.name });
-  }
-
-  // ---- wake-ups ----------------------------------------------------------------------------
-
-  const reader = kv.watch([keys.outboxWake()]).getReader();
-  const watching = (async () => {
-    try {
-      for (;;) {
-        const { done } = await reader.read();
-        if (done || stopped) return;
-        requestScan();
-      }
-    } catch (error) {
-      if (!stopped) {
-        log("warn", "watching the outbox wake-up key failed; polling only", {
-          error: describeError(error),
-        });
-      }
-    }
-  })();
-
-  requestScan();
-
+  const state = createDeliveryState(deps);
+  const watch = watchWakeUps(state);
+  requestScan(state);
   return {
     wake() {
-      requestScan();
+      requestScan(state);
     },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      await reader.cancel().catch(() => {});
-      await watching;
-      await Promise.allSettled([scanning, queuedScan, ...active.values()]);
-    },
-    async idle() {
-      for (;;) {
-        if (stopped) return;
-        await requestScan();
-        if (active.size === 0 && dueWaiting === 0) return;
-        await Promise.allSettled([...active.values()]);
-      }
-    },
+    stop: () => stopDelivery(state, watch),
+    idle: () => waitIdle(state),
   };
-}
-
-/** Log fields of an item: ids and routing, never content. */
-function itemFields(item: OutboxItem): LogFields {
-  return {
-    item: item.id,
-    job: item.jobId,
-    app: item.app,
-    conversation: item.conversation,
-    purpose: item.purpose,
-  };
-}
-
-function doneItem(item: OutboxItem, state: "sent" | "dead", lastError?: string): OutboxItem {
-  const done: OutboxItem = { ...withoutLease(item), state };
-  if (lastError !== undefined) done.lastError = lastError;
-  return done;
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `Cannot start delivery as '${name}' must be a positive integer: current value is ${value}`,
-    );
-  }
-  return value;
 }
