@@ -43,11 +43,11 @@
  * @module
  */
 
-import type { AppConfig } from "../config/types.ts";
 import { keys } from "../store/keys.ts";
-import { appRecovered } from "./deliverer/app_status.ts";
 import type { Delivery, DeliveryDeps } from "./deliverer/deps.ts";
-import { deadLetter, deadReason, sendFailed, stoppedAfterWindow } from "./deliverer/failures.ts";
+import { deadLetter, deadReason, stoppedAfterWindow } from "./deliverer/failures.ts";
+import { finishItem, finishMutation } from "./deliverer/finish.ts";
+import { type SendableItem, sendItem } from "./deliverer/send.ts";
 import {
   createDeliveryState,
   type DeliveryState,
@@ -55,114 +55,13 @@ import {
   itemFields,
   type Step,
 } from "./deliverer/state.ts";
-import {
-  type DuplicateRecord,
-  duplicateRecordKey,
-  nextVariant,
-  withVariant,
-} from "./duplicate_check.ts";
 import { addCancel, FINISHED_RETENTION_MS, type OutboxReady, withoutLease } from "./outbox.ts";
-import { reserveSlot, type SlotReservation } from "./pacing.ts";
+import { reserveSlot } from "./pacing.ts";
 import { decideRetry, describeError } from "./retry_policy.ts";
 import type { OutboxItem } from "./types.ts";
 
 export type { AppDeliveryStatus } from "./deliverer/app_status.ts";
 export type { Delivery, DeliveryDeps, DeliveryLog } from "./deliverer/deps.ts";
-
-// ---- recording an item's end ----------------------------------------
-/** How a claimed item ended. */
-type ItemOutcome = { state: "sent"; msgId?: string } | { state: "dead"; lastError: string };
-
-/**
- * Records the end of a claimed item: sent (with msgid) or given up (a recall).
- * Retries on a lost check unless another sender already recorded a send.
- * Returns true when the conversation's marker `ready` was dropped with it.
- */
-async function finishItem(
-  state: DeliveryState,
-  claimed: OutboxItem,
-  versionstamp: string,
-  outcome: ItemOutcome,
-  ready?: Deno.KvEntryMaybe<OutboxReady>,
-): Promise<boolean> {
-  const key = keys.outbox(claimed.id);
-  let current: { value: OutboxItem; versionstamp: string } = { value: claimed, versionstamp };
-  // `ready`: the conversation's marker, read before its queue showed this item
-  // alone; dropped in the same commit unless it changed (an item was added).
-  let marker = ready;
-  for (;;) {
-    const done: OutboxItem = { ...withoutLease(current.value), ...outcome };
-    if (outcome.state === "sent" && outcome.msgId !== undefined) delete done.lastError;
-    if (outcome.state === "sent") delete done.deadReason;
-    const dropping = marker;
-    const result = await state.commit((op) => {
-      finishMutation(op.check({ key, versionstamp: current.versionstamp }), done);
-      return dropping ? op.check(dropping).delete(dropping.key) : op;
-    });
-    if (result.ok) return dropping !== undefined;
-    marker = undefined;
-    const fresh = await state.kv.get<OutboxItem>(key);
-    if (fresh.value === null || fresh.value.state === "sent") return false;
-    if (fresh.value.state === "dead" && outcome.state === "sent") {
-      state.log(
-        "warn",
-        "an item cancelled or dead-lettered meanwhile was sent; recording the send",
-        {
-          ...itemFields(claimed),
-        },
-      );
-    }
-    current = { value: fresh.value, versionstamp: fresh.versionstamp! };
-  }
-}
-
-/** Adds to `op` the store of a finished item: kept a while, out of its queue and the dead letters. */
-function finishMutation(op: Deno.AtomicOperation, done: OutboxItem): Deno.AtomicOperation {
-  return op
-    .set(keys.outbox(done.id), done, { expireIn: FINISHED_RETENTION_MS })
-    .delete(keys.outboxQueue(done.conversation, done.id))
-    .delete(keys.deadLetter(done.id));
-}
-
-// ---- identical copies ----------------------------------------
-/** A variant and the per-member counter of identical texts to store with it. */
-interface Counted {
-  variant: number;
-  entry: Deno.KvEntryMaybe<DuplicateRecord>;
-  record: DuplicateRecord;
-}
-
-/**
- * The variant of `item` sent as `message` (its own, or the next free one for a
- * text identical to earlier ones to the member), with the counter to store in
- * the same commit; null for a message that cannot be a copy of another
- * (media: a fresh upload each).
- */
-async function countCopy(
-  state: DeliveryState,
-  app: AppConfig,
-  item: OutboxItem,
-  message: OutboxItem["message"],
-  at: number,
-): Promise<Counted | null> {
-  const key = await duplicateRecordKey(app, { userId: item.userId, message });
-  if (key === null) return null;
-  const seen = await state.kv.get<DuplicateRecord>(key);
-  const next = nextVariant(seen.value, item.variant, at, state.variantHoldMs);
-  return { variant: next.variant, entry: seen, record: next.record };
-}
-
-/** Adds the store of a counter from {@linkcode countCopy} (with its check) to `op`. */
-function addCount(
-  state: DeliveryState,
-  op: Deno.AtomicOperation,
-  counted: Counted | null,
-): Deno.AtomicOperation {
-  if (counted === null) return op;
-  return op.check(counted.entry).set(counted.entry.key, counted.record, {
-    expireIn: state.variantHoldMs,
-  });
-}
 
 // ---- holds ----------------------------------------
 /** Keeps the conversation's marker at `until` (the head is not due); "done" unless it moved. */
@@ -301,95 +200,6 @@ async function recalledLater(
     }
   }
   return false;
-}
-
-// ---- sending one item ----------------------------------------
-/** An outbox item that is sent (not a recall, which `./recall.ts` handles). */
-type SendableItem = OutboxItem & {
-  message: Exclude<OutboxItem["message"], { msgtype: "recall" }>;
-};
-
-/** A due head item cleared to be sent now. */
-interface SendTarget {
-  /** The item (pending, due, not in flight) as read. */
-  entry: Deno.KvEntry<SendableItem>;
-  /** The app it goes through. */
-  app: AppConfig;
-  /** The pacing slot reserved for it. */
-  slot: Extract<SlotReservation, { ok: true }>;
-  /** The conversation's marker, as read before its queue. */
-  ready: Deno.KvEntryMaybe<OutboxReady>;
-  /** The item was the last of its queue when the queue was read. */
-  last: boolean;
-  /** Epoch ms of this step. */
-  at: number;
-}
-
-/** Claims, prepares, sends and records the item of `target`; "done" once its queue is empty. */
-async function sendItem(state: DeliveryState, target: SendTarget): Promise<Step> {
-  const { entry, app, slot, ready, at } = target;
-  const item = entry.value;
-  // Which identical copy this text is, fixed at the first attempt (see ../duplicate_check.ts).
-  // A media item is counted once prepared, if it turns out to be a text (an explanation).
-  const counted = await countCopy(state, app, item, item.message, at);
-  const claimed: OutboxItem = {
-    ...item,
-    // A lease left behind means a sender stopped mid-send: that send may have landed.
-    uncertain: item.uncertain === true || item.inFlightUntil !== undefined,
-    attempts: item.attempts + 1,
-    firstAttemptAt: item.firstAttemptAt ?? at,
-    lastAttemptAt: at,
-    // An upload of up to 20 MB comes first for a media item: hold it longer.
-    inFlightUntil: at + (item.message.msgtype === "media" ? state.mediaLeaseMs : state.leaseMs),
-  };
-  if (counted !== null) claimed.variant = counted.variant;
-  const claim = await state.commit((op) =>
-    addCount(state, slot.commitMutation(op.check(entry)).set(entry.key, claimed), counted)
-  );
-  if (!claim.ok) return "next"; // another sender was faster: look again
-  let current = claimed;
-  let versionstamp = claim.versionstamp;
-  let msgId: string;
-  let sending = false;
-  try {
-    const prepared = await state.prepare(app, { ...claimed, message: item.message });
-    const late = item.message.msgtype === "media"
-      ? await countCopy(state, app, claimed, prepared.message, at)
-      : null;
-    if (prepared.persist || late !== null) {
-      // Keep the media id (and the variant of an explanation) before sending, so that a
-      // resend sends the very same request.
-      const kept: OutboxItem = {
-        ...(prepared.persist ?? claimed),
-        inFlightUntil: claimed.inFlightUntil,
-      };
-      if (late !== null) kept.variant = late.variant;
-      const saved = await state.commit((op) =>
-        addCount(state, op.check({ key: entry.key, versionstamp }).set(entry.key, kept), late)
-      );
-      if (!saved.ok) return "next"; // the item changed meanwhile: look again
-      current = kept;
-      versionstamp = saved.versionstamp;
-    }
-    sending = true;
-    // Every send carries the duplicate check (a crash may follow any of them), unless
-    // the variant's suffix does not fit: then the text goes out as it is, unchecked.
-    const varied = withVariant(prepared.message, current.variant ?? 0);
-    const result = await state.client.send(app, item.userId, varied ?? prepared.message, {
-      duplicateCheck: varied !== null,
-    });
-    msgId = result.msgId;
-  } catch (error) {
-    // Only a failed message/send may have been delivered; a failed upload was not.
-    await sendFailed(state, current, versionstamp, app, error, sending);
-    return "next";
-  }
-  // The last item of the queue (when it was read): drop the marker with the
-  // send's record, unless an item was added since, instead of one more look.
-  const marker = target.last && ready.versionstamp !== null ? ready : undefined;
-  const dropped = await finishItem(state, current, versionstamp, { state: "sent", msgId }, marker);
-  if (state.reported.has(app.name)) await appRecovered(state, app);
-  return dropped ? "done" : "next";
 }
 
 // ---- one step on a queue head ----------------------------------------
