@@ -40,61 +40,32 @@
  *   durable KV commit (group commit, each keeping its own checks), and the
  *   record of a conversation's last send also drops its marker.
  *
+ * This file wires the parts of `./deliverer/` together: one `DeliveryState`
+ * (`./deliverer/state.ts`) shared explicitly by the scan (`scan.ts`), the
+ * step on a queue head (`head.ts`), the send of one item (`send.ts`, with
+ * `copies.ts` and `finish.ts`), recalls (`recall.ts`), holds (`holds.ts`),
+ * retry and dead-letter decisions (`failures.ts`), app status
+ * (`app_status.ts`), the wake-ups (`wake_ups.ts`) and `stop.ts`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { startDelivery } from "./deliverer.ts";
+ * const delivery = startDelivery({ kv, apps: config.apps, client, config: config.delivery });
+ * // … on shutdown:
+ * await delivery.stop();
+ * ```
+ *
  * @module
  */
 
-import { keys } from "../store/keys.ts";
 import type { Delivery, DeliveryDeps } from "./deliverer/deps.ts";
 import { requestScan, waitIdle } from "./deliverer/scan.ts";
-import { createDeliveryState, type DeliveryState } from "./deliverer/state.ts";
-import { describeError } from "./retry_policy.ts";
+import { createDeliveryState } from "./deliverer/state.ts";
+import { stopDelivery } from "./deliverer/stop.ts";
+import { watchWakeUps } from "./deliverer/wake_ups.ts";
 
 export type { AppDeliveryStatus } from "./deliverer/app_status.ts";
 export type { Delivery, DeliveryDeps, DeliveryLog } from "./deliverer/deps.ts";
-
-// ---- wake-ups ----------------------------------------
-/** The watch of the wake-up key. */
-interface WakeWatch {
-  /** Ends the watch and resolves once its reader has stopped. */
-  close(): Promise<void>;
-}
-
-/** Requests a scan at every change of `keys.outboxWake()`, until closed. */
-function watchWakeUps(state: DeliveryState): WakeWatch {
-  const reader = state.kv.watch([keys.outboxWake()]).getReader();
-  const watching = (async () => {
-    try {
-      for (;;) {
-        const { done } = await reader.read();
-        if (done || state.stopped) return;
-        requestScan(state);
-      }
-    } catch (error) {
-      if (!state.stopped) {
-        state.log("warn", "watching the outbox wake-up key failed; polling only", {
-          error: describeError(error),
-        });
-      }
-    }
-  })();
-  return {
-    async close() {
-      await reader.cancel().catch(() => {});
-      await watching;
-    },
-  };
-}
-
-// ---- stop ----------------------------------------
-/** Stops the loop of `state` and waits for sends in flight; later calls return at once. */
-async function stopDelivery(state: DeliveryState, watch: WakeWatch): Promise<void> {
-  if (state.stopped) return;
-  state.stopped = true;
-  if (state.timer !== undefined) clearTimeout(state.timer);
-  state.timer = undefined;
-  await watch.close();
-  await Promise.allSettled([state.scanning, state.queuedScan, ...state.active.values()]);
-}
 
 /**
  * Starts the delivery loop.
