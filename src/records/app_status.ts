@@ -47,3 +47,20 @@ export async function listAppStatuses(kv: Deno.Kv): Promise<AppDeliveryStatus[]>
   }
   return statuses;
 }
+
+/**
+ * Records `status` as its app's delivery status (delivery writes it on a
+ * problem and on recovery; the CLI and the console read it).
+ *
+ * @example Usage
+ * ```ts
+ * import { listAppStatuses, writeAppStatus } from "./app_status.ts";
+ * const kv = await Deno.openKv(":memory:");
+ * await writeAppStatus(kv, { app: "main", ok: true, message: "sending", at: Date.now() });
+ * console.assert((await listAppStatuses(kv))[0].ok);
+ * kv.close();
+ * ```
+ */
+export async function writeAppStatus(kv: Deno.Kv, status: AppDeliveryStatus): Promise<void> {
+  await kv.set(keys.appStatus(status.app), status);
+}
