@@ -17,7 +17,7 @@ import { dirname, join, normalize, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Layers, bottom to top. A unit is a folder of `src/` (`records`) or a root file (`log.ts`). */
-const BASE = ["bytes.ts", "log.ts", "guarded_fetch.ts", "text"];
+const BASE = ["bytes.ts", "delay.ts", "log.ts", "guarded_fetch.ts", "text"];
 const LOWER = [...BASE, "config", "crypto", "store", "wecom", "records", "attachments"];
 const STAGES = ["intake", "jobs", "agent", "media", "delivery"];
 
@@ -26,7 +26,7 @@ const STAGES = ["intake", "jobs", "agent", "media", "delivery"];
  *
  * | layer       | units                                           | may import                         |
  * | ----------- | ----------------------------------------------- | ---------------------------------- |
- * | base        | bytes.ts, log.ts, guarded_fetch.ts, text/       | nothing of src/                    |
+ * | base        | bytes.ts, delay.ts, log.ts, guarded_fetch.ts, text/ | nothing of src/                |
  * | config      | config/                                         | base                               |
  * | storage     | crypto/, store/                                 | base, config                       |
  * | wecom       | wecom/ (the WeCom API client)                   | base, config, crypto, store        |
@@ -39,6 +39,7 @@ const STAGES = ["intake", "jobs", "agent", "media", "delivery"];
  */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   "bytes.ts": [],
+  "delay.ts": [],
   "log.ts": [],
   "guarded_fetch.ts": [],
   "text": [],
@@ -55,7 +56,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   "delivery": LOWER,
   "http": [...LOWER, "intake"],
   "gateway.ts": [...LOWER, ...STAGES, "http", "operator"],
-  "operator": [...LOWER, ...STAGES, "http", "cli"],
+  "operator": [...LOWER, ...STAGES, "http"],
   "simulator": [...LOWER, "gateway.ts"],
   "cli": [...LOWER, ...STAGES, "http", "gateway.ts", "simulator"],
   "main.ts": ["cli"],

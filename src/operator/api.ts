@@ -28,7 +28,7 @@
  */
 
 import { checkAgentOnline } from "../agent/check.ts";
-import { itemSummary, jobSummary } from "../cli/jobs.ts";
+import { itemSummary, jobSummary } from "../records/summary.ts";
 import type { AppConfig, GatewayConfig } from "../config/types.ts";
 import { generateCallbackKeys } from "../crypto/generate.ts";
 import {

@@ -21,6 +21,8 @@
  * @module
  */
 
+import { delay } from "../../src/delay.ts";
+
 /** One message of a recorded request. */
 export interface FakeChatMessage {
   role: string;
@@ -223,16 +225,5 @@ function errorBody(message: string, type: string, code: string | null = null) {
 
 /** Resolves after `ms` (false) or as soon as `signal` aborts (true), leaving no timer behind. */
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(true);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(false);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
+  return delay(ms, { signal }).then(() => false, () => true);
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { delay } from "../../src/delay.ts";
 import type { AgentReply } from "../../src/records/agent.ts";
 import type { JobsConfig } from "../../src/config/types.ts";
 import { addOutboxItems, planNotice, planRecall, planReply } from "../../src/records/outbox.ts";
@@ -119,7 +120,7 @@ export function recordingAgent(delayMs = 0) {
     maxActive = Math.max(maxActive, active);
     const start = performance.now();
     try {
-      await abortableSleep(delayMs, signal);
+      await delay(delayMs, { signal });
       const content = job.message.type === "text" ? job.message.content : job.message.type;
       return { text: `echo: ${content}`, attachments: [] };
     } finally {
@@ -128,22 +129,6 @@ export function recordingAgent(delayMs = 0) {
     }
   };
   return { agent, runs, maxActive: () => maxActive };
-}
-
-/** Sleeps `ms`, rejecting with the signal's reason when it aborts first. */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** An agent whose runs wait until the test releases them (or the signal aborts). */

@@ -13,7 +13,8 @@
  * @example Usage
  * ```ts
  * import { retryWithin } from "./retry.ts";
- * import { BackendFailure } from "./failure.ts";
+ * import { delay } from "../../delay.ts";
+import { BackendFailure } from "./failure.ts";
  * let calls = 0;
  * const answer = await retryWithin(() => {
  *   calls++;
@@ -26,6 +27,7 @@
  * @module
  */
 
+import { delay } from "../../delay.ts";
 import { BackendFailure } from "./failure.ts";
 
 /** Options of {@linkcode retryWithin}. */
@@ -39,21 +41,6 @@ export interface RetryOptions {
   maxMs?: number;
   /** Clock (default `Date.now`). */
   now?: () => number;
-}
-
-function wait(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**
@@ -86,7 +73,7 @@ export async function retryWithin<T>(
       if (options.deadlineAt === undefined || now() + pause >= options.deadlineAt) {
         throw tries > 1 ? error.afterAttempts(tries) : error;
       }
-      await wait(pause, options.signal);
+      await delay(pause, { signal: options.signal });
     }
   }
 }
