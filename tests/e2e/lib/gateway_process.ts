@@ -23,6 +23,7 @@
  * @module
  */
 
+import { lines } from "../../lib/lines.ts";
 import { waitFor } from "../../lib/wait.ts";
 
 /** The repository root (where main.ts and deno.json are). */
@@ -84,16 +85,7 @@ async function readLines(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
 ): Promise<void> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
-    let newline;
-    while ((newline = rest.indexOf("\n")) >= 0) {
-      onLine(rest.slice(0, newline));
-      rest = rest.slice(newline + 1);
-    }
-  }
-  if (rest !== "") onLine(rest);
+  for await (const line of lines(stream)) onLine(line);
 }
 
 /**
