@@ -93,10 +93,10 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
  *
  * @example Usage
  * ```ts ignore
- * import { lines } from "../lib/lines.ts";
+ * import { readLines } from "../../src/cli/demo_interactive.ts";
  * import { spawnCli } from "./run_cli.ts";
  * const child = spawnCli(["serve"], { env: { LOG_FORMAT: "json" }, cwd: dir });
- * for await (const line of lines(child.stdout)) console.log(line);
+ * for await (const line of readLines(child.stdout)) console.log(line);
  * ```
  */
 export function spawnCli(args: string[], options: RunCliOptions = {}): Deno.ChildProcess {

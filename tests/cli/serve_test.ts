@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FAKE_APP } from "../../src/simulator/wecom_api.ts";
 import { startGatewayProcess } from "../e2e/lib/gateway_process.ts";
-import { lines } from "../lib/lines.ts";
+import { readLines } from "../../src/cli/demo_interactive.ts";
 import { runCli, spawnCli, workdir } from "./run_cli.ts";
 
 /** One configured app, KV in `dir`, listening on 127.0.0.1:`port`. */
@@ -158,7 +158,7 @@ Deno.test("serve in demo mode with LOG_FORMAT=json: stdout is JSON lines too", a
   const timer = killAfter(child, 20_000);
   const seen: string[] = [];
   try {
-    for await (const line of lines(child.stdout)) {
+    for await (const line of readLines(child.stdout)) {
       seen.push(line);
       if (line.includes("Configure a real app")) break;
     }
@@ -188,7 +188,7 @@ Deno.test("serve with LOG_FORMAT=json (from .env): every line on stdout is JSON,
   const seen: string[] = [];
   try {
     let banner: Record<string, unknown> | undefined;
-    for await (const line of lines(child.stdout)) {
+    for await (const line of readLines(child.stdout)) {
       seen.push(line);
       const parsed = JSON.parse(line); // throws on a line that is not JSON
       if (banner || parsed.msg !== "wecom-gateway running") continue;

@@ -23,7 +23,7 @@
  * @module
  */
 
-import { lines } from "../../lib/lines.ts";
+import { readLines } from "../../../src/cli/demo_interactive.ts";
 import { waitFor } from "../../lib/wait.ts";
 
 /** The repository root (where main.ts and deno.json are). */
@@ -81,11 +81,11 @@ function childEnv(env: Record<string, string>): Record<string, string> {
   return { ...base, ...env };
 }
 
-async function readLines(
+async function eachLine(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
 ): Promise<void> {
-  for await (const line of lines(stream)) onLine(line);
+  for await (const line of readLines(stream)) onLine(line);
 }
 
 /**
@@ -143,7 +143,7 @@ export async function startGatewayProcess(
     if (health) ready.resolve(health[1]);
     else if (running && role === "worker") ready.resolve(undefined);
   };
-  const readers = Promise.all([readLines(child.stdout, onLine), readLines(child.stderr, onLine)])
+  const readers = Promise.all([eachLine(child.stdout, onLine), eachLine(child.stderr, onLine)])
     .catch(() => {});
   const exited = child.status.then(async (status) => {
     await readers;
