@@ -26,7 +26,7 @@
  */
 
 import { isAbsolute, join, resolve } from "node:path";
-import { describeFetchError, redactSecrets, shorten } from "../text/format.ts";
+import { describeFetchError, redactSecrets, safeUrl, shorten } from "../text/format.ts";
 import { HERMES_DEFAULTS } from "./backends/hermes.ts";
 import type { AgentConfig } from "../config/types.ts";
 
@@ -54,15 +54,6 @@ interface Server {
   urlKey: string;
   modelKey: string;
   headers: Record<string, string>;
-}
-
-function safeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`.replace(/\/+$/, "");
-  } catch {
-    return "(invalid URL)";
-  }
 }
 
 async function call(
