@@ -45,7 +45,7 @@ import { readStoreStats } from "../records/stats.ts";
 import { conversationJobs, listJobs } from "../records/job_store/mod.ts";
 import { recentProblems } from "../log.ts";
 import { commit } from "../store/kv.ts";
-import { explainErrcode, quotedIp } from "../wecom/errors.ts";
+import { explainErrcode, NO_ERRCODE, quotedIp } from "../wecom/errors.ts";
 import { readCachedToken } from "../wecom/token.ts";
 import type { History } from "./history.ts";
 import type { VerificationLog, VerificationRecord } from "./verifications.ts";
@@ -134,7 +134,7 @@ async function overview(deps: OperatorApiDeps, now: number) {
   const verifications = await deps.verifications.list();
   const failures = deps.metrics.recentFailures().map((failure) => ({
     ...failure,
-    meaning: failure.errcode === -2 ? "" : explainErrcode(failure.errcode),
+    meaning: failure.errcode === NO_ERRCODE ? "" : explainErrcode(failure.errcode),
   }));
   const apps = [];
   for (const app of config.apps) {
