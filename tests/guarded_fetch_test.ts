@@ -4,38 +4,16 @@ import {
   MAX_SAME_ORIGIN_REDIRECTS,
   RedirectRefusedError,
 } from "../src/guarded_fetch.ts";
-
-interface Hit {
-  method: string;
-  path: string;
-  apiKey: string | null;
-  body: string;
-}
-
-/** A server on 127.0.0.1:0 (its own origin) recording every request it gets. */
-function server(answer: (request: Request, url: URL) => Response) {
-  const hits: Hit[] = [];
-  const http = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    const url = new URL(req.url);
-    hits.push({
-      method: req.method,
-      path: url.pathname + url.search,
-      apiKey: req.headers.get("x-api-key"),
-      body: await req.text(),
-    });
-    return answer(req, url);
-  });
-  const origin = `http://127.0.0.1:${(http.addr as Deno.NetAddr).port}`;
-  return { origin, hits, close: () => http.shutdown() };
-}
+import { crossOriginRedirect, recordingServer } from "./fakes/redirect.ts";
 
 const post = { method: "POST", headers: { "x-api-key": "k-secret" }, body: "the member's words" };
 
 for (const status of [301, 302, 303, 307, 308]) {
   Deno.test(`guardedFetch: a ${status} to another origin is refused; nothing reaches it`, async () => {
-    const other = server(() => new Response("the other host's answer"));
-    const first = server(() =>
-      new Response(null, { status, headers: { location: `${other.origin}/steal?token=t` } })
+    const { api: first, other, close } = crossOriginRedirect(
+      status,
+      () => new Response("the other host's answer"),
+      "/steal?token=t",
     );
     try {
       await assert.rejects(
@@ -53,17 +31,16 @@ for (const status of [301, 302, 303, 307, 308]) {
         },
       );
       assert.equal(first.hits.length, 1, "the configured server was asked");
-      assert.equal(first.hits[0].apiKey, "k-secret");
+      assert.equal(first.hits[0].headers.get("x-api-key"), "k-secret");
       assert.equal(other.hits.length, 0, "the other origin got nothing");
     } finally {
-      await first.close();
-      await other.close();
+      await close();
     }
   });
 }
 
 Deno.test("guardedFetch: a 307 within the same origin is followed with the method, body and header", async () => {
-  const one = server((_req, url) =>
+  const one = recordingServer((_req, url) =>
     url.pathname === "/hook"
       ? new Response(null, { status: 307, headers: { location: "/hook/" } })
       : new Response("ok")
@@ -71,17 +48,20 @@ Deno.test("guardedFetch: a 307 within the same origin is followed with the metho
   try {
     const response = await guardedFetch(`${one.origin}/hook`, post);
     assert.equal(await response.text(), "ok");
-    assert.deepEqual(one.hits.map((hit) => [hit.method, hit.path, hit.apiKey, hit.body]), [
-      ["POST", "/hook", "k-secret", "the member's words"],
-      ["POST", "/hook/", "k-secret", "the member's words"],
-    ]);
+    assert.deepEqual(
+      one.hits.map((hit) => [hit.method, hit.path, hit.headers.get("x-api-key"), hit.body]),
+      [
+        ["POST", "/hook", "k-secret", "the member's words"],
+        ["POST", "/hook/", "k-secret", "the member's words"],
+      ],
+    );
   } finally {
     await one.close();
   }
 });
 
 Deno.test("guardedFetch: a 302 after a POST continues as a GET without the body, as fetch does", async () => {
-  const one = server((_req, url) =>
+  const one = recordingServer((_req, url) =>
     url.pathname === "/a"
       ? new Response(null, { status: 302, headers: { location: "/b" } })
       : new Response("b")
@@ -99,7 +79,7 @@ Deno.test("guardedFetch: a 302 after a POST continues as a GET without the body,
 });
 
 Deno.test("guardedFetch: a same-origin redirect loop stops after the hop limit", async () => {
-  const one = server((_req, url) =>
+  const one = recordingServer((_req, url) =>
     new Response(null, { status: 307, headers: { location: `${url.pathname}x` } })
   );
   try {
@@ -114,7 +94,7 @@ Deno.test("guardedFetch: a same-origin redirect loop stops after the hop limit",
 });
 
 Deno.test("guardedFetch: a redirect to another port or scheme of the same host is another origin", async () => {
-  const one = server(() =>
+  const one = recordingServer(() =>
     new Response(null, { status: 308, headers: { location: "https://127.0.0.1/hook" } })
   );
   try {
@@ -129,7 +109,7 @@ Deno.test("guardedFetch: a redirect to another port or scheme of the same host i
 });
 
 Deno.test("guardedFetch: a 3xx without Location and a 304 are answers, not redirects", async () => {
-  const one = server((_req, url) =>
+  const one = recordingServer((_req, url) =>
     new Response(url.pathname === "/a" ? "no location" : null, {
       status: url.pathname === "/a" ? 300 : 304,
     })

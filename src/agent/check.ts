@@ -26,7 +26,8 @@
  */
 
 import { isAbsolute, join, resolve } from "node:path";
-import { describeFetchError, redactSecrets, shorten } from "../text/format.ts";
+import { describeFetchError, redactSecrets, safeUrl, shorten } from "../text/format.ts";
+import { guardedFetch, RedirectRefusedError } from "../guarded_fetch.ts";
 import { HERMES_DEFAULTS } from "./backends/hermes.ts";
 import type { AgentConfig } from "../config/types.ts";
 
@@ -56,15 +57,6 @@ interface Server {
   headers: Record<string, string>;
 }
 
-function safeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`.replace(/\/+$/, "");
-  } catch {
-    return "(invalid URL)";
-  }
-}
-
 async function call(
   server: Server,
   path: string,
@@ -75,7 +67,8 @@ async function call(
   if (server.apiKey) headers.set("authorization", `Bearer ${server.apiKey}`);
   for (const [name, value] of new Headers(init.headers)) headers.set(name, value);
   try {
-    const response = await fetch(`${server.baseUrl.replace(/\/+$/, "")}${path}`, {
+    // Guarded as the backends are: the key never follows a redirect to another origin.
+    const response = await guardedFetch(`${server.baseUrl.replace(/\/+$/, "")}${path}`, {
       ...init,
       headers,
       signal: AbortSignal.timeout(timeoutMs),
@@ -84,6 +77,8 @@ async function call(
   } catch (error) {
     const reason = error instanceof DOMException && error.name === "TimeoutError"
       ? `no answer within ${Math.round(timeoutMs / 1000)} s`
+      : error instanceof RedirectRefusedError
+      ? error.message
       : describeFetchError(error);
     return { error: redactSecrets(reason, [server.apiKey]) };
   }

@@ -29,6 +29,7 @@ import { type CliContext, loadConfigIn } from "./context.ts";
 import { describeFetchFailure } from "./network_error.ts";
 import { cliCommand } from "./invocation.ts";
 import { checkAgentOnline } from "../agent/check.ts";
+import { safeUrl } from "../text/format.ts";
 
 const HELP =
   `wecom-gateway check: validate the configuration, and with --online prove it works with WeCom.
@@ -70,16 +71,6 @@ function plural(count: number, word: string): string {
 
 function secretLength(value: string): string {
   return value === "" ? "not set" : plural(value.length, "character");
-}
-
-/** A URL without user info, query or fragment (they may carry credentials). */
-function safeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.origin}${parsed.pathname === "/" ? "" : parsed.pathname}`;
-  } catch {
-    return "(not a URL)";
-  }
 }
 
 function describeAgent(config: GatewayConfig): string {

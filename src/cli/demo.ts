@@ -14,8 +14,8 @@
  *
  * This module is the `demo` command (its flags and help); each of the above
  * lives in its own module (`demo_script.ts`, `demo_interactive.ts`,
- * `demo_agent.ts`, `demo_serve.ts`), with the printing in `demo_output.ts`,
- * and is re-exported here.
+ * `demo_agent.ts`, `demo_serve.ts`), with the printing in `demo_output.ts`;
+ * import those pieces from their modules.
  *
  * @example Usage
  * ```ts ignore
@@ -40,17 +40,6 @@ import { readLines, runInteractive } from "./demo_interactive.ts";
 import { CONSOLE, printEnvironment } from "./demo_output.ts";
 import { runScript } from "./demo_script.ts";
 import { onStopSignal, quietLogs } from "./demo_session.ts";
-
-export { askAgentOnce, DEFAULT_AGENT_GREETING } from "./demo_agent.ts";
-export { readLines, runInteractive } from "./demo_interactive.ts";
-export type { DemoOutput } from "./demo_output.ts";
-export { longDemoMessage, runScript } from "./demo_script.ts";
-export {
-  onlyNoApps,
-  serveDemoMode,
-  simulateCommandLine,
-  simulateFileCommandLine,
-} from "./demo_serve.ts";
 
 const HELP = `wecom-gateway demo: a round trip on this machine with a simulated WeCom
 (no WeCom account, no configuration).

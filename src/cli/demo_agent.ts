@@ -25,8 +25,8 @@
 
 import { listJobs } from "../records/job_store/mod.ts";
 import { DEMO_ENV, type DemoEnvironment } from "../simulator/demo.ts";
-import { CallbackRejectedError, ReplyTimeoutError } from "../simulator/user.ts";
-import { CONSOLE, type DemoOutput, preview, printExchange } from "./demo_output.ts";
+import { say } from "./demo_interactive.ts";
+import { CONSOLE, type DemoOutput } from "./demo_output.ts";
 
 /** The agent flags of `demo`. */
 export interface DemoAgentFlags {
@@ -104,16 +104,7 @@ export async function askAgentOnce(
 ): Promise<number> {
   output.out("");
   output.out(`Asking your ${demo.config.agent.kind} agent through the simulated WeCom…`);
-  try {
-    const exchange = await demo.user.send(text);
-    printExchange(output, exchange, `text ${preview(text)}`, true);
-  } catch (error) {
-    if (error instanceof ReplyTimeoutError || error instanceof CallbackRejectedError) {
-      output.err(`  ✗ ${error.message}`);
-      return 1;
-    }
-    throw error;
-  }
+  if (!await say(demo, text, output)) return 1;
   const [failed] = await listJobs(demo.gateway.kv, { state: "failed", limit: 1 });
   if (failed) {
     output.err(`  ✗ the agent failed; the member got the apology. Reason: ${failed.error}`);

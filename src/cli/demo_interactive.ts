@@ -42,6 +42,34 @@ export async function* readLines(readable: ReadableStream<Uint8Array>): AsyncGen
 }
 
 /**
+ * Sends `text` as the demo user and prints the exchange; false (with the
+ * reason printed) when the callback was refused or no reply came in time.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { say } from "./demo_interactive.ts";
+ * if (!await say(demo, "hello")) Deno.exit(1);
+ * ```
+ */
+export async function say(
+  demo: DemoEnvironment,
+  text: string,
+  output: DemoOutput = CONSOLE,
+): Promise<boolean> {
+  try {
+    const exchange = await demo.user.send(text);
+    printExchange(output, exchange, `text ${preview(text)}`, true);
+    return true;
+  } catch (error) {
+    if (error instanceof ReplyTimeoutError || error instanceof CallbackRejectedError) {
+      output.err(`  ✗ ${error.message}`);
+      return false;
+    }
+    throw error;
+  }
+}
+
+/**
  * Sends each line as the demo user and prints the replies, until `/quit`, the
  * end of `lines` or `stop` resolves. A reply that does not arrive in time is
  * reported and the next line is read.
@@ -76,16 +104,7 @@ export async function runInteractive(
     const line = next.value;
     if (line.trim() === "") continue;
     if (line.trim() === "/quit") break;
-    try {
-      const exchange = await demo.user.send(line);
-      printExchange(output, exchange, `text ${preview(line)}`, true);
-    } catch (error) {
-      if (error instanceof ReplyTimeoutError || error instanceof CallbackRejectedError) {
-        output.err(`  ✗ ${error.message}`);
-        continue;
-      }
-      throw error;
-    }
+    await say(demo, line, output);
   }
   output.out("Bye.");
 }

@@ -21,12 +21,12 @@ export function isNpxDeno(execPath: string = Deno.execPath()): boolean {
 }
 
 /** True when `execPath` is deno itself rather than a compiled gateway. */
-export function isDeno(execPath: string = Deno.execPath()): boolean {
+function isDeno(execPath: string = Deno.execPath()): boolean {
   return /(^|[\\/])deno(\.exe)?$/i.test(execPath);
 }
 
 /** `deno`, or the npx form that started this process. */
-export function denoCommand(
+function denoCommand(
   execPath: string = Deno.execPath(),
   version: string = Deno.version.deno,
 ): string {

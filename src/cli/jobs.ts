@@ -342,8 +342,39 @@ async function runDead(args: string[], context: CliContext): Promise<number> {
   });
 }
 
-async function runRetry(args: string[], context: CliContext): Promise<number> {
-  const command = "jobs retry";
+/** How {@linkcode requeueEach} names what it queues again, in its usage errors and lines. */
+interface RequeueWords {
+  /** The subcommand, e.g. `jobs retry`. */
+  command: string;
+  /** What the positionals are, e.g. `dead-letter ids`. */
+  ids: string;
+  /** The usage error when neither ids nor `--all` are given. */
+  nameThem: string;
+  /** The line when `--all` finds nothing. */
+  none: string;
+  /** The summary's tail after `N of M queued again.` */
+  then: string;
+}
+
+/**
+ * The shared shape of `retry` and `rerun`: ids or `--all` (never both, never
+ * neither), one attempt per id with a line each, a summary, exit 1 if any
+ * failed. `all` lists the ids `--all` means; `named` orders the ids given.
+ */
+async function requeueEach(
+  args: string[],
+  context: CliContext,
+  words: RequeueWords,
+  ops: {
+    all: (kv: Deno.Kv) => Promise<string[]>;
+    named?: (ids: string[]) => string[];
+    queue: (
+      kv: Deno.Kv,
+      id: string,
+    ) => Promise<{ ok: true; line: string } | { ok: false; reason: string }>;
+  },
+): Promise<number> {
+  const { command } = words;
   const { values, positionals } = parseOptions(args, {
     command,
     strings: COMMON.strings,
@@ -351,38 +382,54 @@ async function runRetry(args: string[], context: CliContext): Promise<number> {
     maxPositionals: Infinity,
   });
   if (values.all && positionals.length > 0) {
-    throw new UsageError(command, "Give dead-letter ids or --all, not both.");
+    throw new UsageError(command, `Give ${words.ids} or --all, not both.`);
   }
   if (!values.all && positionals.length === 0) {
-    throw new UsageError(
-      command,
-      "Name the dead letters to retry (ids from 'wecom-gateway jobs dead') or give --all.",
-    );
+    throw new UsageError(command, words.nameThem);
   }
   return await withStore(context, values, async (opened) => {
     const ids = values.all
-      ? (await listDeadLetters(opened.kv, { limit: 100_000 })).map((item) => item.id)
-      : positionals;
+      ? await ops.all(opened.kv)
+      : (ops.named ? ops.named(positionals) : positionals);
     if (ids.length === 0) {
-      context.out("No dead letters to retry.");
+      context.out(words.none);
       return 0;
     }
     let failed = 0;
     for (const id of ids) {
-      try {
-        const fresh = await retryDeadLetter(opened.kv, id, context.now());
-        context.out(`${id}: queued again as ${fresh.id} (${fresh.conversation}, ${fresh.purpose})`);
-      } catch (error) {
+      const outcome = await ops.queue(opened.kv, id);
+      if (outcome.ok) {
+        context.out(`${id}: ${outcome.line}`);
+      } else {
         failed++;
-        context.err(`${id}: ${(error as Error).message}`);
+        context.err(`${id}: ${outcome.reason}`);
       }
     }
-    const retried = ids.length - failed;
-    context.out(
-      `${retried} of ${ids.length} queued again. A running gateway sends them now; ` +
-        "otherwise the next start does.",
-    );
+    context.out(`${ids.length - failed} of ${ids.length} queued again. ${words.then}`);
     return failed > 0 ? 1 : 0;
+  });
+}
+
+async function runRetry(args: string[], context: CliContext): Promise<number> {
+  return await requeueEach(args, context, {
+    command: "jobs retry",
+    ids: "dead-letter ids",
+    nameThem: "Name the dead letters to retry (ids from 'wecom-gateway jobs dead') or give --all.",
+    none: "No dead letters to retry.",
+    then: "A running gateway sends them now; otherwise the next start does.",
+  }, {
+    all: async (kv) => (await listDeadLetters(kv, { limit: 100_000 })).map((item) => item.id),
+    queue: async (kv, id) => {
+      try {
+        const fresh = await retryDeadLetter(kv, id, context.now());
+        return {
+          ok: true,
+          line: `queued again as ${fresh.id} (${fresh.conversation}, ${fresh.purpose})`,
+        };
+      } catch (error) {
+        return { ok: false, reason: (error as Error).message };
+      }
+    },
   });
 }
 
@@ -434,46 +481,24 @@ async function runPurge(args: string[], context: CliContext): Promise<number> {
 }
 
 async function runRerun(args: string[], context: CliContext): Promise<number> {
-  const command = "jobs rerun";
-  const { values, positionals } = parseOptions(args, {
-    command,
-    strings: COMMON.strings,
-    booleans: ["all"],
-    maxPositionals: Infinity,
-  });
-  if (values.all && positionals.length > 0) {
-    throw new UsageError(command, "Give job ids or --all, not both.");
-  }
-  if (!values.all && positionals.length === 0) {
-    throw new UsageError(
-      command,
+  return await requeueEach(args, context, {
+    command: "jobs rerun",
+    ids: "job ids",
+    nameThem:
       "Name the failed jobs to run again (ids from 'wecom-gateway jobs list --state failed') " +
-        "or give --all.",
-    );
-  }
-  return await withStore(context, values, async (opened) => {
-    const ids = values.all
-      ? (await failedAgentJobs(opened.kv)).map((job) => job.id)
-      : [...positionals].sort(); // ids are time-ordered: oldest first keeps each conversation's order
-    if (ids.length === 0) {
-      context.out("No failed agent jobs to run again.");
-      return 0;
-    }
-    let failed = 0;
-    for (const id of ids) {
-      const outcome = await rerunJob(opened.kv, id, context.now());
-      if (outcome.ok) {
-        context.out(`${id}: queued again (${outcome.job.conversation})`);
-      } else {
-        failed++;
-        context.err(`${id}: ${outcome.reason}`);
-      }
-    }
-    context.out(
-      `${ids.length - failed} of ${ids.length} queued again. A running gateway runs them now; ` +
-        "otherwise the next start does.",
-    );
-    return failed > 0 ? 1 : 0;
+      "or give --all.",
+    none: "No failed agent jobs to run again.",
+    then: "A running gateway runs them now; otherwise the next start does.",
+  }, {
+    all: async (kv) => (await failedAgentJobs(kv)).map((job) => job.id),
+    // ids are time-ordered: oldest first keeps each conversation's order
+    named: (ids) => [...ids].sort(),
+    queue: async (kv, id) => {
+      const outcome = await rerunJob(kv, id, context.now());
+      return outcome.ok
+        ? { ok: true, line: `queued again (${outcome.job.conversation})` }
+        : outcome;
+    },
   });
 }
 

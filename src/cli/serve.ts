@@ -11,7 +11,7 @@ import { log, logFormat, setLogFormat } from "../log.ts";
 import { isStartError } from "./start_failure.ts";
 import { type Command, runCommand } from "./command.ts";
 import { consoleOutput } from "./context.ts";
-import { onlyNoApps, serveDemoMode } from "./demo.ts";
+import { onlyNoApps, serveDemoMode } from "./demo_serve.ts";
 
 const HELP = `wecom-gateway serve: receive WeCom callbacks, run the agent, deliver replies.
 

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { redactUrlSecrets } from "../wecom/errors.ts";
+import { NO_ERRCODE, redactUrlSecrets } from "../wecom/errors.ts";
 import type { WeComClient } from "../wecom/types.ts";
 import type { CallbackObservation } from "./callback.ts";
 
@@ -49,7 +49,7 @@ export interface SendFailure {
   at: number;
   api: "send" | "recall";
   app: string;
-  /** WeCom's errcode, or -2 when the call got no answer (network, HTTP status). */
+  /** WeCom's errcode, or `NO_ERRCODE` (-2) when the call got no answer (network, HTTP status). */
   errcode: number;
   /** WeCom's errmsg or the transport failure (URL secrets removed). */
   errmsg: string;
@@ -161,7 +161,7 @@ export function createMetrics(): Metrics {
         at: Date.now(),
         api,
         app,
-        errcode: errcode ?? -2,
+        errcode: errcode ?? NO_ERRCODE,
         errmsg: redactUrlSecrets(String(errmsg ?? message ?? error)).slice(0, 300),
       });
       if (failures.length > RECENT_FAILURES) failures.shift();

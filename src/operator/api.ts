@@ -38,14 +38,14 @@ import {
   retryDeadLetter,
 } from "../records/outbox_queries.ts";
 import { addOutboxItems, planNotice } from "../records/outbox.ts";
-import { listPacing } from "../delivery/pacing.ts";
+import { decideSlot, listPacing } from "../delivery/pacing.ts";
 import type { OutboxItem } from "../records/outbox_item.ts";
 import type { Metrics } from "../http/metrics.ts";
 import { readStoreStats } from "../records/stats.ts";
 import { conversationJobs, listJobs } from "../records/job_store/mod.ts";
 import { recentProblems } from "../log.ts";
 import { commit } from "../store/kv.ts";
-import { explainErrcode, quotedIp } from "../wecom/errors.ts";
+import { explainErrcode, NO_ERRCODE, quotedIp } from "../wecom/errors.ts";
 import { readCachedToken } from "../wecom/token.ts";
 import type { History } from "./history.ts";
 import type { VerificationLog, VerificationRecord } from "./verifications.ts";
@@ -110,20 +110,19 @@ async function readJson(request: Request): Promise<Record<string, unknown>> {
   throw new ApiError(400, "The request body must be a JSON object.");
 }
 
-/** Pacing of one app: members who sent in the last hour and those at a limit now. */
+/**
+ * Pacing of one app: members who were sent to in the last hour, and those the
+ * delivery holds now, with when it sends again (the delivery's own decision).
+ */
 async function pacingOf(kv: Deno.Kv, config: GatewayConfig, app: AppConfig, now: number) {
+  const limits = { perMinute: config.delivery.perMinute, perHour: config.delivery.perHour };
   let members = 0;
   const atLimit: { user: string; until: number }[] = [];
   for (const entry of await listPacing(kv, app, 10_000)) {
-    const recent = entry.state.sent.filter((at) => at > now - 3600_000);
-    if (recent.length === 0) continue;
+    if (!entry.state.sent.some((at) => at > now - 3600_000)) continue;
     members++;
-    const lastMinute = recent.filter((at) => at > now - 60_000);
-    if (lastMinute.length >= config.delivery.perMinute) {
-      atLimit.push({ user: entry.userId, until: lastMinute[0] + 60_000 });
-    } else if (recent.length >= config.delivery.perHour) {
-      atLimit.push({ user: entry.userId, until: recent[0] + 3600_000 });
-    }
+    const slot = decideSlot(entry.state.sent, now, limits);
+    if (!slot.ok) atLimit.push({ user: entry.userId, until: slot.retryAt });
   }
   return { members, atLimit: atLimit.slice(0, 20), perMinute: config.delivery.perMinute };
 }
@@ -135,7 +134,7 @@ async function overview(deps: OperatorApiDeps, now: number) {
   const verifications = await deps.verifications.list();
   const failures = deps.metrics.recentFailures().map((failure) => ({
     ...failure,
-    meaning: failure.errcode === -2 ? "" : explainErrcode(failure.errcode),
+    meaning: failure.errcode === NO_ERRCODE ? "" : explainErrcode(failure.errcode),
   }));
   const apps = [];
   for (const app of config.apps) {

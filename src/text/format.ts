@@ -1,7 +1,7 @@
 /**
  * Small text helpers shared by stages: durations as people say them, cutting
- * text to a length, redacting secrets, and describing a failed `fetch`
- * without its URL.
+ * text to a length, redacting secrets, a URL without its credentials, and
+ * describing a failed `fetch` without its URL.
  *
  * @example Usage
  * ```ts
@@ -84,4 +84,24 @@ export function describeFetchError(error: unknown): string {
   const cause = error.cause instanceof Error ? error.cause.message : "";
   const text = cause ? `${error.message}: ${cause}` : error.message;
   return text.replace(/\s*for url \([^)]*\)/g, "").replace(/\bhttps?:\/\/\S+/g, "(url)");
+}
+
+/**
+ * A URL as it may be shown: origin and path, without user info, query or
+ * fragment (they may carry credentials) and without trailing slashes.
+ *
+ * @example Usage
+ * ```ts
+ * import { safeUrl } from "./format.ts";
+ * console.assert(safeUrl("https://u:p@api.test/v1/?key=k") === "https://api.test/v1");
+ * console.assert(safeUrl("nope") === "(not a URL)");
+ * ```
+ */
+export function safeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, "");
+  } catch {
+    return "(not a URL)";
+  }
 }

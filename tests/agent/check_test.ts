@@ -6,6 +6,7 @@ import { HERMES_DEFAULTS } from "../../src/agent/backends/hermes.ts";
 import { FAKE_APP, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";
 import { startFakeHermes } from "../fakes/hermes_api.ts";
 import { startFakeOpenAi } from "../fakes/openai_api.ts";
+import { crossOriginRedirect } from "../fakes/redirect.ts";
 import { agentConfig } from "./fixtures.ts";
 import { workdir } from "../cli/run_cli.ts";
 
@@ -174,4 +175,37 @@ Deno.test("agent check: command program on PATH and executable, cwd exists; http
     down[0].text,
     /cannot reach the agent webhook at 127\.0\.0\.1:\d+: .*fix agent\.http\.url/,
   );
+});
+
+Deno.test("agent check: a server that redirects to another origin fails the check; the key never goes there", async () => {
+  const { api, other, close } = crossOriginRedirect(
+    307,
+    () => Response.json({ data: [{ id: "fake-model" }] }),
+  );
+  try {
+    const lines = await checkAgentOnline(
+      agentConfig({
+        kind: "openai",
+        openai: {
+          baseUrl: `${api.origin}/v1`,
+          apiKey: "sk-check-secret",
+          apiKeyEnv: "MY_KEY",
+          model: "fake-model",
+          systemPrompt: "",
+          historyMaxBytes: 0,
+        },
+      }),
+      OPTIONS,
+    );
+    assert.equal(lines[0].verdict, "fail", JSON.stringify(lines));
+    assert.match(
+      lines[0].text,
+      /HTTP 307, a redirect to http:\/\/127\.0\.0\.1:\d+, which is not followed/,
+    );
+    assert.ok(!lines.some((line) => line.text.includes("sk-check-secret")));
+    assert.ok(api.hits.length >= 1, "the configured server was asked");
+    assert.deepEqual(other.hits, [], "the other origin got neither the key nor a request");
+  } finally {
+    await close();
+  }
 });

@@ -59,3 +59,23 @@ export function textRequest(text: string, overrides: Partial<AgentRequest> = {})
 
 /** A signal that never aborts. */
 export const live = (): AbortSignal => new AbortController().signal;
+
+/**
+ * A worker module speaking the agent pool's protocol that misbehaves on request:
+ * on the text "close" it closes itself, on "hang" it never answers, on "throw"
+ * it throws an uncaught error (a real crash: Deno prints it, so only
+ * `pool_crash_child.ts` sends it); any other text gets `ok: <text>`.
+ */
+export const MISBEHAVING_WORKER: URL = new URL(
+  "data:application/javascript," + encodeURIComponent(`
+self.onmessage = (event) => {
+  const message = event.data;
+  if (message.type === "ping") return self.postMessage({ type: "pong" });
+  if (message.type !== "run") return;
+  const text = message.request.text;
+  if (text === "close") { setTimeout(() => self.close(), 10); return; }
+  if (text === "hang") return;
+  if (text === "throw") { setTimeout(() => { throw new Error("boom in worker"); }, 10); return; }
+  self.postMessage({ type: "reply", id: message.id, reply: { text: "ok: " + text, attachments: [] } });
+};`),
+);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { httpBackend } from "../../src/agent/backends/http.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
 import type { AgentRequest } from "../../src/records/agent.ts";
+import { crossOriginRedirect } from "../fakes/redirect.ts";
 import { agentConfig, live } from "./fixtures.ts";
 
 function config(url: string, headers: Record<string, string> = {}): AgentConfig {
@@ -176,23 +177,12 @@ Deno.test("http: aborting the signal stops a slow webhook call", async () => {
   }
 });
 
-/** A server on 127.0.0.1:0 that records method and `X-Api-Key` of each request. */
-function recorder(answer: (req: Request) => Response) {
-  const hits: { method: string; apiKey: string | null }[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    hits.push({ method: req.method, apiKey: req.headers.get("x-api-key") });
-    await req.body?.cancel();
-    return answer(req);
-  });
-  const origin = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
-  return { origin, hits, close: () => server.shutdown() };
-}
-
 for (const status of [302, 307, 308]) {
   Deno.test(`http: a ${status} to another host is an error; the secret header and message never go there`, async () => {
-    const other = recorder(() => Response.json({ reply: "the other host's answer" }));
-    const agent = recorder(() =>
-      new Response(null, { status, headers: { location: `${other.origin}/collect` } })
+    const { api: agent, other, close } = crossOriginRedirect(
+      status,
+      () => Response.json({ reply: "the other host's answer" }),
+      "/collect",
     );
     try {
       await assert.rejects(
@@ -209,11 +199,13 @@ for (const status of [302, 307, 308]) {
           return true;
         },
       );
-      assert.deepEqual(agent.hits, [{ method: "POST", apiKey: "k-secret" }]);
+      assert.deepEqual(
+        agent.hits.map((hit) => ({ method: hit.method, apiKey: hit.headers.get("x-api-key") })),
+        [{ method: "POST", apiKey: "k-secret" }],
+      );
       assert.deepEqual(other.hits, [], "the other host got neither the message nor the header");
     } finally {
-      await agent.close();
-      await other.close();
+      await close();
     }
   });
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { openaiBackend } from "../../src/agent/backends/openai.ts";
 import { startFakeOpenAi } from "../fakes/openai_api.ts";
+import { crossOriginRedirect } from "../fakes/redirect.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
 import type { HistoryTurn } from "../../src/records/agent.ts";
 import { agentConfig, live, textRequest } from "./fixtures.ts";
@@ -300,31 +301,23 @@ Deno.test("openai: extra headers are sent, and the opaque member id as user", as
 });
 
 Deno.test("openai: a 307 to another host is an error; the key and the message never go there", async () => {
-  const seen: (string | null)[] = [];
-  const other = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    seen.push(req.headers.get("authorization"));
-    await req.body?.cancel();
-    return Response.json({ choices: [{ message: { content: "the other host's answer" } }] });
-  });
-  const otherOrigin = `http://127.0.0.1:${(other.addr as Deno.NetAddr).port}`;
-  const api = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    await req.body?.cancel();
-    return new Response(null, { status: 307, headers: { location: `${otherOrigin}/v1/x` } });
-  });
-  const apiOrigin = `http://127.0.0.1:${(api.addr as Deno.NetAddr).port}`;
+  const { api, other, close } = crossOriginRedirect(
+    307,
+    () => Response.json({ choices: [{ message: { content: "the other host's answer" } }] }),
+    "/v1/x",
+  );
   try {
     await assert.rejects(
-      openaiBackend(request("hi"), config(`${apiOrigin}/v1`), live()),
+      openaiBackend(request("hi"), config(`${api.origin}/v1`), live()),
       (error: Error) => {
         assert.match(error.message, /model API at \S+ \(agent\.openai\.base_url\) failed/);
-        assert.ok(error.message.includes(`a redirect to ${otherOrigin}`), error.message);
+        assert.ok(error.message.includes(`a redirect to ${other.origin}`), error.message);
         assert.ok(!error.message.includes(API_KEY));
         return true;
       },
     );
-    assert.deepEqual(seen, []);
+    assert.deepEqual(other.hits, []);
   } finally {
-    await api.shutdown();
-    await other.shutdown();
+    await close();
   }
 });

@@ -18,20 +18,7 @@
 import { createAgentPool } from "../../src/agent/pool.ts";
 import { AgentCrashError } from "../../src/records/agent_error.ts";
 import type { LogFields, LogLevel } from "../../src/log.ts";
-import { agentConfig, textRequest } from "./fixtures.ts";
-
-/** A worker module speaking the pool protocol that throws an uncaught error on "throw". */
-const THROWING_WORKER = new URL(
-  "data:application/javascript," + encodeURIComponent(`
-self.onmessage = (event) => {
-  const message = event.data;
-  if (message.type === "ping") return self.postMessage({ type: "pong" });
-  if (message.type !== "run") return;
-  const text = message.request.text;
-  if (text === "throw") { setTimeout(() => { throw new Error("boom in worker"); }, 10); return; }
-  self.postMessage({ type: "reply", id: message.id, reply: { text: "ok: " + text, attachments: [] } });
-};`),
-);
+import { agentConfig, MISBEHAVING_WORKER, textRequest } from "./fixtures.ts";
 
 /** What one run through the pool ended with. */
 interface Outcome {
@@ -41,7 +28,7 @@ interface Outcome {
 }
 
 const WORKERS: Record<string, URL> = {
-  uncaught: THROWING_WORKER,
+  uncaught: MISBEHAVING_WORKER,
   unloadable: new URL("file:///nonexistent/agent_worker.ts"),
 };
 

@@ -9,7 +9,7 @@ import {
 } from "../../src/records/agent_error.ts";
 import type { AgentConfig, AgentKind } from "../../src/config/types.ts";
 import type { LogFields, LogLevel } from "../../src/log.ts";
-import { agentConfig, textRequest } from "./fixtures.ts";
+import { agentConfig, MISBEHAVING_WORKER, textRequest } from "./fixtures.ts";
 
 function config(kind: AgentKind, url = ""): AgentConfig {
   return agentConfig({ kind, workers: 2, http: { url, headers: {} } });
@@ -75,20 +75,6 @@ function startHook() {
     },
   };
 }
-
-/** A worker module speaking the pool protocol, misbehaving on request. */
-const TEST_WORKER = new URL(
-  "data:application/javascript," + encodeURIComponent(`
-self.onmessage = (event) => {
-  const message = event.data;
-  if (message.type === "ping") return self.postMessage({ type: "pong" });
-  if (message.type !== "run") return;
-  const text = message.request.text;
-  if (text === "close") { setTimeout(() => self.close(), 10); return; }
-  if (text === "hang") return;
-  self.postMessage({ type: "reply", id: message.id, reply: { text: "ok: " + text, attachments: [] } });
-};`),
-);
 
 /** The real worker, plus a listener that leaves an unhandled rejection behind on "hold-reject". */
 const LEAKY_WORKER = new URL(
@@ -308,7 +294,7 @@ Deno.test("pool: an uncaught error in a worker fails its job, the process and th
 Deno.test("pool: a worker that closes itself mid-run is detected by the heartbeat and replaced", async () => {
   const pool = createAgentPool(config("echo"), {
     size: 1,
-    workerUrl: TEST_WORKER,
+    workerUrl: MISBEHAVING_WORKER,
     heartbeatMs: 30,
     heartbeatTimeoutMs: 200,
     log: quietLog().log,
@@ -380,7 +366,7 @@ Deno.test("pool: a worker module that cannot load fails the job as a crash", asy
 Deno.test("pool: close() rejects running and queued jobs, terminates a stuck worker after the grace", async () => {
   const pool = createAgentPool(config("echo"), {
     size: 1,
-    workerUrl: TEST_WORKER,
+    workerUrl: MISBEHAVING_WORKER,
     cancelGraceMs: 100,
     log: quietLog().log,
   });

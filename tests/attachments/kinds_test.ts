@@ -7,7 +7,7 @@ import {
   planUpload,
   sniffFormat,
 } from "../../src/attachments/kinds.ts";
-import { amr, blob, gif, jpg, mp4, png } from "../fakes/media_samples.ts";
+import { amr, blob, gif, jpg, mp4, png } from "../../src/simulator/media_samples.ts";
 
 const MB = 1024 * 1024;
 

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { sealCallback, textMessage } from "../../src/simulator/seal.ts";
-import { runScript } from "../../src/cli/demo.ts";
+import { runScript } from "../../src/cli/demo_script.ts";
 import { demoMedia } from "../../src/simulator/media_samples.ts";
 import { startDemo } from "../../src/simulator/demo.ts";
 import { setLogSink } from "../../src/log.ts";

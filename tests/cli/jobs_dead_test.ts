@@ -1,7 +1,5 @@
 // `jobs dead` tells why each dead letter died, for dead letters made by the real delivery loop.
 import assert from "node:assert/strict";
-import { captureContext } from "../../src/cli/context.ts";
-import { createJobsCommand } from "../../src/cli/jobs.ts";
 import { startDelivery } from "../../src/delivery/deliverer.ts";
 import { listOutbox } from "../../src/records/outbox_queries.ts";
 import { addOutboxItems, planNotice } from "../../src/records/outbox.ts";
@@ -13,6 +11,7 @@ import {
   httpError,
   wecomError,
 } from "../delivery/fake_client.ts";
+import { jobsCli } from "./jobs_fixtures.ts";
 import { workdir } from "./run_cli.ts";
 
 const SECRET_TEXT = "words the operator must not see";
@@ -67,13 +66,10 @@ Deno.test("jobs dead shows, per dead letter, why: refused for good (81013, 40003
   }
 
   try {
-    const { context, stdout, stderr } = captureContext({
-      env: { WECOM_GATEWAY_KV: path },
-      cwd: dir,
-    });
-    const code = await createJobsCommand({ context }).run(["dead"]);
-    assert.equal(code, 0, stderr());
-    const text = stdout();
+    const env = { WECOM_GATEWAY_KV: path };
+    const dead = await jobsCli(["dead"], env, dir);
+    assert.equal(dead.code, 0, dead.stderr);
+    const text = dead.stdout;
     assert.ok(!text.includes(SECRET_TEXT), "message content reached the output");
     assert.match(
       text,
@@ -95,9 +91,9 @@ Deno.test("jobs dead shows, per dead letter, why: refused for good (81013, 40003
     assert.match(text, /^ {2}errcode 86001: WeCom answered errcode 86001\. Look it up/m);
     assert.match(text, /^ {2}HTTP 500: WeCom message\/send answered HTTP 500/m);
 
-    const json = captureContext({ env: { WECOM_GATEWAY_KV: path }, cwd: dir });
-    assert.equal(await createJobsCommand({ context: json.context }).run(["dead", "--json"]), 0);
-    const listed = JSON.parse(json.stdout()) as {
+    const json = await jobsCli(["dead", "--json"], env, dir);
+    assert.equal(json.code, 0);
+    const listed = JSON.parse(json.stdout) as {
       userId: string;
       deadReason: { cause: string; errcode?: number; attempts: number; firstAttemptAt: string };
     }[];

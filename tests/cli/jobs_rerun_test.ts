@@ -1,66 +1,12 @@
 import assert from "node:assert/strict";
-import { captureContext } from "../../src/cli/context.ts";
-import { createJobsCommand } from "../../src/cli/jobs.ts";
 import {
   CANCELLED_ERROR,
   claimNext,
   completeJob,
-  enqueueJob,
   getJob,
 } from "../../src/records/job_store/mod.ts";
-import type { JobRecord } from "../../src/records/job.ts";
+import { CORP, jobsCli, storeJob, textJob } from "./jobs_fixtures.ts";
 import { workdir } from "./run_cli.ts";
-
-const CORP = "wwrerun00000000001";
-let counter = 0;
-
-function textJob(user: string, content: string, at: number): JobRecord {
-  const id = at.toString(16).padStart(12, "0") + (counter++).toString(16).padStart(4, "0") +
-    crypto.randomUUID().slice(0, 8);
-  return {
-    id,
-    conversation: `${CORP}:${user}`,
-    app: "default",
-    corpId: CORP,
-    agentId: "1000002",
-    userId: user,
-    message: {
-      type: "text",
-      content,
-      msgId: crypto.randomUUID(),
-      corpId: CORP,
-      userId: user,
-      createTime: Math.floor(at / 1000),
-      agentId: "1000002",
-    },
-    receivedAt: at,
-    state: "queued",
-    attempts: 0,
-    updatedAt: at,
-  };
-}
-
-/** Enqueues, claims and ends a job as a runner would. */
-async function ended(
-  kv: Deno.Kv,
-  record: JobRecord,
-  state: "done" | "failed",
-  error?: string,
-): Promise<JobRecord> {
-  assert.ok((await enqueueJob(kv.atomic(), record).commit()).ok);
-  const claimed = await claimNext(kv, "test-runner", record.receivedAt, 60_000);
-  assert.equal(claimed?.id, record.id);
-  assert.ok(
-    await completeJob(kv, claimed!, "test-runner", { state, error, now: record.receivedAt + 1 }),
-  );
-  return (await getJob(kv, record.id))!;
-}
-
-async function jobsCli(args: string[], env: Record<string, string>, cwd: string) {
-  const { context, stdout, stderr } = captureContext({ env, cwd });
-  const code = await createJobsCommand({ context }).run(args);
-  return { code, stdout: stdout(), stderr: stderr() };
-}
 
 Deno.test("jobs rerun --all queues failed agent jobs again, each conversation's in the order sent", async () => {
   const dir = await workdir();
@@ -69,11 +15,23 @@ Deno.test("jobs rerun --all queues failed agent jobs again, each conversation's 
   try {
     const now = Date.now() - 60_000;
     let kv = await Deno.openKv(path);
-    const first = await ended(kv, textJob("zhang", "first", now), "failed", "backend: down");
-    const second = await ended(kv, textJob("zhang", "second", now + 1), "failed", "backend: down");
-    const stopped = await ended(kv, textJob("li", "stopped", now + 2), "failed", CANCELLED_ERROR);
-    const done = await ended(kv, textJob("wang", "fine", now + 3), "done");
-    const command = await ended(kv, textJob("wang", "/status", now + 4), "failed", "internal: x");
+    const first = await storeJob(kv, textJob("zhang", "first", now), {
+      state: "failed",
+      error: "backend: down",
+    });
+    const second = await storeJob(kv, textJob("zhang", "second", now + 1), {
+      state: "failed",
+      error: "backend: down",
+    });
+    const stopped = await storeJob(kv, textJob("li", "stopped", now + 2), {
+      state: "failed",
+      error: CANCELLED_ERROR,
+    });
+    const done = await storeJob(kv, textJob("wang", "fine", now + 3), { state: "done" });
+    const command = await storeJob(kv, textJob("wang", "/status", now + 4), {
+      state: "failed",
+      error: "internal: x",
+    });
     kv.close();
 
     const all = await jobsCli(["rerun", "--all"], env, dir);

@@ -1,67 +1,25 @@
 import assert from "node:assert/strict";
-import { captureContext } from "../../src/cli/context.ts";
-import { createJobsCommand } from "../../src/cli/jobs.ts";
 import type { AppDeliveryStatus } from "../../src/records/app_status.ts";
 import { listDeadLetters, listOutbox } from "../../src/records/outbox_queries.ts";
 import type { OutboxItem } from "../../src/records/outbox_item.ts";
-import { claimNext, completeJob, enqueueJob, getJob } from "../../src/records/job_store/mod.ts";
 import type { JobRecord } from "../../src/records/job.ts";
+import { getJob } from "../../src/records/job_store/mod.ts";
 import { keys } from "../../src/store/keys.ts";
+import { CORP, idAt, jobsCli as runJobs, storeJob, textJob } from "./jobs_fixtures.ts";
 import { runCli, workdir } from "./run_cli.ts";
 
 const DAY = 86_400_000;
-const CORP = "wwjobs000000000001";
 /** Message content that must never be shown. */
 const PRIVATE = "the private words of a user";
 
-let counter = 0;
-/**
- * An id of the store's format created at `at` (`idAt()` never goes back in
- * time within a process, and purging relies on ids carrying their creation time).
- */
-function idAt(at: number): string {
-  const random = crypto.randomUUID().slice(0, 8);
-  return at.toString(16).padStart(12, "0") + (counter++).toString(16).padStart(4, "0") + random;
-}
-
-function textJob(user: string, at: number): JobRecord {
-  return {
-    id: idAt(at),
-    conversation: `${CORP}:${user}`,
-    app: "default",
-    corpId: CORP,
-    agentId: "1000002",
-    userId: user,
-    message: {
-      type: "text",
-      content: `${PRIVATE} (${user})`,
-      msgId: crypto.randomUUID(),
-      corpId: CORP,
-      userId: user,
-      createTime: Math.floor(at / 1000),
-      agentId: "1000002",
-    },
-    receivedAt: at,
-    state: "queued",
-    attempts: 0,
-    updatedAt: at,
-  };
-}
-
-/** Enqueues a job at `at`, then (if asked) claims and completes it in `state`. */
-async function job(
+/** Enqueues a job of `user` at `at`, then (if asked) ends it in `end.state`. */
+function job(
   kv: Deno.Kv,
   user: string,
   at: number,
   end?: { state: "done" | "failed" | "dead"; error?: string },
 ): Promise<JobRecord> {
-  const record = textJob(user, at);
-  assert.ok((await enqueueJob(kv.atomic(), record).commit()).ok);
-  if (!end) return record;
-  const claimed = await claimNext(kv, "test-runner", at, 60_000);
-  assert.equal(claimed?.id, record.id);
-  assert.ok(await completeJob(kv, claimed!, "test-runner", { ...end, now: at + 1000 }));
-  return (await getJob(kv, record.id))!;
+  return storeJob(kv, textJob(user, `${PRIVATE} (${user})`, at), end);
 }
 
 /** A dead letter, written as delivery writes one. */
@@ -135,12 +93,14 @@ async function store() {
   };
 }
 
+/** Runs the command in-process and checks that no message content reached its output. */
 async function jobsCli(args: string[], env: Record<string, string>, cwd: string) {
-  const { context, stdout, stderr } = captureContext({ env, cwd });
-  const code = await createJobsCommand({ context }).run(args);
-  const all = stdout() + stderr();
-  assert.ok(!all.includes(PRIVATE), "message content reached the output");
-  return { code, stdout: stdout(), stderr: stderr() };
+  const result = await runJobs(args, env, cwd);
+  assert.ok(
+    !(result.stdout + result.stderr).includes(PRIVATE),
+    "message content reached the output",
+  );
+  return result;
 }
 
 Deno.test("jobs --help (subprocess) lists the subcommands and the locking note", async () => {

@@ -45,6 +45,29 @@ function denoDir(): string {
   return `${env.XDG_CACHE_HOME || `${home}/.cache`}/deno`;
 }
 
+/** The `deno run … main.ts …args` command with the child's clean environment. */
+function cliCommand(args: string[], options: RunCliOptions): Deno.Command {
+  const env: Record<string, string> = {
+    PATH: Deno.env.get("PATH") ?? "",
+    DENO_DIR: denoDir(),
+    NO_COLOR: "1",
+    // No operator listener for `serve`: its default port is fixed, and tests run side by side.
+    WECOM_GATEWAY_OPERATOR_PORT: "0",
+    ...options.env,
+  };
+  env.HOME ??= Deno.env.get("HOME") ?? "";
+  return new Deno.Command(Deno.execPath(), {
+    // --config: the working directory may be anywhere; the import map is the project's.
+    args: ["run", "--quiet", "--unstable-kv", "-A", "--config", CONFIG, MAIN, ...args],
+    cwd: options.cwd ?? ROOT,
+    env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
 /**
  * Runs `deno run --unstable-kv -A main.ts ...args`.
  *
@@ -55,31 +78,29 @@ function denoDir(): string {
  * ```
  */
 export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
-  const env: Record<string, string> = {
-    PATH: Deno.env.get("PATH") ?? "",
-    DENO_DIR: denoDir(),
-    NO_COLOR: "1",
-    // No operator listener for `serve`: its default port is fixed, and tests run side by side.
-    WECOM_GATEWAY_OPERATOR_PORT: "0",
-    ...options.env,
-  };
-  env.HOME ??= Deno.env.get("HOME") ?? "";
-  const output = await new Deno.Command(Deno.execPath(), {
-    // --config: the working directory may be anywhere; the import map is the project's.
-    args: ["run", "--quiet", "--unstable-kv", "-A", "--config", CONFIG, MAIN, ...args],
-    cwd: options.cwd ?? ROOT,
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const output = await cliCommand(args, options).output();
   const decoder = new TextDecoder();
   return {
     code: output.code,
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
   };
+}
+
+/**
+ * Starts `deno run --unstable-kv -A main.ts ...args` like {@linkcode runCli}
+ * and returns the running child (stdout and stderr piped; read or cancel both).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { readLines } from "../../src/cli/demo_interactive.ts";
+ * import { spawnCli } from "./run_cli.ts";
+ * const child = spawnCli(["serve"], { env: { LOG_FORMAT: "json" }, cwd: dir });
+ * for await (const line of readLines(child.stdout)) console.log(line);
+ * ```
+ */
+export function spawnCli(args: string[], options: RunCliOptions = {}): Deno.ChildProcess {
+  return cliCommand(args, options).spawn();
 }
 
 /**

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { FAKE_APP } from "../../src/simulator/wecom_api.ts";
 import { startGatewayProcess } from "../e2e/lib/gateway_process.ts";
-import { runCli, workdir } from "./run_cli.ts";
+import { readLines } from "../../src/cli/demo_interactive.ts";
+import { runCli, spawnCli, workdir } from "./run_cli.ts";
 
 /** One configured app, KV in `dir`, listening on 127.0.0.1:`port`. */
 function appEnv(dir: string, port: number, overrides: Record<string, string> = {}) {
@@ -136,56 +137,43 @@ Deno.test("serve in demo mode (no app configured): a port in use is one line too
   }
 });
 
+/** Kills `child` if it is still running after `ms` (its output then ends, and so does a wait on it). */
+function killAfter(child: Deno.ChildProcess, ms: number): ReturnType<typeof setTimeout> {
+  return setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+  }, ms);
+}
+
 Deno.test("serve in demo mode with LOG_FORMAT=json: stdout is JSON lines too", async () => {
   const dir = await workdir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--unstable-kv",
-      "-A",
-      "--config",
-      new URL("../../deno.json", import.meta.url).pathname,
-      new URL("../../main.ts", import.meta.url).pathname,
-      "serve",
-    ],
+  const child = spawnCli(["serve"], {
+    env: { LOG_FORMAT: "json", WECOM_CALLBACK_HOST: "127.0.0.1", WECOM_CALLBACK_PORT: "0" },
     cwd: dir,
-    clearEnv: true,
-    env: {
-      LOG_FORMAT: "json",
-      WECOM_CALLBACK_HOST: "127.0.0.1",
-      WECOM_CALLBACK_PORT: "0",
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  });
   const stderr = new Response(child.stderr).text();
-  const lines: string[] = [];
-  let buffer = "";
-  const decoder = new TextDecoder();
-  const reader = child.stdout.getReader();
+  const timer = killAfter(child, 20_000);
+  const seen: string[] = [];
   try {
-    const deadline = Date.now() + 20_000;
-    while (!lines.some((line) => line.includes("Configure a real app")) && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      const parts = buffer.split("\n");
-      buffer = parts.pop()!;
-      lines.push(...parts);
+    for await (const line of readLines(child.stdout)) {
+      seen.push(line);
+      if (line.includes("Configure a real app")) break;
     }
-    assert.ok(lines.some((line) => line.includes("DEMO MODE")), lines.join("\n"));
-    for (const line of lines) {
+    assert.ok(seen.some((line) => line.includes("DEMO MODE")), seen.join("\n"));
+    for (const line of seen) {
       const parsed = JSON.parse(line); // throws on a line that is not JSON
       assert.equal(typeof parsed.msg, "string", line);
     }
   } finally {
-    reader.releaseLock();
-    child.kill("SIGTERM");
+    clearTimeout(timer);
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // exited
+    }
     await child.status;
     await stderr;
     await Deno.remove(dir, { recursive: true });
@@ -194,69 +182,32 @@ Deno.test("serve in demo mode with LOG_FORMAT=json: stdout is JSON lines too", a
 
 Deno.test("serve with LOG_FORMAT=json (from .env): every line on stdout is JSON, the banner included", async () => {
   const dir = await workdir({ ".env": "LOG_FORMAT=json\n" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--unstable-kv",
-      "-A",
-      "--config",
-      new URL("../../deno.json", import.meta.url).pathname,
-      new URL("../../main.ts", import.meta.url).pathname,
-      "serve",
-    ],
-    cwd: dir,
-    clearEnv: true,
-    env: {
-      ...appEnv(dir, 0),
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnCli(["serve"], { env: appEnv(dir, 0), cwd: dir });
   const stderr = new Response(child.stderr).text();
-  const lines: string[] = [];
-  let buffer = "";
-  const decoder = new TextDecoder();
-  const reader = child.stdout.getReader();
+  const timer = killAfter(child, 20_000);
+  const seen: string[] = [];
   try {
     let banner: Record<string, unknown> | undefined;
-    const deadline = Date.now() + 20_000;
-    while (!banner && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      const parts = buffer.split("\n");
-      buffer = parts.pop()!;
-      for (const line of parts) {
-        lines.push(line);
-        const parsed = JSON.parse(line);
-        if (parsed.msg === "wecom-gateway running") banner = parsed;
-      }
-    }
-    assert.ok(banner, `no banner line; stdout so far:\n${lines.join("\n")}`);
-    assert.equal(banner.role, "all");
-    assert.equal(banner.agent, "echo");
-    const health = await fetch(banner.health as string);
-    assert.equal((await health.json()).status, "ok");
-    child.kill("SIGTERM");
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-    }
-    lines.push(...buffer.split("\n").filter((line) => line !== ""));
-    assert.equal((await child.status).code, 0, await stderr);
-    assert.ok(lines.length >= 3, lines.join("\n")); // the banner, stopping, stopped
-    for (const line of lines) {
+    for await (const line of readLines(child.stdout)) {
+      seen.push(line);
       const parsed = JSON.parse(line); // throws on a line that is not JSON
+      if (banner || parsed.msg !== "wecom-gateway running") continue;
+      banner = parsed;
+      assert.equal(parsed.role, "all");
+      assert.equal(parsed.agent, "echo");
+      const health = await fetch(parsed.health as string);
+      assert.equal((await health.json()).status, "ok");
+      child.kill("SIGTERM");
+    }
+    assert.ok(banner, `no banner line; stdout:\n${seen.join("\n")}`);
+    assert.equal((await child.status).code, 0, await stderr);
+    assert.ok(seen.length >= 3, seen.join("\n")); // the banner, stopping, stopped
+    for (const line of seen) {
+      const parsed = JSON.parse(line);
       assert.ok(typeof parsed.msg === "string" && typeof parsed.time === "string", line);
     }
   } finally {
-    reader.releaseLock();
+    clearTimeout(timer);
     try {
       child.kill("SIGKILL");
     } catch {

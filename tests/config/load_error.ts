@@ -1,7 +1,10 @@
 /**
- * Loading a configuration that must be refused: the files are written into a
- * fresh directory, the real `loadConfig()` runs there, and the `ConfigError`
- * it throws is returned (a load that succeeds fails the test).
+ * Loading a configuration in the config tests, with one valid app in the
+ * environment ({@linkcode ENV_APP}): a load that must be refused (the files are
+ * written into a fresh directory, the real `loadConfig()` runs there, and the
+ * `ConfigError` it throws is returned; a load that succeeds fails the test),
+ * a load that must succeed, the pure `validateConfig()`, and the rendered line
+ * of one problem.
  *
  * @example Usage
  * ```ts ignore
@@ -15,7 +18,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigError, loadConfig } from "../../src/config/load.ts";
+import { ConfigError, formatConfigError, loadConfig } from "../../src/config/load.ts";
+import type { GatewayConfig } from "../../src/config/types.ts";
+import { validateConfig } from "../../src/config/validate.ts";
 
 /** One valid app in the environment, for tests about other settings. */
 export const ENV_APP: Record<string, string> = {
@@ -49,4 +54,31 @@ export async function loadError(
     await Deno.remove(dir, { recursive: true });
   }
   throw new assert.AssertionError({ message: "expected loadConfig to throw a ConfigError" });
+}
+
+/** Loads `yaml` as config.yaml (none when absent) in a fresh directory with one app and `env`. */
+export async function loaded(env: Record<string, string>, yaml?: string): Promise<GatewayConfig> {
+  const dir = await Deno.makeTempDir({ prefix: "wecom_config_test_" });
+  try {
+    if (yaml) await Deno.writeTextFile(join(dir, "config.yaml"), yaml);
+    return await loadConfig({ cwd: dir, env: { ...ENV_APP, ...env } });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** `validateConfig()` of config.yaml's `root` with one app and `env` (no files read). */
+export function validated(
+  root: Record<string, unknown>,
+  env: Record<string, string> = {},
+): ReturnType<typeof validateConfig> {
+  return validateConfig({ env: { ...ENV_APP, ...env }, dotenv: {}, root }, "/srv/gw");
+}
+
+/** The rendered line of the only problem about `key`; it must carry a fix. */
+export function problemLine(error: ConfigError, key: string): string {
+  const lines = formatConfigError(error).split("\n").filter((l) => l.startsWith(`  - ${key}`));
+  assert.equal(lines.length, 1, `one line for ${key} in:\n${error.message}`);
+  assert.match(lines[0], /Fix: \S/);
+  return lines[0];
 }

@@ -2,16 +2,11 @@
 // gateway-only wecom_gateway section, through the public validateConfig()/loadConfig().
 import assert from "node:assert/strict";
 import { formatConfigError } from "../../src/config/load.ts";
-import { validateConfig } from "../../src/config/validate.ts";
 import { FAILURE_TEXT_DEFAULTS } from "../../src/config/validate_agent.ts";
-import { ENV_APP, loadError } from "./load_error.ts";
-
-function validate(root: Record<string, unknown>, env: Record<string, string> = {}) {
-  return validateConfig({ env: { ...ENV_APP, ...env }, dotenv: {}, root }, "/srv/gw");
-}
+import { ENV_APP, loadError, validated } from "./load_error.ts";
 
 Deno.test("agent.kind hermes: Hermes' defaults, the key from API_SERVER_KEY", () => {
-  const { config, problems } = validate({ agent: { kind: "hermes" } }, { API_SERVER_KEY: "k-1" });
+  const { config, problems } = validated({ agent: { kind: "hermes" } }, { API_SERVER_KEY: "k-1" });
   assert.deepEqual(problems, []);
   assert.deepEqual(config.agent.hermes, {
     baseUrl: "http://127.0.0.1:8642/v1",
@@ -22,7 +17,7 @@ Deno.test("agent.kind hermes: Hermes' defaults, the key from API_SERVER_KEY", ()
     headers: {},
     revealIds: false,
   });
-  const custom = validate({
+  const custom = validated({
     agent: {
       kind: "hermes",
       hermes: {
@@ -46,7 +41,7 @@ Deno.test("agent.kind hermes without a key is a problem that names both .env fil
   assert.match(text, /agent\.hermes\.api_key_env/);
   assert.match(text, /names API_SERVER_KEY, which is not set/);
   assert.match(text, /Set API_SERVER_KEY in Hermes' \$HERMES_HOME\/\.env, and the same value/);
-  const typo = validate({ agent: { kind: "hermes", hermes: { base_urll: "x" } } }, {
+  const typo = validated({ agent: { kind: "hermes", hermes: { base_urll: "x" } } }, {
     API_SERVER_KEY: "k",
   });
   assert.equal(typo.problems.length, 1);
@@ -54,31 +49,31 @@ Deno.test("agent.kind hermes without a key is a problem that names both .env fil
 });
 
 Deno.test("agent.failure_text: one text, a zh/en mapping, or a clear problem", () => {
-  assert.deepEqual(validate({}).config.agent.failureText, FAILURE_TEXT_DEFAULTS);
+  assert.deepEqual(validated({}).config.agent.failureText, FAILURE_TEXT_DEFAULTS);
   assert.deepEqual(
-    validate({ agent: { failure_text: "稍后再试 / try later" } }).config.agent.failureText,
+    validated({ agent: { failure_text: "稍后再试 / try later" } }).config.agent.failureText,
     {
       zh: "稍后再试 / try later",
       en: "稍后再试 / try later",
     },
   );
   assert.deepEqual(
-    validate({ agent: { failure_text: { en: "Oops." } } }).config.agent.failureText,
+    validated({ agent: { failure_text: { en: "Oops." } } }).config.agent.failureText,
     { zh: FAILURE_TEXT_DEFAULTS.zh, en: "Oops." },
   );
   assert.equal(
-    validate({}, { WECOM_GATEWAY_FAILURE_TEXT: "Down for a bit." }).config.agent.failureText?.en,
+    validated({}, { WECOM_GATEWAY_FAILURE_TEXT: "Down for a bit." }).config.agent.failureText?.en,
     "Down for a bit.",
   );
   for (const bad of [{ fr: "Désolé" }, ["a"], "  "]) {
-    const { problems } = validate({ agent: { failure_text: bad } });
+    const { problems } = validated({ agent: { failure_text: bad } });
     assert.equal(problems.length, 1, JSON.stringify(bad));
     assert.match(problems[0].message, /neither a short text nor a mapping of zh and en/);
   }
 });
 
 Deno.test("agent.truncation_marker and agent.openai.headers are read; a bad header name is reported", () => {
-  const { config, problems } = validate({
+  const { config, problems } = validated({
     agent: {
       truncation_marker: " …",
       openai: { headers: { "X-Org": "acme" } },
@@ -87,7 +82,7 @@ Deno.test("agent.truncation_marker and agent.openai.headers are read; a bad head
   assert.deepEqual(problems, []);
   assert.equal(config.agent.truncationMarker, " …");
   assert.deepEqual(config.agent.openai.headers, { "X-Org": "acme" });
-  const bad = validate({ agent: { openai: { headers: { "bad name": "x" } } } });
+  const bad = validated({ agent: { openai: { headers: { "bad name": "x" } } } });
   assert.equal(bad.problems.length, 1);
   assert.match(bad.problems[0].message, /not valid HTTP/);
 });
@@ -99,12 +94,12 @@ Deno.test("wecom_gateway: a section only the gateway reads, so Hermes can share 
     // …and the gateway reads its section instead.
     wecom_gateway: { enabled: true, extra: { port: 8645, allowed_users: "zhangsan" } },
   };
-  const { config, problems } = validate(shared);
+  const { config, problems } = validated(shared);
   assert.deepEqual(problems, []);
   assert.equal(config.port, 8645);
   assert.deepEqual(config.access.allowedUsers, ["zhangsan"]);
   // The control: without wecom_gateway, the disabled platforms section is reported.
-  const alone = validate({ platforms: shared.platforms });
+  const alone = validated({ platforms: shared.platforms });
   assert.ok(alone.problems.some((p) => p.key === "platforms.wecom_callback.enabled"));
   assert.equal(alone.config.port, 9999);
 });

@@ -1,25 +1,8 @@
 // gateway.http (connection bounds) and gateway.kv_check_seconds, through the public loadConfig().
 import assert from "node:assert/strict";
-import { ConfigError, formatConfigError, loadConfig } from "../../src/config/load.ts";
-import { ENV_APP, loadError } from "./load_error.ts";
+import { formatConfigError } from "../../src/config/load.ts";
+import { ENV_APP, loaded, loadError, problemLine } from "./load_error.ts";
 import { defaultHttpConfig } from "../../src/config/validate_http.ts";
-
-async function loaded(env: Record<string, string>, yaml?: string) {
-  const dir = await Deno.makeTempDir({ prefix: "wecom_http_config_" });
-  try {
-    if (yaml) await Deno.writeTextFile(`${dir}/config.yaml`, yaml);
-    return await loadConfig({ cwd: dir, env: { ...ENV_APP, ...env } });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function line(error: ConfigError, key: string): string {
-  const lines = formatConfigError(error).split("\n").filter((l) => l.startsWith(`  - ${key}`));
-  assert.equal(lines.length, 1, `one line for ${key} in:\n${error.message}`);
-  assert.match(lines[0], /Fix: \S/);
-  return lines[0];
-}
 
 Deno.test("gateway.http defaults: 60 s idle, 5 s header, 1024 connections, the front on; KV check 2 s", async () => {
   const config = await loaded({});
@@ -70,13 +53,13 @@ Deno.test("gateway.http: zero or negative timeouts, a tiny cap and a non-boolean
     WECOM_GATEWAY_KV_CHECK_SECONDS: "soon",
   });
   assert.match(
-    line(error, "gateway.http.idle_timeout_seconds"),
+    problemLine(error, "gateway.http.idle_timeout_seconds"),
     /WECOM_GATEWAY_HTTP_IDLE_TIMEOUT_SECONDS/,
   );
-  line(error, "gateway.http.header_timeout_seconds");
-  assert.match(line(error, "gateway.http.max_connections"), /at least 8/);
-  line(error, "gateway.http.front");
-  line(error, "gateway.kv_check_seconds");
+  problemLine(error, "gateway.http.header_timeout_seconds");
+  assert.match(problemLine(error, "gateway.http.max_connections"), /at least 8/);
+  problemLine(error, "gateway.http.front");
+  problemLine(error, "gateway.kv_check_seconds");
 });
 
 Deno.test("a misspelt gateway.http key is reported with the right name", async () => {

@@ -1,21 +1,9 @@
 // The media, welcome, markdown-fallback and platform-hint settings.
 import assert from "node:assert/strict";
-import { validateConfig } from "../../src/config/validate.ts";
-
-const APP_ENV: Record<string, string> = {
-  WECOM_CALLBACK_CORP_ID: "wwenvcorp",
-  WECOM_CALLBACK_CORP_SECRET: "env-secret",
-  WECOM_CALLBACK_AGENT_ID: "1000009",
-  WECOM_CALLBACK_TOKEN: "EnvToken",
-  WECOM_CALLBACK_ENCODING_AES_KEY: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq",
-};
-
-function validate(root: Record<string, unknown>, env: Record<string, string> = {}) {
-  return validateConfig({ env: { ...APP_ENV, ...env }, dotenv: {}, root }, "/srv/gw");
-}
+import { validated } from "./load_error.ts";
 
 Deno.test("media defaults: store under ./data/media, 20 MB, 72 h, no roots, no transcription", () => {
-  const { config, problems } = validate({});
+  const { config, problems } = validated({});
   assert.deepEqual(problems, []);
   assert.deepEqual(config.media, {
     dir: "/srv/gw/data/media",
@@ -35,7 +23,7 @@ Deno.test("media defaults: store under ./data/media, 20 MB, 72 h, no roots, no t
 });
 
 Deno.test("media settings from config.yaml and the environment; the command cwd is the default root", () => {
-  const { config, problems } = validate({
+  const { config, problems } = validated({
     agent: { kind: "command", command: { argv: ["hermes"], cwd: "agent" }, platform_hint: false },
     gateway: {
       media: {
@@ -63,12 +51,12 @@ Deno.test("media settings from config.yaml and the environment; the command cwd 
   });
   assert.equal(config.agent.platformHint, false);
 
-  const roots = validate({}, { WECOM_GATEWAY_UPLOAD_ROOTS: "/srv/out, rel/dir" });
+  const roots = validated({}, { WECOM_GATEWAY_UPLOAD_ROOTS: "/srv/out, rel/dir" });
   assert.deepEqual(roots.config.media.uploadRoots, ["/srv/out", "/srv/gw/rel/dir"]);
 });
 
 Deno.test("media problems name the key and the fix", () => {
-  const { problems } = validate({
+  const { problems } = validated({
     gateway: {
       media: {
         max_bytes: 0,
@@ -92,7 +80,7 @@ Deno.test("media problems name the key and the fix", () => {
 });
 
 Deno.test("welcome and plain-text users: values and problems", () => {
-  const { config, problems } = validate({
+  const { config, problems } = validated({
     platforms: {
       wecom_callback: {
         extra: {
@@ -111,7 +99,7 @@ Deno.test("welcome and plain-text users: values and problems", () => {
   assert.deepEqual(config.delivery.plainTextUsers, ["lisi", "ww1:wangwu"]);
   assert.equal(config.delivery.detectWeChat, false);
 
-  const bad = validate({}, {
+  const bad = validated({}, {
     WECOM_GATEWAY_WELCOME_TEXT: "长".repeat(700),
     WECOM_GATEWAY_MARKDOWN_PLAIN_USERS: "lisi,a:b:c,*",
   });

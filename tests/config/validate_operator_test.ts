@@ -1,27 +1,17 @@
 // The operator listener's settings (gateway.operator), through the public loadConfig().
 import assert from "node:assert/strict";
-import { formatConfigError, loadConfig } from "../../src/config/load.ts";
+import { formatConfigError } from "../../src/config/load.ts";
 import { isLoopbackHost } from "../../src/config/validate_operator.ts";
-import { ENV_APP, loadError } from "./load_error.ts";
-
-async function loadIn(env: Record<string, string>, yaml?: string) {
-  const dir = await Deno.makeTempDir();
-  try {
-    if (yaml) await Deno.writeTextFile(`${dir}/config.yaml`, yaml);
-    return await loadConfig({ cwd: dir, env: { ...ENV_APP, ...env } });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { ENV_APP, loaded, loadError } from "./load_error.ts";
 
 Deno.test("operator listener: loopback 127.0.0.1:8646 by default, no token", async () => {
-  const config = await loadIn({});
+  const config = await loaded({});
   assert.deepEqual(config.operator, { host: "127.0.0.1", port: 8646, token: "" });
 });
 
 Deno.test("operator listener: port 0 turns it off; host, port and token from the environment or config.yaml", async () => {
-  assert.equal((await loadIn({ WECOM_GATEWAY_OPERATOR_PORT: "0" })).operator, undefined);
-  const fromEnv = await loadIn({
+  assert.equal((await loaded({ WECOM_GATEWAY_OPERATOR_PORT: "0" })).operator, undefined);
+  const fromEnv = await loaded({
     WECOM_GATEWAY_OPERATOR_HOST: "0.0.0.0",
     WECOM_GATEWAY_OPERATOR_PORT: "9100",
     WECOM_GATEWAY_OPERATOR_TOKEN: "a-long-operator-token-0123",
@@ -31,7 +21,7 @@ Deno.test("operator listener: port 0 turns it off; host, port and token from the
     port: 9100,
     token: "a-long-operator-token-0123",
   });
-  const fromYaml = await loadIn(
+  const fromYaml = await loaded(
     {},
     "gateway:\n  operator:\n    host: 127.0.0.2\n    port: 9101\n",
   );

@@ -1,34 +1,21 @@
 // Each class of problem with the gateway-wide settings, through the public loadConfig().
 import assert from "node:assert/strict";
-import {
-  ConfigError,
-  formatConfigError,
-  formatConfigWarning,
-  loadConfig,
-} from "../../src/config/load.ts";
+import { ConfigError, formatConfigWarning, loadConfig } from "../../src/config/load.ts";
 import { validateConfig } from "../../src/config/validate.ts";
-import { ENV_APP, loadError } from "./load_error.ts";
+import { ENV_APP, loadError, problemLine } from "./load_error.ts";
 
 /** The error of loading `yaml` as config.yaml (none when undefined) with one app in `env`. */
 function load(yaml: string | undefined, env: Record<string, string> = {}): Promise<ConfigError> {
   return loadError(yaml === undefined ? {} : { "config.yaml": yaml }, { ...ENV_APP, ...env });
 }
 
-/** The rendered line of the only problem about `key`; it must carry a fix. */
-function line(error: ConfigError, key: string): string {
-  const lines = formatConfigError(error).split("\n").filter((l) => l.startsWith(`  - ${key}`));
-  assert.equal(lines.length, 1, `one line for ${key} in:\n${error.message}`);
-  assert.match(lines[0], /Fix: \S/);
-  return lines[0];
-}
-
 Deno.test("port: not an integer, or out of 0..65535; 0 is allowed", async () => {
-  const text = line(await load(undefined, { WECOM_CALLBACK_PORT: "http" }), "port");
+  const text = problemLine(await load(undefined, { WECOM_CALLBACK_PORT: "http" }), "port");
   assert.match(text, /WECOM_CALLBACK_PORT/);
   assert.match(text, /set in the environment/);
   assert.match(text, /is "http"; it must be a whole number from 0 to 65535/);
-  line(await load("platforms: {wecom_callback: {extra: {port: 70000}}}"), "port");
-  line(await load("platforms: {wecom_callback: {extra: {port: 80.5}}}"), "port");
+  problemLine(await load("platforms: {wecom_callback: {extra: {port: 70000}}}"), "port");
+  problemLine(await load("platforms: {wecom_callback: {extra: {port: 80.5}}}"), "port");
 
   const dir = await Deno.makeTempDir();
   try {
@@ -40,22 +27,28 @@ Deno.test("port: not an integer, or out of 0..65535; 0 is allowed", async () => 
 });
 
 Deno.test("path must start with /", async () => {
-  const text = line(await load(undefined, { WECOM_CALLBACK_PATH: "wecom/callback" }), "path");
+  const text = problemLine(
+    await load(undefined, { WECOM_CALLBACK_PATH: "wecom/callback" }),
+    "path",
+  );
   assert.match(text, /does not start with "\/"/);
   assert.match(text, /WECOM_CALLBACK_PATH in the environment/);
 });
 
 Deno.test("api_base must be an http(s) URL", async () => {
-  const text = line(await load(undefined, { WECOM_CALLBACK_API_BASE: "ftp://x" }), "api_base");
+  const text = problemLine(
+    await load(undefined, { WECOM_CALLBACK_API_BASE: "ftp://x" }),
+    "api_base",
+  );
   assert.match(text, /not an http:\/\/ or https:\/\/ URL/);
 });
 
 Deno.test("replay window: negative or not a whole number", async () => {
-  line(
+  problemLine(
     await load(undefined, { WECOM_CALLBACK_REPLAY_WINDOW_SECONDS: "-1" }),
     "replay_window_seconds",
   );
-  const text = line(
+  const text = problemLine(
     await load("platforms: {wecom_callback: {extra: {replay_window_seconds: 2.5}}}"),
     "replay_window_seconds",
   );
@@ -64,37 +57,40 @@ Deno.test("replay window: negative or not a whole number", async () => {
 });
 
 Deno.test("unknown agent kind", async () => {
-  const text = line(await load(undefined, { WECOM_GATEWAY_AGENT: "gpt" }), "agent.kind");
+  const text = problemLine(await load(undefined, { WECOM_GATEWAY_AGENT: "gpt" }), "agent.kind");
   assert.match(text, /WECOM_GATEWAY_AGENT/);
   assert.match(text, /one of echo, openai, command, http/);
 });
 
 Deno.test("openai agent without base_url or model", async () => {
   const error = await load(undefined, { WECOM_GATEWAY_AGENT: "openai" });
-  assert.match(line(error, "agent.openai.base_url"), /WECOM_GATEWAY_OPENAI_BASE_URL/);
-  assert.match(line(error, "agent.openai.model"), /WECOM_GATEWAY_OPENAI_MODEL/);
+  assert.match(problemLine(error, "agent.openai.base_url"), /WECOM_GATEWAY_OPENAI_BASE_URL/);
+  assert.match(problemLine(error, "agent.openai.model"), /WECOM_GATEWAY_OPENAI_MODEL/);
 });
 
 Deno.test("openai api_key_env naming an unset variable, or holding a key instead of a name", async () => {
   const base = "agent: {kind: openai, openai: {base_url: 'http://127.0.0.1:9/v1', model: m, ";
-  const unset = line(await load(base + "api_key_env: MY_KEY}}"), "agent.openai.api_key_env");
+  const unset = problemLine(await load(base + "api_key_env: MY_KEY}}"), "agent.openai.api_key_env");
   assert.match(unset, /names MY_KEY, which is not set/);
   const key = "sk-abc123-very-secret";
   const error = await load(base + `api_key_env: ${key}}}`);
-  assert.match(line(error, "agent.openai.api_key_env"), /not the name of an environment variable/);
+  assert.match(
+    problemLine(error, "agent.openai.api_key_env"),
+    /not the name of an environment variable/,
+  );
   assert.ok(!error.message.includes(key));
 });
 
 Deno.test("command agent without argv", async () => {
-  const text = line(await load("agent: {kind: command}"), "agent.command.argv");
+  const text = problemLine(await load("agent: {kind: command}"), "agent.command.argv");
   assert.match(text, /WECOM_GATEWAY_COMMAND/);
   assert.match(text, /program/);
 });
 
 Deno.test("http agent without url, and invalid header names", async () => {
   const error = await load("agent: {kind: http, http: {headers: {'Bad Header': x}}}");
-  assert.match(line(error, "agent.http.url"), /WECOM_GATEWAY_HTTP_URL/);
-  assert.match(line(error, "agent.http.headers"), /not valid HTTP/);
+  assert.match(problemLine(error, "agent.http.url"), /WECOM_GATEWAY_HTTP_URL/);
+  assert.match(problemLine(error, "agent.http.headers"), /not valid HTTP/);
 });
 
 Deno.test("numbers that must be positive", async () => {
@@ -121,10 +117,10 @@ gateway:
       "gateway.delivery.request_timeout_seconds",
     ]
   ) {
-    line(error, key);
+    problemLine(error, key);
   }
   assert.equal(error.problems.length, 12);
-  const concurrency = line(
+  const concurrency = problemLine(
     await load(undefined, { WECOM_GATEWAY_CONCURRENCY: "-2" }),
     "gateway.jobs.concurrency",
   );
@@ -133,8 +129,8 @@ gateway:
 
 Deno.test("rates above WeCom's per-member limits are refused (WeCom drops the excess)", async () => {
   const error = await load("gateway: {delivery: {per_minute: 60, per_hour: 5000}}");
-  assert.match(line(error, "gateway.delivery.per_minute"), /from 1 to 30/);
-  assert.match(line(error, "gateway.delivery.per_hour"), /from 1 to 1000/);
+  assert.match(problemLine(error, "gateway.delivery.per_minute"), /from 1 to 30/);
+  assert.match(problemLine(error, "gateway.delivery.per_hour"), /from 1 to 1000/);
 });
 
 Deno.test("flags that are neither true nor false", async () => {
@@ -142,30 +138,30 @@ Deno.test("flags that are neither true nor false", async () => {
     WECOM_CALLBACK_ALLOW_ALL_USERS: "maybe",
     WECOM_GATEWAY_MARKDOWN: "sometimes",
   });
-  assert.match(line(error, "allow_all_users"), /WECOM_CALLBACK_ALLOW_ALL_USERS/);
-  assert.match(line(error, "markdown"), /true or false/);
+  assert.match(problemLine(error, "allow_all_users"), /WECOM_CALLBACK_ALLOW_ALL_USERS/);
+  assert.match(problemLine(error, "markdown"), /true or false/);
 });
 
 Deno.test("allowed_users entries must be user or corp:user", async () => {
   const error = await load(undefined, {
     WECOM_CALLBACK_ALLOWED_USERS: "zhangsan, a:b:c ,ww1:,wwcorp:lisi",
   });
-  const text = line(error, "allowed_users");
+  const text = problemLine(error, "allowed_users");
   assert.match(text, /WECOM_CALLBACK_ALLOWED_USERS/);
   assert.match(text, /entries that are neither user nor corp_id:user: "a:b:c", "ww1:"/);
   const yaml = await load("platforms: {wecom_callback: {extra: {allowed_users: [lisi, 'x y']}}}");
-  assert.match(line(yaml, "allowed_users"), /an entry that is neither.*"x y"/);
+  assert.match(problemLine(yaml, "allowed_users"), /an entry that is neither.*"x y"/);
 });
 
 Deno.test("log format must be human or json", async () => {
   assert.match(
-    line(await load(undefined, { LOG_FORMAT: "xml" }), "gateway.log_format"),
+    problemLine(await load(undefined, { LOG_FORMAT: "xml" }), "gateway.log_format"),
     /LOG_FORMAT/,
   );
 });
 
 Deno.test("platforms.wecom_callback.enabled: false is reported as switched off", async () => {
-  const text = line(
+  const text = problemLine(
     await load("platforms: {wecom_callback: {enabled: false}}"),
     "platforms.wecom_callback.enabled",
   );

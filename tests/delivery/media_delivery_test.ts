@@ -8,7 +8,7 @@ import type { MediaMessage, OutboxItem } from "../../src/records/outbox_item.ts"
 import { keys } from "../../src/store/keys.ts";
 import { createWeComClient } from "../../src/wecom/client.ts";
 import { fakeAppConfig, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";
-import { png } from "../fakes/media_samples.ts";
+import { png } from "../../src/simulator/media_samples.ts";
 import { waitFor } from "../lib/wait.ts";
 
 const DELIVERY = { markdown: false, maxAttempts: 5, perMinute: 30, perHour: 1000 };

@@ -5,7 +5,7 @@ import { keys } from "../../src/store/keys.ts";
 import { createWeComClient } from "../../src/wecom/client.ts";
 import { fakeAppConfig, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";
 import type { OutboundMessage } from "../../src/wecom/types.ts";
-import { gif, png } from "../fakes/media_samples.ts";
+import { gif, png } from "../../src/simulator/media_samples.ts";
 
 type Due = OutboxItem & { message: OutboundMessage | MediaMessage };
 

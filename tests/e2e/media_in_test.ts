@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { HELP_TEXT } from "../../src/jobs/commands.ts";
 import { type LogLevel, setLogSink } from "../../src/log.ts";
-import { amr, jpg, mp4, png } from "../fakes/media_samples.ts";
+import { amr, jpg, mp4, png } from "../../src/simulator/media_samples.ts";
 import { startFakeTranscription } from "../fakes/transcription_api.ts";
 import { mediaWorld, pause } from "./media_world.ts";
 import { waitFor } from "../lib/wait.ts";

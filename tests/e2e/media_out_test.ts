@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import type { GatewayConfig } from "../../src/config/types.ts";
 import { setLogSink } from "../../src/log.ts";
 import type { FakeMessage } from "../../src/simulator/wecom_api.ts";
-import { amr, blob, gif, jpg, mp4, png } from "../fakes/media_samples.ts";
+import { amr, blob, gif, jpg, mp4, png } from "../../src/simulator/media_samples.ts";
 import { mediaWorld } from "./media_world.ts";
 import { waitFor } from "../lib/wait.ts";
 import { outbox } from "../jobs/job_fixtures.ts";

@@ -5,7 +5,7 @@ import type { JobRecord } from "../../src/records/job.ts";
 import { createInboundMedia } from "../../src/media/inbound.ts";
 import { createWeComClient } from "../../src/wecom/client.ts";
 import { fakeAppConfig, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";
-import { amr, jpg } from "../fakes/media_samples.ts";
+import { amr, jpg } from "../../src/simulator/media_samples.ts";
 import { startFakeTranscription } from "../fakes/transcription_api.ts";
 
 function job(message: InboundMessage): JobRecord {

@@ -4,6 +4,8 @@ import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { startGateway } from "../../src/gateway.ts";
 import { log, setLogSink } from "../../src/log.ts";
 import { OperatorListenError } from "../../src/operator/server.ts";
+import { decideSlot } from "../../src/delivery/pacing.ts";
+import { keys } from "../../src/store/keys.ts";
 import { testConfig } from "../fakes/config.ts";
 import { startOperatorWorld } from "./operator_world.ts";
 import { waitFor } from "../lib/wait.ts";
@@ -282,6 +284,37 @@ Deno.test("log tail: warnings and errors, redacted as the log is; keys: a valid 
     const keys = await w.getJson("/api/keys") as { token: string; encodingAesKey: string };
     assert.match(keys.token, /^[A-Za-z0-9]{32}$/);
     await importAppCrypto(keys.encodingAesKey, keys.token, "ww1");
+  } finally {
+    await w.close();
+  }
+});
+
+Deno.test("overview pacing: a member over the per-minute limit is held until enough sends leave the window, as delivery decides", async () => {
+  const w = await startOperatorWorld({
+    configure: (config) => {
+      config.delivery = { ...config.delivery, perMinute: 2 };
+    },
+  });
+  try {
+    const now = Date.now();
+    // Three sends in the last minute (e.g. from before the limit was lowered): with a limit of 2,
+    // the member may be sent to again once the second of them is a minute old, not the first.
+    const sent = [now - 50_000, now - 40_000, now - 30_000];
+    await w.gateway.kv.set(keys.pacing(w.app.corpId, w.app.agentId, "lisi"), { sent });
+    await w.gateway.kv.set(keys.pacing(w.app.corpId, w.app.agentId, "wangwu"), {
+      sent: [now - 10_000],
+    });
+    const overview = await w.getJson("/api/overview") as {
+      apps: { pacing: { members: number; atLimit: { user: string; until: number }[] } }[];
+    };
+    const pacing = overview.apps[0].pacing;
+    assert.equal(pacing.members, 2);
+    assert.equal(pacing.atLimit.length, 1, JSON.stringify(pacing));
+    assert.equal(pacing.atLimit[0].user, "lisi");
+    const expected = decideSlot(sent, now, { perMinute: 2, perHour: w.config.delivery.perHour });
+    assert.ok(!expected.ok);
+    assert.ok(pacing.atLimit[0].until >= now - 40_000 + 60_000, JSON.stringify(pacing));
+    assert.ok(Math.abs(pacing.atLimit[0].until - expected.retryAt) < 5_000);
   } finally {
     await w.close();
   }

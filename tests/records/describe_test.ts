@@ -3,27 +3,13 @@ import { describeMessage } from "../../src/records/describe.ts";
 import { echoBackend } from "../../src/agent/backends/echo.ts";
 import type { InboundMessage } from "../../src/records/message.ts";
 import type { AgentConfig } from "../../src/config/types.ts";
-import type { AgentRequest } from "../../src/records/agent.ts";
+import { textRequest } from "../agent/fixtures.ts";
 
 const base = { corpId: "ww1", userId: "zhang", createTime: 1700000000, agentId: "1000002" };
 
-function requestFor(message: InboundMessage): AgentRequest {
-  return {
-    jobId: "j1",
-    conversation: "ww1:zhang",
-    app: "default",
-    corpId: "ww1",
-    agentId: "1000002",
-    userId: "zhang",
-    text: describeMessage(message),
-    message,
-    history: [],
-  };
-}
-
 async function echo(message: InboundMessage): Promise<string> {
   const reply = await echoBackend(
-    requestFor(message),
+    textRequest(describeMessage(message), { message }),
     { kind: "echo" } as AgentConfig,
     new AbortController().signal,
   );

@@ -10,7 +10,7 @@ import {
   type SimulatedUserOptions,
 } from "../../src/simulator/user.ts";
 import { setLogSink } from "../../src/log.ts";
-import { longDemoMessage } from "../../src/cli/demo.ts";
+import { longDemoMessage } from "../../src/cli/demo_script.ts";
 import { randomAlnum } from "../fakes/config.ts";
 import { waitFor } from "../lib/wait.ts";
 

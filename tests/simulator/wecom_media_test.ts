@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { FAKE_APP, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";
-import { blob, png } from "../fakes/media_samples.ts";
+import { blob, png } from "../../src/simulator/media_samples.ts";
 
 async function token(url: string): Promise<string> {
   const answer = await (await fetch(

@@ -7,7 +7,7 @@ import {
   type FakeWeComOptions,
   startFakeWeComApi,
 } from "../../src/simulator/wecom_api.ts";
-import { amr, blob, gif, jpg, mp4, png } from "../fakes/media_samples.ts";
+import { amr, blob, gif, jpg, mp4, png } from "../../src/simulator/media_samples.ts";
 
 async function fixture(options: FakeWeComOptions = {}) {
   const api = startFakeWeComApi(options);

@@ -23,6 +23,7 @@
  * @module
  */
 
+import { readLines } from "../../../src/cli/demo_interactive.ts";
 import { waitFor } from "../../lib/wait.ts";
 
 /** The repository root (where main.ts and deno.json are). */
@@ -80,20 +81,11 @@ function childEnv(env: Record<string, string>): Record<string, string> {
   return { ...base, ...env };
 }
 
-async function readLines(
+async function eachLine(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
 ): Promise<void> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    rest += chunk;
-    let newline;
-    while ((newline = rest.indexOf("\n")) >= 0) {
-      onLine(rest.slice(0, newline));
-      rest = rest.slice(newline + 1);
-    }
-  }
-  if (rest !== "") onLine(rest);
+  for await (const line of readLines(stream)) onLine(line);
 }
 
 /**
@@ -151,7 +143,7 @@ export async function startGatewayProcess(
     if (health) ready.resolve(health[1]);
     else if (running && role === "worker") ready.resolve(undefined);
   };
-  const readers = Promise.all([readLines(child.stdout, onLine), readLines(child.stderr, onLine)])
+  const readers = Promise.all([eachLine(child.stdout, onLine), eachLine(child.stderr, onLine)])
     .catch(() => {});
   const exited = child.status.then(async (status) => {
     await readers;
