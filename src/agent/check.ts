@@ -289,12 +289,14 @@ async function checkHttp(agent: AgentConfig, timeoutMs: number): Promise<AgentCh
   const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
   try {
-    const connection = await Promise.race([
-      Deno.connect({ hostname, port }),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
-      ),
-    ]);
+    const connection = await Deno.connect({
+      hostname,
+      port,
+      signal: AbortSignal.timeout(timeoutMs),
+    }).catch((error) => {
+      // The timeout's abort leaves no connection half-open behind (a raced timer would).
+      throw error instanceof DOMException ? new Error(`no answer within ${timeoutMs} ms`) : error;
+    });
     connection.close();
     return [{ verdict: "ok", text: `the agent webhook's host ${url.host} is reachable` }];
   } catch (error) {
