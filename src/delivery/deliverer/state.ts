@@ -98,7 +98,7 @@ export interface DeliveryState {
  */
 export function createDeliveryState(deps: DeliveryDeps): DeliveryState {
   const { kv, client, config } = deps;
-  const concurrency = positiveInteger("concurrency", deps.concurrency ?? 32);
+  const concurrency = positiveInteger("concurrency", deps.concurrency ?? 8);
   const pollMs = positiveInteger("pollMs", deps.pollMs ?? 500);
   const leaseMs = positiveInteger("leaseMs", deps.leaseMs ?? 2 * config.requestTimeoutMs + 5000);
   const mediaLeaseMs = positiveInteger("mediaLeaseMs", deps.mediaLeaseMs ?? leaseMs + 240_000);
