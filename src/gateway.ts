@@ -29,7 +29,7 @@ import { createInboundMedia } from "./media/inbound.ts";
 import { storeReplyFiles } from "./attachments/store.ts";
 import { resetHistory, runAgentForJob } from "./agent/run.ts";
 import { agentFailureReason } from "./agent/failure_reason.ts";
-import { type Delivery, startDelivery } from "./delivery/deliverer.ts";
+import { type Delivery, deliveryConcurrency, startDelivery } from "./delivery/deliverer.ts";
 import { addOutboxItems, planNotice, planRecall, planReply } from "./records/outbox.ts";
 import { createCallbackHandler, prepareApps } from "./http/callback.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
@@ -139,6 +139,7 @@ export async function startGateway(
       apps: config.apps,
       client: metrics.wrapClient(client),
       config: config.delivery,
+      concurrency: deliveryConcurrency(config.jobs.concurrency),
       pollMs: options.deliveryPollMs,
       backoffBaseMs: options.backoffBaseMs,
       ipBackoffBaseMs: options.ipBackoffBaseMs,

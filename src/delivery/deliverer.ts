@@ -68,6 +68,25 @@ export type { AppDeliveryStatus } from "../records/app_status.ts";
 export type { Delivery, DeliveryDeps, DeliveryLog } from "./deliverer/deps.ts";
 
 /**
+ * Conversations delivered at once for a runner with `jobsConcurrency` agent
+ * slots: twice the slots, at least 8. Each job ends in one or more outbox
+ * items, and one delivery step (reads, claim, send, record: a few KV round
+ * trips and one WeCom request) takes about as long as a job holds its slot,
+ * so with fewer delivery slots than that, delivery becomes the stage replies
+ * wait in (measured in docs/BENCHMARKS.md). Per-member order and pacing do
+ * not depend on it: each conversation is delivered by one step at a time.
+ *
+ * @example Usage
+ * ```ts
+ * import { deliveryConcurrency } from "./deliverer.ts";
+ * console.assert(deliveryConcurrency(4) === 8 && deliveryConcurrency(16) === 32);
+ * ```
+ */
+export function deliveryConcurrency(jobsConcurrency: number): number {
+  return Math.max(8, 2 * jobsConcurrency);
+}
+
+/**
  * Starts the delivery loop.
  *
  * @example Usage

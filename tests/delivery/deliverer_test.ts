@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import type { DeliveryConfig } from "../../src/config/types.ts";
-import { type DeliveryDeps, startDelivery } from "../../src/delivery/deliverer.ts";
+import {
+  deliveryConcurrency,
+  type DeliveryDeps,
+  startDelivery,
+} from "../../src/delivery/deliverer.ts";
 import { listOutbox } from "../../src/records/outbox_queries.ts";
 import {
   addOutboxItems,
@@ -832,5 +836,50 @@ Deno.test("after a timed-out send the retry waits for the send's lease to end an
     assert.deepEqual(h.fake.textsOf("judy"), ["late"]);
   } finally {
     await h.close();
+  }
+});
+
+Deno.test("with 16 agent slots, 32 members' replies are sent at once, each once, so one slow send does not hold the others", async () => {
+  assert.equal(deliveryConcurrency(4), 8, "the default 4 agent slots keep 8 conversations");
+  assert.equal(deliveryConcurrency(16), 32);
+  const kv = await Deno.openKv(":memory:");
+  const clock = createClock();
+  const fake = createFakeWeCom(clock.now);
+  let inFlight = 0;
+  let most = 0;
+  const waiters: (() => void)[] = [];
+  const send: typeof fake.client.send = async (...args) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    // Each send waits until 32 are in flight (or 300 ms pass), like a slow WeCom.
+    if (inFlight >= 32) waiters.splice(0).forEach((release) => release());
+    else {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 300);
+        waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    inFlight--;
+    return await fake.client.send(...args);
+  };
+  const h = await setup({
+    kv,
+    now: clock.now,
+    client: { ...fake.client, send },
+    concurrency: deliveryConcurrency(16),
+  });
+  try {
+    const users = Array.from({ length: 40 }, (_, i) => `member${i}`);
+    await enqueue(kv, users.flatMap((user) => textItems(clock, user, [`hi ${user}`])));
+    await h.delivery.idle();
+    for (const user of users) assert.deepEqual(fake.textsOf(user), [`hi ${user}`]);
+    assert.deepEqual(fake.calls.length, 40);
+    assert.equal(most, 32, "32 sends in flight at once");
+  } finally {
+    await h.close();
+    kv.close();
   }
 });

@@ -35,7 +35,7 @@ export interface DeliveryDeps {
   /** Clock, epoch ms (default `Date.now`); every due time is judged by it. */
   now?: () => number;
   log?: DeliveryLog;
-  /** Conversations delivered at once (default 8). */
+  /** Conversations delivered at once (default 8; the gateway passes `deliveryConcurrency` of ../deliverer.ts). */
   concurrency?: number;
   /** Interval of the fallback poll, ms (default 500). */
   pollMs?: number;
