@@ -144,3 +144,53 @@ export function appsConfigFile(
     ...options.top,
   });
 }
+
+/** One message per user: what is sent, and the reply it must bring back. */
+export interface UserMessage {
+  callback: BenchCallback;
+  agentId: string;
+  userId: string;
+  content: string;
+}
+
+/**
+ * Seals one text callback for each of `count` users `<prefix><i>`, cycling
+ * through `apps`, each with its own text (an echo agent sends it back).
+ */
+export async function sealUsers(
+  apps: AppConfig[],
+  prefix: string,
+  count: number,
+): Promise<UserMessage[]> {
+  const cryptos = await Promise.all(
+    apps.map((app) => importAppCrypto(app.encodingAesKey, app.token, app.corpId)),
+  );
+  const createTime = Math.floor(Date.now() / 1000);
+  const base = 5_000_000_000_000_000_000n +
+    BigInt(crypto.getRandomValues(new Uint32Array(1))[0]) * 1_000_000_000n;
+  return await Promise.all(Array.from({ length: count }, async (_, i) => {
+    const app = apps[i % apps.length];
+    const userId = `${prefix}${i}`;
+    const content = `round trip ${i} 往返 ${prefix}`;
+    const msgId = String(base + BigInt(i));
+    const xml = textMessage({
+      corpId: app.corpId,
+      agentId: app.agentId,
+      userId,
+      createTime,
+      content,
+      msgId,
+    });
+    const { query, body } = await sealCallback(cryptos[i % apps.length], xml, {
+      corpId: app.corpId,
+      agentId: app.agentId,
+      timestamp: String(createTime),
+    });
+    return {
+      callback: { app: app.name, size: "short", msgId, query, body },
+      agentId: app.agentId,
+      userId,
+      content,
+    };
+  }));
+}
