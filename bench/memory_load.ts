@@ -123,14 +123,16 @@ async function runTarget(
         } callbacks were not acknowledged: ${JSON.stringify(result.errors)}`,
       );
     }
+    // Every member answered (a member may get more than one message: a welcome, then the reply),
+    // or 15 s without a new message.
     let lastCount = -1;
     let lastProgress = Date.now();
-    while (delivered() - before < callbacks.length && Date.now() - lastProgress < 15_000) {
+    while (reached(before) < callbacks.length && Date.now() - lastProgress < 15_000) {
       if (delivered() !== lastCount) {
         lastCount = delivered();
         lastProgress = Date.now();
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const seconds = (Date.now() - started) / 1000;
     const replies = delivered() - before;
