@@ -43,6 +43,36 @@ function loadConfigIn(files: Record<string, string>): string {
     `await Deno.remove(cwd, { recursive: true });\n`;
 }
 
+/** Serve settings for the probe: any free port, KV in memory (the operator listener's port is added). */
+const SERVE_DOTENV = [
+  "WECOM_CALLBACK_PORT=0",
+  "WECOM_GATEWAY_KV=:memory:",
+  "LOG_LEVEL=warn",
+].join("\\n");
+
+/**
+ * Probe code that starts `serve` (role all, echo agent) in a fresh directory
+ * (inside the probe's own, removed at the end) holding `files`, and gives it
+ * 2 s to start before the probe reads its memory.
+ */
+function serveIn(files: Record<string, string>, main = "m0"): string {
+  return `const cwd = new URL("./serve-" + crypto.randomUUID(), import.meta.url).pathname;\n` +
+    `await Deno.mkdir(cwd);\n` +
+    Object.entries(files).map(([name, text]) =>
+      `await Deno.writeTextFile(cwd + "/${name}", "${text}");\n`
+    ).join("") +
+    // The operator listener (console, /metrics) on a free port, as a real `serve` has one.
+    `const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });\n` +
+    `const operatorPort = (free.addr as Deno.NetAddr).port;\n` +
+    `free.close();\n` +
+    `await Deno.writeTextFile(cwd + "/.env", "\\nWECOM_GATEWAY_OPERATOR_PORT=" + operatorPort + "\\n", { append: true });\n` +
+    `Deno.chdir(cwd);\n` +
+    `${main}.main(["serve", "--role", "all"]);\n` +
+    `await new Promise((r) => setTimeout(r, 2000));\n` +
+    // Fails the probe (a connection refused) unless serve is up and listening.
+    `(await Deno.connect({ hostname: "127.0.0.1", port: operatorPort })).close();\n`;
+}
+
 /**
  * The steps: a label, what the probe imports (in order; "" = nothing) and
  * code run afterwards (`loadConfig` is in scope when `src/config/load.ts` is
@@ -69,6 +99,24 @@ const STEPS: [string, string[], string][] = [
   ["src/gateway.ts (the service, no CLI, no config loader)", ["src/gateway.ts"], ""],
   ["src/cli/serve.ts (serve alone)", ["src/cli/serve.ts"], ""],
   ["src/cli/main.ts (the CLI: every command)", ["src/cli/main.ts"], ""],
+  [
+    "`serve` running, config from .env only",
+    ["src/cli/main.ts"],
+    serveIn({ ".env": `${DOTENV}\\n${SERVE_DOTENV}` }),
+  ],
+  [
+    "as before: `serve` running with npm:yaml and npm:dotenv imported, .env only",
+    ["npm:yaml@^2.9.1", "npm:dotenv@^18.0.10", "src/cli/main.ts"],
+    serveIn({ ".env": `${DOTENV}\\n${SERVE_DOTENV}` }, "m2"),
+  ],
+  [
+    "`serve` running, with a config.yaml",
+    ["src/cli/main.ts"],
+    serveIn({
+      ".env": `${DOTENV}\\n${SERVE_DOTENV}`,
+      "config.yaml": "agent:\\n  kind: echo\\n",
+    }),
+  ],
 ];
 
 interface Sample {
