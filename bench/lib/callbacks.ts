@@ -63,12 +63,13 @@ export interface BenchCallback {
 /**
  * Seals `count` distinct text callbacks (distinct MsgId), cycling through
  * `apps` and {@linkcode SIZES}, from `options.users` different users
- * (default 500; 0 = every callback from its own user).
+ * (default 500; 0 = every callback from its own user), named
+ * `<userPrefix><n>` (default `user`).
  */
 export async function sealCallbacks(
   apps: AppConfig[],
   count: number,
-  options: { timestamp?: number; users?: number } = {},
+  options: { timestamp?: number; users?: number; userPrefix?: string } = {},
 ): Promise<BenchCallback[]> {
   const users = options.users === 0 ? Infinity : options.users ?? 500;
   const cryptos = await Promise.all(
@@ -92,7 +93,7 @@ export async function sealCallbacks(
         const xml = textMessage({
           corpId: app.corpId,
           agentId: app.agentId,
-          userId: `user${users === Infinity ? i : i % users}`,
+          userId: `${options.userPrefix ?? "user"}${users === Infinity ? i : i % users}`,
           createTime,
           content: contentOf(size),
           msgId,

@@ -2,7 +2,9 @@
  * A pool of Web Workers that run agent backends.
  *
  * - Workers start lazily (about 90 ms and 15 MB each) and are reused; at most
- *   `size` runs are in flight, the rest wait in FIFO order.
+ *   `size` runs are in flight, the rest wait in FIFO order. A worker idle for
+ *   `idleMs` (default `config.workerIdleMs`, else 60 s; 0 = never) is
+ *   terminated to free its memory, and started again when work comes.
  * - Each run gets the agent settings by structured clone, so a worker holds no
  *   state between runs.
  * - Timeout: the run rejects with {@linkcode AgentTimeoutError} at once; the
@@ -55,6 +57,8 @@ export interface AgentPoolOptions {
   heartbeatMs?: number;
   /** A busy worker silent this long is treated as crashed (default 30000 ms). */
   heartbeatTimeoutMs?: number;
+  /** A worker without a run this long is terminated (default `config.workerIdleMs`, else 60000 ms; 0 = never). */
+  idleMs?: number;
   /** Where log lines go (default `src/log.ts`). Never receives message bodies or secrets. */
   log?: (level: LogLevel, message: string, fields: LogFields) => void;
 }
@@ -81,6 +85,8 @@ export interface AgentPoolStats {
   started: number;
   /** Workers that crashed since the pool was created. */
   crashed: number;
+  /** Workers terminated after being idle for the pool's idle time. */
+  retiredIdle: number;
 }
 
 /** Runs agent requests on a bounded set of Web Workers. */
@@ -115,6 +121,8 @@ interface Slot {
   /** Terminate instead of reuse once the current run ends. */
   retireWhenDone: boolean;
   graceTimer?: ReturnType<typeof setTimeout>;
+  /** Set while the worker waits for work: it is terminated when this fires. */
+  idleTimer?: ReturnType<typeof setTimeout>;
   lastSeen: number;
   dead: boolean;
 }
@@ -143,12 +151,14 @@ export function createAgentPool(config: AgentConfig, options: AgentPoolOptions =
   const cancelGraceMs = options.cancelGraceMs ?? 5000;
   const heartbeatMs = options.heartbeatMs ?? 5000;
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 30_000;
+  const idleMs = options.idleMs ?? config.workerIdleMs ?? 60_000;
   const log = options.log ?? writeLog;
 
   const queue: Task[] = [];
   const slots: Slot[] = [];
   let started = 0;
   let crashed = 0;
+  let retiredIdle = 0;
   let runCounter = 0;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let closed = false;
@@ -208,6 +218,8 @@ export function createAgentPool(config: AgentConfig, options: AgentPoolOptions =
   }
 
   function assign(slot: Slot, task: Task): void {
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
     slot.task = task;
     slot.lastSeen = Date.now();
     try {
@@ -245,7 +257,22 @@ export function createAgentPool(config: AgentConfig, options: AgentPoolOptions =
     clearTimeout(slot.graceTimer);
     slot.graceTimer = undefined;
     if (slot.retireWhenDone || closed) retire(slot);
-    else pump();
+    else {
+      pump();
+      if (!slot.task) waitIdle(slot);
+    }
+  }
+
+  /** Terminates `slot` if it gets no work within `idleMs`; `pump` starts a new one on demand. */
+  function waitIdle(slot: Slot): void {
+    if (idleMs <= 0 || !Number.isFinite(idleMs) || slot.dead) return;
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = setTimeout(() => {
+      slot.idleTimer = undefined;
+      if (slot.task || slot.dead || closed) return;
+      retiredIdle++;
+      retire(slot);
+    }, Math.min(idleMs, MAX_TIMER_MS));
   }
 
   function onTimeout(slot: Slot, task: Task): void {
@@ -307,6 +334,7 @@ export function createAgentPool(config: AgentConfig, options: AgentPoolOptions =
     if (slot.dead) return;
     slot.dead = true;
     clearTimeout(slot.graceTimer);
+    clearTimeout(slot.idleTimer);
     slot.worker.terminate();
     slots.splice(slots.indexOf(slot), 1);
     const task = slot.task;
@@ -396,6 +424,7 @@ export function createAgentPool(config: AgentConfig, options: AgentPoolOptions =
       queued: queue.length,
       started,
       crashed,
+      retiredIdle,
     };
   }
 

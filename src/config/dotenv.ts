@@ -14,9 +14,9 @@
  * @module
  */
 
-import { parse } from "dotenv";
 import { join } from "node:path";
 import type { ConfigProblem } from "./errors.ts";
+import { parseDotenv } from "./dotenv_parse.ts";
 
 /** Variables read from `.env` (empty when there is none) and any problem reading it. */
 export interface DotenvResult {
@@ -54,5 +54,5 @@ export async function readDotenv(cwd: string): Promise<DotenvResult> {
       },
     };
   }
-  return { values: parse(text), path };
+  return { values: parseDotenv(text), path };
 }

@@ -54,6 +54,7 @@ export const DEFAULTS = {
     "抱歉，你还没有使用此应用的权限，请联系管理员把你的帐号 ID 加入允许列表。(Sorry, you may not use this app yet: please ask the administrator to add your user id to the allowlist.)",
   agentKind: "echo",
   agentTimeoutSeconds: 30 * 60,
+  agentWorkerIdleSeconds: 60,
   openaiApiKeyEnv: "OPENAI_API_KEY",
   openaiHistoryMaxBytes: 32 * 1024,
   jobsConcurrency: 4,
@@ -390,6 +391,10 @@ function readAgent(
     }) * 1000,
   );
   const workers = read.integer(SETTINGS.agentWorkers, concurrency, { min: 1 });
+  const workerIdleMs = Math.round(
+    read.number(SETTINGS.agentWorkerIdleSeconds, DEFAULTS.agentWorkerIdleSeconds, { min: 0 }) *
+      1000,
+  );
 
   // openai
   const baseUrl = read.url(SETTINGS.openaiBaseUrl, "");
@@ -490,6 +495,7 @@ function readAgent(
     kind,
     timeoutMs,
     workers,
+    workerIdleMs,
     openai,
     command,
     http: { url, headers },

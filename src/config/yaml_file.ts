@@ -14,8 +14,14 @@
  * @module
  */
 
-import { parse, YAMLParseError } from "yaml";
 import type { ConfigProblem, ConfigSource } from "./errors.ts";
+
+/**
+ * The YAML parser, loaded only when a file is actually read: it is an `npm:`
+ * package, and importing one costs ~10 MiB of RSS (the Node compatibility
+ * layer), which a gateway configured by environment variables never needs.
+ */
+type YamlModule = typeof import("yaml");
 
 /** The parsed root mapping (empty when there is no file) and any problem. */
 export interface YamlFileResult {
@@ -52,8 +58,8 @@ function openedAt(text: string, beforeLine: number, head: string): number | unde
 }
 
 /** First line of a YAML error without the source excerpt (which may hold a secret). */
-function describeYamlError(error: unknown, text: string): string {
-  if (error instanceof YAMLParseError) {
+function describeYamlError(error: unknown, text: string, yaml: YamlModule): string {
+  if (error instanceof yaml.YAMLParseError) {
     const head = error.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
     const at = error.linePos?.[0];
     if (!at) return head;
@@ -112,12 +118,13 @@ export async function readYamlFile(
       },
     };
   }
+  const yaml: YamlModule = await import("yaml");
   let parsed: unknown;
   try {
-    parsed = parse(text);
+    parsed = yaml.parse(text);
   } catch (error) {
     return contentProblem(
-      `${path} is not valid YAML: ${describeYamlError(error, text)}.`,
+      `${path} is not valid YAML: ${describeYamlError(error, text, yaml)}.`,
       "Correct the YAML at that line (indent with spaces; quote values that contain ': ').",
     );
   }

@@ -115,14 +115,15 @@ export function createVerificationLog(kv: Deno.Kv, now: () => number = Date.now)
   let pending: Promise<void> = Promise.resolve();
 
   const record = (entry: VerificationRecord) => {
-    const previous = lastWrite.get(entry.path);
+    // Stray paths share one key, in KV and here: a scan of random paths can fill neither.
+    const slot = entry.code === "path" ? STRAY_KEY : entry.path;
+    const previous = lastWrite.get(slot);
     if (previous && previous.code === entry.code && entry.at - previous.at < WRITE_EVERY_MS) {
       return;
     }
-    lastWrite.set(entry.path, { code: entry.code, at: entry.at });
+    lastWrite.set(slot, { code: entry.code, at: entry.at });
     // Written in order, off the request's path; a failed write only loses the console's status.
-    // Stray paths share one key: a scan of random paths cannot fill KV.
-    const key = keys.verification(entry.code === "path" ? STRAY_KEY : entry.path);
+    const key = keys.verification(slot);
     pending = pending.then(() => kv.set(key, entry)).then(
       () => {},
       (error) => log.warn("cannot record a URL verification", { error: (error as Error).message }),

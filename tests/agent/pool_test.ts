@@ -114,6 +114,66 @@ Deno.test("pool: echo through a real worker, reused across runs", async () => {
   }
 });
 
+Deno.test("pool: a worker idle for `idleMs` is terminated and started again on demand", async () => {
+  const retiring = createAgentPool(config("echo"), { size: 2, idleMs: 150 });
+  const keeping = createAgentPool(config("echo"), { size: 2, idleMs: 0 });
+  try {
+    assert.equal((await retiring.run(request("one"))).text, "one");
+    assert.equal((await keeping.run(request("one"))).text, "one");
+    assert.equal(retiring.stats().idle, 1, "kept while idle for less than idleMs");
+    await wait(600);
+    assert.deepEqual(
+      { idle: retiring.stats().idle, retiredIdle: retiring.stats().retiredIdle },
+      { idle: 0, retiredIdle: 1 },
+      "the idle worker was terminated",
+    );
+    assert.deepEqual(
+      { idle: keeping.stats().idle, retiredIdle: keeping.stats().retiredIdle },
+      { idle: 1, retiredIdle: 0 },
+      "idleMs 0 keeps the worker",
+    );
+    assert.equal(
+      (await retiring.run(request("two"))).text,
+      "two",
+      "a new worker runs the next job",
+    );
+    assert.equal(retiring.stats().started, 2);
+    assert.equal((await keeping.run(request("two"))).text, "two");
+    assert.equal(keeping.stats().started, 1);
+  } finally {
+    await retiring.close();
+    await keeping.close();
+  }
+});
+
+Deno.test("pool: a worker given work again before `idleMs` is kept", async () => {
+  const pool = createAgentPool(config("echo"), { size: 1, idleMs: 400 });
+  try {
+    for (const text of ["a", "b", "c", "d"]) {
+      assert.equal((await pool.run(request(text))).text, text);
+      await wait(200);
+    }
+    assert.deepEqual(
+      { started: pool.stats().started, retiredIdle: pool.stats().retiredIdle },
+      { started: 1, retiredIdle: 0 },
+      "each run restarted the idle clock",
+    );
+  } finally {
+    await pool.close();
+  }
+});
+
+Deno.test("pool: idle time comes from agent.worker_idle_seconds (config.workerIdleMs)", async () => {
+  const pool = createAgentPool({ ...config("echo"), workerIdleMs: 100 }, { size: 1 });
+  try {
+    await pool.run(request("x"));
+    await wait(500);
+    assert.equal(pool.stats().retiredIdle, 1);
+  } finally {
+    await pool.close();
+  }
+});
+
 Deno.test("pool: runs at most `size` at once and starts the rest in FIFO order", async () => {
   const hook = startHook();
   const pool = createAgentPool(config("http", hook.url), { size: 2 });
@@ -130,6 +190,7 @@ Deno.test("pool: runs at most `size` at once and starts the rest in FIFO order",
       queued: 2,
       started: 2,
       crashed: 0,
+      retiredIdle: 0,
     });
 
     hook.release("hold-b");
