@@ -105,10 +105,10 @@ Deno.test("wecom_gateway: a section only the gateway reads, so Hermes can share 
 });
 
 Deno.test("agent.worker_idle_seconds: 60 s by default, 0 keeps workers, a negative value is refused", () => {
-  assert.equal(validate({}).config.agent.workerIdleMs, 60_000);
-  assert.equal(validate({ agent: { worker_idle_seconds: 0 } }).config.agent.workerIdleMs, 0);
-  assert.equal(validate({ agent: { worker_idle_seconds: 2.5 } }).config.agent.workerIdleMs, 2500);
-  const { problems } = validate({ agent: { worker_idle_seconds: -1 } });
+  assert.equal(validated({}).config.agent.workerIdleMs, 60_000);
+  assert.equal(validated({ agent: { worker_idle_seconds: 0 } }).config.agent.workerIdleMs, 0);
+  assert.equal(validated({ agent: { worker_idle_seconds: 2.5 } }).config.agent.workerIdleMs, 2500);
+  const { problems } = validated({ agent: { worker_idle_seconds: -1 } });
   assert.equal(problems.length, 1);
   assert.equal(problems[0].key, "agent.worker_idle_seconds");
 });
