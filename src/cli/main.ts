@@ -12,21 +12,51 @@
  */
 
 import type { Command } from "./command.ts";
-import { serveCommand } from "./serve.ts";
-import { demoCommand } from "./demo.ts";
-import { checkCommand } from "./check.ts";
-import { simulateCommand } from "./simulate.ts";
-import { jobsCommand } from "./jobs.ts";
-import { installCommand } from "./install.ts";
+
+/**
+ * A command as `--help` lists it; its module is loaded only when it runs, so
+ * `serve` does not load the simulator, the checks or the installer (less
+ * memory for a running gateway: see docs/BENCHMARKS.md, idle RSS).
+ */
+export interface CommandEntry {
+  name: string;
+  /** One line for the command list (the loaded command's `summary`). */
+  summary: string;
+  load(): Promise<Command>;
+}
 
 /** Every command, in the order `--help` lists them. */
-export const COMMANDS: Command[] = [
-  serveCommand,
-  checkCommand,
-  simulateCommand,
-  jobsCommand,
-  demoCommand,
-  installCommand,
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: "serve",
+    summary: "run the gateway (the default command)",
+    load: async () => (await import("./serve.ts")).serveCommand,
+  },
+  {
+    name: "check",
+    summary: "validate the configuration (--online: prove it works with WeCom)",
+    load: async () => (await import("./check.ts")).checkCommand,
+  },
+  {
+    name: "simulate",
+    summary: "act as WeCom: send a message, or run the URL verification and diagnose it",
+    load: async () => (await import("./simulate.ts")).simulateCommand,
+  },
+  {
+    name: "jobs",
+    summary: "list jobs and dead letters, retry, purge (safe while the gateway runs)",
+    load: async () => (await import("./jobs.ts")).jobsCommand,
+  },
+  {
+    name: "demo",
+    summary: "a round trip on this machine with a simulated WeCom (no account needed)",
+    load: async () => (await import("./demo.ts")).demoCommand,
+  },
+  {
+    name: "install",
+    summary: "write a systemd unit (Linux) or launchd agent (macOS) for the binary",
+    load: async () => (await import("./install.ts")).installCommand,
+  },
 ];
 
 /** The top-level `--help` text. */
@@ -49,14 +79,16 @@ export async function main(args: string[]): Promise<number> {
   const [first, ...rest] = args;
   if (first === "--help" || first === "-h" || first === "help") {
     const named = COMMANDS.find((command) => command.name === rest[0]);
-    console.log(named ? named.help : usage());
+    console.log(named ? (await named.load()).help : usage());
     return 0;
   }
-  if (first === undefined || first.startsWith("-")) return await serveCommand.run(args);
-  const command = COMMANDS.find((candidate) => candidate.name === first);
-  if (!command) {
+  if (first === undefined || first.startsWith("-")) {
+    return await (await COMMANDS[0].load()).run(args);
+  }
+  const entry = COMMANDS.find((candidate) => candidate.name === first);
+  if (!entry) {
     console.error(`Unknown command '${first}'.\n\n${usage()}`);
     return 2;
   }
-  return await command.run(rest);
+  return await (await entry.load()).run(rest);
 }

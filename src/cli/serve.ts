@@ -11,7 +11,6 @@ import { log, logFormat, setLogFormat } from "../log.ts";
 import { isStartError } from "./start_failure.ts";
 import { type Command, runCommand } from "./command.ts";
 import { consoleOutput } from "./context.ts";
-import { onlyNoApps, serveDemoMode } from "./demo_serve.ts";
 
 const HELP = `wecom-gateway serve: receive WeCom callbacks, run the agent, deliver replies.
 
@@ -139,7 +138,9 @@ async function serve(args: string[]): Promise<number> {
     config = await loadConfig({ args });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    // No app at all (and nothing else wrong): show the gateway with a simulated WeCom.
+    // No app at all (and nothing else wrong): show the gateway with a simulated WeCom. Demo
+    // mode's modules (the simulator) are loaded only then, not by a configured gateway.
+    const { onlyNoApps, serveDemoMode } = await import("./demo_serve.ts");
     const demoMode = role === "all" && onlyNoApps(error);
     console.error(formatConfigError(error, { startsInDemoMode: demoMode }));
     if (demoMode) {

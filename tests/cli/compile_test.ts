@@ -33,6 +33,13 @@ Deno.test("the compile task's arguments type-check and embed the agent worker mo
       `worker.ts is not listed among the embedded files:\n${text}`,
     );
     assert.ok(/backends/.test(text), "the agent backends are embedded");
+    // The CLI loads each command's module on demand (the simulator only for demo mode): they
+    // must be embedded all the same.
+    assert.ok(/simulator/.test(text), "the simulator (demo mode) is embedded");
+    // Only the npm packages the program imports: not the test and benchmark tools of deno.lock
+    // (puppeteer-core alone would add about 40 MB to the binary).
+    const npm = [...text.matchAll(/localhost\/([@\w.-]+(?:\/[\w.-]+)?)\/\d/g)].map((m) => m[1]);
+    assert.deepEqual([...new Set(npm)], ["yaml"], text.slice(0, 2000));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
