@@ -17,18 +17,9 @@
  */
 
 import { parseArgs } from "node:util";
+import { UsageError } from "./usage_error.ts";
 
-/** A wrong command line: printed with a hint, exit code 2. */
-export class UsageError extends Error {
-  /** The command concerned, e.g. `jobs list`. */
-  command: string;
-
-  constructor(command: string, message: string) {
-    super(message);
-    this.name = "UsageError";
-    this.command = command;
-  }
-}
+export { describeUsageError, UsageError } from "./usage_error.ts";
 
 /** The options a command accepts. */
 export interface OptionSpec {
@@ -92,18 +83,4 @@ export function parseOptions(args: string[], spec: OptionSpec): ParsedOptions {
     values: parsed.values as Record<string, string | boolean | undefined>,
     positionals: parsed.positionals,
   };
-}
-
-/**
- * The text printed for a usage error: the problem and where to find the options.
- *
- * @example Usage
- * ```ts
- * import { describeUsageError, UsageError } from "./args.ts";
- * const text = describeUsageError(new UsageError("check", "'check' has no option --x."));
- * console.assert(text.includes("wecom-gateway check --help"));
- * ```
- */
-export function describeUsageError(error: UsageError): string {
-  return `${error.message} Run 'wecom-gateway ${error.command} --help' for the options.`;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { describeUsageError, UsageError } from "./args.ts";
+import { describeUsageError, UsageError } from "./usage_error.ts";
 import { type CliContext, defaultContext } from "./context.ts";
 
 /** One command of the `wecom-gateway` CLI. */
@@ -33,7 +33,7 @@ export function wantsHelp(args: string[]): boolean {
  *
  * @example Usage
  * ```ts
- * import { UsageError } from "./args.ts";
+ * import { UsageError } from "./usage_error.ts";
  * import { runCommand } from "./command.ts";
  * import { captureContext } from "./context.ts";
  * const { context, stderr } = captureContext();
