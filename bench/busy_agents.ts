@@ -31,7 +31,7 @@
  * @module
  */
 
-import { type FakeWeComApi, startFakeWeComApi } from "../src/simulator/wecom_api.ts";
+import type { FakeWeComApi } from "../src/simulator/wecom_api.ts";
 import { flag, integerFlag } from "./lib/args.ts";
 import {
   ACK_TABLE_HEADER,
@@ -43,7 +43,7 @@ import {
   warm,
   writeConfig,
 } from "./lib/ack_phase.ts";
-import { benchApps, sealCallbacks, sealUsers } from "./lib/callbacks.ts";
+import { benchApps, sealCallbacks, sealUsers, startBenchApi } from "./lib/callbacks.ts";
 import { describeMachine, type ServerProcess, stopAll } from "./lib/server_process.ts";
 import { fmt, probeKvCommit } from "./lib/report.ts";
 import { rotation } from "./lib/rounds.ts";
@@ -168,13 +168,7 @@ async function main(args: string[]): Promise<number> {
   const began = performance.now();
   try {
     const apps = benchApps(3);
-    api = startFakeWeComApi({
-      apps: apps.map((app) => ({
-        corpId: app.corpId,
-        corpSecret: app.corpSecret,
-        agentId: app.agentId,
-      })),
-    });
+    api = startBenchApi(apps);
     const machineText = await describeMachine();
     const loadBefore = Deno.loadavg().map((l) => l.toFixed(2)).join(" ");
 

@@ -71,7 +71,13 @@
  */
 
 import { flag, integerFlag, parseInteger } from "./lib/args.ts";
-import { appsConfigFile, benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
+import {
+  appsConfigFile,
+  benchApps,
+  type BenchCallback,
+  sealCallbacks,
+  startBenchApi,
+} from "./lib/callbacks.ts";
 import { createPool, drive } from "./lib/drive.ts";
 import {
   describeMachine,
@@ -86,7 +92,7 @@ import { summarize, type Summary } from "./lib/stats.ts";
 import { errorsText, fmt, probeKvCommit, serverEnv } from "./lib/report.ts";
 import { median, medianRatios, rotation } from "./lib/rounds.ts";
 import { lineChart, writePlot } from "./lib/svg.ts";
-import { type FakeWeComApi, startFakeWeComApi } from "../src/simulator/wecom_api.ts";
+import type { FakeWeComApi } from "../src/simulator/wecom_api.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const TARGETS = [
@@ -541,13 +547,7 @@ async function main(args: string[]): Promise<number> {
     });
 
     if (options.targets.some((t) => t.startsWith("all"))) {
-      setup.api = startFakeWeComApi({
-        apps: apps.map((app) => ({
-          corpId: app.corpId,
-          corpSecret: app.corpSecret,
-          agentId: app.agentId,
-        })),
-      });
+      setup.api = startBenchApi(apps);
       setup.allConfigPath = `${dir}/config-all.yaml`;
       await Deno.writeTextFile(
         setup.allConfigPath,

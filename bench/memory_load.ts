@@ -25,9 +25,14 @@
  * @module
  */
 
-import { startFakeWeComApi } from "../src/simulator/wecom_api.ts";
 import { flag, integerFlag } from "./lib/args.ts";
-import { appsConfigFile, benchApps, type BenchCallback, sealCallbacks } from "./lib/callbacks.ts";
+import {
+  appsConfigFile,
+  benchApps,
+  type BenchCallback,
+  sealCallbacks,
+  startBenchApi,
+} from "./lib/callbacks.ts";
 import { drive } from "./lib/drive.ts";
 import { lastProbe } from "./lib/memory_gateway.ts";
 import { fmt } from "./lib/report.ts";
@@ -171,13 +176,7 @@ async function main(args: string[]): Promise<number> {
   }
   const dir = await Deno.makeTempDir({ prefix: "wecom-memory-load-" });
   const apps = benchApps(3);
-  const api = startFakeWeComApi({
-    apps: apps.map((app) => ({
-      corpId: app.corpId,
-      corpSecret: app.corpSecret,
-      agentId: app.agentId,
-    })),
-  });
+  const api = startBenchApi(apps);
   const rows = new Map<string, Row[]>(names.map((name) => [name, []]));
   let failed = false;
   try {

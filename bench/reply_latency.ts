@@ -49,7 +49,7 @@
  * @module
  */
 
-import { type FakeWeComApi, startFakeWeComApi } from "../src/simulator/wecom_api.ts";
+import type { FakeWeComApi } from "../src/simulator/wecom_api.ts";
 import { flag, integerFlag } from "./lib/args.ts";
 import {
   ACK_TABLE_HEADER,
@@ -64,7 +64,7 @@ import {
   warm,
   writeConfig,
 } from "./lib/ack_phase.ts";
-import { benchApps, sealCallbacks, sealUsers } from "./lib/callbacks.ts";
+import { benchApps, sealCallbacks, sealUsers, startBenchApi } from "./lib/callbacks.ts";
 import { describeMachine, stopAll } from "./lib/server_process.ts";
 import { errorsText, fmt, probeKvCommit } from "./lib/report.ts";
 import { cdfPoints, lineChart, writePlot } from "./lib/svg.ts";
@@ -177,13 +177,7 @@ async function main(args: string[]): Promise<number> {
   const began = performance.now();
   try {
     const apps = benchApps(3);
-    api = startFakeWeComApi({
-      apps: apps.map((app) => ({
-        corpId: app.corpId,
-        corpSecret: app.corpSecret,
-        agentId: app.agentId,
-      })),
-    });
+    api = startBenchApi(apps);
     const machineText = await describeMachine();
     const loadBefore = Deno.loadavg().map((l) => l.toFixed(2)).join(" ");
 

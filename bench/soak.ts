@@ -47,8 +47,8 @@
 import { parseArgs } from "node:util";
 import { type AppCrypto, importAppCrypto } from "../src/crypto/mod.ts";
 import { sealCallback, textMessage } from "../src/simulator/seal.ts";
-import { type FakeWeComApi, startFakeWeComApi } from "../src/simulator/wecom_api.ts";
-import { appsConfigFile, benchApps } from "./lib/callbacks.ts";
+import type { FakeWeComApi } from "../src/simulator/wecom_api.ts";
+import { appsConfigFile, benchApps, startBenchApi } from "./lib/callbacks.ts";
 import {
   describeMachine,
   procCpuSeconds,
@@ -213,13 +213,7 @@ async function main(args: string[]): Promise<number> {
   const options = parseOptions(args);
   const dir = await Deno.makeTempDir({ prefix: "wecom-soak-" });
   const apps = benchApps(3);
-  const api: FakeWeComApi = startFakeWeComApi({
-    apps: apps.map((app) => ({
-      corpId: app.corpId,
-      corpSecret: app.corpSecret,
-      agentId: app.agentId,
-    })),
-  });
+  const api: FakeWeComApi = startBenchApi(apps);
   let server: ServerProcess | undefined;
   const client = Deno.createHttpClient({ poolMaxIdlePerHost: 64 });
   const onSignal = () => {

@@ -16,6 +16,7 @@
 import type { AppConfig } from "../../src/config/types.ts";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { sealCallback, textMessage } from "../../src/simulator/seal.ts";
+import { type FakeWeComApi, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";
 
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -194,4 +195,24 @@ export async function sealUsers(
       content,
     };
   }));
+}
+
+/**
+ * The simulated WeCom API on loopback, knowing `apps`' credentials (the
+ * benchmarks' gateways point `api_base` at its `url`).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const api = startBenchApi(benchApps(3));
+ * await api.close();
+ * ```
+ */
+export function startBenchApi(apps: AppConfig[]): FakeWeComApi {
+  return startFakeWeComApi({
+    apps: apps.map((app) => ({
+      corpId: app.corpId,
+      corpSecret: app.corpSecret,
+      agentId: app.agentId,
+    })),
+  });
 }

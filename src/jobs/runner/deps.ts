@@ -93,13 +93,8 @@ export interface RunnerDeps {
   commit?: Committer;
 }
 
-/** Counters of one runner since it started. */
-export interface RunnerStats {
-  runnerId: string;
-  /** Agent jobs running now. */
-  running: number;
-  /** Command jobs running now. */
-  commands: number;
+/** Counters of one runner since it started (kept in its state as they happen). */
+export interface RunnerCounters {
   claimed: number;
   done: number;
   failed: number;
@@ -108,6 +103,15 @@ export interface RunnerStats {
   lost: number;
   /** Runs given back to the queue by `stop()` or a closing agent pool. */
   released: number;
+}
+
+/** A runner's counters and what it runs now. */
+export interface RunnerStats extends RunnerCounters {
+  runnerId: string;
+  /** Agent jobs running now. */
+  running: number;
+  /** Command jobs running now. */
+  commands: number;
 }
 
 /** A started runner. */

@@ -37,7 +37,7 @@ import { newId } from "../../store/id.ts";
 import type { JobCommand } from "../../records/command.ts";
 import type { Commit as Committer } from "../../store/group_commit.ts";
 import type { JobRecord } from "../../records/job.ts";
-import type { NoticeTarget, RunnerDeps, RunnerLog } from "./deps.ts";
+import type { NoticeTarget, RunnerCounters, RunnerDeps, RunnerLog } from "./deps.ts";
 
 /** One claimed job being run here. */
 export interface Run {
@@ -52,16 +52,6 @@ export interface Run {
   outcome: "lost" | "cancelled" | "released" | null;
   noticeItemId?: string;
   done: Promise<void>;
-}
-
-/** Counters of `RunnerStats` kept by the runner. */
-export interface RunnerCounters {
-  claimed: number;
-  done: number;
-  failed: number;
-  cancelled: number;
-  lost: number;
-  released: number;
 }
 
 /** Everything the parts of one runner share. */
