@@ -128,7 +128,8 @@ async function runTarget(
         } callbacks were not acknowledged: ${JSON.stringify(result.errors)}`,
       );
     }
-    // Every member answered (a member may get more than one message: a welcome, then the reply),
+    // Every member answered (a member may get more than one message: the echo of a text over 2,048
+    // bytes goes out in parts),
     // or 15 s without a new message.
     let lastCount = -1;
     let lastProgress = Date.now();
