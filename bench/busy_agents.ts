@@ -44,7 +44,12 @@ import {
   writeConfig,
 } from "./lib/ack_phase.ts";
 import { benchApps, sealCallbacks, sealUsers, startBenchApi } from "./lib/callbacks.ts";
-import { describeMachine, type ServerProcess, stopAll } from "./lib/server_process.ts";
+import {
+  describeMachine,
+  exitOnInterrupt,
+  type ServerProcess,
+  stopAll,
+} from "./lib/server_process.ts";
 import { fmt, probeKvCommit } from "./lib/report.ts";
 import { rotation } from "./lib/rounds.ts";
 
@@ -159,11 +164,10 @@ async function main(args: string[]): Promise<number> {
     await api?.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
-  const onSignal = () => {
-    console.error("interrupted: stopping the gateways and any agent process, removing temp files");
-    cleanup().finally(() => Deno.exit(130));
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
+  const stopInterrupt = exitOnInterrupt(
+    cleanup,
+    "interrupted: stopping the gateways and any agent process, removing temp files",
+  );
   const failures: string[] = [];
   const began = performance.now();
   try {
@@ -357,7 +361,7 @@ async function main(args: string[]): Promise<number> {
     }
     return failures.length === 0 ? 0 : 1;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
+    stopInterrupt();
     await cleanup();
   }
 }

@@ -81,6 +81,7 @@ import {
 import { createPool, drive } from "./lib/drive.ts";
 import {
   describeMachine,
+  exitOnInterrupt,
   machineCpuSeconds,
   procCpuSeconds,
   type ServerProcess,
@@ -526,11 +527,9 @@ async function main(args: string[]): Promise<number> {
   const options = parseOptions(args);
   const dir = await Deno.makeTempDir({ prefix: "wecom-load-" });
   const setup: Setup = { dir, configPath: `${dir}/config.yaml` };
-  const onSignal = () => {
+  const stopInterrupt = exitOnInterrupt(() =>
     stopAll().finally(() => Deno.remove(dir, { recursive: true }).catch(() => {}))
-      .finally(() => Deno.exit(130));
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
+  );
   try {
     const apps = benchApps(options.apps);
     const configPath = setup.configPath;
@@ -660,7 +659,7 @@ async function main(args: string[]): Promise<number> {
     }
     return failed ? 1 : 0;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
+    stopInterrupt();
     await stopAll();
     await setup.api?.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -65,7 +65,7 @@ import {
   writeConfig,
 } from "./lib/ack_phase.ts";
 import { benchApps, sealCallbacks, sealUsers, startBenchApi } from "./lib/callbacks.ts";
-import { describeMachine, stopAll } from "./lib/server_process.ts";
+import { describeMachine, exitOnInterrupt, stopAll } from "./lib/server_process.ts";
 import { errorsText, fmt, probeKvCommit } from "./lib/report.ts";
 import { cdfPoints, lineChart, writePlot } from "./lib/svg.ts";
 import { lastProbe, type MemoryProbe, probeText, rssSplit } from "./lib/memory_gateway.ts";
@@ -168,11 +168,10 @@ async function main(args: string[]): Promise<number> {
     await api?.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
-  const onSignal = () => {
-    console.error("interrupted: stopping the gateways, removing temp files");
-    cleanup().finally(() => Deno.exit(130));
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
+  const stopInterrupt = exitOnInterrupt(
+    cleanup,
+    "interrupted: stopping the gateways, removing temp files",
+  );
   const failures: string[] = [];
   const began = performance.now();
   try {
@@ -390,7 +389,7 @@ async function main(args: string[]): Promise<number> {
     }
     return failures.length === 0 ? 0 : 1;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
+    stopInterrupt();
     await cleanup();
   }
 }

@@ -51,6 +51,7 @@ import type { FakeWeComApi } from "../src/simulator/wecom_api.ts";
 import { appsConfigFile, benchApps, startBenchApi } from "./lib/callbacks.ts";
 import {
   describeMachine,
+  exitOnInterrupt,
   procCpuSeconds,
   readProc,
   type ServerProcess,
@@ -216,13 +217,11 @@ async function main(args: string[]): Promise<number> {
   const api: FakeWeComApi = startBenchApi(apps);
   let server: ServerProcess | undefined;
   const client = Deno.createHttpClient({ poolMaxIdlePerHost: 64 });
-  const onSignal = () => {
+  const stopInterrupt = exitOnInterrupt(() =>
     (server?.stop(2000) ?? Promise.resolve(0))
       .finally(() => api.close())
       .finally(() => Deno.remove(dir, { recursive: true }).catch(() => {}))
-      .finally(() => Deno.exit(130));
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
+  );
   try {
     const configPath = `${dir}/config.yaml`;
     await Deno.writeTextFile(configPath, configFile(apps, api.url));
@@ -572,7 +571,7 @@ async function main(args: string[]): Promise<number> {
     }
     return problems.length ? 1 : 0;
   } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
+    stopInterrupt();
     client.close();
     await server?.stop(2000);
     await api.close();

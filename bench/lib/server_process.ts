@@ -58,6 +58,20 @@ export interface StartOptions {
 
 const live = new Set<ServerProcess>();
 
+/**
+ * On Ctrl-C (SIGINT): prints `notice` (if any), runs `cleanup` (its failures
+ * ignored) and exits 130. Returns the function that removes the handler, for
+ * the benchmark's own `finally`.
+ */
+export function exitOnInterrupt(cleanup: () => Promise<unknown>, notice?: string): () => void {
+  const onSignal = () => {
+    if (notice) console.error(notice);
+    cleanup().catch(() => {}).finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  return () => Deno.removeSignalListener("SIGINT", onSignal);
+}
+
 /** Stops every server started here that is still running (for cleanup on errors). */
 export async function stopAll(): Promise<void> {
   await Promise.allSettled([...live].map((server) => server.stop(2000)));
