@@ -8,6 +8,11 @@
  *   across processes sharing one KV: the refresher claims `keys.accessTokenLock`
  *   with an atomic check (a lease with expiry); the others poll the token key
  *   every 50 ms and take over a lock that outlives its lease.
+ * - The fresh token of each app is also kept in memory until its `refreshAt`,
+ *   so a send reads no KV row for it. A token another process refetched in the
+ *   meantime may have made ours invalid: WeCom then answers 40014/42001, the
+ *   caller calls `invalidate()`, which forgets it here too, and the next `get`
+ *   reads KV again.
  * - `invalidate()` deletes the cached token only if it is still the stale one,
  *   so a token another caller just refreshed survives.
  * - Credential errors (40001 wrong secret, 40013 wrong corp id, …) are sticky:
@@ -141,6 +146,9 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   const log: WeComLog = options.log ?? writeLog;
   const owner = crypto.randomUUID();
   const inflight = new Map<string, Promise<string>>();
+  /** The fresh token of each app (by `appId`), until its `refreshAt`. */
+  const fresh = new Map<string, CachedAccessToken>();
+  const appId = (app: AppConfig) => `${app.corpId}\u0000${app.agentId}`;
   const counters: TokenCacheStats = { fetches: 0, fetchFailures: 0 };
 
   /** One gettoken HTTP call; stores the outcome (token or sticky failure). */
@@ -183,6 +191,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
         .set(keys.accessToken(app.corpId, app.agentId), value)
         .delete(keys.credentialFailure(app.corpId, app.agentId))
     );
+    fresh.set(appId(app), value);
     log("info", "WeCom access token fetched", {
       app: app.name,
       agentId: app.agentId,
@@ -227,7 +236,10 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       >([tokenKey, lockKey, failureKey]);
       const cached = tokenEntry.value;
       const usable = cached !== null && cached.expiresAt > t;
-      if (usable && cached.refreshAt > t) return cached.token;
+      if (usable && cached.refreshAt > t) {
+        fresh.set(appId(app), cached);
+        return cached.token;
+      }
 
       const failure = failureEntry.value;
       if (failure !== null && failure.expiresAt > t) {
@@ -274,7 +286,12 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   }
 
   function shared(app: AppConfig): Promise<string> {
-    const id = `${app.corpId}\u0000${app.agentId}`;
+    const id = appId(app);
+    const known = fresh.get(id);
+    if (known !== undefined) {
+      if (known.refreshAt > now()) return Promise.resolve(known.token);
+      fresh.delete(id);
+    }
     let flight = inflight.get(id);
     if (!flight) {
       flight = obtain(app).finally(() => inflight.delete(id));
@@ -292,6 +309,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     },
 
     async invalidate(app, staleToken) {
+      if (fresh.get(appId(app))?.token === staleToken) fresh.delete(appId(app));
       const key = keys.accessToken(app.corpId, app.agentId);
       const entry = await kv.get<CachedAccessToken>(key);
       if (entry.value?.token !== staleToken) return false;

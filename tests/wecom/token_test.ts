@@ -54,6 +54,31 @@ Deno.test("invalidate deletes the cached token only if it is still the stale one
   assert.equal(f.api.gettokenCalls(), 2);
 });
 
+Deno.test("a fresh token is kept in memory until invalidated; then KV is read again", async () => {
+  await using f = await fixture();
+  const tokenKey = keys.accessToken(f.app.corpId, f.app.agentId);
+  const tokens = f.cache();
+  const ours = await tokens.get(f.app);
+  // Another process refetched the token (which may have made ours invalid).
+  const theirs: CachedAccessToken = {
+    token: "token-of-another-process",
+    expiresAt: f.clock.t + 7_200_000,
+    refreshAt: f.clock.t + 6_900_000,
+  };
+  await f.kv.set(tokenKey, theirs);
+  assert.equal(await tokens.get(f.app), ours, "served from memory: no KV read per send");
+  // WeCom answered 40014 for ours: the caller invalidates it, and the next get reads KV.
+  assert.equal(await tokens.invalidate(f.app, ours), false, "KV already holds another token");
+  assert.equal(await tokens.get(f.app, ours), theirs.token);
+  assert.equal(f.api.gettokenCalls(), 1, "no gettoken: the other process's token is used");
+  // A token past its refresh time in memory is not used: KV (then gettoken) decides.
+  f.clock.t = theirs.refreshAt + 1;
+  const refreshed = await tokens.get(f.app);
+  assert.notEqual(refreshed, theirs.token);
+  assert.equal(f.api.gettokenCalls(), 2);
+  assert.equal((await f.kv.get<CachedAccessToken>(tokenKey)).value?.token, refreshed);
+});
+
 Deno.test("an expired lock of a crashed process is taken over at once", async () => {
   await using f = await fixture();
   const lockKey = keys.accessTokenLock(f.app.corpId, f.app.agentId);
