@@ -498,6 +498,76 @@ Deno.test("a heartbeat keeps the lock's mark that a hint was dropped", async () 
   assert.deepEqual((await claimNext(kv, "r2", T0 + 5, LEASE))?.id, a2.id);
 });
 
+/** Claims with claimJobs and returns the first job with its claim's versionstamp. */
+async function claimWithStamp(kv: Deno.Kv, runner: string, now: number) {
+  const stamps: string[] = [];
+  const [job] = await claimJobs(kv, runner, now, LEASE, {
+    onClaim: (_job, versionstamp) => void stamps.push(versionstamp),
+  });
+  assert.ok(job, `${runner} claimed nothing`);
+  return { job, versionstamp: stamps[0] };
+}
+
+Deno.test("completeJob on the claim's versionstamp ends the job with the reply, reading neither", async () => {
+  using kv = await Deno.openKv(":memory:");
+  await send(kv, "ww1:alice", "a1", T0);
+  const { job, versionstamp } = await claimWithStamp(kv, "r1", T0);
+  assert.deepEqual((await kv.get(keys.job(job.id))).versionstamp, versionstamp);
+  const reads: string[] = [];
+  const watched = new Proxy(kv, {
+    get(target, name) {
+      if (name === "get" || name === "getMany") reads.push(name);
+      const value = Reflect.get(target, name);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const items = plan.reply(job, { text: "hi alice", attachments: [] }, { markdown: false });
+  assert.ok(
+    await completeJob(watched, job, "r1", {
+      state: "done",
+      now: T0 + 5,
+      versionstamp,
+      extra: (op) => void plan.add(op, items),
+    }),
+  );
+  assert.deepEqual(reads, [], "the job and its lock are not read again");
+  assert.deepEqual((await getJob(kv, job.id))?.state, "done");
+  assert.deepEqual((await outbox(kv)).map(textOf), ["hi alice"]);
+  assert.deepEqual((await kv.get(keys.conversationLock("ww1:alice"))).value, null);
+});
+
+Deno.test("completeJob on a stale versionstamp reads again: a dropped hint and a lost lease still count", async () => {
+  using kv = await Deno.openKv(":memory:");
+  // A hint dropped since the claim marked the lock: the end must still free a2.
+  await send(kv, "ww1:alice", "a1", T0);
+  const a1 = await claimWithStamp(kv, "r1", T0);
+  const a2 = await send(kv, "ww1:alice", "a2", T0 + 1);
+  assert.deepEqual(await claimNext(kv, "r2", T0 + 2, LEASE), null, "alice is busy");
+  assert.ok(
+    await completeJob(kv, a1.job, "r1", {
+      state: "done",
+      now: T0 + 3,
+      versionstamp: a1.versionstamp,
+    }),
+  );
+  assert.deepEqual((await claimNext(kv, "r2", T0 + 4, LEASE))?.id, a2.id);
+
+  // A lease lost since the claim (swept, claimed by r3): no end, no reply.
+  using other = await Deno.openKv(":memory:");
+  await send(other, "ww1:bob", "b1", T0);
+  const b1 = await claimWithStamp(other, "r1", T0 + 10);
+  assert.deepEqual((await sweepExpired(other, T0 + 10 + LEASE + 1, 3)).requeued.length, 1);
+  assert.deepEqual((await claimNext(other, "r3", T0 + 10 + LEASE + 2, LEASE))?.id, b1.job.id);
+  const lost = await completeJob(other, b1.job, "r1", {
+    state: "done",
+    versionstamp: b1.versionstamp,
+    extra: (op) => void op.set(["reply-of-r1"], true),
+  });
+  assert.deepEqual(lost, false);
+  assert.deepEqual((await other.get(["reply-of-r1"])).value, null);
+  assert.deepEqual((await getJob(other, b1.job.id))?.lease?.owner, "r3");
+});
+
 Deno.test("claimJobs commits a claim only once admitted and gives the slot back when it fails", async () => {
   using kv = await Deno.openKv(":memory:");
   const job = await send(kv, "ww1:alice", "a1", T0);

@@ -84,7 +84,7 @@ async function claimRound(state: RunnerState, jobs: number, commands: number): P
       claiming: state.claiming,
       admit: admissionOf(state),
       // Each job starts as soon as its claim commits, not after the whole round.
-      onClaim: (job) => {
+      onClaim: (job, versionstamp) => {
         const command = parseCommand(job.message) !== null;
         if (command) {
           commandsClaimed++;
@@ -99,7 +99,7 @@ async function claimRound(state: RunnerState, jobs: number, commands: number): P
           return;
         }
         counters.claimed++;
-        startRun(state, job, next);
+        startRun(state, job, next, versionstamp);
       },
     });
   } catch (error) {

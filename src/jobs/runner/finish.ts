@@ -52,6 +52,7 @@ export async function finishRun(state: RunnerState, run: Run, result: RunResult)
           error: CANCELLED_ERROR,
           now: now(),
           commit: state.commit,
+          versionstamp: run.stamp,
         }))
     ) {
       counters.cancelled++;
@@ -101,6 +102,7 @@ export async function finishRun(state: RunnerState, run: Run, result: RunResult)
       error,
       now: now(),
       commit: state.commit,
+      versionstamp: run.stamp,
       extra: (op) => {
         if (items.length > 0) plan.add(op, items);
       },

@@ -36,6 +36,7 @@ export function serial(state: RunnerState, run: Run, step: () => Promise<void>):
 /** One heartbeat: extends the lease, or decides the run lost or cancelled. */
 export async function renew(state: RunnerState, run: Run): Promise<void> {
   if (run.settled || run.outcome) return;
+  run.stamp = undefined; // the heartbeat rewrites the job
   const beat = await heartbeat(
     state.kv,
     run.job,

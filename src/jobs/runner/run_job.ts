@@ -29,9 +29,15 @@ import { scheduleWorkingNotice } from "./working_notice.ts";
  * `state.runs` until it ends; `pump` is called whenever the run frees a slot
  * (the claim loop looks for the next job).
  */
-export function startRun(state: RunnerState, job: JobRecord, pump: () => void): void {
+export function startRun(
+  state: RunnerState,
+  job: JobRecord,
+  pump: () => void,
+  stamp?: string,
+): void {
   const run: Run = {
     job,
+    stamp,
     command: parseCommand(job.message),
     controller: new AbortController(),
     chain: Promise.resolve(),

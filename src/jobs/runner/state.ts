@@ -42,6 +42,11 @@ import type { NoticeTarget, RunnerCounters, RunnerDeps, RunnerLog } from "./deps
 /** One claimed job being run here. */
 export interface Run {
   job: JobRecord;
+  /**
+   * Versionstamp of the claim commit that wrote `job`, until a heartbeat
+   * rewrites the job: its end then commits without reading it again.
+   */
+  stamp?: string;
   command: JobCommand | null;
   controller: AbortController;
   /** KV operations of this run (heartbeat, notice), one after another. */

@@ -35,9 +35,11 @@ export interface ClaimJobsOptions {
   scanLimit?: number;
   /**
    * Called with each job as soon as its claim commits, before the call resolves,
-   * so the caller can start it without waiting for the other claims.
+   * so the caller can start it without waiting for the other claims. The
+   * versionstamp is the claim commit's: pass it to `completeJob` to end the job
+   * without reading it again (see `CompleteOptions.versionstamp`).
    */
-  onClaim?: (job: JobRecord) => void;
+  onClaim?: (job: JobRecord, versionstamp: string) => void;
   /** Commits each claim (default: a commit of its own). */
   commit?: Commit;
   /**

@@ -28,7 +28,8 @@ export interface Claimer {
   runnerId: string;
   now: number;
   leaseMs: number;
-  onClaim: (job: JobRecord) => void;
+  /** Called with each claimed job and the versionstamp of its claim commit. */
+  onClaim: (job: JobRecord, versionstamp: string) => void;
   /** Conversations being claimed (by this call or the caller's others). */
   claiming: Set<string>;
   admit?: Admission;
@@ -41,10 +42,10 @@ export async function claimCommands(c: Claimer, max: number, limit: number): Pro
     limit: Math.min(limit, 2 * max + 2),
   });
   for await (const hint of hints) {
-    const job = await claimCommand(c, hint);
-    if (job) {
-      claimed.push(job);
-      c.onClaim(job);
+    const claim = await claimCommand(c, hint);
+    if (claim) {
+      claimed.push(claim.job);
+      c.onClaim(claim.job, claim.versionstamp);
       if (claimed.length >= max) break;
     }
   }
@@ -104,10 +105,10 @@ async function claimConversations(
       inFlight++;
       try {
         for (const hint of hints) {
-          const job = await claimFromHint(c, hint);
-          if (job) {
-            claimed.push(job);
-            c.onClaim(job);
+          const claim = await claimFromHint(c, hint);
+          if (claim) {
+            claimed.push(claim.job);
+            c.onClaim(claim.job, claim.versionstamp);
             break;
           }
         }
@@ -142,7 +143,13 @@ function claimMutations(op: Deno.AtomicOperation, claimed: JobRecord): Deno.Atom
     .set(keys.jobsByState("running", claimed.id), claimed.id);
 }
 
-async function claimCommand(c: Claimer, hint: Deno.KvEntry<string>): Promise<JobRecord | null> {
+/** A job as its claim commit wrote it, with that commit's versionstamp. */
+interface Claim {
+  job: JobRecord;
+  versionstamp: string;
+}
+
+async function claimCommand(c: Claimer, hint: Deno.KvEntry<string>): Promise<Claim | null> {
   const id = idOf(hint.key);
   for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
     const entry = await c.kv.get<JobRecord>(keys.job(id));
@@ -153,12 +160,12 @@ async function claimCommand(c: Claimer, hint: Deno.KvEntry<string>): Promise<Job
     }
     const claimed = claimedRecord(c, job);
     const result = await c.run((op) => claimMutations(op.check(entry).delete(hint.key), claimed));
-    if (result.ok) return claimed;
+    if (result.ok) return { job: claimed, versionstamp: result.versionstamp };
   }
   return null;
 }
 
-async function claimFromHint(c: Claimer, hint: Deno.KvEntry<string>): Promise<JobRecord | null> {
+async function claimFromHint(c: Claimer, hint: Deno.KvEntry<string>): Promise<Claim | null> {
   const { kv, now } = c;
   const conversation = hint.value;
   const hinted = idOf(hint.key);
@@ -220,7 +227,7 @@ async function claimFromHint(c: Claimer, hint: Deno.KvEntry<string>): Promise<Jo
     } finally {
       if (!result?.ok) c.admit?.release();
     }
-    if (result.ok) return claimed;
+    if (result.ok) return { job: claimed, versionstamp: result.versionstamp };
   }
   return null;
 }

@@ -92,6 +92,15 @@ export interface CompleteOptions {
   extra?: (op: Deno.AtomicOperation) => void;
   /** Commits the end of the job (default: a commit of its own). */
   commit?: Commit;
+  /**
+   * The versionstamp of the commit that last wrote `job` as given (its claim,
+   * from `claimJobs`' `onClaim`), when nothing of this runner wrote the job
+   * since (a heartbeat does). The first attempt then commits on what that
+   * commit wrote (the job and, for an agent job, its conversation lock)
+   * instead of reading them; any change since fails its check, and the next
+   * attempt reads them as usual.
+   */
+  versionstamp?: string;
 }
 
 /**
@@ -133,8 +142,11 @@ export async function completeJob(
   const run = options.commit ?? directCommit(kv);
   const command = isCommandJob(job);
   for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+    const known = attempt === 0 && options.versionstamp !== undefined
+      ? asClaimed(job, options.versionstamp)
+      : undefined;
     const [[jobEntry, lockEntry], queue] = await Promise.all([
-      kv.getMany<[JobRecord, ConversationLock]>([
+      known ?? kv.getMany<[JobRecord, ConversationLock]>([
         keys.job(job.id),
         keys.conversationLock(job.conversation),
       ]),
@@ -154,6 +166,22 @@ export async function completeJob(
     if (result.ok) return true;
   }
   return false;
+}
+
+/**
+ * The job entry and conversation lock entry as the claim of `job` committed
+ * them at `versionstamp` (the lock only for a running agent job).
+ */
+function asClaimed(
+  job: JobRecord,
+  versionstamp: string,
+): [Deno.KvEntry<JobRecord>, Deno.KvEntryMaybe<ConversationLock>] {
+  const lockKey = keys.conversationLock(job.conversation);
+  const lock: Deno.KvEntryMaybe<ConversationLock> =
+    !isCommandJob(job) && job.state === "running" && job.lease
+      ? { key: lockKey, value: { jobId: job.id, until: job.lease.until }, versionstamp }
+      : { key: lockKey, value: null, versionstamp: null };
+  return [{ key: keys.job(job.id), value: job, versionstamp }, lock];
 }
 
 /**
