@@ -120,6 +120,23 @@ function threadText(threads: Map<string, number>, events: number): string {
     .map(([name, micros]) => `${name} ${fmt(micros, 0)}`).join(", ");
 }
 
+/**
+ * The KV committer during a pass: how much of the pass a commit was in flight
+ * (near 100 %: the store's one writer bounds the pipeline), and its commits and
+ * operations per delivered reply.
+ */
+function committerText(row: PassRow): string {
+  const c = row.committer;
+  if (!Number.isFinite(c.busySeconds)) return "KV committer: not reported (group commit off?).";
+  return `KV committer (one SQLite writer): a commit in flight **${
+    fmt((100 * c.busySeconds) / c.seconds, 0)
+  } %** of the pass; ${fmt(c.commits / row.delivered, 2)} commits and ${
+    fmt(c.operations / row.delivered, 1)
+  } operations per delivered reply (acknowledgement included), ${
+    fmt((1000 * c.busySeconds) / Math.max(1, c.commits), 2)
+  } ms per commit.`;
+}
+
 /** An offered rate as text: "100/s", or "capacity" for the as-fast-as-acknowledged pass. */
 function rateText(rate: number): string {
   return Number.isFinite(rate) ? `${rate}/s` : "capacity (closed loop)";
@@ -327,7 +344,9 @@ async function main(args: string[]): Promise<number> {
           `acknowledged right before and after the pass in this run).\n\nWhere a ` +
           `reply's CPU goes, µs per delivered reply by gateway thread: ${
             threadText(capacityRow.threadCpu, capacityRow.delivered)
-          }.\n\nAcknowledgement baseline (${BASELINE_CONCURRENCY} connections, closed loop, ` +
+          }.\n\n${
+            committerText(capacityRow)
+          }\n\nAcknowledgement baseline (${BASELINE_CONCURRENCY} connections, closed loop, ` +
           `after ${BASELINE_WARMUP} warm-up callbacks):\n`,
       );
       console.log([...ACK_TABLE_HEADER, ...baselineRows.map((r) => ackRow(r))].join("\n"));

@@ -37,7 +37,7 @@ import { createRouter } from "./http/router.ts";
 import { type OperatorServer, startOperatorServer } from "./operator/server.ts";
 import { createVerificationLog } from "./operator/verifications.ts";
 import { type CallbackServer, startCallbackServer } from "./http/server.ts";
-import { createGroupCommit } from "./store/group_commit.ts";
+import { type Commit, createGroupCommit } from "./store/group_commit.ts";
 import { createIntake } from "./intake/record.ts";
 import { type Runner, startRunner } from "./jobs/runner.ts";
 import { countJobs } from "./records/job_store/mod.ts";
@@ -115,12 +115,14 @@ export async function startGateway(
   }
   const metrics = createMetrics();
   const verifications = createVerificationLog(kv);
-  // One committer for intake, jobs and delivery: concurrent commits share one durable commit.
+  // One committer for intake, jobs and delivery: concurrent commits share one durable commit,
+  // and the pipeline's wait while callbacks' are queued (acknowledgements first).
   // KV Connect allows 10 checks per atomic operation.
-  const commit = config.groupCommit
+  const group = config.groupCommit
     ? createGroupCommit(kv, /^https?:\/\//.test(config.kvPath) ? { maxChecks: 10 } : {})
-    : (build: (op: Deno.AtomicOperation) => Deno.AtomicOperation) =>
-      commitAlone(() => build(kv.atomic()));
+    : undefined;
+  const commit: Commit = group ?? ((build) => commitAlone(() => build(kv.atomic())));
+  const pipelineCommit: Commit = group?.background ?? commit;
   let runner: Runner | undefined;
   let delivery: Delivery | undefined;
   let client: GatewayWeComClient | undefined;
@@ -135,7 +137,7 @@ export async function startGateway(
     });
     delivery = startDelivery({
       kv,
-      commit,
+      commit: pipelineCommit,
       apps: config.apps,
       client: metrics.wrapClient(client),
       config: config.delivery,
@@ -160,7 +162,7 @@ export async function startGateway(
     const started = delivery;
     runner = startRunner({
       kv,
-      commit,
+      commit: pipelineCommit,
       runAgent: async (job, signal) => {
         const begun = performance.now();
         try {
@@ -266,7 +268,7 @@ export async function startGateway(
     // Only the states whose sets stay small: finished jobs are kept a week, and listing them on
     // every scrape would read the whole week from KV (`jobs stats` counts them on demand).
     const jobs = await countJobs(kv, ["queued", "running", "dead"]);
-    return { jobs, deadLetters, pool: pool?.stats() };
+    return { jobs, deadLetters, pool: pool?.stats(), commits: group?.stats() };
   });
 
   const done = Promise.withResolvers<void>();

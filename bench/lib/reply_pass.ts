@@ -53,16 +53,37 @@ export function deliveryIndex(api: FakeWeComApi): DeliveryIndex {
   };
 }
 
-/** `wecom_jobs{state="queued"|"running"}` of a gateway (NaN when it cannot be read). */
-export async function jobGauges(port: number): Promise<{ queued: number; running: number }> {
+/** Samples of a gateway's `/metrics` this benchmark reads (NaN when missing or unreadable). */
+export interface GatewaySamples {
+  /** `wecom_jobs{state="queued"|"running"}`. */
+  queued: number;
+  running: number;
+  /** The KV committer: `wecom_kv_commits_total`, operations of both lanes, busy seconds. */
+  commits: number;
+  operations: number;
+  commitBusySeconds: number;
+}
+
+/** Reads {@linkcode GatewaySamples} from the gateway's operator listener on `port`. */
+export async function gatewaySamples(port: number): Promise<GatewaySamples> {
+  let text = "";
   try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const gauge = (state: string) =>
-      Number(new RegExp(`^wecom_jobs\\{state="${state}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
-    return { queued: gauge("queued"), running: gauge("running") };
+    text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   } catch {
-    return { queued: NaN, running: NaN };
+    // every sample NaN
   }
+  const sample = (series: string) => {
+    const escaped = series.replace(/[{}]/g, "\\$&");
+    return Number(new RegExp(`^${escaped} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+  };
+  return {
+    queued: sample('wecom_jobs{state="queued"}'),
+    running: sample('wecom_jobs{state="running"}'),
+    commits: sample("wecom_kv_commits_total"),
+    operations: sample('wecom_kv_commit_operations_total{lane="intake"}') +
+      sample('wecom_kv_commit_operations_total{lane="pipeline"}'),
+    commitBusySeconds: sample("wecom_kv_commit_busy_seconds_total"),
+  };
 }
 
 /** What one pass measured. */
@@ -91,6 +112,8 @@ export interface PassRow {
   cpu: CpuUse;
   /** Gateway CPU seconds during the pass by thread name (threads that ended are missing). */
   threadCpu: Map<string, number>;
+  /** The KV committer during the pass: commits, operations, and seconds with a commit in flight. */
+  committer: { commits: number; operations: number; busySeconds: number; seconds: number };
   /** Gateway VmRSS once every reply of the pass was delivered, MiB. */
   rssAfterMiB: number;
   messages: UserMessage[];
@@ -112,12 +135,14 @@ export async function runPass(
   const pool = createPool(OPEN_LOOP_CONCURRENCY);
   const meter = await cpuMeter(server);
   const threadsBefore = await threadCpuSeconds(server.pid);
+  const samplesBefore = await gatewaySamples(server.operatorPort!);
+  const startedAt = performance.now();
   let peakQueued = 0;
   let peakRunning = 0;
   let sampling: Promise<void> = Promise.resolve();
   const sampler = setInterval(() => {
     sampling = sampling.then(async () => {
-      const jobs = await jobGauges(server.operatorPort!);
+      const jobs = await gatewaySamples(server.operatorPort!);
       peakQueued = Math.max(peakQueued, jobs.queued);
       peakRunning = Math.max(peakRunning, jobs.running);
     });
@@ -164,6 +189,13 @@ export async function runPass(
     await sampling;
   }
   const cpu = await meter();
+  const samplesAfter = await gatewaySamples(server.operatorPort!);
+  const committer = {
+    commits: samplesAfter.commits - samplesBefore.commits,
+    operations: samplesAfter.operations - samplesBefore.operations,
+    busySeconds: samplesAfter.commitBusySeconds - samplesBefore.commitBusySeconds,
+    seconds: (performance.now() - startedAt) / 1000,
+  };
   const threadCpu = new Map<string, number>();
   for (const [name, seconds] of await threadCpuSeconds(server.pid)) {
     threadCpu.set(name, seconds - (threadsBefore.get(name) ?? 0));
@@ -195,6 +227,7 @@ export async function runPass(
     peakRunning,
     cpu,
     threadCpu,
+    committer,
     rssAfterMiB,
     messages,
     sentAt,

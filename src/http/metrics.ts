@@ -27,6 +27,14 @@ export interface Gauges {
   jobs?: Record<string, number>;
   deadLetters?: number;
   pool?: { size: number; busy: number; idle: number; queued: number; crashed: number };
+  /** The KV group committer's counters (src/store/group_commit.ts), when it is on. */
+  commits?: {
+    commits: number;
+    members: number;
+    backgroundMembers: number;
+    backgroundAged: number;
+    busyMs: number;
+  };
 }
 
 /** Cumulative values at one moment, for the operator console's history (see `src/operator/history.ts`). */
@@ -249,6 +257,27 @@ export function createMetrics(): Metrics {
         lines.push(`wecom_agent_workers{state="busy"} ${values.pool.busy}`);
         lines.push(`wecom_agent_workers{state="idle"} ${values.pool.idle}`);
         lines.push(`wecom_agent_workers{state="queued"} ${values.pool.queued}`);
+      }
+      if (values.commits) {
+        const c = values.commits;
+        lines.push(
+          "# HELP wecom_kv_commits_total Durable KV commits (one holds the operations of many callers).",
+          "# TYPE wecom_kv_commits_total counter",
+          `wecom_kv_commits_total ${c.commits}`,
+          "# HELP wecom_kv_commit_operations_total Operations committed, by lane (intake first; " +
+            "the job pipeline's wait while callbacks' are queued).",
+          "# TYPE wecom_kv_commit_operations_total counter",
+          `wecom_kv_commit_operations_total{lane="intake"} ${c.members - c.backgroundMembers}`,
+          `wecom_kv_commit_operations_total{lane="pipeline"} ${c.backgroundMembers}`,
+          "# HELP wecom_kv_commit_pipeline_aged_total Pipeline operations committed only because " +
+            "they had waited their longest behind callbacks.",
+          "# TYPE wecom_kv_commit_pipeline_aged_total counter",
+          `wecom_kv_commit_pipeline_aged_total ${c.backgroundAged}`,
+          "# HELP wecom_kv_commit_busy_seconds_total Time with a KV commit in flight: near 1 " +
+            "per second, the store is what bounds the gateway.",
+          "# TYPE wecom_kv_commit_busy_seconds_total counter",
+          `wecom_kv_commit_busy_seconds_total ${(c.busyMs / 1000).toFixed(3)}`,
+        );
       }
       return lines.join("\n") + "\n";
     },

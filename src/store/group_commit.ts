@@ -17,6 +17,18 @@
  * Members that touch a key another member checks never share a group: two
  * concurrent copies of one message would otherwise both pass their check.
  *
+ * Two lanes share the committer. Operations through the group itself are
+ * urgent (the intake: WeCom waits for their acknowledgement and retries after
+ * 5 s). Operations through `group.background` (the job pipeline) wait while
+ * urgent ones are queued, and during a burst also for `urgentGraceMs` after a
+ * commit of urgent ones (default 3 ms: the next callbacks of busy senders are
+ * on their way); a burst is a commit that held {@linkcode BURST_MEMBERS} or more
+ * urgent operations, i.e. callbacks arrive faster than a commit takes. Each
+ * waits at most `backgroundWaitMs` (default 100 ms). Under a burst of callbacks
+ * the pipeline slows down instead of the acknowledgements, and it catches up
+ * once the burst is over; with callbacks arriving at a few hundred per
+ * second the committer is mostly idle and the pipeline hardly waits.
+ *
  * Each member gets the same result as if it had committed alone:
  * - the group committed: every member gets its `{ ok: true, versionstamp }`;
  * - a check failed (`ok: false`): the group does not say whose, so every
@@ -44,6 +56,12 @@
  */
 
 import { commit as commitWithRetry } from "./kv.ts";
+
+/**
+ * Urgent operations in one commit that make it a burst: `background` ones then
+ * also wait `urgentGraceMs` after it.
+ */
+export const BURST_MEMBERS = 4;
 
 /** Adds checks and mutations to `op` (and returns it), as for `kv.atomic()`. */
 export type AtomicBuilder = (op: Deno.AtomicOperation) => Deno.AtomicOperation;
@@ -87,6 +105,12 @@ export interface GroupCommitOptions {
   maxKeyBytes?: number;
   /** Commits in flight at once (default 1: the next group forms while one commits). */
   maxInFlight?: number;
+  /** Longest a `background` operation waits while urgent ones are queued, ms (default 100). */
+  backgroundWaitMs?: number;
+  /** How long after a burst's commit `background` operations still wait, ms (default 3). */
+  urgentGraceMs?: number;
+  /** Clock of `backgroundWaitMs` (default `performance.now`). */
+  now?: () => number;
   /** Commits an operation, retrying lock errors (default `commit` of src/store/kv.ts). */
   commit?: (
     build: () => Deno.AtomicOperation,
@@ -105,11 +129,20 @@ export interface GroupCommitStats {
   largestGroup: number;
   /** The current member cap (lower than `maxMembers` after a limit error). */
   cap: number;
+  /** Operations submitted through `background`. */
+  backgroundMembers: number;
+  /** Background operations that went out because they had waited `backgroundWaitMs`. */
+  backgroundAged: number;
+  /** Milliseconds with a commit in flight (the committer's busy time). */
+  busyMs: number;
 }
 
 /** Commits one operation together with concurrent ones; see the module doc. */
 export interface GroupCommit {
+  /** Commits an urgent operation (the intake's). */
   (build: AtomicBuilder): Promise<Deno.KvCommitResult | Deno.KvCommitError>;
+  /** Commits an operation that yields to urgent ones (the job pipeline's); see the module doc. */
+  background: Commit;
   stats(): GroupCommitStats;
 }
 
@@ -126,6 +159,9 @@ interface Member {
   keyBytes: number;
   resolve: (result: Deno.KvCommitResult | Deno.KvCommitError) => void;
   reject: (error: unknown) => void;
+  /** Submitted through `background`, at `queuedAt` (`now()`). */
+  background: boolean;
+  queuedAt: number;
 }
 
 const NON_ASCII = /[\u0080-\uffff]/;
@@ -208,8 +244,11 @@ export function estimateValueBytes(value: unknown, depth = 0): number {
 }
 
 /** Runs `build` on a recorder: the calls to replay, the keys touched and the size. */
-function record(build: AtomicBuilder): Omit<Member, "resolve" | "reject"> {
-  const member: Omit<Member, "resolve" | "reject"> = {
+/** What recording a builder yields: a member before it is queued. */
+type Recorded = Omit<Member, "resolve" | "reject" | "background" | "queuedAt">;
+
+function record(build: AtomicBuilder): Recorded {
+  const member: Recorded = {
     calls: [],
     checkKeys: [],
     writeKeys: [],
@@ -316,6 +355,16 @@ function isLimitError(error: unknown): boolean {
   return /too (many|large)/i.test(error instanceof Error ? error.message : String(error));
 }
 
+function nonNegativeOption(name: string, value: number): number {
+  if (!(value >= 0)) {
+    throw new RangeError(
+      `Cannot create the group commit as '${name}' must be a non-negative number: ` +
+        `current value is ${value}`,
+    );
+  }
+  return value;
+}
+
 function positiveOption(name: string, value: number): number {
   if (!(value >= 1)) {
     throw new RangeError(
@@ -349,23 +398,53 @@ export function createGroupCommit(kv: Deno.Kv, options: GroupCommitOptions = {})
   );
   const maxKeyBytes = positiveOption("maxKeyBytes", options.maxKeyBytes ?? 64 * 1024);
   const maxInFlight = positiveOption("maxInFlight", options.maxInFlight ?? 1);
+  const backgroundWaitMs = nonNegativeOption("backgroundWaitMs", options.backgroundWaitMs ?? 100);
+  const urgentGraceMs = nonNegativeOption("urgentGraceMs", options.urgentGraceMs ?? 3);
+  const now = options.now ?? (() => performance.now());
   const commitOp = options.commit ?? commitWithRetry;
 
   const queue: Member[] = [];
+  /** Urgent members in `queue`: while there are any, background members wait (up to their limit). */
+  let urgentQueued = 0;
   let inFlight = 0;
   let scheduled = false;
   let cap = maxMembers;
-  const stats = { commits: 0, members: 0, fallbacks: 0, largestGroup: 0 };
+  const stats = {
+    commits: 0,
+    members: 0,
+    fallbacks: 0,
+    largestGroup: 0,
+    backgroundMembers: 0,
+    backgroundAged: 0,
+    busyMs: 0,
+  };
+  let busySince = 0;
+  /** When the last commit of a burst of urgent operations ended (`now()`). */
+  let urgentDoneAt = -Infinity;
+  /** Wakes the committer when only background operations wait and the grace ends. */
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /** Takes the next group off the queue: in order, skipping members that conflict. */
+  /**
+   * Takes the next group off the queue: in order, skipping members that
+   * conflict, and background members while urgent ones wait (unless they have
+   * waited `backgroundWaitMs`).
+   */
   const take = (): Member[] => {
     const group: Member[] = [];
     const checked = new Set<string>();
     const written = new Set<string>();
     let checks = 0, mutations = 0, bytes = 0, keyBytesTotal = 0;
+    const at = now();
+    const yielding = urgentQueued > 0 || at - urgentDoneAt < urgentGraceMs;
+    const agedBefore = at - backgroundWaitMs;
     let i = 0;
     while (i < queue.length && group.length < cap) {
       const m = queue[i];
+      const aged = m.background && yielding && m.queuedAt <= agedBefore;
+      if (m.background && yielding && !aged) {
+        i++; // waits for the urgent ones
+        continue;
+      }
       const fits = group.length === 0 || (
         checks + m.checks <= maxChecks && mutations + m.mutations <= maxMutations &&
         bytes + m.bytes <= maxMutationBytes && keyBytesTotal + m.keyBytes <= maxKeyBytes
@@ -378,6 +457,8 @@ export function createGroupCommit(kv: Deno.Kv, options: GroupCommitOptions = {})
         continue;
       }
       queue.splice(i, 1);
+      if (!m.background) urgentQueued--;
+      else if (aged) stats.backgroundAged++;
       group.push(m);
       for (const k of m.checkKeys) checked.add(k);
       for (const k of m.writeKeys) written.add(k);
@@ -425,9 +506,19 @@ export function createGroupCommit(kv: Deno.Kv, options: GroupCommitOptions = {})
     scheduled = false;
     while (inFlight < maxInFlight && queue.length > 0) {
       const group = take();
-      inFlight++;
+      if (group.length === 0) {
+        // Only background operations wait, within the grace of the last urgent commit.
+        graceTimer ??= setTimeout(() => {
+          graceTimer = undefined;
+          schedule();
+        }, Math.max(1, urgentDoneAt + urgentGraceMs - now()));
+        return;
+      }
+      const burst = group.filter((m) => !m.background).length >= BURST_MEMBERS;
+      if (inFlight++ === 0) busySince = now();
       run(group).finally(() => {
-        inFlight--;
+        if (--inFlight === 0) stats.busyMs += now() - busySince;
+        if (burst) urgentDoneAt = now();
         schedule();
       });
     }
@@ -439,18 +530,28 @@ export function createGroupCommit(kv: Deno.Kv, options: GroupCommitOptions = {})
     queueMicrotask(pump);
   };
 
-  const group = (build: AtomicBuilder) => {
-    let recorded: ReturnType<typeof record>;
+  const submit = (build: AtomicBuilder, background: boolean) => {
+    let recorded: Recorded;
     try {
       recorded = record(build);
     } catch (error) {
       return Promise.reject(error);
     }
     stats.members++;
+    if (background) stats.backgroundMembers++;
+    else urgentQueued++;
     return new Promise<Deno.KvCommitResult | Deno.KvCommitError>((resolve, reject) => {
-      queue.push({ ...recorded, resolve, reject });
+      queue.push({ ...recorded, resolve, reject, background, queuedAt: now() });
       schedule();
     });
   };
-  return Object.assign(group, { stats: () => ({ ...stats, cap }) });
+  const group = (build: AtomicBuilder) => submit(build, false);
+  return Object.assign(group, {
+    background: (build: AtomicBuilder) => submit(build, true),
+    stats: () => ({
+      ...stats,
+      busyMs: stats.busyMs + (inFlight > 0 ? now() - busySince : 0),
+      cap,
+    }),
+  });
 }

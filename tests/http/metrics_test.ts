@@ -47,6 +47,13 @@ Deno.test("GET /metrics reports callbacks, latency, jobs, sends and token fetche
     assert.ok(text.includes("wecom_token_fetches_total 1"));
     assert.ok(text.includes("wecom_dead_letters 0"));
     assert.ok(/wecom_agent_run_seconds_count 1/.test(text));
+    // The KV committer: its lanes (the recorded callback in one, the job and its reply in the
+    // other) and its busy time, the measure of whether the store bounds the gateway.
+    const sample = (name: string) => Number(jobs.match(new RegExp(`^${name} (\\S+)$`, "m"))?.[1]);
+    assert.ok(sample('wecom_kv_commit_operations_total\\{lane="intake"\\}') >= 1, jobs);
+    assert.ok(sample('wecom_kv_commit_operations_total\\{lane="pipeline"\\}') >= 3, jobs);
+    assert.ok(sample("wecom_kv_commits_total") >= 2, jobs);
+    assert.ok(sample("wecom_kv_commit_busy_seconds_total") > 0, jobs);
     // Every sample line is "name{labels} number".
     for (const line of text.split("\n").filter((l) => l && !l.startsWith("#"))) {
       assert.ok(/^[a-z_]+(\{[^}]*\})? [0-9.e+-]+$/.test(line), line);

@@ -4,6 +4,7 @@ import type { AccessConfig, AppConfig } from "../../src/config/types.ts";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { startGateway } from "../../src/gateway.ts";
 import {
+  BURST_MEMBERS,
   createGroupCommit,
   estimateValueBytes,
   type GroupCommit,
@@ -105,6 +106,133 @@ Deno.test("operations arriving during a commit go together into the next one", a
   assert.ok((await Promise.all(later)).every((r) => r.ok));
   const stats = group.stats();
   assert.ok(stats.commits <= 3, `5 later operations took ${stats.commits - 1} commits`);
+});
+
+/**
+ * A group committer whose commits wait for `release()`; `groups` lists, per
+ * commit, the keys `["k", name]` it wrote, in commit order.
+ */
+function gatedGroup(kv: Deno.Kv, clock: { t: number }, urgentGraceMs = 0) {
+  const groups: string[][] = [];
+  const gates: (() => void)[] = [];
+  const group = createGroupCommit(kv, {
+    now: () => clock.t,
+    urgentGraceMs,
+    commit: async (build) => {
+      await new Promise<void>((resolve) => gates.push(resolve));
+      const names = async () =>
+        (await Array.fromAsync(kv.list<string>({ prefix: ["k"] }))).map((e) => e.value);
+      const before = new Set(await names());
+      const result = await build().commit();
+      groups.push((await names()).filter((name) => !before.has(name)).toSorted());
+      return result;
+    },
+  });
+  const waitingCommit = async () => {
+    while (gates.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  };
+  /** Lets the waiting commit go, then waits until the next group is formed (if `more`). */
+  const release = async (more = true) => {
+    await waitingCommit();
+    gates.shift()!();
+    if (more) await waitingCommit();
+  };
+  const set = (name: string) => (op: Deno.AtomicOperation) => op.set(["k", name], name);
+  return { group, groups, release, set, waitingCommit };
+}
+
+Deno.test("pipeline operations wait while callbacks' are queued, then go out", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const clock = { t: 0 };
+  const { group, groups, release, set } = gatedGroup(kv, clock);
+  const all = [group(set("u1"))]; // in flight
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  all.push(group.background(set("b1")), group(set("u2")), group.background(set("b2")));
+  await release(); // u1
+  all.push(group(set("u3"))); // arrives while u2 commits
+  await release(); // u2 (b1 and b2 wait: callbacks are queued)
+  await release(); // u3
+  await release(false); // b1 and b2: no callback waits any more
+  assert.ok((await Promise.all(all)).every((r) => r.ok));
+  assert.deepEqual(groups, [["u1"], ["u2"], ["u3"], ["b1", "b2"]]);
+  const stats = group.stats();
+  assert.deepEqual([stats.members, stats.backgroundMembers, stats.backgroundAged], [5, 2, 0]);
+});
+
+Deno.test("a pipeline operation that waited backgroundWaitMs goes out with the callbacks", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const clock = { t: 0 };
+  const { group, groups, release, set } = gatedGroup(kv, clock);
+  const all = [group(set("u1"))];
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  all.push(group.background(set("b1")));
+  clock.t = 60;
+  all.push(group.background(set("b2")), group(set("u2")));
+  clock.t = 100; // b1 has waited 100 ms (the default), b2 40 ms
+  await release();
+  all.push(group(set("u3")));
+  clock.t = 160; // b2 has waited 100 ms too
+  await release();
+  await release(false);
+  assert.ok((await Promise.all(all)).every((r) => r.ok));
+  assert.deepEqual(groups, [["u1"], ["b1", "u2"], ["b2", "u3"]].map((g) => g.toSorted()));
+  assert.equal(group.stats().backgroundAged, 2, "each went out with callbacks once aged");
+});
+
+Deno.test("after a burst of callbacks, pipeline operations give the next callbacks a moment", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const clock = { t: 0 };
+  const { group, groups, release, set, waitingCommit } = gatedGroup(kv, clock, 3);
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+  const all = [group(set("u0"))];
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  const burst = Array.from({ length: BURST_MEMBERS }, (_, i) => `u${i + 1}`);
+  all.push(...burst.map((name) => group(set(name))), group.background(set("b1")));
+  await release(); // u0; the burst is queued, so b1 waits
+  await release(false); // the burst commits: b1 now waits out the grace
+  await settle();
+  assert.deepEqual(groups, [["u0"], burst], "b1 waits while the grace lasts");
+  all.push(group(set("u5"))); // the next callback, within the grace
+  await release(false);
+  await settle();
+  assert.deepEqual(groups.at(-1), ["u5"]);
+  clock.t = 3; // the grace is over
+  await waitingCommit();
+  await release(false);
+  await settle();
+  assert.deepEqual(groups.at(-1), ["b1"]);
+
+  // After a commit of a lone callback (no burst), the pipeline goes at once.
+  all.push(group(set("u6")));
+  await waitingCommit();
+  all.push(group.background(set("b2")));
+  await release();
+  await release(false);
+  assert.ok((await Promise.all(all)).every((r) => r.ok));
+  assert.deepEqual(groups.slice(-2), [["u6"], ["b2"]]);
+  assert.throws(
+    () => createGroupCommit(kv, { urgentGraceMs: Number.NaN }),
+    /'urgentGraceMs' must be a non-negative number: current value is NaN/,
+  );
+});
+
+Deno.test("the committer's busy time counts the time a commit is in flight", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const clock = { t: 1000 };
+  const { group, release, set } = gatedGroup(kv, clock);
+  const first = group(set("a"));
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  clock.t += 7;
+  assert.equal(group.stats().busyMs, 7, "in flight now");
+  await release(false);
+  await first;
+  await new Promise((resolve) => setTimeout(resolve, 1)); // the committer's own bookkeeping
+  clock.t += 50; // idle
+  assert.equal(group.stats().busyMs, 7);
+  assert.throws(
+    () => createGroupCommit(kv, { backgroundWaitMs: -1 }),
+    /'backgroundWaitMs' must be a non-negative number: current value is -1/,
+  );
 });
 
 Deno.test("a key every member writes is written once per group, with the last value", async () => {
