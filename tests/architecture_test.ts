@@ -17,7 +17,7 @@ import { dirname, join, normalize, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Layers, bottom to top. A unit is a folder of `src/` (`records`) or a root file (`log.ts`). */
-const BASE = ["bytes.ts", "delay.ts", "log.ts", "guarded_fetch.ts", "text"];
+const BASE = ["bytes.ts", "delay.ts", "log.ts", "guarded_fetch.ts", "path.ts", "text"];
 const LOWER = [...BASE, "config", "crypto", "store", "wecom", "records", "attachments"];
 const STAGES = ["intake", "jobs", "agent", "media", "delivery"];
 
@@ -26,7 +26,7 @@ const STAGES = ["intake", "jobs", "agent", "media", "delivery"];
  *
  * | layer       | units                                           | may import                         |
  * | ----------- | ----------------------------------------------- | ---------------------------------- |
- * | base        | bytes.ts, delay.ts, log.ts, guarded_fetch.ts, text/ | nothing of src/                |
+ * | base        | bytes.ts, delay.ts, log.ts, guarded_fetch.ts, path.ts, text/ | nothing of src/       |
  * | config      | config/                                         | base                               |
  * | storage     | crypto/, store/                                 | base, config                       |
  * | wecom       | wecom/ (the WeCom API client)                   | base, config, crypto, store        |
@@ -42,6 +42,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   "delay.ts": [],
   "log.ts": [],
   "guarded_fetch.ts": [],
+  "path.ts": [],
   "text": [],
   "config": BASE,
   "crypto": [...BASE, "config"],

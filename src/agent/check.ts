@@ -25,7 +25,7 @@
  * @module
  */
 
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "../path.ts";
 import { describeFetchError, redactSecrets, safeUrl, shorten } from "../text/format.ts";
 import { guardedFetch, RedirectRefusedError } from "../guarded_fetch.ts";
 import { HERMES_DEFAULTS } from "./backends/hermes.ts";

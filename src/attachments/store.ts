@@ -25,7 +25,7 @@
  * @module
  */
 
-import { dirname, join, resolve, sep } from "node:path";
+import { dirname, join, resolve, sep } from "../path.ts";
 import type { ReplyAttachment } from "../records/agent.ts";
 
 /** A path segment safe to use as one folder or file name (no `/`, no `..`). */

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "../path.ts";
 import { fileURLToPath } from "node:url";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { parseOptions, UsageError } from "./args.ts";

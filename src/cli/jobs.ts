@@ -11,7 +11,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { ConfigError, formatConfigError, loadConfig } from "../config/load.ts";
 import { readDotenv } from "../config/dotenv.ts";
 import type { GatewayConfig } from "../config/types.ts";

@@ -30,7 +30,7 @@ import { verifyCallbackUrl } from "./url_verification.ts";
 import { uploadForCallback } from "./simulate_upload.ts";
 import { demoMedia, type SampleMedia } from "../simulator/media_samples.ts";
 import { contentTypeFor } from "../attachments/kinds.ts";
-import { basename, resolve } from "node:path";
+import { basename, resolve } from "../path.ts";
 
 const CREDENTIALS_HELP = `Credentials (default: the app from the configuration):
   --config PATH       config.yaml to read (default: ./config.yaml when present, or WECOM_GATEWAY_CONFIG)

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import type { ConfigProblem, ConfigSource } from "./errors.ts";
 
 /** The file to read, or a problem with the arguments. */

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../path.ts";
 import type { ConfigProblem } from "./errors.ts";
 import { parseDotenv } from "./dotenv_parse.ts";
 

@@ -25,7 +25,7 @@
  * @module
  */
 
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "../path.ts";
 import { type ConfigProblem, NO_APPS_KEY } from "./errors.ts";
 import { APP_FIELDS, SETTINGS } from "./keys.ts";
 import { atPath, collectApps, fromEnv, type Layers } from "./layers.ts";

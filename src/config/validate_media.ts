@@ -19,7 +19,7 @@
  * @module
  */
 
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "../path.ts";
 import { SETTINGS } from "./keys.ts";
 import { fromEnv } from "./layers.ts";
 import { createReader, where } from "./read.ts";

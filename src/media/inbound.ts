@@ -21,7 +21,7 @@
  * @module
  */
 
-import { basename, dirname } from "node:path";
+import { basename, dirname } from "../path.ts";
 import type { MediaFacts } from "../records/describe.ts";
 import type { InboundAttachment } from "../records/agent.ts";
 import type { AppConfig, MediaConfig } from "../config/types.ts";
