@@ -43,6 +43,7 @@ import { type Runner, startRunner } from "./jobs/runner.ts";
 import { countJobs } from "./records/job_store/mod.ts";
 import { countDeadLetters } from "./records/outbox_queries.ts";
 import { log } from "./log.ts";
+import { createPriorityGate } from "./priority_gate.ts";
 import { commit as commitAlone, openStore } from "./store/kv.ts";
 import { isLocalKvFile, type KvLock, lockKvFile } from "./store/kv_lock.ts";
 import { listenError } from "./http/listen_error.ts";
@@ -123,6 +124,9 @@ export async function startGateway(
     : undefined;
   const commit: Commit = group ?? ((build) => commitAlone(() => build(kv.atomic())));
   const pipelineCommit: Commit = group?.background ?? commit;
+  // The same rule on the JavaScript thread, when both run in this process: claim rounds and
+  // delivery steps wait while a received callback is being answered (one per 20 ms without a pause).
+  const gate = role === "all" ? createPriorityGate() : undefined;
   let runner: Runner | undefined;
   let delivery: Delivery | undefined;
   let client: GatewayWeComClient | undefined;
@@ -138,6 +142,7 @@ export async function startGateway(
     delivery = startDelivery({
       kv,
       commit: pipelineCommit,
+      yieldTo: gate?.idle,
       apps: config.apps,
       client: metrics.wrapClient(client),
       config: config.delivery,
@@ -163,6 +168,7 @@ export async function startGateway(
     runner = startRunner({
       kv,
       commit: pipelineCommit,
+      yieldTo: gate?.idle,
       runAgent: async (job, signal) => {
         const begun = performance.now();
         try {
@@ -217,6 +223,7 @@ export async function startGateway(
     const callback = createCallbackHandler({
       apps,
       replayWindowSeconds: config.replayWindowSeconds,
+      urgent: gate?.urgent,
       intake: async (app, message, plaintext) => {
         const result = await intake(app, message, plaintext);
         if (result.outcome === "refused" || result.notified) delivery?.wake();
@@ -268,7 +275,13 @@ export async function startGateway(
     // Only the states whose sets stay small: finished jobs are kept a week, and listing them on
     // every scrape would read the whole week from KV (`jobs stats` counts them on demand).
     const jobs = await countJobs(kv, ["queued", "running", "dead"]);
-    return { jobs, deadLetters, pool: pool?.stats(), commits: group?.stats() };
+    return {
+      jobs,
+      deadLetters,
+      pool: pool?.stats(),
+      commits: group?.stats(),
+      gate: gate?.stats(),
+    };
   });
 
   const done = Promise.withResolvers<void>();

@@ -17,7 +17,15 @@ import { dirname, join, normalize, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Layers, bottom to top. A unit is a folder of `src/` (`records`) or a root file (`log.ts`). */
-const BASE = ["bytes.ts", "delay.ts", "log.ts", "guarded_fetch.ts", "path.ts", "text"];
+const BASE = [
+  "bytes.ts",
+  "delay.ts",
+  "log.ts",
+  "guarded_fetch.ts",
+  "path.ts",
+  "priority_gate.ts",
+  "text",
+];
 const LOWER = [...BASE, "config", "crypto", "store", "wecom", "records", "attachments"];
 const STAGES = ["intake", "jobs", "agent", "media", "delivery"];
 
@@ -26,7 +34,7 @@ const STAGES = ["intake", "jobs", "agent", "media", "delivery"];
  *
  * | layer       | units                                           | may import                         |
  * | ----------- | ----------------------------------------------- | ---------------------------------- |
- * | base        | bytes.ts, delay.ts, log.ts, guarded_fetch.ts, path.ts, text/ | nothing of src/       |
+ * | base        | bytes.ts, delay.ts, log.ts, guarded_fetch.ts, path.ts, priority_gate.ts, text/ | nothing of src/ |
  * | config      | config/                                         | base                               |
  * | storage     | crypto/, store/                                 | base, config                       |
  * | wecom       | wecom/ (the WeCom API client)                   | base, config, crypto, store        |
@@ -43,6 +51,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   "log.ts": [],
   "guarded_fetch.ts": [],
   "path.ts": [],
+  "priority_gate.ts": [],
   "text": [],
   "config": BASE,
   "crypto": [...BASE, "config"],

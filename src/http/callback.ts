@@ -87,6 +87,14 @@ export interface CallbackDeps {
   /** Deadline for the whole body to arrive (default 4 s: WeCom gives up at 5 s). */
   bodyTimeoutMs?: number;
   observe?: (observation: CallbackObservation) => void;
+  /**
+   * Marks a callback's work as urgent from the moment its body has arrived
+   * until its response is ready; returns the function that ends the mark (the
+   * gateway passes its priority gate's `urgent`, `src/priority_gate.ts`, so that
+   * the job pipeline waits meanwhile). A body still arriving does not count:
+   * a slow sender cannot hold replies back.
+   */
+  urgent?: () => () => void;
 }
 
 /** A failure with its HTTP status and a short reason (safe to show the caller). */
@@ -301,6 +309,21 @@ export function createCallbackHandler(
       }
       throw error;
     }
+    // The body is here: what follows costs the thread, and background work waits for it.
+    const done = deps.urgent?.();
+    try {
+      return await handleBody(requestId, candidates, signed, body);
+    } finally {
+      done?.();
+    }
+  };
+
+  const handleBody = async (
+    requestId: string,
+    candidates: CallbackApp[],
+    signed: ReturnType<typeof signedQuery>,
+    body: string,
+  ): Promise<{ response: Response; outcome: string; app: string }> => {
     let envelope;
     try {
       envelope = parseEnvelope(body);

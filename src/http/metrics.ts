@@ -35,6 +35,8 @@ export interface Gauges {
     backgroundAged: number;
     busyMs: number;
   };
+  /** The priority gate's counters (src/priority_gate.ts), in role `all`. */
+  gate?: { waits: number; trickled: number };
 }
 
 /** Cumulative values at one moment, for the operator console's history (see `src/operator/history.ts`). */
@@ -277,6 +279,18 @@ export function createMetrics(): Metrics {
             "per second, the store is what bounds the gateway.",
           "# TYPE wecom_kv_commit_busy_seconds_total counter",
           `wecom_kv_commit_busy_seconds_total ${(c.busyMs / 1000).toFixed(3)}`,
+        );
+      }
+      if (values.gate) {
+        lines.push(
+          "# HELP wecom_pipeline_waits_total Claim rounds and delivery steps that waited for " +
+            "callbacks being answered.",
+          "# TYPE wecom_pipeline_waits_total counter",
+          `wecom_pipeline_waits_total ${values.gate.waits}`,
+          "# HELP wecom_pipeline_trickled_total Of those, the ones let through one per 20 ms " +
+            "because callbacks kept coming without a pause (replies slowed by a flood).",
+          "# TYPE wecom_pipeline_trickled_total counter",
+          `wecom_pipeline_trickled_total ${values.gate.trickled}`,
         );
       }
       return lines.join("\n") + "\n";

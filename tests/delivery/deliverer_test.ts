@@ -16,6 +16,9 @@ import {
 import type { OutboxItem } from "../../src/records/outbox_item.ts";
 import type { LogFields, LogLevel } from "../../src/log.ts";
 import { keys } from "../../src/store/keys.ts";
+import { delay } from "../../src/delay.ts";
+import { createPriorityGate } from "../../src/priority_gate.ts";
+import { waitFor } from "../lib/wait.ts";
 import { visibleText } from "../../src/delivery/duplicate_check.ts";
 import { DUPLICATE_CHECK_INTERVAL_SECONDS } from "../../src/wecom/client.ts";
 import {
@@ -881,5 +884,43 @@ Deno.test("with 16 agent slots, 32 members' replies are sent at once, each once,
   } finally {
     await h.close();
     kv.close();
+  }
+});
+
+Deno.test("while a callback is being answered, delivery waits; the items go once it is answered", async () => {
+  const gate = createPriorityGate({ trickleMs: 60_000 });
+  const h = await setup({ yieldTo: gate.idle });
+  try {
+    const answered = gate.urgent();
+    await enqueue(h.kv, textItems(h.clock, "alice", ["a1", "a2"]));
+    h.delivery.wake();
+    await delay(50);
+    assert.deepEqual(
+      h.fake.textsOf("alice"),
+      [],
+      "nothing is sent while the callback is in progress",
+    );
+    answered();
+    await h.delivery.idle();
+    assert.deepEqual(h.fake.textsOf("alice"), ["a1", "a2"]);
+    assert.ok(gate.stats().waits >= 1);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("under a stream of callbacks without a pause, delivery still sends, one step per trickle", async () => {
+  const gate = createPriorityGate({ trickleMs: 5 });
+  const h = await setup({ yieldTo: gate.idle });
+  const answered = gate.urgent(); // never answered during the test
+  try {
+    await enqueue(h.kv, textItems(h.clock, "alice", ["a1", "a2", "a3"]));
+    h.delivery.wake();
+    await waitFor(() => h.fake.textsOf("alice").length === 3, "the three items", 5_000);
+    assert.deepEqual(h.fake.textsOf("alice"), ["a1", "a2", "a3"]);
+    assert.ok(gate.stats().trickled >= 3, `trickled ${gate.stats().trickled}`);
+  } finally {
+    await h.close();
+    answered();
   }
 });

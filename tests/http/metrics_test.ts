@@ -54,6 +54,12 @@ Deno.test("GET /metrics reports callbacks, latency, jobs, sends and token fetche
     assert.ok(sample('wecom_kv_commit_operations_total\\{lane="pipeline"\\}') >= 3, jobs);
     assert.ok(sample("wecom_kv_commits_total") >= 2, jobs);
     assert.ok(sample("wecom_kv_commit_busy_seconds_total") > 0, jobs);
+    // The priority gate of role all: counted, never negative (its behaviour: tests/priority_gate_test.ts).
+    assert.ok(
+      sample("wecom_pipeline_waits_total") >= sample("wecom_pipeline_trickled_total"),
+      jobs,
+    );
+    assert.ok(sample("wecom_pipeline_trickled_total") >= 0, jobs);
     // Every sample line is "name{labels} number".
     for (const line of text.split("\n").filter((l) => l && !l.startsWith("#"))) {
       assert.ok(/^[a-z_]+(\{[^}]*\})? [0-9.e+-]+$/.test(line), line);

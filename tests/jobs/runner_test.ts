@@ -28,6 +28,7 @@ import {
   textOf,
 } from "./job_fixtures.ts";
 import { waitFor } from "../lib/wait.ts";
+import { createPriorityGate } from "../../src/priority_gate.ts";
 
 Deno.test("runner answers a message: job done and its reply in the outbox", async () => {
   using kv = await Deno.openKv(":memory:");
@@ -564,4 +565,48 @@ Deno.test("startRunner refuses a configuration it cannot run", async () => {
   }
   assert.ok(error instanceof RangeError);
   assert.ok(error.message.includes("'jobs.concurrency' must be a positive integer"), error.message);
+});
+
+Deno.test("while a callback is being answered, the runner does not claim; the job runs once it is answered", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const gate = createPriorityGate({ trickleMs: 60_000 });
+  const { agent } = recordingAgent();
+  const runner = startRunner(runnerDeps(kv, agent, { yieldTo: gate.idle }));
+  try {
+    const answered = gate.urgent();
+    const job = await send(kv, "ww1:alice", "hello");
+    runner.wake();
+    await sleep(50);
+    assert.equal((await getJob(kv, job.id))?.state, "queued", "not claimed during the callback");
+    answered();
+    await runner.idle();
+    assert.equal((await getJob(kv, job.id))?.state, "done");
+  } finally {
+    await runner.stop();
+  }
+});
+
+Deno.test("under a stream of callbacks without a pause, the runner still claims at the trickle's pace", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const gate = createPriorityGate({ trickleMs: 5 });
+  const { agent } = recordingAgent();
+  const runner = startRunner(runnerDeps(kv, agent, { yieldTo: gate.idle }));
+  const answered = gate.urgent(); // never answered during the test
+  try {
+    const jobs: JobRecord[] = [];
+    for (const user of ["alice", "bob", "carol"]) jobs.push(await send(kv, `ww1:${user}`, "hi"));
+    runner.wake();
+    await waitFor(
+      async () =>
+        (await Promise.all(jobs.map((job) => getJob(kv, job.id)))).every((job) =>
+          job?.state === "done"
+        ),
+      "the three jobs",
+      5_000,
+    );
+    assert.ok(gate.stats().trickled >= 1);
+  } finally {
+    await runner.stop();
+    answered();
+  }
 });

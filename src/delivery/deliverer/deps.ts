@@ -68,6 +68,11 @@ export interface DeliveryDeps {
    * `gateway.group_commit` is off).
    */
   commit?: Commit;
+  /**
+   * Awaited before each delivery step (the gateway passes its priority gate's
+   * `idle`, `src/priority_gate.ts`: callbacks being answered go first). Default: none.
+   */
+  yieldTo?: () => Promise<void>;
 }
 
 /** A running delivery loop. */

@@ -133,6 +133,10 @@ function startConversation(state: DeliveryState, conversation: string): void {
 
 async function processConversation(state: DeliveryState, conversation: string): Promise<void> {
   for (let step = 0; step < MAX_STEPS && !state.stopped; step++) {
+    if (state.yieldTo) {
+      await state.yieldTo();
+      if (state.stopped) return;
+    }
     if (await processHead(state, conversation) === "done") return;
   }
 }

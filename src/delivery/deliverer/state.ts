@@ -71,6 +71,8 @@ export interface DeliveryState {
   /** Configured apps by name. */
   readonly apps: Map<string, AppConfig>;
   readonly commit: Commit;
+  /** Awaited before each delivery step (`deps.yieldTo`). */
+  readonly yieldTo?: () => Promise<void>;
 
   // ---- running ----
   /** `stop()` was called. */
@@ -137,6 +139,7 @@ export function createDeliveryState(deps: DeliveryDeps): DeliveryState {
     limits,
     apps: new Map(deps.apps.map((app) => [app.name, app])),
     commit: deps.commit ?? createGroupCommit(kv),
+    yieldTo: deps.yieldTo,
     stopped: false,
     active: new Map(),
     troubled: new Map(),

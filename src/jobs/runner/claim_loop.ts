@@ -77,6 +77,8 @@ async function claimRound(state: RunnerState, jobs: number, commands: number): P
   const giveBack: JobRecord[] = [];
   let failed = false;
   try {
+    if (state.yieldTo) await state.yieldTo();
+    if (state.stopping) return;
     await claimJobs(kv, runnerId, now(), state.config.leaseMs, {
       jobs,
       commands,

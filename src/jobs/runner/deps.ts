@@ -91,6 +91,11 @@ export interface RunnerDeps {
    * its own checks either way.
    */
   commit?: Committer;
+  /**
+   * Awaited before each claim round (the gateway passes its priority gate's
+   * `idle`, `src/priority_gate.ts`: callbacks being answered go first). Default: none.
+   */
+  yieldTo?: () => Promise<void>;
 }
 
 /** Counters of one runner since it started (kept in its state as they happen). */

@@ -75,6 +75,8 @@ export interface RunnerState {
   readonly purgeEveryMs: number;
   /** Commits claims and job ends (`deps.commit`, else a group commit). */
   readonly commit: Committer;
+  /** Awaited before each claim round (`deps.yieldTo`). */
+  readonly yieldTo?: () => Promise<void>;
 
   // ---- runs ----
   /** Runs in flight here, by job id. */
@@ -136,6 +138,7 @@ export function createRunnerState(deps: RunnerDeps): RunnerState {
     retentionMs: deps.retentionMs ?? 7 * 24 * 60 * 60 * 1000,
     purgeEveryMs: deps.purgeEveryMs ?? 60 * 60 * 1000,
     commit: deps.commit ?? createGroupCommit(kv),
+    yieldTo: deps.yieldTo,
     runs: new Map(),
     commandTails: new Map(),
     background: new Set(),
