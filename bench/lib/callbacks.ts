@@ -17,6 +17,7 @@ import type { AppConfig } from "../../src/config/types.ts";
 import { importAppCrypto } from "../../src/crypto/mod.ts";
 import { sealCallback, textMessage } from "../../src/simulator/seal.ts";
 import { type FakeWeComApi, startFakeWeComApi } from "../../src/simulator/wecom_api.ts";
+import { blockYaml } from "./yaml_text.ts";
 
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -113,7 +114,7 @@ export async function sealCallbacks(
 }
 
 /**
- * A gateway config file (JSON is YAML) in the Hermes layout with `apps` as an
+ * A gateway config file (block YAML, as users write it) in the Hermes layout with `apps` as an
  * `apps:` list, each pointing at `apiBase` when given, `extra` keys (e.g.
  * `replay_window_seconds`) beside the list and `top` sections (`agent`,
  * `gateway`) at the top level.
@@ -126,7 +127,7 @@ export function appsConfigFile(
     top?: Record<string, unknown>;
   } = {},
 ): string {
-  return JSON.stringify({
+  return blockYaml({
     platforms: {
       wecom_callback: {
         extra: {
