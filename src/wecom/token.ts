@@ -148,6 +148,12 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   const inflight = new Map<string, Promise<string>>();
   /** The fresh token of each app (by `appId`), until its `refreshAt`. */
   const fresh = new Map<string, CachedAccessToken>();
+  /**
+   * The last token of each app that a send found revoked (`invalidate`): a KV
+   * read racing the invalidation must not put it back in memory. A token
+   * fetched from WeCom afterwards is WeCom's current word and clears it.
+   */
+  const revoked = new Map<string, string>();
   const appId = (app: AppConfig) => `${app.corpId}\u0000${app.agentId}`;
   const counters: TokenCacheStats = { fetches: 0, fetchFailures: 0 };
 
@@ -191,6 +197,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
         .set(keys.accessToken(app.corpId, app.agentId), value)
         .delete(keys.credentialFailure(app.corpId, app.agentId))
     );
+    revoked.delete(appId(app));
     fresh.set(appId(app), value);
     log("info", "WeCom access token fetched", {
       app: app.name,
@@ -237,7 +244,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       const cached = tokenEntry.value;
       const usable = cached !== null && cached.expiresAt > t;
       if (usable && cached.refreshAt > t) {
-        fresh.set(appId(app), cached);
+        if (revoked.get(appId(app)) !== cached.token) fresh.set(appId(app), cached);
         return cached.token;
       }
 
@@ -309,6 +316,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     },
 
     async invalidate(app, staleToken) {
+      revoked.set(appId(app), staleToken);
       if (fresh.get(appId(app))?.token === staleToken) fresh.delete(appId(app));
       const key = keys.accessToken(app.corpId, app.agentId);
       const entry = await kv.get<CachedAccessToken>(key);

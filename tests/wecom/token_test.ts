@@ -79,6 +79,21 @@ Deno.test("a fresh token is kept in memory until invalidated; then KV is read ag
   assert.equal((await f.kv.get<CachedAccessToken>(tokenKey)).value?.token, refreshed);
 });
 
+Deno.test("a token being invalidated is not put back in memory by a send reading KV meanwhile", async () => {
+  await using f = await fixture();
+  const tokens = f.cache();
+  const ours = await tokens.get(f.app);
+  // WeCom answered 40014 for ours; while the invalidation reads and deletes the KV row, another
+  // send finds nothing in memory and reads KV, where ours still is.
+  const invalidating = tokens.invalidate(f.app, ours);
+  const meanwhile = tokens.get(f.app);
+  await Promise.all([invalidating, meanwhile]);
+  const next = await tokens.get(f.app, ours);
+  assert.notEqual(next, ours, "the revoked token is not served again");
+  assert.equal(await tokens.get(f.app), next, "and the new one is what every send gets");
+  assert.equal(f.api.gettokenCalls(), 2);
+});
+
 Deno.test("an expired lock of a crashed process is taken over at once", async () => {
   await using f = await fixture();
   const lockKey = keys.accessTokenLock(f.app.corpId, f.app.agentId);
