@@ -26,6 +26,7 @@ function isScalar(value: Value): boolean {
 }
 
 function scalar(value: Value): string {
+  if (value === undefined) return "null"; // as JSON writes an undefined list item
   if (Array.isArray(value)) return "[]";
   if (value !== null && typeof value === "object") return "{}";
   if (typeof value === "string") return JSON.stringify(value);
@@ -35,8 +36,12 @@ function scalar(value: Value): string {
   return String(value);
 }
 
+/** Plain words that YAML's core schema reads as booleans or null, not as strings. */
+const NOT_A_STRING = /^(?:true|True|TRUE|false|False|FALSE|null|Null|NULL)$/;
+
 function key(name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name) ? name : JSON.stringify(name);
+  const plain = /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name) && !NOT_A_STRING.test(name);
+  return plain ? name : JSON.stringify(name);
 }
 
 /** The lines of `value` (a mapping or a list) at `indent` spaces. */

@@ -22,7 +22,13 @@ Deno.test("bench config: block YAML that npm:yaml and the gateway's own reader b
 });
 
 Deno.test("bench config: lists of lists and odd keys are written readably; non-finite numbers are refused", () => {
-  const value = { "odd key": [[1, 2], [], { a: [true, null] }], n: -0.5 };
+  const value = { "odd key": [[1, 2], [], { a: [true, null] }], n: -0.5, true: 1, null: "x" };
   assert.deepEqual(parse(blockYaml(value)), value);
+  assert.deepEqual(
+    parseYamlSubset(blockYaml(value))?.value,
+    value,
+    "quoted keys keep the own reader",
+  );
+  assert.deepEqual(parse(blockYaml({ list: [1, undefined] })), { list: [1, null] });
   assert.throws(() => blockYaml({ n: Infinity }), /only finite numbers are written/);
 });
