@@ -169,6 +169,8 @@ export async function startGateway(
       kv,
       commit: pipelineCommit,
       yieldTo: gate?.idle,
+      // The intake below wakes the runner directly for each job (onJob).
+      intakeInProcess: role === "all",
       runAgent: async (job, signal) => {
         const begun = performance.now();
         try {

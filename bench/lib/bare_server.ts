@@ -83,7 +83,7 @@ async function record(body: Uint8Array): Promise<void> {
   const result = await group((op) => {
     op.check({ key: dedupe, versionstamp: null })
       .set(dedupe, { expiresAt: at + DEDUPE_TTL_MS, jobId: job.id }, { expireIn: DEDUPE_TTL_MS });
-    if (rows === "all") return enqueueJob(op, job);
+    if (rows === "all") return enqueueJob(op, job, { by: "intake" });
     op.set(keys.job(job.id), job).set(keys.ready(job.id), job.conversation).set(
       keys.wake(),
       job.id,

@@ -176,7 +176,7 @@ export function createIntake(
           .set(dedupeKey, marker, { expireIn: DEDUPE_TTL_MS });
         welcome?.add(op);
         addClientKind(op, message, at);
-        return forAgent ? enqueueJob(op, job) : op;
+        return forAgent ? enqueueJob(op, job, { by: "intake" }) : op;
       });
       if (result.ok) {
         if (!forAgent) {

@@ -10,8 +10,10 @@
  * - Claims fill every free slot from one scan of the store (`claimJobs`: the
  *   claims run concurrently, each an atomic commit), and each job starts as
  *   soon as its claim commits.
- * - Woken by `wake()` (intake, same process), by `kv.watch([keys.wake()])`
- *   (other processes) and by a poll every `config.pollMs`. It never uses
+ * - Woken by `wake()` (intake, same process), by a watch on `keys.wake()`
+ *   (job ends, `/stop`, `jobs rerun`) and `keys.intakeWake()` (the intake of
+ *   another process; not watched beside the callback server) and by a poll
+ *   every `config.pollMs`. It never uses
  *   `listenQueue`, so it works on a local file, over KV Connect and on Deploy.
  * - Sweeps expired leases every `leaseMs / 2` (all processes may), and purges
  *   finished jobs older than the retention now and then.

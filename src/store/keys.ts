@@ -46,8 +46,17 @@ export const keys = {
   runningPrefix: (): Deno.KvKey => ["running"],
   /** Lock of a conversation while one of its jobs runs: value `{ jobId, until }`. */
   conversationLock: (conversation: string): Deno.KvKey => ["conv_lock", conversation],
-  /** Bumped by every new job; runners watch it as a wake-up. */
+  /**
+   * Bumped by every job end, `/stop` and job recorded outside the callback
+   * server (`jobs rerun`); every runner watches it as a wake-up.
+   */
   wake: (): Deno.KvKey => ["wake"],
+  /**
+   * Bumped by every job the callback server records. Runners in other
+   * processes watch it; the runner beside the callback server (role `all`)
+   * does not, as the intake wakes it directly.
+   */
+  intakeWake: (): Deno.KvKey => ["wake_intake"],
   /** Finished jobs by state, for `jobs` listings: value is the job id. */
   jobsByState: (state: string, id: string): Deno.KvKey => ["job_state", state, id],
   jobsByStatePrefix: (state: string): Deno.KvKey => ["job_state", state],

@@ -11,7 +11,7 @@ import type { JobsConfig } from "../../src/config/types.ts";
 import { addOutboxItems, planNotice, planRecall, planReply } from "../../src/records/outbox.ts";
 import type { OutboxItem } from "../../src/records/outbox_item.ts";
 import type { OutboxPlanner, RunnerDeps } from "../../src/jobs/runner.ts";
-import { enqueueJob } from "../../src/records/job_store/mod.ts";
+import { enqueueJob, type EnqueueOptions } from "../../src/records/job_store/mod.ts";
 import type { JobRecord } from "../../src/records/job.ts";
 import { newId } from "../../src/store/id.ts";
 import { keys } from "../../src/store/keys.ts";
@@ -61,9 +61,13 @@ export function textJob(conversation: string, content: string, now = Date.now())
   };
 }
 
-/** Records `job` the way intake does (one atomic commit) and returns it. */
-export async function enqueue(kv: Deno.Kv, job: JobRecord): Promise<JobRecord> {
-  const result = await enqueueJob(kv.atomic(), job).commit();
+/** Records `job` in one atomic commit, as intake (`by: "intake"`) or `jobs rerun` does, and returns it. */
+export async function enqueue(
+  kv: Deno.Kv,
+  job: JobRecord,
+  options: EnqueueOptions = {},
+): Promise<JobRecord> {
+  const result = await enqueueJob(kv.atomic(), job, options).commit();
   if (!result.ok) throw new Error(`enqueue of ${job.id} failed`);
   return job;
 }

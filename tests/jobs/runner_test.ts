@@ -19,12 +19,14 @@ import type { JobRecord } from "../../src/records/job.ts";
 import type { Commit as Committer } from "../../src/store/group_commit.ts";
 import { keys } from "../../src/store/keys.ts";
 import {
+  enqueue,
   gatedAgent,
   outbox,
   recordingAgent,
   runnerDeps,
   send,
   sleep,
+  textJob,
   textOf,
 } from "./job_fixtures.ts";
 import { waitFor } from "../lib/wait.ts";
@@ -60,6 +62,42 @@ Deno.test("runner picks up a job recorded by another process through the watched
     await sleep(20);
     const job = await send(kv, "ww1:alice", "from elsewhere");
     await waitFor(async () => (await getJob(kv, job.id))?.state === "done", "the job", 2000);
+  } finally {
+    await runner.stop();
+  }
+});
+
+Deno.test("a worker's runner picks up a job the callback server of another process recorded, through the watch", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const { agent } = recordingAgent();
+  // Polling is slow here: only the watch on the intake's key can find the job quickly.
+  const runner = startRunner(runnerDeps(kv, agent, { config: { pollMs: 60_000 } }));
+  try {
+    await sleep(20);
+    const job = await enqueue(kv, textJob("ww1:alice", "via the edge"), { by: "intake" });
+    await waitFor(async () => (await getJob(kv, job.id))?.state === "done", "the job", 2000);
+  } finally {
+    await runner.stop();
+  }
+});
+
+Deno.test("beside the callback server, the runner is woken by its intake, not by the intake's key; reruns still reach it through the watch", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const { agent } = recordingAgent();
+  const runner = startRunner(
+    runnerDeps(kv, agent, { intakeInProcess: true, config: { pollMs: 60_000 } }),
+  );
+  try {
+    await sleep(20);
+    const job = await enqueue(kv, textJob("ww1:alice", "hello"), { by: "intake" });
+    // Each commit of callbacks would wake it a second time: it does not watch that key.
+    await sleep(300);
+    assert.equal((await getJob(kv, job.id))?.state, "queued");
+    runner.wake(); // what the intake beside it does
+    await waitFor(async () => (await getJob(kv, job.id))?.state === "done", "the job", 2000);
+    // A job recorded by anything else (`jobs rerun`) bumps the key every runner watches.
+    const rerun = await enqueue(kv, textJob("ww1:bob", "again"));
+    await waitFor(async () => (await getJob(kv, rerun.id))?.state === "done", "the rerun", 2000);
   } finally {
     await runner.stop();
   }
@@ -413,23 +451,32 @@ Deno.test("/stop cancels the running job at once and drops the waiting ones", as
   }
 });
 
-Deno.test("/stop from another process reaches the runner through the watched key", async () => {
-  using kv = await Deno.openKv(":memory:");
-  const gate = gatedAgent();
-  const runner = startRunner(runnerDeps(kv, gate.agent, { config: { pollMs: 60_000 } }));
-  try {
-    const job = await send(kv, "ww1:alice", "long task");
-    runner.wake();
-    await waitFor(() => gate.started.length === 1, "the agent to start", 1000);
-    const result = await cancelConversation(kv, "ww1:alice", Date.now());
-    assert.deepEqual(result.stopped.map((stopped) => stopped.id), [job.id]);
-    await waitFor(() => gate.started[0].signal.aborted, "the abort", 1000);
-    await waitFor(async () => (await getJob(kv, job.id))?.state === "failed", "failed", 1000);
-    assert.deepEqual(await outbox(kv), []);
-  } finally {
-    await runner.stop();
-  }
-});
+for (const intakeInProcess of [false, true]) {
+  Deno.test(
+    `/stop from another process reaches the runner through the watched key (${
+      intakeInProcess ? "beside the callback server" : "a worker"
+    })`,
+    async () => {
+      using kv = await Deno.openKv(":memory:");
+      const gate = gatedAgent();
+      const runner = startRunner(
+        runnerDeps(kv, gate.agent, { intakeInProcess, config: { pollMs: 60_000 } }),
+      );
+      try {
+        const job = await send(kv, "ww1:alice", "long task");
+        runner.wake();
+        await waitFor(() => gate.started.length === 1, "the agent to start", 1000);
+        const result = await cancelConversation(kv, "ww1:alice", Date.now());
+        assert.deepEqual(result.stopped.map((stopped) => stopped.id), [job.id]);
+        await waitFor(() => gate.started[0].signal.aborted, "the abort", 1000);
+        await waitFor(async () => (await getJob(kv, job.id))?.state === "failed", "failed", 1000);
+        assert.deepEqual(await outbox(kv), []);
+      } finally {
+        await runner.stop();
+      }
+    },
+  );
+}
 
 Deno.test("/reset and /new clear the conversation's history", async () => {
   using kv = await Deno.openKv(":memory:");

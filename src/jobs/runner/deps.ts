@@ -96,6 +96,14 @@ export interface RunnerDeps {
    * `idle`, `src/priority_gate.ts`: callbacks being answered go first). Default: none.
    */
   yieldTo?: () => Promise<void>;
+  /**
+   * True when the callback server runs in this process and calls `wake()` for
+   * each job it records (role `all`): the runner then does not watch
+   * `keys.intakeWake()`, whose every bump would only wake it a second time
+   * (a KV read on the SQLite thread and a claim attempt per commit of
+   * callbacks). Default: false, i.e. watched.
+   */
+  intakeInProcess?: boolean;
 }
 
 /** Counters of one runner since it started (kept in its state as they happen). */

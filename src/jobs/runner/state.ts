@@ -77,6 +77,8 @@ export interface RunnerState {
   readonly commit: Committer;
   /** Awaited before each claim round (`deps.yieldTo`). */
   readonly yieldTo?: () => Promise<void>;
+  /** The intake of this process wakes the runner directly (`deps.intakeInProcess`). */
+  readonly intakeInProcess: boolean;
 
   // ---- runs ----
   /** Runs in flight here, by job id. */
@@ -139,6 +141,7 @@ export function createRunnerState(deps: RunnerDeps): RunnerState {
     purgeEveryMs: deps.purgeEveryMs ?? 60 * 60 * 1000,
     commit: deps.commit ?? createGroupCommit(kv),
     yieldTo: deps.yieldTo,
+    intakeInProcess: deps.intakeInProcess ?? false,
     runs: new Map(),
     commandTails: new Map(),
     background: new Set(),

@@ -1,9 +1,11 @@
 /**
- * What makes a runner look for work: a watch on `keys.wake()` (intake of
- * other processes, and cancel requests, which are checked at each wake-up), a
- * poll every `config.pollMs` and a sweep every `sweepMs`. `wake()` of the
- * runner (intake, same process) calls the claim loop directly. It never uses
- * `listenQueue`, so it works on a local file, over KV Connect and on Deploy.
+ * What makes a runner look for work: a watch on `keys.wake()` (job ends,
+ * `jobs rerun`, and cancel requests, which are checked when it changes) and,
+ * unless the callback server runs in this process, on `keys.intakeWake()`
+ * (jobs recorded by another process's intake); a poll every `config.pollMs`
+ * and a sweep every `sweepMs`. `wake()` of the runner (intake, same process)
+ * calls the claim loop directly. It never uses `listenQueue`, so it works on
+ * a local file, over KV Connect and on Deploy.
  *
  * @example Usage
  * ```ts ignore
@@ -34,14 +36,20 @@ export interface WakeUps {
 /** Starts the watch, the poll and the sweeps, and runs a first sweep then a claim round. */
 export function startWakeUps(state: RunnerState): WakeUps {
   const next = () => void pump(state);
-  const reader = state.kv.watch([keys.wake()]).getReader();
+  const watched = state.intakeInProcess ? [keys.wake()] : [keys.wake(), keys.intakeWake()];
+  const reader = state.kv.watch(watched).getReader();
   const watching = (async () => {
+    // Cancel requests bump keys.wake(): read them only when it changed.
+    let seen: string | null | undefined;
     try {
       while (!state.stopping) {
-        const { done } = await reader.read();
+        const { done, value } = await reader.read();
         if (done || state.stopping) break;
         void pump(state);
-        void track(state, checkCancels(state));
+        if (value[0].versionstamp !== seen) {
+          seen = value[0].versionstamp;
+          void track(state, checkCancels(state));
+        }
       }
     } catch (error) {
       if (!state.stopping) {

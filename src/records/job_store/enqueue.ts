@@ -16,6 +16,17 @@ export function isCommandJob(job: Pick<JobRecord, "message">): boolean {
   return parseCommand(job.message) !== null;
 }
 
+/** Options of {@linkcode enqueueJob}. */
+export interface EnqueueOptions {
+  /**
+   * Who records the job: `"intake"` (the callback server) bumps
+   * `keys.intakeWake()`, which the runner beside it does not watch (the
+   * intake wakes it directly); `"other"` (default: `jobs rerun`, tests) bumps
+   * `keys.wake()`, which every runner watches.
+   */
+  by?: "intake" | "other";
+}
+
 /**
  * Adds the mutations that record a new job to `op`, without any read: the job
  * record (state `queued`), its place in the conversation queue (or the command
@@ -40,7 +51,11 @@ export function isCommandJob(job: Pick<JobRecord, "message">): boolean {
  * kv.close();
  * ```
  */
-export function enqueueJob(op: Deno.AtomicOperation, job: JobRecord): Deno.AtomicOperation {
+export function enqueueJob(
+  op: Deno.AtomicOperation,
+  job: JobRecord,
+  options: EnqueueOptions = {},
+): Deno.AtomicOperation {
   const record: JobRecord = { ...withoutLease(job), state: "queued" };
   op.set(keys.job(job.id), record).set(keys.jobsByState("queued", job.id), job.id);
   if (isCommandJob(job)) {
@@ -49,5 +64,5 @@ export function enqueueJob(op: Deno.AtomicOperation, job: JobRecord): Deno.Atomi
     op.set(keys.conversationQueue(job.conversation, job.id), job.id)
       .set(keys.ready(job.id), job.conversation);
   }
-  return op.set(keys.wake(), job.id);
+  return op.set(options.by === "intake" ? keys.intakeWake() : keys.wake(), job.id);
 }

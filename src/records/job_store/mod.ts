@@ -38,7 +38,9 @@
  * - `running(id)` → `{ conversation, until }`: what the sweeper scans.
  * - `jobsByState(state, id)` → id: listings and counts.
  * - `jobCancel(id)` → `{ at, expiresAt }`: `/stop` asking the owner to cancel.
- * - `wake()`: set by every new job and every job end; runners watch it.
+ * - `wake()`: set by every job end, `/stop` and job recorded outside intake;
+ *   every runner watches it. `intakeWake()`: set by every job intake records;
+ *   runners in other processes than the callback server's watch it.
  *
  * @example Usage
  * ```ts
@@ -71,7 +73,7 @@ export {
   JOB_STATES,
   type RunningEntry,
 } from "./values.ts";
-export { enqueueJob, isCommandJob } from "./enqueue.ts";
+export { enqueueJob, type EnqueueOptions, isCommandJob } from "./enqueue.ts";
 export { claimJobs, type ClaimJobsOptions, claimNext, type ClaimOptions } from "./claim.ts";
 export type { Admission } from "./claim_lanes.ts";
 export { commitWhileOwned, heartbeat, type HeartbeatResult } from "./lease.ts";
