@@ -53,33 +53,21 @@ Deno.test("runner answers a message: job done and its reply in the outbox", asyn
   }
 });
 
-Deno.test("runner picks up a job recorded by another process through the watched key", async () => {
-  using kv = await Deno.openKv(":memory:");
-  const { agent } = recordingAgent();
-  // Polling is slow here: only the watch can find the job quickly.
-  const runner = startRunner(runnerDeps(kv, agent, { config: { pollMs: 60_000 } }));
-  try {
-    await sleep(20);
-    const job = await send(kv, "ww1:alice", "from elsewhere");
-    await waitFor(async () => (await getJob(kv, job.id))?.state === "done", "the job", 2000);
-  } finally {
-    await runner.stop();
-  }
-});
-
-Deno.test("a worker's runner picks up a job the callback server of another process recorded, through the watch", async () => {
-  using kv = await Deno.openKv(":memory:");
-  const { agent } = recordingAgent();
-  // Polling is slow here: only the watch on the intake's key can find the job quickly.
-  const runner = startRunner(runnerDeps(kv, agent, { config: { pollMs: 60_000 } }));
-  try {
-    await sleep(20);
-    const job = await enqueue(kv, textJob("ww1:alice", "via the edge"), { by: "intake" });
-    await waitFor(async () => (await getJob(kv, job.id))?.state === "done", "the job", 2000);
-  } finally {
-    await runner.stop();
-  }
-});
+for (const by of ["other", "intake"] as const) {
+  Deno.test(`a worker's runner picks up a job another process recorded (by ${by}) through the watched keys`, async () => {
+    using kv = await Deno.openKv(":memory:");
+    const { agent } = recordingAgent();
+    // Polling is slow here: only the watch can find the job quickly.
+    const runner = startRunner(runnerDeps(kv, agent, { config: { pollMs: 60_000 } }));
+    try {
+      await sleep(20);
+      const job = await enqueue(kv, textJob("ww1:alice", "from elsewhere"), { by });
+      await waitFor(async () => (await getJob(kv, job.id))?.state === "done", "the job", 2000);
+    } finally {
+      await runner.stop();
+    }
+  });
+}
 
 Deno.test("beside the callback server, the runner is woken by its intake, not by the intake's key; reruns still reach it through the watch", async () => {
   using kv = await Deno.openKv(":memory:");
